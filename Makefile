@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make demo` and `make test` create .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo_out
+
+.PHONY: install test test-all demo lint bench clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. torch is pinned to the local CPU wheel here so that
+# no install step ever pulls a multi-GB CUDA build; the package itself only asks torch>=2.4.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(VENV)/bin/tfgridnet demo --out $(DEMO_OUT)
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+
+bench: install
+	$(PY) bench/model.py
+	$(PY) bench/data.py
+	$(PY) bench/inference.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

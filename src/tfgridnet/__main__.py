@@ -1,0 +1,3 @@
+from tfgridnet.cli import main
+
+raise SystemExit(main())
