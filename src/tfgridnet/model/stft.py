@@ -1,0 +1,46 @@
+"""STFT / iSTFT pair for the model, always computed in float32.
+
+torch.stft has no bf16 kernel and half-precision overlap-add loses the reconstruction, so both
+transforms leave autocast and up-cast their input, whatever precision the rest of the network runs in.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _autocast_off(device_type: str):
+    return torch.autocast(device_type=device_type, enabled=False)
+
+
+class STFT(nn.Module):
+    """Centred, reflect-padded, one-sided STFT with a periodic window of length ``n_fft``."""
+
+    def __init__(self, n_fft: int, hop: int, window: str = "hann") -> None:
+        super().__init__()
+        window_fn = getattr(torch, f"{window}_window", None)
+        if window_fn is None:
+            raise ValueError(f"window={window!r}: expected a torch window name such as 'hann'")
+        self.n_fft = n_fft
+        self.hop = hop
+        # Non-persistent: the reference has no window in its state_dict, so neither do we.
+        self.register_buffer("window", window_fn(n_fft, periodic=True), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """[B, N] real -> [B, T, F] complex64, T = 1 + N // hop."""
+        with _autocast_off(wave.device.type):
+            return torch.stft(
+                wave.float(), self.n_fft, hop_length=self.hop, win_length=self.n_fft,
+                window=self.window.float(), center=True, pad_mode="reflect", normalized=False,
+                onesided=True, return_complex=True,
+            ).transpose(1, 2)
+
+    def inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """[B, T, F] complex -> [B, length] float32."""
+        with _autocast_off(spec.device.type):
+            return torch.istft(
+                spec.transpose(1, 2).to(torch.complex64), self.n_fft, hop_length=self.hop,
+                win_length=self.n_fft, window=self.window.float(), center=True,
+                normalized=False, onesided=True, length=length,
+            )

@@ -1,0 +1,330 @@
+"""TF-GridNetV2 (Wang et al., 2023), parameter-for-parameter compatible with ESPnet's `TFGridNetV2`.
+
+Same constructor arguments, the same module names and parameter shapes (so an ESPnet separator
+state_dict loads with ``strict=True``) and the same function where the reference is well defined.
+Where the reference misbehaves we differ on purpose, and only there:
+
+* the input std has a floor, so silent input gives silence instead of NaN;
+* the input is zero-padded to a multiple of the hop before the STFT and the output cropped back:
+  the centred iSTFT divides by a near-zero window envelope in the last samples when N mod hop is
+  just below the hop, which makes the reference's output explode there;
+* with ``lengths``, samples past each item's length are zeroed in the output;
+* the normalisation statistics run in float32 under autocast (bf16 variance loses the signal).
+
+Layout notes: the BLSTM paths work on channel-last [B, T, F, C] tensors, attention on [B, C, T, F].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from tfgridnet.model.stft import STFT
+
+__all__ = [
+    "TFGridNetV2",
+    "GridNetV2Block",
+    "LayerNormalization4DCF",
+    "AllHeadPReLULayerNormalization4DCF",
+]
+
+# Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
+STD_FLOOR = 1e-8
+
+
+class LayerNormalization4DCF(nn.Module):
+    """Normalise each (batch, frame) over (channels, frequencies); affine per (channel, frequency)."""
+
+    def __init__(self, input_dimension: tuple[int, int], eps: float = 1e-5) -> None:
+        super().__init__()
+        if len(input_dimension) != 2:
+            raise ValueError(f"input_dimension must be (channels, freqs), got {input_dimension}")
+        channels, n_freqs = input_dimension
+        self.gamma = nn.Parameter(torch.ones(1, channels, 1, n_freqs))
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, n_freqs))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T, F]
+        if x.ndim != 4:
+            raise ValueError(f"expected a 4-D [B, C, T, F] tensor, got shape {tuple(x.shape)}")
+        xf = x.float()
+        var, mean = torch.var_mean(xf, dim=(1, 3), unbiased=False, keepdim=True)
+        return (xf - mean) * torch.rsqrt(var + self.eps) * self.gamma + self.beta
+
+
+class AllHeadPReLULayerNormalization4DCF(nn.Module):
+    """Per-head PReLU, then per-(head, frame) normalisation over (E, F) with (E, F) affine.
+
+    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
+    """
+
+    def __init__(self, input_dimension: tuple[int, int, int], eps: float = 1e-5) -> None:
+        super().__init__()
+        if len(input_dimension) != 3:
+            raise ValueError(f"input_dimension must be (heads, E, freqs), got {input_dimension}")
+        n_heads, emb, n_freqs = input_dimension
+        self.gamma = nn.Parameter(torch.ones(1, n_heads, emb, 1, n_freqs))
+        self.beta = nn.Parameter(torch.zeros(1, n_heads, emb, 1, n_freqs))
+        self.act = nn.PReLU(num_parameters=n_heads, init=0.25)
+        self.eps = eps
+        self.H = n_heads
+        self.E = emb
+        self.n_freqs = n_freqs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, n_frames, _ = x.shape
+        x = self.act(x.view(batch, self.H, self.E, n_frames, self.n_freqs)).float()
+        var, mean = torch.var_mean(x, dim=(2, 4), unbiased=False, keepdim=True)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.gamma + self.beta
+
+
+class GridNetV2Block(nn.Module):
+    """Intra-frame BLSTM (over frequency), inter-frame BLSTM (over time), full-band self-attention."""
+
+    def __init__(
+        self,
+        emb_dim: int,
+        emb_ks: int,
+        emb_hs: int,
+        n_freqs: int,
+        hidden_channels: int,
+        n_head: int = 4,
+        approx_qk_dim: int = 512,
+        activation: str = "prelu",
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        if activation != "prelu":
+            raise ValueError(f"activation={activation!r}: TF-GridNetV2 blocks only support 'prelu'")
+        if emb_dim % n_head != 0:
+            raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
+        in_channels = emb_dim * emb_ks
+
+        def projection() -> nn.Module:
+            if emb_ks == emb_hs:
+                return nn.Linear(hidden_channels * 2, in_channels)
+            return nn.ConvTranspose1d(hidden_channels * 2, emb_dim, emb_ks, stride=emb_hs)
+
+        # Registration order = the reference's state_dict order.
+        self.intra_norm = nn.LayerNorm(emb_dim, eps=eps)
+        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, batch_first=True,
+                                 bidirectional=True)
+        self.intra_linear = projection()
+        self.inter_norm = nn.LayerNorm(emb_dim, eps=eps)
+        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, batch_first=True,
+                                 bidirectional=True)
+        self.inter_linear = projection()
+
+        qk_channels = math.ceil(approx_qk_dim * 1.0 / n_freqs)
+        head_dim = emb_dim // n_head
+        self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
+        self.attn_norm_Q = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
+        self.attn_norm_K = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
+        self.attn_norm_V = AllHeadPReLULayerNormalization4DCF((n_head, head_dim, n_freqs), eps)
+        self.attn_concat_proj = nn.Sequential(
+            nn.Conv2d(emb_dim, emb_dim, 1),
+            nn.PReLU(),
+            LayerNormalization4DCF((emb_dim, n_freqs), eps=eps),
+        )
+
+        self.emb_dim = emb_dim
+        self.emb_ks = emb_ks
+        self.emb_hs = emb_hs
+        self.n_head = n_head
+
+    def _sequence_path(self, norm: nn.Module, rnn: nn.LSTM, proj: nn.Module,
+                       h: torch.Tensor) -> torch.Tensor:
+        """BLSTM along axis 2 of a channel-last [B, A, L, C] tensor; returns the residual branch."""
+        batch, n_seq, seq_len, channels = h.shape
+        ks, hs = self.emb_ks, self.emb_hs
+        u = norm(h)
+        if ks == hs:
+            # I consecutive positions concatenated position-major: feature = i*C + c.
+            u = u.reshape(batch * n_seq, seq_len // ks, ks * channels)
+            u, _ = rnn(u)
+            return proj(u).reshape(batch, n_seq, seq_len, channels)
+        # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
+        u = u.reshape(batch * n_seq, seq_len, channels).transpose(1, 2)
+        u = F.unfold(u[..., None], (ks, 1), stride=(hs, 1))
+        u, _ = rnn(u.transpose(1, 2))
+        u = proj(u.transpose(1, 2))  # [B*A, C, L]
+        return u.reshape(batch, n_seq, channels, seq_len).transpose(2, 3)
+
+    def _attention(self, z: torch.Tensor) -> torch.Tensor:
+        """Full-band multi-head self-attention across frames; each token is a whole spectrum."""
+        batch, channels, n_frames, n_freqs = z.shape
+        n_head = self.n_head
+        q = self.attn_norm_Q(self.attn_conv_Q(z))  # [B, H, E, T, F]
+        k = self.attn_norm_K(self.attn_conv_K(z))
+        v = self.attn_norm_V(self.attn_conv_V(z))  # [B, H, C/H, T, F]
+        head_dim = v.shape[2]
+        q = q.transpose(2, 3).reshape(batch * n_head, n_frames, -1)  # feature = e*F + f
+        k = k.transpose(2, 3).reshape(batch * n_head, n_frames, -1)
+        v = v.transpose(2, 3).reshape(batch * n_head, n_frames, -1)
+        out = F.scaled_dot_product_attention(q, k, v)  # scale 1/sqrt(E*F), as the reference
+        out = out.reshape(batch, n_head, n_frames, head_dim, n_freqs).transpose(2, 3)
+        return self.attn_concat_proj(out.reshape(batch, channels, n_frames, n_freqs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, T, F] -> [B, C, T, F]."""
+        _, _, old_t, old_f = x.shape
+        ks, hs = self.emb_ks, self.emb_hs
+        olp = ks - hs
+        n_t = math.ceil((old_t + 2 * olp - ks) / hs) * hs + ks
+        n_f = math.ceil((old_f + 2 * olp - ks) / hs) * hs + ks
+
+        h = x.permute(0, 2, 3, 1)  # [B, T, F, C]
+        h = F.pad(h, (0, 0, olp, n_f - old_f - olp, olp, n_t - old_t - olp))
+        h = h + self._sequence_path(self.intra_norm, self.intra_rnn, self.intra_linear, h)
+        h = h.transpose(1, 2)  # [B, F, T, C]
+        h = h + self._sequence_path(self.inter_norm, self.inter_rnn, self.inter_linear, h)
+        z = h.permute(0, 3, 2, 1)[..., olp:olp + old_t, olp:olp + old_f]  # [B, C, T, F]
+        return self._attention(z) + z
+
+
+class TFGridNetV2(nn.Module):
+    """TF-GridNetV2 for enhancement (``n_srcs=1``) or separation.
+
+    ``model(noisy)`` with ``noisy`` [B, N] (or [B, N, M] for M > 1 microphones) returns [B, N] when
+    ``n_srcs == 1`` and [B, S, N] otherwise; the output always has the input's length.
+    """
+
+    def __init__(
+        self,
+        input_dim: int | None = None,
+        n_srcs: int = 2,
+        n_fft: int = 128,
+        stride: int = 64,
+        window: str = "hann",
+        n_imics: int = 1,
+        n_layers: int = 6,
+        lstm_hidden_units: int = 192,
+        attn_n_head: int = 4,
+        attn_approx_qk_dim: int = 512,
+        emb_dim: int = 48,
+        emb_ks: int = 4,
+        emb_hs: int = 1,
+        activation: str = "prelu",
+        eps: float = 1.0e-5,
+        gradient_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        del input_dim  # ESPnet passes the encoder's output size here; the model does not use it.
+        _validate(n_srcs=n_srcs, n_fft=n_fft, stride=stride, n_imics=n_imics, n_layers=n_layers,
+                  emb_dim=emb_dim, attn_n_head=attn_n_head, emb_ks=emb_ks, emb_hs=emb_hs,
+                  activation=activation)
+        self.n_srcs = n_srcs
+        self.n_layers = n_layers
+        self.n_imics = n_imics
+        self.gradient_checkpointing = gradient_checkpointing
+        self._config = {
+            "n_srcs": n_srcs, "n_fft": n_fft, "stride": stride, "window": window,
+            "n_imics": n_imics, "n_layers": n_layers, "lstm_hidden_units": lstm_hidden_units,
+            "attn_n_head": attn_n_head, "attn_approx_qk_dim": attn_approx_qk_dim,
+            "emb_dim": emb_dim, "emb_ks": emb_ks, "emb_hs": emb_hs, "activation": activation,
+            "eps": eps,
+        }
+
+        n_freqs = n_fft // 2 + 1
+        self.stft = STFT(n_fft, stride, window)
+        self.conv = nn.Sequential(
+            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
+            nn.GroupNorm(1, emb_dim, eps=eps),
+        )
+        self.blocks = nn.ModuleList(
+            GridNetV2Block(emb_dim, emb_ks, emb_hs, n_freqs, lstm_hidden_units, n_head=attn_n_head,
+                           approx_qk_dim=attn_approx_qk_dim, activation=activation, eps=eps)
+            for _ in range(n_layers)
+        )
+        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-able) that rebuild this architecture."""
+        return dict(self._config)
+
+    @property
+    def num_spk(self) -> int:
+        return self.n_srcs
+
+    @property
+    def hop(self) -> int:
+        return self.stft.hop
+
+    def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_imics == 1:
+            if noisy.ndim != 2:
+                raise ValueError(f"expected mono input [batch, samples], got {tuple(noisy.shape)}")
+            x = noisy[..., None]
+        else:
+            if noisy.ndim != 3 or noisy.shape[-1] != self.n_imics:
+                raise ValueError(f"expected [batch, samples, {self.n_imics}] input, got "
+                                 f"{tuple(noisy.shape)}")
+            x = noisy
+        batch, n_samples, n_mics = x.shape
+        x = x.float()
+
+        # Variance normalisation (undone at the end); floored so silence stays finite.
+        std = x.std(dim=(1, 2), keepdim=True).clamp_min(STD_FLOOR)  # [B, 1, 1]
+        x = x / std
+
+        hop = self.stft.hop
+        pad = (-n_samples) % hop
+        if pad:
+            x = F.pad(x, (0, 0, 0, pad))
+        padded_len = n_samples + pad
+
+        spec = self.stft(x.transpose(1, 2).reshape(batch * n_mics, padded_len))
+        n_frames, n_freqs = spec.shape[1], spec.shape[2]
+        spec = spec.reshape(batch, n_mics, n_frames, n_freqs)
+        if lengths is not None:
+            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
+                lengths.to(spec.device)[:, None] // hop + 1)
+            spec = spec * frame_ok[:, None, :, None]
+        h = torch.cat((spec.real, spec.imag), dim=1)  # [B, 2M, T, F]
+
+        h = self.conv(h)
+        for block in self.blocks:
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                h = checkpoint(block, h, use_reentrant=False)
+            else:
+                h = block(h)
+        h = self.deconv(h).float()  # [B, 2S, T, F]
+
+        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        est = self.stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
+        est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples] * std
+        if lengths is not None:
+            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
+                est.device)[:, None]
+            est = est * keep[:, None, :]
+        return est[:, 0] if self.n_srcs == 1 else est
+
+
+def _validate(**kw: Any) -> None:
+    def fail(name: str, expected: str) -> None:
+        raise ValueError(f"TFGridNetV2: {name}={kw[name]!r}, expected {expected}")
+
+    if kw["n_srcs"] < 1:
+        fail("n_srcs", "a positive number of output signals")
+    if kw["n_fft"] < 4 or kw["n_fft"] % 2:
+        fail("n_fft", "an even number >= 4")
+    if not 1 <= kw["stride"] <= kw["n_fft"]:
+        fail("stride", f"a hop between 1 and n_fft={kw['n_fft']}")
+    if kw["n_imics"] < 1:
+        fail("n_imics", "at least 1 microphone")
+    if kw["n_layers"] < 1:
+        fail("n_layers", "at least 1 block")
+    if kw["emb_dim"] < 1 or kw["attn_n_head"] < 1 or kw["emb_dim"] % kw["attn_n_head"]:
+        fail("emb_dim", f"a positive multiple of attn_n_head={kw['attn_n_head']}")
+    if not 1 <= kw["emb_hs"] <= kw["emb_ks"]:
+        fail("emb_hs", f"between 1 and emb_ks={kw['emb_ks']} (a larger hop skips bins/frames)")
+    if kw["activation"] != "prelu":
+        fail("activation", "'prelu' (the only activation TF-GridNetV2 blocks support)")
