@@ -1,0 +1,195 @@
+"""Load ESPnet TF-GridNet weights (V2 directly, V1 by an exact re-layout) into our TFGridNetV2.
+
+ESPnet's only published 16 kHz TF-GridNet enhancement model (its DNS-2020 recipe) uses the older V1
+class. With ``emb_ks == emb_hs`` and PReLU, V1 computes the same function as V2 with a different
+parameterisation, so its weights are mapped rather than approximated:
+
+* ``LayerNormalization4D`` gamma/beta [1, C, 1, 1] -> ``nn.LayerNorm`` weight/bias [C];
+* unfold features are channel-major (c*I + i) in V1 and position-major (i*C + c) in V2's fast path:
+  the LSTM input columns are permuted;
+* ``ConvTranspose1d(2H, C, I, stride=I)`` -> ``Linear(2H, I*C)`` (non-overlapping windows);
+* per-head ``attn_conv_{Q,K,V}_{h}`` (conv, single-slope PReLU, LayerNormalization4DCF) -> the stacked
+  ``attn_conv_*`` / ``attn_norm_*`` of all heads, head-major.
+
+Anything else (V1 with overlapping windows pads differently; another activation) cannot be mapped
+exactly and raises :class:`EspnetImportError` saying why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+
+__all__ = ["EspnetImportError", "from_espnet_state_dict", "load_espnet_checkpoint"]
+
+# ESPnet constructor arguments that change nothing in our model.
+_IGNORED_CONF = {"use_builtin_complex", "ref_channel", "input_dim"}
+_MODEL_ARGS = {
+    "n_srcs", "n_fft", "stride", "window", "n_imics", "n_layers", "lstm_hidden_units",
+    "attn_n_head", "attn_approx_qk_dim", "emb_dim", "emb_ks", "emb_hs", "activation", "eps",
+}
+
+
+class EspnetImportError(ValueError):
+    """An ESPnet checkpoint that cannot be represented exactly by our TFGridNetV2."""
+
+
+def _strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if any(k.startswith("separator.") for k in state_dict):
+        return {k[len("separator."):]: v for k, v in state_dict.items()
+                if k.startswith("separator.")}
+    return dict(state_dict)
+
+
+def _model_kwargs(separator_conf: Mapping[str, Any] | None) -> dict[str, Any]:
+    conf = dict(separator_conf or {})
+    unknown = set(conf) - _MODEL_ARGS - _IGNORED_CONF
+    if unknown:
+        raise EspnetImportError(
+            f"separator_conf has keys TF-GridNet does not take: {sorted(unknown)}; "
+            f"expected a subset of {sorted(_MODEL_ARGS | _IGNORED_CONF)}")
+    if conf.get("ref_channel", -1) not in (-1, None) and conf.get("n_imics", 1) == 1:
+        conf.pop("ref_channel")
+    return {k: v for k, v in conf.items() if k in _MODEL_ARGS}
+
+
+def _v1_to_v2(state: dict[str, torch.Tensor], kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    ks = kwargs.get("emb_ks", 4)
+    hs = kwargs.get("emb_hs", 1)
+    n_head = kwargs.get("attn_n_head", 4)
+    activation = kwargs.get("activation", "prelu")
+    if activation != "prelu":
+        raise EspnetImportError(
+            f"V1 checkpoint uses activation={activation!r}; TF-GridNetV2 blocks are PReLU-only, "
+            "so its attention branch cannot be represented")
+    if ks != hs:
+        raise EspnetImportError(
+            f"V1 checkpoint has emb_ks={ks} != emb_hs={hs}: V1 pads the unfold windows only at the "
+            "end while V2 pads both sides, so the two compute different functions; only "
+            "emb_ks == emb_hs V1 models can be mapped exactly")
+
+    out: dict[str, torch.Tensor] = {}
+    consumed: set[str] = set()
+
+    def take(key: str) -> torch.Tensor:
+        if key not in state:
+            raise EspnetImportError(f"V1 state_dict lacks {key!r}")
+        consumed.add(key)
+        return state[key]
+
+    block_ids = sorted({int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
+    for key in ("conv.0.weight", "conv.0.bias", "conv.1.weight", "conv.1.bias", "deconv.weight",
+                "deconv.bias"):
+        out[key] = take(key)
+
+    for b in block_ids:
+        p = f"blocks.{b}."
+        for path in ("intra", "inter"):
+            out[f"{p}{path}_norm.weight"] = take(f"{p}{path}_norm.gamma").reshape(-1)
+            out[f"{p}{path}_norm.bias"] = take(f"{p}{path}_norm.beta").reshape(-1)
+            channels = out[f"{p}{path}_norm.weight"].numel()
+            for suffix in ("", "_reverse"):
+                w_ih = take(f"{p}{path}_rnn.weight_ih_l0{suffix}")  # [4H, C*I], col = c*I + i
+                gates = w_ih.shape[0]
+                out[f"{p}{path}_rnn.weight_ih_l0{suffix}"] = (
+                    w_ih.reshape(gates, channels, ks).transpose(1, 2).reshape(gates, ks * channels))
+                for name in ("weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                    out[f"{p}{path}_rnn.{name}{suffix}"] = take(f"{p}{path}_rnn.{name}{suffix}")
+            w_ct = take(f"{p}{path}_linear.weight")  # [2H, C, I]
+            out[f"{p}{path}_linear.weight"] = w_ct.permute(2, 1, 0).reshape(ks * channels, -1)
+            out[f"{p}{path}_linear.bias"] = take(f"{p}{path}_linear.bias").repeat(ks)
+        for name in ("Q", "K", "V"):
+            heads = [f"{p}attn_conv_{name}_{h}." for h in range(n_head)]
+            if f"{heads[0]}1.weight" not in state:
+                raise EspnetImportError(
+                    f"V1 state_dict has no PReLU slope at {heads[0]}1.weight: its activation is "
+                    "not PReLU and cannot be mapped")
+            out[f"{p}attn_conv_{name}.weight"] = torch.cat([take(h + "0.weight") for h in heads])
+            out[f"{p}attn_conv_{name}.bias"] = torch.cat([take(h + "0.bias") for h in heads])
+            out[f"{p}attn_norm_{name}.gamma"] = torch.stack([take(h + "2.gamma")[0]
+                                                             for h in heads])[None]
+            out[f"{p}attn_norm_{name}.beta"] = torch.stack([take(h + "2.beta")[0]
+                                                            for h in heads])[None]
+            out[f"{p}attn_norm_{name}.act.weight"] = torch.cat([take(h + "1.weight")
+                                                                for h in heads])
+        for key in ("0.weight", "0.bias", "1.weight", "2.gamma", "2.beta"):
+            out[f"{p}attn_concat_proj.{key}"] = take(f"{p}attn_concat_proj.{key}")
+
+    left = sorted(set(state) - consumed)
+    if left:
+        raise EspnetImportError(f"V1 state_dict has parameters with no V2 counterpart: {left[:8]}"
+                                + (f" (+{len(left) - 8} more)" if len(left) > 8 else ""))
+    return out
+
+
+def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: str = "tfgridnetv2",
+                           separator_conf: Mapping[str, Any] | None = None) -> TFGridNetV2:
+    """Build our TFGridNetV2 from an ESPnet separator (or whole enhancement model) state_dict.
+
+    ``separator`` is ESPnet's config name: ``tfgridnetv2`` or ``tfgridnet`` (V1). Keys may carry
+    the ``separator.`` prefix of ``ESPnetEnhancementModel``. Loading is strict.
+    """
+    kwargs = _model_kwargs(separator_conf)
+    state = _strip_prefix(state_dict)
+    if separator == "tfgridnetv2":
+        pass
+    elif separator == "tfgridnet":
+        state = _v1_to_v2(state, kwargs)
+    else:
+        raise EspnetImportError(
+            f"separator={separator!r}: expected 'tfgridnetv2' or 'tfgridnet' (V1); "
+            "V3 takes spectra rather than waveforms and is not this architecture")
+    model = TFGridNetV2(**kwargs)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise EspnetImportError(
+            f"ESPnet weights do not fit TFGridNetV2({kwargs}): {exc}") from exc
+    return model.eval()
+
+
+def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
+                           sample_rate: int | None = None) -> TFGridNetV2:
+    """Load an ESPnet enhancement model (``*.pth`` + its ``config.yaml``) as our TFGridNetV2.
+
+    The weights are read with ``torch.load(weights_only=True)``: no code is unpickled. The sample
+    rate is taken from ``sample_rate``, else the config's ``fs`` when present (ESPnet enhancement
+    configs often omit it), and stored as ``model.sample_rate``.
+    """
+    config_yaml = Path(config_yaml)
+    with open(config_yaml, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle) or {}
+    separator = config.get("separator")
+    if separator not in ("tfgridnetv2", "tfgridnet"):
+        raise EspnetImportError(
+            f"{config_yaml}: separator is {separator!r}, expected 'tfgridnetv2' or 'tfgridnet'")
+    for part in ("encoder", "decoder"):
+        if config.get(part, "same") != "same":
+            raise EspnetImportError(
+                f"{config_yaml}: {part}={config.get(part)!r}; TF-GridNet(V2) has its own STFT and "
+                "is used with the 'same' (null) encoder/decoder")
+    try:
+        state = torch.load(model_file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not plain tensors"
+        raise EspnetImportError(f"{model_file}: not a loadable tensor checkpoint ({exc})") from exc
+    if not isinstance(state, Mapping):
+        raise EspnetImportError(f"{model_file}: expected a state_dict mapping, got {type(state)}")
+    model = from_espnet_state_dict(state, separator, config.get("separator_conf"))
+    model.sample_rate = sample_rate or _parse_fs(config.get("fs"))
+    return model
+
+
+def _parse_fs(value: Any) -> int | None:
+    """ESPnet writes ``fs`` as 16000 or as '16k'."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower().endswith("k"):
+        return int(float(value[:-1]) * 1000)
+    return int(value)
