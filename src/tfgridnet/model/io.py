@@ -1,0 +1,206 @@
+"""Save, find and load models for inference without ever unpickling code.
+
+Three sources are accepted everywhere a MODEL is asked for:
+
+* an **exported dir**: ``model.safetensors`` + ``config.json`` (written by :func:`save_exported`);
+* a **run dir**: its ``model/`` export, else the best checkpoint in ``checkpoints/``;
+* a **Lightning checkpoint** (``.ckpt``): ``state_dict`` keys ``model.*`` and the model kwargs in
+  ``hyper_parameters["config"]["model"]``. It is read with ``torch.load(weights_only=True)``, so a
+  file carrying pickled objects (code) is refused instead of executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from tfgridnet.fileio import atomic_path, write_json_atomic
+from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+
+__all__ = [
+    "EXPORT_FORMAT", "EXPORT_VERSION", "ModelLoadError", "save_exported", "load_model",
+    "export_model", "resolve_checkpoint", "read_checkpoint",
+]
+
+EXPORT_FORMAT = "tfgridnet-export"
+EXPORT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+# Training-only switches: meaningless at inference, dropped when rebuilding the model.
+_TRAINING_ONLY_KWARGS = ("gradient_checkpointing",)
+
+
+class ModelLoadError(ValueError):
+    """A model source is missing, malformed or unsafe; the message names the file."""
+
+
+def save_exported(model: TFGridNetV2, sample_rate: int, out_dir: Path,
+                  extra: dict | None = None) -> Path:
+    """Write ``out_dir/model.safetensors`` and ``out_dir/config.json`` atomically; return out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not hasattr(model, "config"):
+        raise ModelLoadError(f"cannot export {type(model).__name__}: it has no `config` attribute")
+    # safetensors refuses shared or strided storage: give each tensor its own contiguous copy.
+    tensors = {name: t.detach().cpu().contiguous().clone() for name, t in model.state_dict().items()}
+    with atomic_path(out_dir / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": EXPORT_FORMAT})
+    config = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
+              "model": _inference_kwargs(dict(model.config)), "sample_rate": int(sample_rate)}
+    config.update(extra or {})
+    write_json_atomic(out_dir / CONFIG_NAME, config)
+    return out_dir
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> TFGridNetV2:
+    """Load an exported dir, a run dir or a Lightning checkpoint; eval mode, ``.sample_rate`` set."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: model not found (expected an exported model dir, a run dir "
+                             "or a .ckpt checkpoint)")
+    if path.is_dir():
+        if (path / CONFIG_NAME).is_file() or (path / WEIGHTS_NAME).is_file():
+            return _load_exported(path, map_location)
+        if (path / "model" / WEIGHTS_NAME).is_file():
+            return _load_exported(path / "model", map_location)
+        return _load_checkpoint(resolve_checkpoint(path), map_location)
+    if path.suffix == ".safetensors":
+        return _load_exported(path.parent, map_location)
+    return _load_checkpoint(path, map_location)
+
+
+def export_model(source: Path, out_dir: Path) -> Path:
+    """Turn a run dir or checkpoint (or another export) into an exported model dir."""
+    source, out_dir = Path(source), Path(out_dir)
+    model = load_model(source)
+    extra: dict[str, Any] = {"source": str(source)}
+    if source.is_file() and source.suffix != ".safetensors":
+        extra["checkpoint"] = source.name
+    return save_exported(model, model.sample_rate, out_dir, extra=extra)
+
+
+def resolve_checkpoint(run_dir: Path) -> Path:
+    """The best checkpoint of a run: ModelCheckpoint's recorded best, else the best score in the
+    file names (``valid_sisnr=...``), else ``last.ckpt``."""
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    ckpts = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    if not ckpts:
+        raise ModelLoadError(f"{run_dir}: no model/{WEIGHTS_NAME} and no checkpoints/*.ckpt; "
+                             "expected an exported model dir, a run dir or a .ckpt file")
+    last = ckpt_dir / "last.ckpt"
+    if last.is_file():
+        try:
+            callbacks = read_checkpoint(last).get("callbacks") or {}
+        except ModelLoadError:
+            callbacks = {}
+        for key, state in callbacks.items():
+            if "ModelCheckpoint" in str(key) and isinstance(state, dict):
+                best = state.get("best_model_path")
+                if best and (ckpt_dir / Path(best).name).is_file():
+                    return ckpt_dir / Path(best).name
+    scored = [(score, p) for p in ckpts if (score := _score_from_name(p.name)) is not None]
+    if scored:
+        return max(scored)[1]
+    return last if last.is_file() else max(ckpts, key=lambda p: p.stat().st_mtime)
+
+
+def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` with errors that name the file and say why."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: checkpoint not found")
+    try:
+        obj = torch.load(str(path), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            f"{path}: refused to load: the checkpoint contains pickled Python objects that are not "
+            "tensors or plain data, and loading it could run arbitrary code. Only safetensors "
+            "exports and plain-data checkpoints (torch.load weights_only=True) are accepted. "
+            f"Details: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: unreadable checkpoint ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise ModelLoadError(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
+    return obj
+
+
+def _score_from_name(name: str) -> float | None:
+    match = re.search(r"valid_sisnr=(-?\d+(?:\.\d+)?)", name)
+    return float(match.group(1)) if match else None
+
+
+def _inference_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k not in _TRAINING_ONLY_KWARGS}
+
+
+def _build(kwargs: Any, source: Path) -> TFGridNetV2:
+    if not isinstance(kwargs, dict):
+        raise ModelLoadError(f"{source}: model configuration must be a mapping of TFGridNetV2 "
+                             f"arguments, got {type(kwargs).__name__}")
+    try:
+        return TFGridNetV2(**_inference_kwargs(kwargs))
+    except TypeError as exc:
+        raise ModelLoadError(f"{source}: model configuration does not match TFGridNetV2 ({exc})") \
+            from exc
+
+
+def _finish(model: TFGridNetV2, state: dict[str, torch.Tensor], sample_rate: Any,
+            source: Path, map_location: str | torch.device) -> TFGridNetV2:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"{source}: weights do not fit the configured model: "
+                             f"{str(exc).splitlines()[0]}") from exc
+    if not isinstance(sample_rate, int) or sample_rate <= 0:
+        raise ModelLoadError(f"{source}: missing or invalid sample_rate {sample_rate!r} "
+                             "(expected a positive integer)")
+    model.sample_rate = sample_rate
+    return model.to(map_location).eval()
+
+
+def _load_exported(model_dir: Path, map_location: str | torch.device) -> TFGridNetV2:
+    config_path, weights_path = model_dir / CONFIG_NAME, model_dir / WEIGHTS_NAME
+    for required in (config_path, weights_path):
+        if not required.is_file():
+            raise ModelLoadError(f"{required}: missing from the exported model dir {model_dir}")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{config_path}: not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
+        raise ModelLoadError(f"{config_path}: expected \"format\": \"{EXPORT_FORMAT}\"")
+    if config.get("version", 0) > EXPORT_VERSION:
+        raise ModelLoadError(f"{config_path}: export version {config['version']} is newer than "
+                             f"this tfgridnet supports ({EXPORT_VERSION}); upgrade tfgridnet")
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError) as exc:
+        raise ModelLoadError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
+    model = _build(config.get("model"), config_path)
+    return _finish(model, state, config.get("sample_rate"), weights_path, map_location)
+
+
+def _load_checkpoint(path: Path, map_location: str | torch.device) -> TFGridNetV2:
+    ckpt = read_checkpoint(path)
+    state_dict = ckpt.get("state_dict")
+    hparams = ckpt.get("hyper_parameters") or {}
+    config = hparams.get("config") if isinstance(hparams, dict) else None
+    if not isinstance(state_dict, dict) or not isinstance(config, dict) or "model" not in config:
+        raise ModelLoadError(
+            f"{path}: not a tfgridnet Lightning checkpoint (expected 'state_dict' and "
+            "hyper_parameters['config']['model']); ESPnet checkpoints are imported separately")
+    prefix = "model."
+    state = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not state:
+        raise ModelLoadError(f"{path}: state_dict holds no 'model.*' weights")
+    sample_rate = (config.get("data") or {}).get("sample_rate")
+    return _finish(_build(config["model"], path), state, sample_rate, path, map_location)
