@@ -66,3 +66,107 @@ def snr(est: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray,
     dtype = torch.float64 if torch.float64 in (est_t.dtype, ref_t.dtype) else torch.float32
     est_t, ref_t = est_t.to(dtype), ref_t.to(dtype)
     return 10.0 * torch.log10((ref_t.pow(2).sum(-1) + eps) / ((est_t - ref_t).pow(2).sum(-1) + eps))
+
+
+# --- Perceptual and intelligibility metrics (evaluation). Thin wrappers over the reference
+# implementations (pesq = ITU-T P.862.2 C code, pystoi, speechmos' DNSMOS ONNX models), adding
+# resampling to the rate each one is defined at and errors that say why a score is missing.
+
+__all__ += ["MetricError", "si_sdr", "pesq_wb", "stoi", "estoi", "dnsmos"]
+
+PESQ_SAMPLE_RATE = 16000
+DNSMOS_SAMPLE_RATE = 16000
+
+
+class MetricError(ValueError):
+    """A metric is undefined for this input (too short, silent...): record it as missing."""
+
+
+def si_sdr(est: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray,
+           eps: float = DEFAULT_EPS) -> torch.Tensor:
+    """SI-SDR (Le Roux et al. 2019) in dB: :func:`si_snr` without removing the means."""
+    return si_snr(est, ref, eps=eps, zero_mean=False)
+
+
+def _mono_pair(est: np.ndarray, ref: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    est = np.asarray(est, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if est.ndim != 1 or est.shape != ref.shape:
+        raise MetricError(f"{name}: need two 1-D signals of equal length, got {est.shape} and "
+                          f"{ref.shape}")
+    if not (np.all(np.isfinite(est)) and np.all(np.isfinite(ref))):
+        raise MetricError(f"{name}: signal holds NaN or inf samples")
+    if not np.any(ref):
+        raise MetricError(f"{name}: reference is silent")
+    return est, ref
+
+
+def _to_rate(audio: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
+    if sample_rate == target:
+        return audio
+    from tfgridnet.audio import resample
+
+    return resample(audio, sample_rate, target)
+
+
+def pesq_wb(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
+    """Wide-band PESQ (P.862.2, MOS-LQO 1.04..4.64); audio at another rate is resampled to 16 kHz."""
+    from pesq import PesqError
+    from pesq import pesq as pesq_reference
+
+    est, ref = _mono_pair(est, ref, "pesq_wb")
+    est = _to_rate(est, sample_rate, PESQ_SAMPLE_RATE)
+    ref = _to_rate(ref, sample_rate, PESQ_SAMPLE_RATE)
+    if ref.size < PESQ_SAMPLE_RATE // 4:
+        raise MetricError(f"pesq_wb: {ref.size / PESQ_SAMPLE_RATE:.2f} s is too short "
+                          "(PESQ needs at least 0.25 s)")
+    try:
+        return float(pesq_reference(PESQ_SAMPLE_RATE, ref, est, "wb"))
+    except (PesqError, ValueError) as exc:
+        raise MetricError(f"pesq_wb: {type(exc).__name__}: {exc}") from exc
+
+
+def stoi(est: np.ndarray, ref: np.ndarray, sample_rate: int, extended: bool = False) -> float:
+    """STOI (Taal et al. 2011) or, with ``extended``, ESTOI (Jensen & Taal 2016), via pystoi."""
+    import warnings
+
+    from pystoi import stoi as stoi_reference
+
+    name = "estoi" if extended else "stoi"
+    est, ref = _mono_pair(est, ref, name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(stoi_reference(ref, est, sample_rate, extended=extended))
+    # pystoi returns a 1e-5 placeholder with a warning when fewer than 30 speech frames remain.
+    too_short = [w for w in caught if "Not enough STFT frames" in str(w.message)]
+    if too_short:
+        raise MetricError(f"{name}: too little active speech (fewer than 30 STFT frames of 384 ms "
+                          "after silence removal)")
+    return value
+
+
+def estoi(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
+    """Extended STOI, better suited than STOI to fluctuating noise."""
+    return stoi(est, ref, sample_rate, extended=True)
+
+
+def dnsmos(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """Non-intrusive DNSMOS P.835 (SIG, BAK, OVRL) and P.808 MOS from the ``speechmos`` package.
+
+    Returns ``{"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"}``.
+    """
+    try:
+        from speechmos import dnsmos as dnsmos_reference
+    except ImportError as exc:
+        raise MetricError(f"dnsmos: needs the optional packages speechmos and onnxruntime "
+                          f"(pip install 'tfgridnet[dnsmos]'): {exc}") from exc
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim != 1 or audio.size == 0 or not np.any(audio):
+        raise MetricError("dnsmos: need a 1-D, non-silent signal")
+    audio = _to_rate(audio, sample_rate, DNSMOS_SAMPLE_RATE)
+    peak = float(np.max(np.abs(audio)))
+    if peak > 1.0:  # the reference refuses samples outside [-1, 1]
+        audio = audio / peak
+    result = dnsmos_reference.run(audio.astype(np.float32), DNSMOS_SAMPLE_RATE)
+    return {"dnsmos_sig": float(result["sig_mos"]), "dnsmos_bak": float(result["bak_mos"]),
+            "dnsmos_ovrl": float(result["ovrl_mos"]), "dnsmos_p808": float(result["p808_mos"])}
