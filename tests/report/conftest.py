@@ -1,0 +1,189 @@
+"""Synthetic runs for the report tests: a healthy run, the users' failed run, and writers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+HEALTHY_EPOCHS = 60
+
+
+def write_metrics(run_dir: Path, columns: dict[str, np.ndarray]) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    names = list(columns)
+    n_rows = len(columns["epoch"])
+    with open(run_dir / "metrics.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        for i in range(n_rows):
+            writer.writerow(["" if np.isnan(columns[c][i]) else repr(float(columns[c][i]))
+                             for c in names])
+    return run_dir / "metrics.csv"
+
+
+def write_run(run_dir: Path, columns: dict[str, np.ndarray], environment: dict | None = None,
+              config: dict | None = None, checkpoints: tuple[str, ...] = ("last.ckpt",)) -> Path:
+    write_metrics(run_dir, columns)
+    if environment is not None:
+        (run_dir / "environment.json").write_text(json.dumps(environment))
+    if config is not None:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    for name in checkpoints:
+        (run_dir / "checkpoints" / name).write_bytes(b"")
+    return run_dir
+
+
+def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: np.ndarray,
+               extra: dict[str, np.ndarray] | None = None, index_html: bool = True) -> Path:
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    improvement = enhanced - noisy
+    columns = {"noisy_sisnr": noisy, "enhanced_sisnr": enhanced, "sisnr_improvement": improvement}
+    columns.update(extra or {})
+    with open(eval_dir / "evaluation_results.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["uttid", *columns])
+        for i, uttid in enumerate(uttids):
+            writer.writerow([uttid, *(f"{columns[c][i]:.4f}" for c in columns)])
+    summary = {"n": len(uttids), "n_failed": 0, "noisy_sisnr_mean": float(noisy.mean()),
+               "enhanced_sisnr_mean": float(enhanced.mean()),
+               "sisnr_improvement_mean": float(improvement.mean()),
+               "sisnr_improvement_std": float(improvement.std(ddof=1)),
+               "sisnr_improvement_min": float(improvement.min()),
+               "sisnr_improvement_max": float(improvement.max())}
+    (eval_dir / "summary.json").write_text(json.dumps(summary))
+    if index_html:
+        (eval_dir / "index.html").write_text("<html></html>")
+    return eval_dir
+
+
+def healthy_metrics(n_epochs: int = HEALTHY_EPOCHS, seed: int = 0) -> dict[str, np.ndarray]:
+    """A run that learns: valid 3 -> ~14 dB, gentle cosine LR, rare clipping, memory 62 %."""
+    rng = np.random.default_rng(seed)
+    epoch = np.arange(n_epochs, dtype=float)
+    valid = 3.0 + 11.0 * (1.0 - np.exp(-epoch / 12.0)) + 0.05 * rng.standard_normal(n_epochs)
+    train = valid + 1.0
+    steps = np.full(n_epochs, 100.0)
+    grad_mean = 1.0 - 0.5 * epoch / n_epochs
+    return {
+        "epoch": epoch,
+        "step": np.cumsum(steps),
+        "train_loss": -train,
+        "train_sisnr": train,
+        "valid_sisnr": valid,
+        "valid_noisy_sisnr": np.full(n_epochs, 5.0),
+        "lr": 1e-5 + 0.5 * (1e-3 - 1e-5) * (1.0 + np.cos(np.pi * epoch / (n_epochs - 1))),
+        "grad_norm_mean": grad_mean,
+        "grad_norm_max": 3.0 * grad_mean,
+        "grad_clip": np.full(n_epochs, 5.0),
+        "clipped_steps": np.full(n_epochs, 2.0),
+        "nonfinite_steps": np.zeros(n_epochs),
+        "steps": steps,
+        "sec_per_batch": np.full(n_epochs, 0.5),
+        "samples_per_sec": np.full(n_epochs, 64.0),
+        "peak_mem_mb": np.full(n_epochs, 20_000.0),
+        "time_s": 60.0 * (epoch + 1.0),
+    }
+
+
+HEALTHY_ENV = {"device": "NVIDIA Test GPU", "device_mem_mb": 32_000, "torch": "2.13.0",
+               "precision": "bf16-mixed", "world_size": 1}
+HEALTHY_CONFIG = {"trainer": {"max_epochs": HEALTHY_EPOCHS}, "optim": {"lr": 1e-3},
+                  "data": {"batch_size": 8}}
+
+
+def healthy_eval(eval_dir: Path, n: int = 50, seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    noisy = 5.0 + 3.0 * rng.standard_normal(n)
+    improvement = np.clip(10.0 + 2.0 * rng.standard_normal(n), 4.0, None)
+    extra = {"noisy_pesq_wb": np.full(n, 1.5), "enhanced_pesq_wb": np.full(n, 2.6)}
+    return write_eval(eval_dir, [f"utt{i:03d}" for i in range(n)], noisy, noisy + improvement,
+                      extra)
+
+
+@pytest.fixture
+def healthy_run(tmp_path: Path) -> Path:
+    run_dir = write_run(tmp_path / "run", healthy_metrics(), HEALTHY_ENV, HEALTHY_CONFIG,
+                        ("last.ckpt", "epoch=57.ckpt"))
+    healthy_eval(tmp_path / "eval")
+    return run_dir
+
+
+# --- the users' failed run (shared/seed report), rebuilt from its figures -----------------------
+
+USERS_EPOCHS = 1496
+USERS_HOURS = 10.0
+
+
+def users_metrics(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = USERS_EPOCHS
+    epoch = np.arange(n, dtype=float)
+    train = np.clip(-34.27 + 0.3 * rng.standard_normal(n), -35.5, -33.0)
+    train += -34.27 - train.mean()
+    valid = np.clip(-34.85 + 0.5 * rng.standard_normal(n), -38.0, -32.55)
+    valid[100] = -32.34
+    valid[700] = -38.69
+    steps = np.full(n, 27.0)  # 3,456 utterances / batch 32 / accumulation 4
+    fraction = epoch / (n - 1)
+    grad_max = 106_673.0 * (168.0 / 106_673.0) ** fraction
+    return {
+        "epoch": epoch,
+        "step": np.cumsum(steps),
+        "train_loss": -train,
+        "train_sisnr": train,
+        "valid_sisnr": valid,
+        "lr": 5e-4 * (6.1e-8 / 5e-4) ** fraction,
+        "grad_norm_mean": grad_max / 20.0 + 10.0,
+        "grad_norm_max": grad_max,
+        "clipped_steps": steps.copy(),
+        "nonfinite_steps": np.zeros(n),
+        "sec_per_batch": np.full(n, 0.22),
+        "samples_per_sec": np.full(n, 32 / 0.22),
+        "peak_mem_mb": np.full(n, 5.79 * 1024),
+        "time_s": (epoch + 1.0) * USERS_HOURS * 3600.0 / n,
+    }
+
+
+USERS_ENV = {"device": "NVIDIA GeForce RTX 5090", "device_mem_mb": 32 * 1024,
+             "torch": "2.9.0+cu128", "precision": "bf16-mixed", "world_size": 1}
+USERS_CONFIG = {"trainer": {"max_epochs": 5000}, "optim": {"lr": 5e-4, "grad_clip": 0.5},
+                "data": {"batch_size": 32}}
+
+
+def _exact(values: np.ndarray, mean: float, std: float) -> np.ndarray:
+    return mean + std * (values - values.mean()) / values.std(ddof=1)
+
+
+def users_eval(eval_dir: Path, seed: int = 0) -> Path:
+    """192 utterances: noisy -36.4 dB, improvement +1.1 +- 12.93 dB, min -37.95, max +43.34."""
+    rng = np.random.default_rng(seed)
+    n = 192
+    draws = rng.standard_normal(4 * n)
+    z = draws[np.abs(draws) < 2.3][: n - 2]  # keep the two published extremes the extremes
+    extremes = np.array([-37.95, 43.34])
+    # Scale the other 190 values so that all 192 have exactly the published mean and std.
+    rest_mean = (n * 1.1 - extremes.sum()) / (n - 2)
+    total_ss = (n - 1) * 12.93**2 + n * 1.1**2
+    rest_var = (total_ss - (extremes**2).sum()) / (n - 2) - rest_mean**2
+    rest = rest_mean + np.sqrt(rest_var) * (z - z.mean()) / z.std()
+    improvement = np.empty(n)
+    uttids = [f"{i:05d}" for i in range(n)]
+    others = [i for i in range(n) if i not in (130, 57)]
+    improvement[others] = rest
+    improvement[130], improvement[57] = extremes
+    noisy = _exact(rng.standard_normal(n), -36.4, 8.0)
+    return write_eval(eval_dir, uttids, noisy, noisy + improvement, index_html=True)
+
+
+@pytest.fixture
+def users_run(tmp_path: Path) -> Path:
+    run_dir = write_run(tmp_path / "rtx5090-soundfile-5000ep", users_metrics(), USERS_ENV,
+                        USERS_CONFIG, tuple(f"epoch_{e}.ckpt" for e in range(0, 1496, 5)))
+    users_eval(tmp_path / "inference_epoch_100")
+    return run_dir
