@@ -139,7 +139,8 @@ def bandpass(audio: np.ndarray, sample_rate: int, low_hz: float | None, high_hz:
         sos = signal.butter(order, high, btype="lowpass", fs=sample_rate, output="sos")
     audio = np.asarray(audio)
     out = signal.sosfiltfilt(sos, audio, axis=-1)
-    return out.astype(audio.dtype if audio.dtype in (np.float32, np.float64) else np.float32)
+    dtype = audio.dtype if audio.dtype in (np.float32, np.float64) else np.float32
+    return np.ascontiguousarray(out, dtype=dtype)  # filtfilt leaves negative strides
 
 
 def rms_dbfs(audio: np.ndarray) -> float:

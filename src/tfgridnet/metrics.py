@@ -52,7 +52,9 @@ def si_snr(est: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray,
 
 def si_snr_numpy(est: np.ndarray, ref: np.ndarray, eps: float = DEFAULT_EPS) -> float | np.ndarray:
     """float64 NumPy twin of :func:`si_snr` for per-utterance scoring on the CPU."""
-    value = si_snr(np.asarray(est, dtype=np.float64), np.asarray(ref, dtype=np.float64), eps=eps)
+    # ascontiguousarray: torch refuses the negative strides that e.g. sosfiltfilt returns.
+    value = si_snr(np.ascontiguousarray(est, dtype=np.float64),
+                   np.ascontiguousarray(ref, dtype=np.float64), eps=eps)
     out = value.numpy()
     return float(out) if out.ndim == 0 else out
 

@@ -1,0 +1,274 @@
+"""Torch datasets that keep pairs aligned: paired files and on-the-fly (dynamic) mixing.
+
+Both sides of a pair go through the same load -> resample -> band-pass -> crop, with the same
+offset. Randomness is a pure function of (seed, epoch, index), so an epoch is reproducible whatever
+the number of DataLoader workers. The epoch lives in shared memory, so ``set_epoch`` reaches
+persistent workers too; a sampler may also send ``(index, epoch)`` keys (see :class:`EpochSampler`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from tfgridnet.audio import bandpass as bandpass_filter
+from tfgridnet.audio import load_audio
+from tfgridnet.data.augment import Augmentation
+from tfgridnet.data.manifest import Pair, read_manifest, read_noise_manifest
+
+__all__ = ["PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs"]
+
+_MAX_INT16 = 0.99  # mixtures louder than this are scaled down (one gain for both sides)
+
+
+def _rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
+
+
+class _EpochMixin:
+    """Epoch counter in shared memory: visible to DataLoader workers, persistent or not."""
+
+    def _init_epoch(self) -> None:
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the crops/augmentations/mixtures of ``epoch`` (call before iterating it)."""
+        self._epoch[0] = int(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
+    def _split_key(self, key: int | tuple[int, int]) -> tuple[int, int]:
+        if isinstance(key, tuple | list):
+            return int(key[0]), int(key[1])
+        return int(key), self.epoch
+
+
+class _AudioCache:
+    """Decoded, resampled (and filtered) audio kept in memory per process: cheap repeated epochs."""
+
+    def __init__(self, sample_rate: int, bandpass: tuple[float | None, float | None] | None,
+                 enabled: bool = True) -> None:
+        self.sample_rate = sample_rate
+        self.bandpass = bandpass
+        self.enabled = enabled
+        self._store: dict[str, np.ndarray] = {}
+
+    def get(self, path: Path) -> np.ndarray:
+        key = str(path)
+        audio = self._store.get(key) if self.enabled else None
+        if audio is None:
+            audio, _ = load_audio(path, target_sr=self.sample_rate, mono="average")
+            if self.bandpass is not None:
+                audio = bandpass_filter(audio, self.sample_rate, *self.bandpass)
+            audio = np.ascontiguousarray(audio, dtype=np.float32)
+            if self.enabled:
+                self._store[key] = audio
+        return audio
+
+
+def _crop_or_pad(arrays: Sequence[np.ndarray], crop: int | None, offset: int) -> tuple[list, int]:
+    """Cut the same window from every array; zero-pad when shorter. Returns (arrays, valid length)."""
+    length = arrays[0].shape[-1]
+    if crop is None:
+        return list(arrays), length
+    if length >= crop:
+        return [a[offset:offset + crop] for a in arrays], crop
+    return [np.pad(a, (0, crop - length)) for a in arrays], length
+
+
+class PairedDataset(_EpochMixin, Dataset):
+    """(noisy, clean) pairs from a manifest; items are dicts (see :func:`collate_pairs`).
+
+    train=True: a random crop (same offset on both sides) of ``crop_seconds``; short pairs are
+    zero-padded and ``length`` tells the valid samples. train=False: the whole utterance, or a
+    deterministic centre crop when ``crop_seconds`` is given.
+    """
+
+    def __init__(self, manifest: str | Path | list[Pair], sample_rate: int,
+                 crop_seconds: float | None = None,
+                 bandpass: tuple[float | None, float | None] | None = None, train: bool = True,
+                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
+        self.pairs = list(manifest) if isinstance(manifest, list) else read_manifest(manifest)
+        missing_clean = [p.uttid for p in self.pairs if p.clean is None or p.noisy is None]
+        if missing_clean:
+            raise ValueError(f"PairedDataset needs noisy and clean for every row; missing for "
+                             f"{', '.join(missing_clean[:5])}")
+        if crop_seconds is not None and crop_seconds <= 0:
+            raise ValueError(f"crop_seconds must be positive, got {crop_seconds}")
+        self.sample_rate = int(sample_rate)
+        self.crop = int(round(crop_seconds * sample_rate)) if crop_seconds else None
+        self.train = train
+        self.seed = seed
+        self.augment = augment
+        self._cache = _AudioCache(self.sample_rate, bandpass, enabled=cache)
+        self._init_epoch()
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The whole pair at the dataset's rate; a few samples of resampling slack are trimmed."""
+        pair = self.pairs[index]
+        noisy = self._cache.get(pair.noisy)
+        clean = self._cache.get(pair.clean)
+        n = min(noisy.shape[-1], clean.shape[-1])
+        return noisy[:n], clean[:n]
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, epoch = self._split_key(key)
+        rng = _rng(self.seed, epoch, index)
+        noisy, clean = self.load_pair(index)
+        if self.augment is not None and self.train:
+            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
+        length = noisy.shape[-1]
+        offset = 0
+        if self.crop is not None and length > self.crop:
+            offset = int(rng.integers(0, length - self.crop + 1)) if self.train \
+                else (length - self.crop) // 2
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, offset)
+        return {
+            "uttid": self.pairs[index].uttid,
+            "noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)),
+            "clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
+            "length": int(valid),
+        }
+
+
+class DynamicMixDataset(_EpochMixin, Dataset):
+    """Clean speech + noise mixed on the fly at a random SNR: a fresh mixture per (seed, epoch, index).
+
+    Each item crops ``crop_seconds`` of one clean utterance (padded when shorter), picks a random
+    noise file and offset (looped when short), scales the zero-mean noise to an SNR drawn from
+    ``snr_range`` (exact: SI-SNR(noisy, clean) equals the item's ``snr_db``) and applies one random gain from ``gain_range_db`` to both sides.
+    """
+
+    def __init__(self, clean_manifest: str | Path | list[Pair],
+                 noise_manifest: str | Path | list[tuple[str, Path]], sample_rate: int,
+                 crop_seconds: float, snr_range: tuple[float, float] = (-5.0, 15.0),
+                 gain_range_db: tuple[float, float] = (-6.0, 6.0), epoch_size: int | None = None,
+                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
+        clean = clean_manifest if isinstance(clean_manifest, list) \
+            else read_manifest(clean_manifest, require=("clean",))
+        self.clean = [(p.uttid, p.clean) for p in clean]
+        self.noise = noise_manifest if isinstance(noise_manifest, list) \
+            else read_noise_manifest(noise_manifest)
+        if not self.clean or not self.noise:
+            raise ValueError("DynamicMixDataset needs at least one clean and one noise file")
+        if crop_seconds <= 0:
+            raise ValueError(f"crop_seconds must be positive, got {crop_seconds}")
+        for name, (low, high) in (("snr_range", snr_range), ("gain_range_db", gain_range_db)):
+            if low > high:
+                raise ValueError(f"{name}: expected (low, high) with low <= high, got {(low, high)}")
+        self.sample_rate = int(sample_rate)
+        self.crop = int(round(crop_seconds * sample_rate))
+        self.snr_range = tuple(snr_range)
+        self.gain_range_db = tuple(gain_range_db)
+        self.epoch_size = int(epoch_size) if epoch_size else len(self.clean)
+        self.seed = seed
+        self.augment = augment
+        self._cache = _AudioCache(self.sample_rate, None, enabled=cache)
+        self._init_epoch()
+
+    def __len__(self) -> int:
+        return self.epoch_size
+
+    def _noise_segment(self, rng: np.random.Generator, n: int) -> tuple[str, np.ndarray]:
+        uttid, path = self.noise[int(rng.integers(len(self.noise)))]
+        noise = self._cache.get(path)
+        if noise.shape[-1] < n:
+            noise = np.tile(noise, int(np.ceil(n / max(1, noise.shape[-1]))) + 1)
+        start = int(rng.integers(0, noise.shape[-1] - n + 1))
+        return uttid, noise[start:start + n].astype(np.float64)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, epoch = self._split_key(key)
+        rng = _rng(self.seed, epoch, index)
+        uttid, clean_path = self.clean[index % len(self.clean)]
+        clean_full = self._cache.get(clean_path)
+        length = clean_full.shape[-1]
+        offset = int(rng.integers(0, length - self.crop + 1)) if length > self.crop else 0
+        clean = clean_full[offset:offset + self.crop].astype(np.float64)
+        valid = clean.shape[-1]
+        noise_id, noise = self._noise_segment(rng, valid)
+        snr_db = float(rng.uniform(*self.snr_range))
+        noise = noise - noise.mean()
+        centred = clean - clean.mean()
+        clean_energy = float(centred @ centred)
+        if clean_energy > 0:
+            # Drop the (chance) part of the noise along the clean: the SNR label is then exactly
+            # the input's SI-SNR. It removes ~1/N of the noise energy, nothing audible.
+            noise -= (noise @ centred) / clean_energy * centred
+        noise_energy = float(noise @ noise)
+        if clean_energy > 0 and noise_energy > 0:
+            noise *= np.sqrt(clean_energy / noise_energy / 10.0 ** (snr_db / 10.0))
+        noisy = clean + noise
+        gain = 10.0 ** (rng.uniform(*self.gain_range_db) / 20.0)
+        peak = float(np.max(np.abs(noisy), initial=0.0)) * gain
+        if peak > _MAX_INT16:
+            gain *= _MAX_INT16 / peak
+        noisy, clean = (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32)
+        if self.augment is not None:
+            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
+            valid = min(noisy.shape[-1], self.crop)
+            noisy, clean = noisy[:valid], clean[:valid]
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, 0)
+        return {
+            "uttid": f"{uttid}__{noise_id}__e{epoch}i{index}",
+            "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
+            "clean": torch.from_numpy(np.ascontiguousarray(clean)),
+            "length": int(valid),
+            "snr_db": snr_db,
+        }
+
+
+class EpochSampler(Sampler):
+    """Yields ``(index, epoch)`` keys, shuffled per (seed, epoch); Lightning calls ``set_epoch``.
+
+    The epoch travels with every key, so worker processes need no shared state at all.
+    """
+
+    def __init__(self, dataset: Dataset, shuffle: bool = True, seed: int = 0) -> None:
+        self.n = len(dataset)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = _rng(self.seed, self.epoch, -1 & 0xFFFFFFFF).permutation(self.n) if self.shuffle \
+            else np.arange(self.n)
+        return iter([(int(i), self.epoch) for i in order])
+
+
+def collate_pairs(items: list[dict]) -> dict:
+    """Stack items into a batch, zero-padding to the longest; ``lengths`` gives the valid samples."""
+    if not items:
+        raise ValueError("collate_pairs: empty batch")
+    longest = max(item["noisy"].shape[-1] for item in items)
+    batch = len(items)
+    noisy = torch.zeros(batch, longest, dtype=torch.float32)
+    clean = torch.zeros(batch, longest, dtype=torch.float32)
+    for row, item in enumerate(items):
+        n = item["noisy"].shape[-1]
+        noisy[row, :n] = item["noisy"]
+        clean[row, :item["clean"].shape[-1]] = item["clean"]
+    out = {
+        "uttid": [item["uttid"] for item in items],
+        "noisy": noisy,
+        "clean": clean,
+        "lengths": torch.tensor([int(item["length"]) for item in items], dtype=torch.long),
+    }
+    if all("snr_db" in item for item in items):
+        out["snr_db"] = torch.tensor([item["snr_db"] for item in items], dtype=torch.float32)
+    return out
