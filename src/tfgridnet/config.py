@@ -1,0 +1,363 @@
+"""Validated training configuration: YAML file + ``-o section.key=value`` overrides -> :class:`Config`.
+
+Every mistake is reported with its key path and what was expected, before any training starts:
+unknown keys, wrong types, and combinations that cannot work (``emb_dim`` not a multiple of
+``attn_n_head``, odd ``n_fft``, a hop longer than the window, a crop shorter than one STFT frame...).
+Relative paths in a config file resolve against the file's folder; relative paths given with
+``-o`` resolve against the current directory (where the user typed them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "Config", "ConfigError", "ModelConfig", "DataConfig", "LossConfig", "OptimConfig",
+    "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
+    "MonitorConfig", "load_config", "config_from_dict", "apply_overrides", "PATH_KEYS",
+]
+
+# Config keys that hold file paths (resolved to absolute paths when the config is loaded).
+PATH_KEYS: tuple[tuple[str, str], ...] = (
+    ("data", "train_manifest"),
+    ("data", "train_clean_manifest"),
+    ("data", "train_noise_manifest"),
+    ("data", "valid_manifest"),
+)
+
+
+class ConfigError(ValueError):
+    """A config cannot be used; the message names the file, each bad key path and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """TFGridNetV2 constructor arguments (ESPnet names) plus ``gradient_checkpointing``."""
+
+    n_srcs: int = Field(1, description="outputs; training enhances one source, so 1")
+    n_fft: int = Field(512, ge=4, description="STFT window = FFT size (even)")
+    stride: int = Field(256, ge=1, description="STFT hop, 1..n_fft")
+    window: Literal["hann", "hamming", "blackman", "bartlett", "kaiser"] = "hann"
+    n_imics: Literal[1] = 1
+    n_layers: int = Field(4, ge=1)
+    lstm_hidden_units: int = Field(128, ge=1)
+    attn_n_head: int = Field(4, ge=1)
+    attn_approx_qk_dim: int = Field(512, ge=1)
+    emb_dim: int = Field(32, ge=1)
+    emb_ks: int = Field(4, ge=1)
+    emb_hs: int = Field(4, ge=1)
+    activation: Literal["prelu"] = "prelu"
+    eps: float = Field(1.0e-5, gt=0)
+    gradient_checkpointing: bool = False
+
+    @field_validator("n_srcs")
+    @classmethod
+    def _one_source(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("training is speech enhancement with one clean target: n_srcs must be 1")
+        return value
+
+    @field_validator("n_fft")
+    @classmethod
+    def _even_fft(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(f"n_fft must be even (e.g. 256, 512), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        if self.stride > self.n_fft:
+            raise ValueError(f"stride (hop) {self.stride} > n_fft {self.n_fft}: frames would skip "
+                             f"samples; allowed 1..{self.n_fft}")
+        if self.emb_dim % self.attn_n_head:
+            divisors = [h for h in range(1, self.emb_dim + 1) if self.emb_dim % h == 0]
+            raise ValueError(f"emb_dim {self.emb_dim} is not divisible by attn_n_head "
+                             f"{self.attn_n_head}; allowed attn_n_head for this emb_dim: {divisors}")
+        if self.emb_hs > self.emb_ks:
+            raise ValueError(f"emb_hs {self.emb_hs} > emb_ks {self.emb_ks} would skip bins/frames; "
+                             f"allowed emb_hs 1..{self.emb_ks}")
+        return self
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``TFGridNetV2(**kwargs)``."""
+        return self.model_dump()
+
+
+class DataConfig(_Section):
+    """Training data: a paired manifest, or dynamic mixing of a clean and a noise manifest."""
+
+    sample_rate: int = Field(16000, ge=1000, le=192000)
+    resample: bool = Field(False, description="resample files whose rate differs (else refuse)")
+    train_manifest: str | None = Field(None, description="paired uttid,noisy,clean CSV")
+    train_clean_manifest: str | None = Field(None, description="dynamic mixing: uttid,clean CSV")
+    train_noise_manifest: str | None = Field(None, description="dynamic mixing: uttid,noise CSV")
+    snr_range: tuple[float, float] = (-5.0, 15.0)
+    gain_range_db: tuple[float, float] = (-6.0, 6.0)
+    epoch_size: int | None = Field(None, ge=1, description="dynamic mixing: examples per epoch")
+    valid_manifest: str | None = Field(None, description="paired uttid,noisy,clean CSV")
+    crop_seconds: float = Field(3.0, gt=0)
+    valid_crop_seconds: float | None = Field(None, gt=0, description="None: whole utterances")
+    batch_size: int = Field(4, ge=1)
+    valid_batch_size: int | None = Field(None, ge=1, description="None: same as batch_size")
+    num_workers: int = Field(2, ge=0)
+    bandpass: tuple[float | None, float | None] | None = Field(
+        None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
+    check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        dynamic = self.train_clean_manifest is not None or self.train_noise_manifest is not None
+        if self.train_manifest is not None and dynamic:
+            raise ValueError("give either train_manifest (paired) or train_clean_manifest + "
+                             "train_noise_manifest (dynamic mixing), not both")
+        if dynamic and (self.train_clean_manifest is None or self.train_noise_manifest is None):
+            raise ValueError("dynamic mixing needs both train_clean_manifest and "
+                             "train_noise_manifest")
+        for name in ("snr_range", "gain_range_db"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name} [{low}, {high}]: low must be <= high")
+        if self.bandpass is not None:
+            low, high = self.bandpass
+            nyquist = self.sample_rate / 2
+            if low is not None and not 0 <= low < nyquist:
+                raise ValueError(f"bandpass low_hz {low} must be in [0, {nyquist}) at "
+                                 f"sample_rate {self.sample_rate}")
+            if high is not None and not 0 < high <= nyquist:
+                raise ValueError(f"bandpass high_hz {high} must be in (0, {nyquist}]")
+            if low is not None and high is not None and low >= high:
+                raise ValueError(f"bandpass [{low}, {high}]: low_hz must be below high_hz")
+        return self
+
+    @property
+    def dynamic_mixing(self) -> bool:
+        return self.train_clean_manifest is not None
+
+
+class LossConfig(_Section):
+    name: Literal["neg_sisnr"] = "neg_sisnr"
+    clamp_db: float | None = Field(70.0, description="cap SI-SNR per utterance (None: no cap)")
+
+
+class OptimConfig(_Section):
+    name: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(1.0e-3, gt=0, le=1.0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1.0e-8, gt=0)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in value):
+            raise ValueError(f"betas {list(value)} must both be in [0, 1)")
+        return value
+
+
+class SchedulerConfig(_Section):
+    """Learning-rate schedule. ``min_lr`` is a floor that every schedule respects."""
+
+    name: Literal["none", "warmup_cosine", "cosine_restarts", "plateau", "exponential"] = "plateau"
+    min_lr: float = Field(1.0e-6, ge=0, description="LR floor")
+    warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up (any schedule but plateau)")
+    restart_epochs: float = Field(10.0, gt=0, description="cosine_restarts: first cycle length")
+    restart_mult: float = Field(1.0, ge=1.0, description="cosine_restarts: cycle growth")
+    plateau_factor: float = Field(0.7, gt=0, lt=1)
+    plateau_patience: int = Field(1, ge=0)
+    gamma: float = Field(0.97, gt=0, le=1, description="exponential: LR factor per epoch")
+
+
+class TrainerConfig(_Section):
+    max_epochs: int = Field(100, ge=1)
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock budget")
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int | Literal["auto"] = "auto"
+    num_nodes: int = Field(1, ge=1)
+    strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true"] = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"] = "auto"
+    accumulate_grad_batches: int = Field(1, ge=1)
+    gradient_clip_val: float | None = Field(5.0, gt=0, description="max grad norm (None: off)")
+    max_consecutive_nonfinite: int = Field(10, ge=1, description="stop after N bad steps in a row")
+    seed: int = 0
+    deterministic: bool = False
+    limit_train_batches: int | float | None = None
+    limit_val_batches: int | float | None = None
+    log_every_n_steps: int = Field(20, ge=1)
+    progress_bar: Literal["rich", "tqdm", "none"] = "rich"
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: default)")
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"devices must be >= 1 or 'auto', got {value}")
+        return value
+
+
+class CheckpointConfig(_Section):
+    every_n_epochs: int = Field(1, ge=1, description="how often last.ckpt / top-k are written")
+    save_top_k: int = Field(3, ge=1, description="best checkpoints kept by valid_sisnr")
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int | None = Field(20, ge=1, description="epochs without valid_sisnr gain (None: off)")
+    min_delta: float = Field(0.01, ge=0, description="dB that count as a gain")
+
+
+class MonitorConfig(_Section):
+    """Thresholds of the loud warning after the first validation (broken pairs look like this)."""
+
+    identity_margin_db: float = Field(10.0, ge=0, description="model below noisy input by this")
+    min_noisy_sisnr_db: float = Field(-10.0, description="noisy input itself below this")
+
+
+class Config(_Section):
+    name: str = "run"
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    monitor: MonitorConfig = MonitorConfig()
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Config:
+        crop_samples = self.data.crop_seconds * self.data.sample_rate
+        if crop_samples < self.model.n_fft:
+            raise ValueError(
+                f"data.crop_seconds {self.data.crop_seconds} s is {crop_samples:.0f} samples at "
+                f"{self.data.sample_rate} Hz, shorter than one STFT window (model.n_fft "
+                f"{self.model.n_fft}); use at least {self.model.n_fft / self.data.sample_rate:.4f}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (lists, not tuples): safe for ``torch.load(weights_only=True)``."""
+        return _plain(self.model_dump(mode="json"))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
+    """Allowed keys of the section that ``loc`` points into (for 'unknown key' messages)."""
+    cls: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        cls = annotation
+    return list(cls.model_fields)
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid config ({exc.error_count()} problem(s)):"]
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        path = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = _fields_at(loc)
+            hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"  {path}: unknown key{hint}")
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {path}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def _resolve_path(value: Any, base: Path) -> Any:
+    if value is None or value == "":
+        return None if value == "" else value
+    path = Path(os.path.expanduser(str(value)))
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path, only: set[tuple[str, str]] | None = None
+                   ) -> None:
+    for section, key in PATH_KEYS:
+        if only is not None and (section, key) not in only:
+            continue
+        block = raw.get(section)
+        if isinstance(block, dict) and key in block:
+            block[key] = _resolve_path(block[key], base)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...],
+                    cwd: Path | None = None) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a raw config dict in place."""
+    cwd = Path.cwd() if cwd is None else cwd
+    touched_paths: set[tuple[str, str]] = set()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.key=value, e.g. optim.lr=1e-3")
+        key, _, text = item.partition("=")
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise ConfigError(f"override {item!r}: empty key part in {key!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {'.'.join(parts[:depth + 1])} is a value, "
+                                  "not a section")
+            node = child
+        node[parts[-1]] = value
+        if len(parts) == 2 and (parts[0], parts[1]) in PATH_KEYS:
+            touched_paths.add((parts[0], parts[1]))
+    _resolve_paths(raw, cwd, only=touched_paths)
+    return raw
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate a raw dict; raise :class:`ConfigError` listing every bad key path."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str, ...] = ()
+                ) -> Config:
+    """Read a YAML config, resolve its relative paths, apply overrides and validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (model:, data:, ...), "
+                          f"got {type(raw).__name__}")
+    _resolve_paths(raw, path.resolve().parent)
+    apply_overrides(raw, list(overrides))
+    return config_from_dict(raw, source=str(path))

@@ -1,0 +1,116 @@
+"""LightningDataModule: builds the datasets from the config and shards them across ranks.
+
+Data order is a pure function of (seed, epoch, rank): the sampler yields ``(index, epoch)`` keys,
+so resuming at epoch k replays exactly the batches an uninterrupted run would have seen, with any
+number of workers. Lightning calls ``set_epoch`` on the sampler before each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import lightning.pytorch as pl
+import numpy as np
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from tfgridnet.config import Config
+from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset, collate_pairs
+
+__all__ = ["EnhancementDataModule", "ShardedEpochSampler"]
+
+
+class ShardedEpochSampler(Sampler):
+    """Per-epoch shuffled ``(index, epoch)`` keys, split evenly over ``num_replicas`` ranks.
+
+    Like ``DistributedSampler`` (wrap-around padding so every rank gets the same number of items,
+    which DDP needs), but the epoch travels with each key so worker processes need no shared state.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} must be in [0, {num_replicas})")
+        self.n = len(dataset)
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self.per_rank = math.ceil(self.n / num_replicas)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.shuffle:
+            rng = np.random.default_rng([int(self.seed) & 0xFFFFFFFF, self.epoch, 0x5EED])
+            order = rng.permutation(self.n)
+        else:
+            order = np.arange(self.n)
+        total = self.per_rank * self.num_replicas
+        if total > self.n:
+            order = np.concatenate([order, order[: total - self.n]])
+        return iter([(int(i), self.epoch) for i in order[self.rank:total:self.num_replicas]])
+
+
+class EnhancementDataModule(pl.LightningDataModule):
+    """Train set (paired or dynamic mixing) and paired validation set, from ``config.data``."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.cfg = config
+        self.train_set: Dataset | None = None
+        self.valid_set: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        data = self.cfg.data
+        seed = self.cfg.trainer.seed
+        bandpass = tuple(data.bandpass) if data.bandpass is not None else None
+        if data.valid_manifest is None:
+            raise ValueError("data.valid_manifest: a paired validation manifest is required")
+        if self.train_set is None:
+            if data.dynamic_mixing:
+                self.train_set = DynamicMixDataset(
+                    data.train_clean_manifest, data.train_noise_manifest, data.sample_rate,
+                    crop_seconds=data.crop_seconds, snr_range=tuple(data.snr_range),
+                    gain_range_db=tuple(data.gain_range_db), epoch_size=data.epoch_size,
+                    seed=seed)
+            elif data.train_manifest is not None:
+                self.train_set = PairedDataset(
+                    data.train_manifest, data.sample_rate, crop_seconds=data.crop_seconds,
+                    bandpass=bandpass, train=True, seed=seed)
+            else:
+                raise ValueError("data: give train_manifest, or train_clean_manifest + "
+                                 "train_noise_manifest for dynamic mixing")
+        if self.valid_set is None:
+            self.valid_set = PairedDataset(
+                data.valid_manifest, data.sample_rate, crop_seconds=data.valid_crop_seconds,
+                bandpass=bandpass, train=False, seed=seed)
+
+    def _rank_info(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 1, 0
+        return trainer.world_size, trainer.global_rank
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        world_size, rank = self._rank_info()
+        workers = self.cfg.data.num_workers
+        sampler = ShardedEpochSampler(dataset, num_replicas=world_size, rank=rank,
+                                      shuffle=shuffle, seed=self.cfg.trainer.seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                          collate_fn=collate_pairs, num_workers=workers,
+                          persistent_workers=workers > 0, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None
+        return self._loader(self.train_set, self.cfg.data.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        assert self.valid_set is not None
+        batch = self.cfg.data.valid_batch_size or self.cfg.data.batch_size
+        return self._loader(self.valid_set, batch, shuffle=False)

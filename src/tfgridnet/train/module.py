@@ -1,0 +1,198 @@
+"""The LightningModule: the science of training (forward, -SI-SNR loss, metrics, optimiser, LR).
+
+The network lives at ``self.model`` (state_dict keys ``model.*``) and the resolved config is saved
+as the hyper-parameter ``config`` (plain JSON types), so a checkpoint can be read back with
+``torch.load(weights_only=True)`` and the model rebuilt from ``config["model"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
+from torchmetrics import MeanMetric
+
+from tfgridnet.config import Config, SchedulerConfig, config_from_dict
+from tfgridnet.losses import NegSISNRLoss
+from tfgridnet.metrics import si_snr
+from tfgridnet.model import TFGridNetV2
+
+log = logging.getLogger("tfgridnet.train")
+
+__all__ = ["EnhancementModule", "LRSchedule", "lr_decay_before_last_epoch",
+           "sisnr_per_utterance"]
+
+
+def sisnr_per_utterance(est: torch.Tensor, ref: torch.Tensor,
+                        lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """SI-SNR (dB) of each item over its own length: padding never enters the score."""
+    if lengths is None or bool((lengths == est.shape[-1]).all()):
+        return si_snr(est, ref)
+    return torch.stack([si_snr(est[i, :n], ref[i, :n]) for i, n in enumerate(lengths.tolist())])
+
+
+class LRSchedule:
+    """LR multiplier per optimiser step: linear warm-up, then the named decay, never below the floor.
+
+    Schedules are defined in epochs and evaluated per step, so short runs still decay smoothly.
+    """
+
+    def __init__(self, scheduler: SchedulerConfig, base_lr: float, steps_per_epoch: float,
+                 total_steps: int) -> None:
+        self.name = scheduler.name
+        self.floor = min(1.0, scheduler.min_lr / base_lr)
+        self.steps_per_epoch = max(float(steps_per_epoch), 1.0)
+        self.warmup_steps = scheduler.warmup_epochs * self.steps_per_epoch
+        self.total_steps = max(int(total_steps), 1)
+        self.restart_epochs = scheduler.restart_epochs
+        self.restart_mult = scheduler.restart_mult
+        self.gamma = scheduler.gamma
+
+    def __call__(self, step: int) -> float:
+        if self.warmup_steps > 0 and step < self.warmup_steps:
+            return max((step + 1) / self.warmup_steps, self.floor)
+        after = step - self.warmup_steps
+        if self.name == "warmup_cosine":
+            span = max(self.total_steps - self.warmup_steps, 1.0)
+            progress = min(after / span, 1.0)
+            factor = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        elif self.name == "cosine_restarts":
+            epochs = after / self.steps_per_epoch
+            cycle = self.restart_epochs
+            while epochs >= cycle:
+                epochs -= cycle
+                cycle *= self.restart_mult
+            factor = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * epochs / cycle))
+        elif self.name == "exponential":
+            factor = self.gamma ** (after / self.steps_per_epoch)
+        else:  # "none"
+            factor = 1.0
+        return max(factor, self.floor)
+
+
+class _ConfigDrivenLambdaLR(LambdaLR):
+    """LambdaLR whose schedule always comes from the current config, never from a checkpoint.
+
+    The step counter and LRs are restored on resume; the schedule parameters (epochs, floor) are
+    rebuilt from the config, so extending ``max_epochs`` on resume stretches the schedule.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        return state
+
+
+def lr_decay_before_last_epoch(config: Config, steps_per_epoch: float) -> float:
+    """Largest factor by which the LR can fall below its start before the last epoch begins.
+
+    For ReduceLROnPlateau this is the worst case: a reduction after every ``patience + 1`` epochs.
+    """
+    sched = config.scheduler
+    lr = config.optim.lr
+    epochs_before_last = max(config.trainer.max_epochs - 1, 0)
+    floor = min(1.0, sched.min_lr / lr)
+    if sched.name == "plateau":
+        reductions = epochs_before_last // (sched.plateau_patience + 1)
+        return 1.0 / max(sched.plateau_factor ** reductions, floor)
+    total = int(math.ceil(steps_per_epoch * config.trainer.max_epochs))
+    schedule = LRSchedule(sched, lr, steps_per_epoch, total)
+    last = int(steps_per_epoch * epochs_before_last)
+    probe = range(0, last + 1, max(1, last // 4000))
+    return 1.0 / min((schedule(step) for step in probe), default=1.0)
+
+
+class EnhancementModule(pl.LightningModule):
+    """TF-GridNetV2 trained to map noisy speech to clean speech with the -SI-SNR loss."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = config_from_dict(config, source="checkpoint config")
+        self.model = TFGridNetV2(**self.cfg.model.model_kwargs())
+        self.loss_fn = NegSISNRLoss(clamp_db=self.cfg.loss.clamp_db)
+        # torchmetrics means: utterance-weighted, NaN-ignoring, synchronised across DDP ranks.
+        self.train_loss = MeanMetric(nan_strategy="ignore")
+        self.train_sisnr = MeanMetric(nan_strategy="ignore")
+        self.valid_loss = MeanMetric(nan_strategy="ignore")
+        self.valid_sisnr = MeanMetric(nan_strategy="ignore")
+        self.valid_noisy_sisnr = MeanMetric(nan_strategy="ignore")
+
+    def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(noisy, lengths)
+
+    def _scores(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = batch.get("lengths")
+        est = self.model(batch["noisy"], lengths)
+        sisnr = sisnr_per_utterance(est, batch["clean"], lengths)
+        clamp = self.cfg.loss.clamp_db
+        loss_per_utt = -(sisnr.clamp(max=clamp) if clamp is not None else sisnr)
+        return loss_per_utt, sisnr
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss_per_utt, sisnr = self._scores(batch)
+        loss = loss_per_utt.mean()
+        finite = torch.isfinite(loss_per_utt)
+        nan = torch.full_like(loss_per_utt, float("nan"))
+        self.train_loss.update(torch.where(finite, loss_per_utt, nan).detach())
+        self.train_sisnr.update(torch.where(finite, sisnr, nan).detach())
+        batch_size = batch["noisy"].shape[0]
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False,
+                 batch_size=batch_size, logger=False)
+        self.log("train_loss", self.train_loss, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log("train_sisnr", self.train_sisnr, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch_size)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, on_step=True,
+                 on_epoch=False, batch_size=batch_size, logger=False)
+        # A non-finite loss still goes through backward: the gradient guard then skips the step on
+        # every rank alike (returning None would desynchronise DDP ranks).
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        loss_per_utt, sisnr = self._scores(batch)
+        noisy_sisnr = sisnr_per_utterance(batch["noisy"], batch["clean"], batch.get("lengths"))
+        self.valid_loss.update(loss_per_utt)
+        self.valid_sisnr.update(sisnr)
+        self.valid_noisy_sisnr.update(noisy_sisnr)
+        batch_size = batch["noisy"].shape[0]
+        self.log("valid_loss", self.valid_loss, on_epoch=True, batch_size=batch_size)
+        self.log("valid_sisnr", self.valid_sisnr, on_epoch=True, prog_bar=True,
+                 batch_size=batch_size)
+        self.log("valid_noisy_sisnr", self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size)
+
+    def _warn_fast_decay(self, steps_per_epoch: float) -> None:
+        """The users' run decayed 8,200x and learned nothing after epoch 100: say so up front."""
+        ratio = lr_decay_before_last_epoch(self.cfg, steps_per_epoch)
+        if ratio > 1000:
+            message = (
+                f"scheduler '{self.cfg.scheduler.name}' can decay the LR by {ratio:,.0f}x (from "
+                f"{self.cfg.optim.lr:g}) before the last of {self.cfg.trainer.max_epochs} epochs; "
+                "the late epochs would barely train. Raise scheduler.min_lr (the floor), or use a "
+                "gentler plateau_factor / gamma.")
+            rank_zero_warn(message)
+            if self.trainer.is_global_zero:
+                log.warning(message)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optim_cfg = self.cfg.optim
+        optimizer_cls = torch.optim.AdamW if optim_cfg.name == "adamw" else torch.optim.Adam
+        optimizer = optimizer_cls(self.model.parameters(), lr=optim_cfg.lr, betas=optim_cfg.betas,
+                                  eps=optim_cfg.eps, weight_decay=optim_cfg.weight_decay)
+        sched = self.cfg.scheduler
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        steps_per_epoch = total_steps / max(self.trainer.max_epochs or 1, 1)
+        self._warn_fast_decay(steps_per_epoch)
+        if sched.name == "plateau":
+            plateau = ReduceLROnPlateau(optimizer, mode="max", factor=sched.plateau_factor,
+                                        patience=sched.plateau_patience, min_lr=sched.min_lr)
+            return {"optimizer": optimizer, "lr_scheduler": {
+                "scheduler": plateau, "monitor": "valid_sisnr", "interval": "epoch",
+                "strict": False}}
+        schedule = LRSchedule(sched, optim_cfg.lr, steps_per_epoch, total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {
+            "scheduler": _ConfigDrivenLambdaLR(optimizer, schedule), "interval": "step"}}
