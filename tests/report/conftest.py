@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -187,3 +188,12 @@ def users_run(tmp_path: Path) -> Path:
                         USERS_CONFIG, tuple(f"epoch_{e}.ckpt" for e in range(0, 1496, 5)))
     users_eval(tmp_path / "inference_epoch_100")
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def synth() -> SimpleNamespace:
+    """The builders above, for test modules (conftest is not importable under importlib mode)."""
+    names = ("write_metrics", "write_run", "write_eval", "healthy_metrics", "healthy_eval",
+             "users_metrics", "users_eval", "HEALTHY_ENV", "HEALTHY_CONFIG", "HEALTHY_EPOCHS",
+             "USERS_ENV", "USERS_CONFIG", "USERS_EPOCHS", "USERS_HOURS")
+    return SimpleNamespace(**{name: globals()[name] for name in names})

@@ -1,0 +1,297 @@
+"""Each rule: a synthetic run that triggers it, and the healthy run that triggers nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfgridnet.report.analysis import (
+    THRESHOLDS,
+    analyse,
+    epoch_durations,
+    evaluation_rules,
+    read_metrics,
+)
+
+DESIGN_CODES = (
+    "eval_noisy_sisnr_abnormal", "eval_no_improvement", "eval_low_improvement",
+    "eval_high_variance", "eval_worse_than_input", "train_not_learning", "lr_decay_too_fast",
+    "stale_best_epoch", "overfitting", "frequent_clipping", "gradient_spikes", "nonfinite_steps",
+    "memory_headroom",
+)
+
+
+def _eval_with(s, tmp: Path, noisy_mean: float, improvement: np.ndarray) -> Path:
+    rng = np.random.default_rng(3)
+    noisy = noisy_mean + rng.standard_normal(len(improvement))
+    return s.write_eval(tmp / "eval", [f"u{i}" for i in range(len(improvement))], noisy,
+                      noisy + improvement)
+
+
+def _normal(mean: float, std: float, n: int = 60, seed: int = 4) -> np.ndarray:
+    values = np.random.default_rng(seed).standard_normal(n)
+    return mean + std * (values - values.mean()) / values.std(ddof=1)
+
+
+def _metrics_case(change: Callable[[dict], None], env: dict | None = None):
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        metrics = s.healthy_metrics()
+        environment = dict(s.HEALTHY_ENV)
+        environment.update(env or {})
+        change(metrics)
+        return s.write_run(tmp / "run", metrics, environment, s.HEALTHY_CONFIG), None
+    return build
+
+
+def _eval_case(noisy_mean: float, improvement: np.ndarray):
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+        return run, _eval_with(s, tmp, noisy_mean, improvement)
+    return build
+
+
+def _set(name: str, values) -> Callable[[dict], None]:
+    def change(metrics: dict) -> None:
+        metrics[name] = np.broadcast_to(np.asarray(values, dtype=float),
+                                        metrics["epoch"].shape).copy()
+    return change
+
+
+def _flat_valid(metrics: dict) -> None:
+    metrics["valid_sisnr"] = 5.2 + 0.05 * np.sin(metrics["epoch"])
+    metrics["train_sisnr"] = metrics["valid_sisnr"] + 0.5
+
+
+def _negative(metrics: dict) -> None:
+    metrics["train_sisnr"] = metrics["train_sisnr"] - 30.0
+    metrics["valid_sisnr"] = metrics["valid_sisnr"] - 30.0
+    metrics["train_loss"] = -metrics["train_sisnr"]
+
+
+def _fast_lr(metrics: dict) -> None:
+    metrics["lr"] = 1e-3 * (1e-8 / 1e-3) ** (metrics["epoch"] / metrics["epoch"][-1])
+
+
+def _stale(metrics: dict) -> None:
+    epoch = metrics["epoch"]
+    metrics["valid_sisnr"] = np.where(epoch <= 10, 3.0 + epoch, 13.0 - 0.01 * (epoch - 10))
+    metrics["train_sisnr"] = metrics["valid_sisnr"] + 1.0
+
+
+def _overfit(metrics: dict) -> None:
+    epoch = metrics["epoch"]
+    metrics["train_sisnr"] = 3.0 + 0.4 * epoch
+    metrics["valid_sisnr"] = np.where(epoch <= 40, 3.0 + 0.25 * epoch, 13.0 - 0.15 * (epoch - 40))
+
+
+def _spike(metrics: dict) -> None:
+    metrics["grad_norm_max"][30] = 100.0
+
+
+def _nonfinite(metrics: dict) -> None:
+    metrics["nonfinite_steps"][5] = 3.0
+
+
+def _worse_than_identity(metrics: dict) -> None:
+    metrics["valid_noisy_sisnr"] = np.full(len(metrics["epoch"]), 20.0)
+
+
+def _drop(*names: str) -> Callable[[dict], None]:
+    def change(metrics: dict) -> None:
+        for name in names:
+            del metrics[name]
+    return change
+
+
+def _failed_utterance(s, tmp: Path) -> tuple[Path, Path | None]:
+    run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+    noisy = np.full(10, 5.0)
+    enhanced = noisy + 10.0 + np.linspace(0.0, 1.0, 10)
+    enhanced[3] = np.nan  # this utterance could not be scored
+    return run, s.write_eval(tmp / "eval", [f"u{i}" for i in range(10)], noisy, enhanced)
+
+
+degraded = np.concatenate([np.full(48, 10.0), np.full(12, -3.0)])
+CASES: dict[str, tuple[Callable, str]] = {
+    "eval_noisy_sisnr_abnormal": (_eval_case(-36.0, _normal(10.0, 1.0)), "error"),
+    "eval_no_improvement": (_eval_case(5.0, _normal(0.3, 0.2)), "error"),
+    "eval_low_improvement": (_eval_case(5.0, _normal(3.0, 0.5)), "warning"),
+    "eval_high_variance": (_eval_case(5.0, _normal(12.0, 6.0)), "warning"),
+    "eval_worse_than_input": (_eval_case(5.0, degraded), "warning"),
+    "eval_failed_utterances": (_failed_utterance, "warning"),
+    "model_worse_than_identity": (_eval_case(5.0, _normal(-2.0, 0.5)), "error"),
+    "train_not_learning": (_metrics_case(_flat_valid), "error"),
+    "train_loss_positive": (_metrics_case(_negative), "warning"),
+    "noisy_baseline_abnormal": (_metrics_case(_set("valid_noisy_sisnr", -35.0)), "error"),
+    "lr_decay_too_fast": (_metrics_case(_fast_lr), "warning"),
+    "stale_best_epoch": (_metrics_case(_stale), "warning"),
+    "overfitting": (_metrics_case(_overfit), "warning"),
+    "frequent_clipping": (_metrics_case(_set("clipped_steps", 80.0)), "warning"),
+    "gradient_spikes": (_metrics_case(_spike), "warning"),
+    "nonfinite_steps": (_metrics_case(_nonfinite), "warning"),
+    "memory_headroom": (_metrics_case(_set("peak_mem_mb", 4_000.0)), "info"),
+    "memory_near_limit": (_metrics_case(_set("peak_mem_mb", 31_000.0)), "warning"),
+    "missing_data": (_metrics_case(_drop("grad_norm_max", "peak_mem_mb")), "info"),
+}
+
+
+def test_every_design_code_has_a_triggering_case():
+    assert set(DESIGN_CODES) <= set(CASES)
+
+
+def test_healthy_run_triggers_no_rule_and_is_called_healthy(healthy_run):
+    analysis = analyse(healthy_run)
+    assert analysis.eval_dir_auto and analysis.evaluation is not None
+    assert analysis.findings == []
+    assert analysis.verdict == "healthy"
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_rule_fires_on_its_synthetic_run(code, tmp_path, synth):
+    build, severity = CASES[code]
+    run_dir, eval_dir = build(synth, tmp_path)
+    analysis = analyse(run_dir, eval_dir)
+    finding = analysis.finding(code)
+    assert finding is not None, f"{code} not raised; got {analysis.codes}"
+    assert finding.severity == severity
+    assert finding.evidence, "a finding must carry its numbers"
+    expected_verdict = {"error": "broken", "warning": "suspicious"}.get(severity)
+    if expected_verdict:
+        assert analysis.verdict in ("broken", expected_verdict)
+    else:
+        assert analysis.verdict == "healthy"
+
+
+def test_stale_best_epoch_counts_the_hours_early_stopping_would_save(tmp_path, synth):
+    run_dir, _ = CASES["stale_best_epoch"][0](synth, tmp_path)
+    evidence = analyse(run_dir).finding("stale_best_epoch").evidence
+    patience = THRESHOLDS.stale_default_patience
+    assert evidence["best_epoch"] == 10 and evidence["patience"] == patience
+    assert evidence["epochs_after_best"] == synth.HEALTHY_EPOCHS - 1 - 10
+    # Stopping after epoch 10 + patience skips the remaining epochs of 60 s each.
+    expected_hours = (synth.HEALTHY_EPOCHS - (10 + patience + 1)) * 60.0 / 3600.0
+    assert evidence["saved_hours"] == pytest.approx(expected_hours)
+
+
+def test_stale_best_epoch_uses_the_configured_patience(tmp_path, synth):
+    metrics = synth.healthy_metrics()
+    _stale(metrics)
+    config = {**synth.HEALTHY_CONFIG, "trainer": {"max_epochs": 60, "early_stopping_patience": 50}}
+    run_dir = synth.write_run(tmp_path / "run", metrics, synth.HEALTHY_ENV, config)
+    assert analyse(run_dir).finding("stale_best_epoch") is None  # 49 epochs after best < 50
+    config["trainer"]["early_stopping_patience"] = 5
+    synth.write_run(run_dir, metrics, synth.HEALTHY_ENV, config)
+    assert analyse(run_dir).finding("stale_best_epoch").evidence["patience"] == 5
+
+
+def test_not_learning_without_identity_baseline_uses_negative_or_flat_valid(tmp_path, synth):
+    metrics = synth.healthy_metrics()
+    _negative(metrics)
+    del metrics["valid_noisy_sisnr"]
+    run_dir = synth.write_run(tmp_path / "neg", metrics, synth.HEALTHY_ENV, synth.HEALTHY_CONFIG)
+    assert analyse(run_dir).finding("train_not_learning").evidence["reason"] == "negative"
+
+    metrics = synth.healthy_metrics()
+    _flat_valid(metrics)
+    del metrics["valid_noisy_sisnr"]
+    run_dir = synth.write_run(tmp_path / "flat", metrics, synth.HEALTHY_ENV, synth.HEALTHY_CONFIG)
+    evidence = analyse(run_dir).finding("train_not_learning").evidence
+    assert evidence["reason"] == "flat" and evidence["gain_db"] < 1.0
+
+
+def test_low_snr_data_with_real_gain_is_not_called_not_learning(tmp_path, synth):
+    """Valid below 0 dB is fine when the noisy inputs are lower still (identity baseline known)."""
+    metrics = synth.healthy_metrics()
+    metrics["valid_sisnr"] = metrics["valid_sisnr"] - 15.0   # -12 .. -1 dB
+    metrics["train_sisnr"] = metrics["valid_sisnr"] + 1.0
+    metrics["valid_noisy_sisnr"] = np.full(synth.HEALTHY_EPOCHS, -8.0)
+    run_dir = synth.write_run(tmp_path / "run", metrics, synth.HEALTHY_ENV, synth.HEALTHY_CONFIG)
+    analysis = analyse(run_dir)
+    assert analysis.finding("train_not_learning") is None
+    assert analysis.finding("train_loss_positive") is not None
+
+
+def test_training_variant_of_model_worse_than_identity(tmp_path, synth):
+    run_dir, _ = _metrics_case(_worse_than_identity)(synth, tmp_path)
+    finding = analyse(run_dir).finding("model_worse_than_identity")
+    assert finding.evidence["source"] == "training"
+    assert finding.evidence["identity_sisnr"] == pytest.approx(20.0)
+
+
+def test_nonfinite_steps_become_an_error_above_the_share(tmp_path, synth):
+    run_dir, _ = _metrics_case(_set("nonfinite_steps", 10.0))(synth, tmp_path)  # 10 % of steps
+    assert analyse(run_dir).finding("nonfinite_steps").severity == "error"
+
+
+def test_degraded_share_escalates_to_error(tmp_path, synth):
+    run_dir, eval_dir = _eval_case(5.0, np.concatenate([np.full(40, 10.0),
+                                                        np.full(20, -3.0)]))(synth, tmp_path)
+    assert analyse(run_dir, eval_dir).finding("eval_worse_than_input").severity == "error"
+
+
+@pytest.mark.parametrize(("noisy", "fires"), [(-11.0, True), (-9.0, False), (29.0, False),
+                                              (31.0, True)])
+def test_noisy_sisnr_range_boundaries(noisy, fires):
+    stats = {"noisy_mean": noisy, "enhanced_mean": noisy + 10, "improvement_mean": 10.0, "n": 5}
+    assert ("eval_noisy_sisnr_abnormal" in {f.code for f in evaluation_rules(stats)}) is fires
+
+
+@pytest.mark.parametrize(("improvement", "code"), [(0.9, "eval_no_improvement"),
+                                                   (1.1, "eval_low_improvement"),
+                                                   (4.9, "eval_low_improvement"), (5.1, None)])
+def test_improvement_thresholds(improvement, code):
+    codes = {f.code for f in evaluation_rules({"improvement_mean": improvement})}
+    assert codes & {"eval_no_improvement", "eval_low_improvement"} == ({code} if code else set())
+
+
+def test_elapsed_and_per_epoch_time_are_both_understood(tmp_path):
+    assert epoch_durations({"time_s": np.array([10.0, 25.0, 45.0])}).tolist() == [10, 15, 20]
+    assert epoch_durations({"time_s": np.array([10.0, 8.0, 12.0])}).tolist() == [10, 8, 12]
+    both = {"time_s": np.array([10.0, 25.0]), "epoch_time_s": np.array([9.0, 9.0])}
+    assert epoch_durations(both).tolist() == [9, 9]
+
+
+def test_resumed_run_keeps_the_last_row_of_a_repeated_epoch(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,valid_sisnr\n0,1.0\n1,2.0\n1,3.0\n2,4.0\n")
+    metrics = read_metrics(path)
+    assert metrics["epoch"].tolist() == [0, 1, 2]
+    assert metrics["valid_sisnr"].tolist() == [1.0, 3.0, 4.0]
+
+
+def test_bad_value_error_names_file_row_and_column(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,valid_sisnr\n0,1.0\n1,oops\n")
+    with pytest.raises(ValueError, match=r"metrics\.csv: row 3, column 'valid_sisnr'.*'oops'"):
+        read_metrics(path)
+
+
+def test_missing_metrics_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="metrics.csv not found"):
+        analyse(tmp_path)
+
+
+def test_foreign_run_with_only_loss_columns_is_analysed_and_says_what_is_missing(tmp_path):
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,train_loss,valid_loss\n" + "".join(f"{e},{-2.0 - e},{-1.0 - e}\n" for e in range(8)))
+    analysis = analyse(tmp_path)
+    assert analysis.training["valid_best"] == pytest.approx(8.0)
+    assert "train_sisnr_from_loss" in analysis.notes and "valid_sisnr_from_loss" in analysis.notes
+    missing = analysis.finding("missing_data").evidence["missing"]
+    assert "metrics.csv:lr" in missing and "environment.json" in missing
+    assert "metrics.csv:valid_sisnr" not in missing  # derived from valid_loss, said in the notes
+    assert analysis.verdict == "healthy"
+
+
+def test_summary_only_evaluation_is_used_and_the_csv_is_reported_missing(tmp_path, synth):
+    run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
+                          synth.HEALTHY_CONFIG)
+    eval_dir = synth.healthy_eval(tmp_path / "ev")
+    (eval_dir / "evaluation_results.csv").unlink()
+    analysis = analyse(run, eval_dir)
+    assert analysis.evaluation["source"] == "summary.json"
+    assert analysis.evaluation["improvement_mean"] > 5
+    assert "evaluation_results.csv" in analysis.missing
