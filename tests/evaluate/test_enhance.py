@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tfgridnet.cli import main
+from tfgridnet.enhance import Enhancer, crossfade_weights, expand_inputs
+from tfgridnet.metrics import snr
+
+
+class LocalFilter(torch.nn.Module):
+    """A stand-in whose output at t depends only on nearby input: chunking must not change it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taps = torch.tensor([[[0.25, 0.5, 0.25]]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv1d(x[:, None], self.taps, padding=1)[:, 0] * 0.5
+
+
+def test_crossfade_ramps_of_neighbouring_chunks_sum_to_one():
+    overlap = 100
+    fade_out = crossfade_weights(400, 0, overlap)[-overlap:]
+    fade_in = crossfade_weights(400, overlap, 0)[:overlap]
+    np.testing.assert_allclose(fade_out + fade_in, 1.0, atol=1e-12)
+    assert np.all(fade_in > 0) and np.all(fade_out > 0)
+
+
+@pytest.mark.parametrize("chunk,overlap,min_snr", [(0.5, 0.1, 80), (0.7, 0.25, 80), (0.3, 0.0, 40)])
+def test_overlap_add_reproduces_a_local_model_exactly(chunk, overlap, min_snr, sr):
+    x = np.random.default_rng(0).standard_normal(int(2.37 * sr)).astype(np.float32)
+    whole = Enhancer(LocalFilter(), sr, chunk_seconds=10).enhance(x, sr)
+    chunked = Enhancer(LocalFilter(), sr, chunk_seconds=chunk, overlap_seconds=overlap,
+                       chunks_per_batch=3).enhance(x, sr)
+    # Without overlap the filter's edge samples differ at each cut; cross-fading hides them.
+    assert float(snr(chunked, whole)) > min_snr
+
+
+@pytest.mark.slow
+def test_default_chunking_of_the_real_model_agrees_with_one_pass(tiny_model, make_speech, sr):
+    x = make_speech(10 * sr, sr, seed=0) + 0.03 * np.random.default_rng(0).standard_normal(10 * sr)
+    whole = Enhancer(tiny_model, sr, chunk_seconds=60).enhance(x, sr)
+    chunked = Enhancer(tiny_model, sr).enhance(x, sr)  # 8 s chunks, 1 s overlap
+    assert float(snr(chunked, whole)) > 30
+
+
+def test_any_rate_and_channel_count_comes_back_unchanged(tiny_model, sr):
+    enhancer = Enhancer(tiny_model, sr)
+    stereo = np.random.default_rng(1).standard_normal((2, 8000)).astype(np.float32) * 0.1
+    for rate in (8000, 44100):
+        out = enhancer.enhance(stereo, rate)
+        assert out.shape == stereo.shape and out.dtype == np.float32
+    out = enhancer.enhance(stereo, sr)
+    np.testing.assert_allclose(out[1], enhancer.enhance(stereo[1], sr), atol=1e-6)
+    assert not np.allclose(out[0], out[1])
+
+
+def test_enhance_file_keeps_rate_channels_and_subtype(exported_dir, tmp_path):
+    source = tmp_path / "in.flac"
+    sf.write(source, np.random.default_rng(2).standard_normal((22050, 2)) * 0.1, 22050,
+             subtype="PCM_24")
+    out = Enhancer.from_pretrained(exported_dir).enhance_file(source, tmp_path / "out.flac")
+    info = sf.info(str(out))
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (22050, 2, 22050, "PCM_24")
+
+
+def test_enhance_cli_takes_files_folders_and_globs(exported_dir, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    for name in ("a.wav", "sub/b.wav"):
+        sf.write(inputs / name, np.random.default_rng(3).standard_normal(4000) * 0.1, 16000)
+    assert main(["enhance", str(exported_dir), str(inputs), "--out", str(tmp_path / "o1")]) == 0
+    assert (tmp_path / "o1" / "a.wav").is_file() and (tmp_path / "o1" / "sub" / "b.wav").is_file()
+    code = main(["enhance", str(exported_dir), str(inputs / "*.wav"), "--out", str(tmp_path / "o2"),
+                 "--chunk-seconds", "0.1", "--overlap-seconds", "0.02"])
+    assert code == 0 and sf.info(str(tmp_path / "o2" / "a.wav")).frames == 4000
+    assert main(["enhance", str(exported_dir), str(tmp_path / "missing.wav"), "--out",
+                 str(tmp_path / "o3")]) == 2
+    assert "missing.wav: no such file" in capsys.readouterr().err
+
+
+def test_two_inputs_with_one_output_name_are_refused(tmp_path):
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "same.wav", np.zeros(100), 16000)
+    with pytest.raises(ValueError, match="would both be written"):
+        expand_inputs([str(tmp_path / "x" / "same.wav"), str(tmp_path / "y" / "same.wav")])
+
+
+def test_bad_chunking_is_refused(tiny_model, sr):
+    with pytest.raises(ValueError, match="chunk_seconds > overlap_seconds"):
+        Enhancer(tiny_model, sr, chunk_seconds=1.0, overlap_seconds=1.0)
