@@ -1,0 +1,305 @@
+"""The embedded demo corpus: eSpeak NG speech + synthetic noise, built offline and deterministically.
+
+Clean speech comes from the eSpeak NG library shipped in the ``espeakng-loader`` wheel, driven
+through its C API with ctypes (no subprocess, no network). Sentences are composed from small word
+lists; voices, rates and pitches vary. Noise kinds: white, pink, brown, mains hum, babble (other
+utterances of the same split) and bursts. Test sentences and voices are disjoint from training.
+See docs/demo-data.md for the licence situation (GPL engine; the generated audio is ours).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tfgridnet.audio import resample, save_audio
+from tfgridnet.data.manifest import Pair, write_manifest, write_single_manifest
+from tfgridnet.fileio import write_json_atomic
+
+__all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "make_noise"]
+
+DEMO_VERSION = 1
+STAMP_NAME = "demo_stamp.json"
+NOISE_KINDS = ("white", "pink", "brown", "hum", "babble", "bursts")
+
+# eSpeak NG voices: language variant + voice variant. Train/valid and test use disjoint sets.
+_TRAIN_VOICES = [f"{lang}+{variant}" for lang in ("en-us", "en", "en-gb-x-rp")
+                 for variant in ("m1", "m2", "m3", "f1", "f2", "f3", "klatt")]
+_TEST_VOICES = [f"{lang}+{variant}" for lang in ("en-gb-scotland", "en-029")
+                for variant in ("m4", "m7", "f4", "f5")]
+
+_SUBJECTS = ["the old farmer", "a young doctor", "my neighbour", "the tired pilot", "our teacher",
+             "the small child", "a quiet student", "the baker", "her brother", "the captain",
+             "a clever fox", "the night nurse", "his grandmother", "the new driver", "a painter"]
+_VERBS = ["carried", "painted", "repaired", "found", "sold", "watched", "opened", "cleaned",
+          "borrowed", "described", "ordered", "measured", "noticed", "packed", "collected"]
+_OBJECTS = ["a wooden box", "the broken clock", "seven green apples", "a heavy suitcase",
+            "the yellow kite", "an ancient map", "three silver coins", "the kitchen window",
+            "a bag of rice", "the garden gate", "a paper boat", "the morning newspaper",
+            "two bright lamps", "a jar of honey", "the village bell"]
+_PLACES = ["near the river", "before sunrise", "in the crowded market", "after the long storm",
+           "behind the station", "on a windy hill", "during the concert", "at the harbour",
+           "under the bridge", "in the quiet library", "beside the school", "late on Friday"]
+_ENDINGS = ["", "and smiled", "without a word", "for the third time", "with great care",
+            "as the bells rang", "while it rained", "and went home"]
+
+
+def make_sentences(count: int, seed: int = 0) -> list[str]:
+    """``count`` distinct sentences of roughly 8-16 words, composed deterministically."""
+    rng = np.random.default_rng(seed)
+    sentences: list[str] = []
+    seen: set[str] = set()
+    capacity = len(_SUBJECTS) * len(_VERBS) * len(_OBJECTS) * len(_PLACES)
+    if count > capacity // 4:
+        raise ValueError(f"make_sentences: at most {capacity // 4} sentences, asked for {count}")
+    while len(sentences) < count:
+        words = [_SUBJECTS[rng.integers(len(_SUBJECTS))], _VERBS[rng.integers(len(_VERBS))],
+                 _OBJECTS[rng.integers(len(_OBJECTS))], _PLACES[rng.integers(len(_PLACES))],
+                 _ENDINGS[rng.integers(len(_ENDINGS))]]
+        sentence = " ".join(w for w in words if w)
+        sentence = sentence[0].upper() + sentence[1:] + ("?" if rng.random() < 0.15 else ".")
+        if sentence not in seen:
+            seen.add(sentence)
+            sentences.append(sentence)
+    return sentences
+
+
+class EspeakSynth:
+    """Minimal ctypes binding of the eSpeak NG C API (synchronous mode, 16-bit samples)."""
+
+    _AUDIO_OUTPUT_SYNCHRONOUS = 2
+    _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
+    _POS_CHARACTER, _CHARS_UTF8 = 1, 1
+    _lock = threading.Lock()
+    _instance: EspeakSynth | None = None
+
+    def __init__(self) -> None:
+        try:
+            import espeakng_loader
+            self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+            data_path = espeakng_loader.get_data_path()
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise RuntimeError(
+                "eSpeak NG is not available: install the 'espeakng-loader' package "
+                f"(pip install espeakng-loader) ({exc})") from exc
+        lib = self._lib
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self.sample_rate = lib.espeak_Initialize(self._AUDIO_OUTPUT_SYNCHRONOUS, 0,
+                                                 data_path.encode(), 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG failed to initialise with data at {data_path}")
+        self._chunks: list[np.ndarray] = []
+        callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                         ctypes.c_void_p)
+        self._callback = callback_type(self._collect)  # keep a reference: C holds the pointer
+        lib.espeak_SetSynthCallback(self._callback)
+
+    @classmethod
+    def shared(cls) -> EspeakSynth:
+        """One engine per process (the C library has global state)."""
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _collect(self, wav, n_samples: int, _events) -> int:
+        if n_samples > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        return 0
+
+    def synthesize(self, text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int = 50,
+                   pitch_range: int = 50, volume: int = 80) -> np.ndarray:
+        """Speak ``text``; returns float32 samples at :attr:`sample_rate` (22.05 kHz)."""
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise ValueError(f"eSpeak NG has no voice {voice!r}")
+            for param, value in ((self._RATE, rate_wpm), (self._PITCH, pitch),
+                                 (self._RANGE, pitch_range), (self._VOLUME, volume)):
+                self._lib.espeak_SetParameter(param, int(value), 0)
+            self._chunks = []
+            data = text.encode("utf-8") + b"\0"
+            status = self._lib.espeak_Synth(data, len(data), 0, self._POS_CHARACTER, 0,
+                                            self._CHARS_UTF8, None, None)
+            self._lib.espeak_Synchronize()
+            chunks, self._chunks = self._chunks, []
+        if status != 0 or not chunks:
+            raise RuntimeError(f"eSpeak NG produced no audio for {text!r} (status {status})")
+        return (np.concatenate(chunks).astype(np.float32) / 32768.0)
+
+
+def _trim_silence(audio: np.ndarray, sample_rate: int, margin_s: float = 0.1) -> np.ndarray:
+    """Cut leading/trailing silence, keeping a short margin of it."""
+    loud = np.flatnonzero(np.abs(audio) > 1e-3)
+    if loud.size == 0:
+        return audio
+    margin = int(margin_s * sample_rate)
+    return audio[max(0, loud[0] - margin):loud[-1] + margin]
+
+
+def _coloured_noise(n: int, rng: np.random.Generator, exponent: float) -> np.ndarray:
+    """1/f^exponent noise by spectral shaping (0 white, 1 pink, 2 brown)."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    freqs[0] = freqs[1]
+    noise = np.fft.irfft(spectrum / freqs ** (exponent / 2.0), n)
+    return noise
+
+
+def make_noise(kind: str, n: int, sample_rate: int, rng: np.random.Generator,
+               babble_sources: list[np.ndarray] | None = None) -> np.ndarray:
+    """One noise signal of ``kind`` (see :data:`NOISE_KINDS`), zero-mean, unit RMS."""
+    t = np.arange(n) / sample_rate
+    if kind == "white":
+        noise = rng.standard_normal(n)
+    elif kind == "pink":
+        noise = _coloured_noise(n, rng, 1.0)
+    elif kind == "brown":
+        noise = _coloured_noise(n, rng, 2.0)
+    elif kind == "hum":
+        mains = rng.choice([50.0, 60.0])
+        noise = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 6.3))
+                    for k in range(1, 8)) + 0.05 * rng.standard_normal(n)
+    elif kind == "babble":
+        if not babble_sources:
+            raise ValueError("make_noise: babble needs other utterances as sources")
+        noise = np.zeros(n)
+        for _ in range(int(rng.integers(4, 8))):
+            source = babble_sources[int(rng.integers(len(babble_sources)))]
+            source = np.tile(source, int(np.ceil(n / source.size)) + 1)
+            start = int(rng.integers(0, source.size - n))
+            chunk = source[start:start + n]
+            noise += chunk / (np.std(chunk) + 1e-9)
+    elif kind == "bursts":
+        noise = 0.05 * rng.standard_normal(n)
+        for _ in range(int(rng.integers(3, 9)) * max(1, n // sample_rate // 4)):
+            length = int(rng.uniform(0.03, 0.3) * sample_rate)
+            start = int(rng.integers(0, max(1, n - length)))
+            burst = rng.standard_normal(length) * np.hanning(length) * rng.uniform(0.5, 3.0)
+            noise[start:start + length] += burst
+    else:
+        raise ValueError(f"make_noise: unknown kind {kind!r}; expected one of {NOISE_KINDS}")
+    noise = noise - noise.mean()
+    return noise / (np.std(noise) + 1e-12)
+
+
+def _mix(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    clean_energy = float(np.sum(clean.astype(np.float64) ** 2))
+    noise_energy = float(np.sum(noise ** 2))
+    return clean + noise * np.sqrt(clean_energy / noise_energy / 10.0 ** (snr_db / 10.0))
+
+
+def _params_of(**params) -> dict:
+    """The corpus identity recorded in the stamp (JSON-normalised for comparison)."""
+    return json.loads(json.dumps({"version": DEMO_VERSION, **params}))
+
+
+def _existing_corpus(out_dir: Path, params: dict) -> dict[str, Path] | None:
+    stamp = out_dir / STAMP_NAME
+    if not stamp.is_file():
+        return None
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if recorded.get("params") != params:
+        return None
+    paths = {name: out_dir / rel for name, rel in recorded.get("manifests", {}).items()}
+    return paths if paths and all(p.is_file() for p in paths.values()) else None
+
+
+def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: int = 40,
+                   n_test: int = 40, sample_rate: int = 16000,
+                   snr_range: tuple[float, float] = (-5.0, 15.0), noise_files: int = 36,
+                   noise_seconds: float = 6.0,
+                   progress: Callable[[str], None] | None = print) -> dict[str, Path]:
+    """Write the demo corpus under ``out_dir`` and return its manifests.
+
+    Returns ``{"train", "valid", "test"}`` (paired ``uttid,noisy,clean``), ``"train_clean"``
+    (``uttid,clean``) and ``"train_noise"`` (``uttid,noise``) under ``out_dir/manifests/``.
+    Idempotent: a complete corpus with the same parameters (its stamp is written last) is reused.
+    """
+    out_dir = Path(out_dir)
+    params = _params_of(seed=seed, n_train=n_train, n_valid=n_valid, n_test=n_test,
+                        sample_rate=sample_rate, snr_range=list(snr_range),
+                        noise_files=noise_files, noise_seconds=noise_seconds)
+    existing = _existing_corpus(out_dir, params)
+    if existing is not None:
+        if progress:
+            progress(f"demo data: reusing {out_dir} ({n_train}/{n_valid}/{n_test} utterances)")
+        return existing
+    if min(n_train, n_valid, n_test) < 1:
+        raise ValueError("make_demo_data: every split needs at least one utterance")
+    synth = EspeakSynth.shared()
+    rng = np.random.default_rng(seed)
+    sentences = make_sentences(n_train + n_valid + n_test, seed=seed)
+    split_sentences = {"train": sentences[:n_train],
+                       "valid": sentences[n_train:n_train + n_valid],
+                       "test": sentences[n_train + n_valid:]}
+    manifests_dir = out_dir / "manifests"
+    paths: dict[str, Path] = {}
+    train_clean: list[tuple[str, Path]] = []
+    train_audio: list[np.ndarray] = []
+    for split, texts in split_sentences.items():
+        voices = _TEST_VOICES if split == "test" else _TRAIN_VOICES
+        cleans: list[tuple[str, np.ndarray]] = []
+        for k, text in enumerate(texts):
+            voice = voices[int(rng.integers(len(voices)))]
+            audio = synth.synthesize(text, voice=voice, rate_wpm=int(rng.integers(140, 200)),
+                                     pitch=int(rng.integers(30, 71)),
+                                     pitch_range=int(rng.integers(30, 80)))
+            audio = _trim_silence(audio, synth.sample_rate)
+            audio = resample(audio, synth.sample_rate, sample_rate).astype(np.float64)
+            level_db = rng.uniform(-30.0, -20.0)
+            audio *= 10 ** (level_db / 20) / (np.sqrt(np.mean(audio ** 2)) + 1e-12)
+            cleans.append((f"{split}_{k:04d}", audio))
+        pairs: list[Pair] = []
+        sources = [audio for _, audio in cleans]
+        for k, (uttid, clean) in enumerate(cleans):
+            kind = NOISE_KINDS[int(rng.integers(len(NOISE_KINDS)))]
+            others = sources[:k] + sources[k + 1:]
+            noise = make_noise(kind, clean.size, sample_rate, rng, others or sources)
+            noisy = _mix(clean, noise, float(rng.uniform(*snr_range)))
+            peak = max(np.max(np.abs(noisy)), np.max(np.abs(clean)))
+            if peak > 0.95:  # one gain for both sides keeps the pair a pair
+                noisy, clean = noisy * (0.95 / peak), clean * (0.95 / peak)
+            clean_path = save_audio(out_dir / split / "clean" / f"{uttid}.wav", clean, sample_rate)
+            noisy_path = save_audio(out_dir / split / "noisy" / f"{uttid}.wav", noisy, sample_rate)
+            pairs.append(Pair(uttid, noisy_path, clean_path))
+            if split == "train":
+                train_clean.append((uttid, clean_path))
+                train_audio.append(clean)
+        paths[split] = write_manifest(manifests_dir / f"{split}.csv", pairs)
+        if progress:
+            progress(f"demo data: {split}: {len(pairs)} pairs")
+    noise_entries: list[tuple[str, Path]] = []
+    n_noise = int(noise_seconds * sample_rate)
+    for k in range(noise_files):
+        kind = NOISE_KINDS[k % len(NOISE_KINDS)]
+        noise = make_noise(kind, n_noise, sample_rate, rng, train_audio)
+        noise *= 0.5 / (np.max(np.abs(noise)) + 1e-12)  # peak 0.5: headroom for mixing gains
+        noise_id = f"noise_{kind}_{k:03d}"
+        noise_entries.append((noise_id, save_audio(out_dir / "noise" / f"{noise_id}.wav", noise,
+                                                   sample_rate)))
+    paths["train_clean"] = write_single_manifest(manifests_dir / "train_clean.csv", "clean",
+                                                 train_clean)
+    paths["train_noise"] = write_single_manifest(manifests_dir / "train_noise.csv", "noise",
+                                                 noise_entries)
+    write_json_atomic(out_dir / STAMP_NAME, {
+        "params": params,
+        "manifests": {name: p.relative_to(out_dir).as_posix() for name, p in paths.items()},
+        "voices": {"train_valid": _TRAIN_VOICES, "test": _TEST_VOICES},
+        "noise_kinds": list(NOISE_KINDS),
+    })
+    if progress:
+        progress(f"demo data: {len(noise_entries)} noise files; manifests in {manifests_dir}")
+    return paths
