@@ -21,6 +21,7 @@ ALL_CODES = (
     "train_loss_positive", "noisy_baseline_abnormal", "model_worse_than_identity",
     "lr_decay_too_fast", "stale_best_epoch", "overfitting", "frequent_clipping",
     "gradient_spikes", "nonfinite_steps", "memory_headroom", "memory_near_limit", "missing_data",
+    "insufficient_evidence",
 )
 
 
@@ -125,3 +126,14 @@ def test_bad_evaluation_folder_is_named(healthy_run, tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="not an evaluation folder"):
         write_report(healthy_run, empty)
+
+
+def test_one_epoch_run_without_validation_still_gets_a_report(tmp_path):
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,step,train_loss,train_sisnr,valid_sisnr,lr\n0,10,-3.5,3.5,,0.001\n")
+    write_report(tmp_path, lang="zh-TW")
+    text = (tmp_path / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
+    assert "可疑" in text.splitlines()[2]  # nothing can be certified without validation
+    assert "`insufficient_evidence`" in text
+    assert "`metrics.csv:valid_sisnr`" in text
+    assert (tmp_path / "plots" / "sisnr.png").is_file()

@@ -687,6 +687,8 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
     findings = training_rules(training)
     if evaluation is not None:
         findings += evaluation_rules(evaluation)
+    if evaluation is None and "valid_best" not in training:
+        _add(findings, "insufficient_evidence", "warning", n_epochs=training["n_epochs"])
     # One identity-baseline finding is enough; the evaluation's is the stronger evidence.
     identity = [f for f in findings if f.code == "model_worse_than_identity"]
     if len(identity) > 1:

@@ -107,6 +107,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "row.epoch_range": ("Epoch range", "Epoch 範圍"),
     "row.planned": ("Epochs planned (config)", "預定 epochs（設定檔）"),
     "row.time": ("Training time (h)", "訓練時間（小時）"),
+    "row.time_min": ("Training time (min)", "訓練時間（分鐘）"),
     "row.time_to_best": ("Time to best epoch (h)", "達到最佳 epoch 的時間（小時）"),
     "row.epoch_time": ("Mean time per epoch (s)", "每個 epoch 平均時間（秒）"),
     "row.steps": ("Optimizer steps", "最佳化步數"),
@@ -265,9 +266,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{n} 句中有 {n_failed} 句無法評估。"),
     "finding.train_not_learning.identity": (
         "Not learning: the best validation SI-SNR ({valid_best:.2f} dB, epoch {best_epoch}) is "
-        "only {gain_db:+.2f} dB above the noisy input (at least {threshold_db:.0f} dB expected).",
-        "模型沒有學習：最佳驗證 SI-SNR（{valid_best:.2f} dB，epoch {best_epoch}）僅比帶噪輸入高 "
-        "{gain_db:+.2f} dB（預期至少 {threshold_db:.0f} dB）。"),
+        "{gain_db:+.2f} dB relative to the noisy input (a gain of at least {threshold_db:.0f} dB "
+        "expected).",
+        "模型沒有學習：最佳驗證 SI-SNR（{valid_best:.2f} dB，epoch {best_epoch}）相對於帶噪輸入為 "
+        "{gain_db:+.2f} dB（預期至少提升 {threshold_db:.0f} dB）。"),
     "finding.train_not_learning.negative": (
         "Not learning: validation SI-SNR stayed below 0 dB in all {n_epochs} epochs (best "
         "{valid_best:.2f} dB at epoch {best_epoch}, mean {valid_mean:.2f} dB).",
@@ -337,6 +339,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{threshold_share:.0%}): close to running out of memory.",
         "峰值記憶體 {peak_mem_gb:.2f} GB / {device_mem_gb:.2f} GB（{share:.0%}，超過 "
         "{threshold_share:.0%}）：接近記憶體不足。"),
+    "finding.insufficient_evidence": (
+        "Neither a validation SI-SNR nor an evaluation folder: {n_epochs} epochs of training "
+        "cannot show whether the model enhances anything.",
+        "既沒有驗證 SI-SNR 也沒有評估資料夾：{n_epochs} 個 epoch 的訓練紀錄無法顯示模型是否真的"
+        "有增強效果。"),
     "finding.missing_data": (
         "Not in this run ({n_missing} items): {missing}. Sections that need them say so.",
         "本次訓練缺少（{n_missing} 項）：{missing}。需要這些資料的章節會註明。"),
@@ -420,6 +427,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rec.memory_near_limit": (
         "Lower the batch size or crop length, or enable gradient checkpointing.",
         "降低 batch size 或裁切長度，或啟用 gradient checkpointing。"),
+    "rec.insufficient_evidence": (
+        "Log `valid_sisnr` and `valid_noisy_sisnr` during training, or run `tfgridnet evaluate` "
+        "and pass its folder with `--eval`.",
+        "訓練時記錄 `valid_sisnr` 與 `valid_noisy_sisnr`，或執行 `tfgridnet evaluate` 並以 "
+        "`--eval` 指定其輸出資料夾。"),
     "rec.missing_data": (
         "Log the missing items ({missing}) so that the next report can check them.",
         "記錄缺少的項目（{missing}），讓下一份報告能檢查它們。"),

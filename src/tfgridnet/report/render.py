@@ -79,6 +79,8 @@ def _training(analysis: Analysis, lang: str) -> list[Block]:
         ("row.epoch_range", f"{t['first_epoch']}–{t['last_epoch']}"),
         ("row.planned", fmt(t.get("planned_epochs"), ",.0f")),
         ("row.time", fmt(t.get("total_time_h"), ".2f")),
+        ("row.time_min", fmt(None if t.get("total_time_h") is None else t["total_time_h"] * 60,
+                             ",.1f")),
         ("row.time_to_best", fmt(t.get("time_to_best_h"), ".2f")),
         ("row.epoch_time", fmt(t.get("epoch_time_s_mean"), ".1f")),
         ("row.steps", fmt(t.get("total_steps"), ",.0f")),
