@@ -95,3 +95,9 @@ def tiny_config_dict(corpus: dict[str, Path], **sections: dict) -> dict:
 @pytest.fixture
 def tiny_config(corpus: dict[str, Path]) -> Config:
     return config_from_dict(tiny_config_dict(corpus))
+
+
+@pytest.fixture
+def make_config(corpus: dict[str, Path]):
+    """``make_config(model={...}, trainer={...})`` -> raw dict of the tiny config with changes."""
+    return lambda **sections: tiny_config_dict(corpus, **sections)
