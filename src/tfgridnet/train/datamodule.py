@@ -60,9 +60,10 @@ class ShardedEpochSampler(Sampler):
 class EnhancementDataModule(pl.LightningDataModule):
     """Train set (paired or dynamic mixing) and paired validation set, from ``config.data``."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, start_epoch: int = 0) -> None:
         super().__init__()
         self.cfg = config
+        self.start_epoch = start_epoch
         self.train_set: Dataset | None = None
         self.valid_set: Dataset | None = None
 
@@ -102,6 +103,10 @@ class EnhancementDataModule(pl.LightningDataModule):
         workers = self.cfg.data.num_workers
         sampler = ShardedEpochSampler(dataset, num_replicas=world_size, rank=rank,
                                       shuffle=shuffle, seed=self.cfg.trainer.seed)
+        # Lightning creates (and worker processes prefetch from) the train iterator before it
+        # restores the loops and calls set_epoch, so a resumed run starts the sampler at the
+        # resumed epoch itself; otherwise its first epoch would replay epoch 0's keys.
+        sampler.set_epoch(self.start_epoch)
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
                           collate_fn=collate_pairs, num_workers=workers,
                           persistent_workers=workers > 0, drop_last=False)

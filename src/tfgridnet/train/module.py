@@ -103,8 +103,8 @@ def lr_decay_before_last_epoch(config: Config, steps_per_epoch: float) -> float:
     total = int(math.ceil(steps_per_epoch * config.trainer.max_epochs))
     schedule = LRSchedule(sched, lr, steps_per_epoch, total)
     last = int(steps_per_epoch * epochs_before_last)
-    probe = range(0, last + 1, max(1, last // 4000))
-    return 1.0 / min((schedule(step) for step in probe), default=1.0)
+    probe = [*range(0, last + 1, max(1, last // 4000)), last]
+    return 1.0 / min(schedule(step) for step in probe)
 
 
 class EnhancementModule(pl.LightningModule):

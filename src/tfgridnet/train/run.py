@@ -102,6 +102,14 @@ def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
     return ckpt
 
 
+def _resumed_epoch(ckpt: dict[str, Any]) -> int:
+    """The epoch Lightning will pass to ``set_epoch`` first when resuming from ``ckpt``."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("epoch", 0))
+
+
 def _check_sample_rates(config: Config) -> None:
     """Refuse audio at another rate than data.sample_rate unless data.resample is set."""
     if config.data.resample or config.data.check_pairs == 0:
@@ -270,12 +278,15 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         config = Config.model_validate(config.model_dump())
 
     resume_path: Path | None = None
+    start_epoch = 0
     if resume is not None:
         resume_path = ckpt_dir / "last.ckpt" if resume == "auto" else Path(resume)
         if resume == "auto" and not resume_path.is_file():
             raise ResumeError(f"--resume: {resume_path} does not exist (nothing to resume in "
                               f"{run_dir}); give a checkpoint path or train without --resume")
-        validate_resume_checkpoint(resume_path, config)
+        ckpt = validate_resume_checkpoint(resume_path, config)
+        start_epoch = _resumed_epoch(ckpt)
+        del ckpt
     elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
         raise ResumeError(f"{run_dir} already holds checkpoints from an earlier run; continue it "
                           "with --resume, or choose another --out")
@@ -352,7 +363,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         use_distributed_sampler=False,
     )
     module = EnhancementModule(config.to_dict())
-    datamodule = EnhancementDataModule(config)
+    datamodule = EnhancementDataModule(config, start_epoch=start_epoch)
     stop_reason = "max_epochs"
     started = time.monotonic()
     try:
