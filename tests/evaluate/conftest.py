@@ -83,3 +83,12 @@ def sr() -> int:
 @pytest.fixture
 def tiny_config() -> dict:
     return dict(TINY)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core CI box, two threads spin-wait on each other."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -123,7 +123,7 @@ def test_broken_pairs_and_a_harmful_model_are_said_first(make_pairs, tmp_path, s
 
 def test_evaluate_cli_with_an_exported_model_and_no_audio(exported_dir, make_pairs, tmp_path,
                                                          capsys):
-    manifest = make_pairs(tmp_path / "data", n=2, seconds=0.6)
+    manifest = make_pairs(tmp_path / "data", n=2, seconds=0.5)
     code = main(["evaluate", str(exported_dir), "--manifest", str(manifest), "--out",
                  str(tmp_path / "eval"), "--no-audio", "--plots", "1"])
     printed = capsys.readouterr().out
