@@ -49,6 +49,7 @@ KINDS = {
     "clipping": "warning",
     "dc_offset": "warning",
     "identical_pair": "error",
+    "swapped_sides": "error",
     "scale_mismatch": "warning",
     "very_low_snr": "warning",
 }
@@ -66,12 +67,16 @@ THRESHOLDS = {
     "dc_abs": 0.01,                # |mean| above this AND above dc_rel * RMS: dc_offset
     "dc_rel": 0.1,
     "not_a_pair_peak": 0.08,       # normalised xcorr peak below this: not a pair
-    "lag_confident_peak": 0.08,    # a nonzero lag is trusted above this peak
+    "lag_confident_peak": 0.15,    # a nonzero lag is trusted above this peak (else: not a pair)
     "identical_sisnr_db": 50.0,    # SI-SNR above this: noisy is (a copy of) clean
     "very_low_sisnr_db": -15.0,    # aligned but SI-SNR below this: warning
     "coherence_min": 0.5,          # bins used for the transfer function
-    "filter_gain_spread_db": 10.0,  # max-min band gain of noisy/clean above this: filtered
-    "filter_phase_rad": 0.5,       # coherent-weighted mean |phase| above this: phase distortion
+    "filter_gain_spread_db": 6.0,  # max-min band gain of noisy/clean above this: filtered
+    "deficit_db": -6.0,            # a strong clean band this much louder than noisy: filtered
+    "deficit_band_range_db": 40.0,  # "strong" clean bands: within this of the loudest band
+    "filter_phase_rad": 0.25,      # coherent-weighted mean |phase| above this: phase distortion
+    "swap_residual_corr": 0.2,     # |corr(n-c, c)| above this while |corr(n-c, n)| is below ...
+    "swap_residual_corr_low": 0.05,  # ... this: the noisy/clean columns are swapped
     "scale_gain_db": 1.0,          # flat noisy/clean gain further than this from 0 dB: scale
 }
 
@@ -244,11 +249,34 @@ def _transfer(noisy: np.ndarray, clean: np.ndarray, rate: int) -> dict | None:
              if np.sum(band_of == b) >= 2]
     if not bands:
         return None
+    gain_db = float(np.median(gains_db))
     weights = coherence[use]
     phase = float(np.sum(weights * np.abs(np.angle(h[use]))) / np.sum(weights))
+    # Energy deficit: with noisy = clean + noise, the noisy band energy is never far below the
+    # clean's. A band where it is (after removing the overall gain) was filtered out of noisy;
+    # such bands are incoherent, so the transfer function alone cannot see them.
+    energy_band = np.digitize(freqs, edges)
+    clean_bands, ratio_db = [], []
+    for b in np.unique(energy_band[freqs > 50]):
+        members = (energy_band == b) & (freqs > 50)
+        clean_bands.append(float(p_cc[members].sum()))
+        ratio_db.append(10 * np.log10((p_nn[members].sum() + 1e-30) / (p_cc[members].sum() + 1e-30)))
+    clean_bands_db = 10 * np.log10(np.asarray(clean_bands) + 1e-30)
+    strong_bands = clean_bands_db > clean_bands_db.max() - t["deficit_band_range_db"]
+    deficit = float(np.min(np.asarray(ratio_db)[strong_bands]) - gain_db)
     return {"band_gain_min_db": min(bands), "band_gain_max_db": max(bands),
-            "gain_median_db": float(np.median(gains_db)), "phase_rad": phase,
+            "gain_median_db": gain_db, "phase_rad": phase, "energy_deficit_db": deficit,
             "coherent_fraction": float(use.sum() / strong.sum())}
+
+
+def _residual_correlations(noisy: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """corr(noisy - clean, clean) and corr(noisy - clean, noisy): ~0 and > 0 for an additive pair;
+    the other way round when the columns are swapped (the residual is then minus the noise)."""
+    a, b = noisy - noisy.mean(), clean - clean.mean()
+    residual = a - b
+    r_norm = np.linalg.norm(residual) + 1e-20
+    return (float(np.dot(residual, b) / (r_norm * np.linalg.norm(b) + 1e-20)),
+            float(np.dot(residual, a) / (r_norm * np.linalg.norm(a) + 1e-20)))
 
 
 def check_pair(pair: Pair, sample_rate: int | None = None) -> tuple[list[Problem], dict]:
@@ -321,7 +349,13 @@ def check_arrays(uttid: str, noisy: np.ndarray, noisy_sr: int, clean: np.ndarray
             f"noisy and clean are unrelated (cross-correlation peak {peak:.3f} < "
             f"{t['not_a_pair_peak']}): wrong file, wrong sample rate or a broken pairing"))
         return problems, facts
-    if lag != 0 and peak > t["lag_confident_peak"]:
+    if lag != 0:
+        if peak < t["lag_confident_peak"]:
+            problems.append(_problem(
+                uttid, "not_a_pair",
+                f"no convincing alignment (best cross-correlation {peak:.3f} at "
+                f"{lag * 1000 / rate:+.1f} ms): probably the wrong file"))
+            return problems, facts
         native = round(lag * noisy_sr / rate)
         problems.append(_problem(
             uttid, "misaligned",
@@ -342,15 +376,24 @@ def check_arrays(uttid: str, noisy: np.ndarray, noisy_sr: int, clean: np.ndarray
         problems.append(_problem(uttid, "very_low_snr",
                                  f"input SI-SNR {sisnr:.1f} dB (aligned, but below "
                                  f"{t['very_low_sisnr_db']:.0f} dB)"))
+    corr_clean, corr_noisy = _residual_correlations(a[:n], b[:n])
+    facts.update(residual_corr_clean=corr_clean, residual_corr_noisy=corr_noisy)
+    if abs(corr_noisy) < t["swap_residual_corr_low"] and abs(corr_clean) > t["swap_residual_corr"]:
+        problems.append(_problem(
+            uttid, "swapped_sides",
+            f"the 'clean' file looks like clean + noise and the 'noisy' file like its clean part "
+            f"(corr(noisy-clean, clean) {corr_clean:+.2f}, corr(noisy-clean, noisy) "
+            f"{corr_noisy:+.2f}): the noisy and clean columns are probably swapped"))
+        return problems, facts
     transfer = _transfer(a[:n], b[:n], rate)
     if transfer is not None:
         facts.update(transfer)
         spread = transfer["band_gain_max_db"] - transfer["band_gain_min_db"]
-        if spread > t["filter_gain_spread_db"]:
+        if spread > t["filter_gain_spread_db"] or transfer["energy_deficit_db"] < t["deficit_db"]:
             problems.append(_problem(
                 uttid, "one_sided_filtering",
-                f"noisy/clean gain varies by {spread:.0f} dB across frequency "
-                f"({transfer['band_gain_min_db']:+.0f} to {transfer['band_gain_max_db']:+.0f} dB): "
+                f"noisy/clean gain varies by {spread:.0f} dB across frequency and noisy lacks up to "
+                f"{-transfer['energy_deficit_db']:.0f} dB of the clean's energy in some band: "
                 "one side was filtered (e.g. band-passed) and the other was not"))
         elif transfer["phase_rad"] > t["filter_phase_rad"]:
             problems.append(_problem(
