@@ -202,3 +202,14 @@ def test_sample_rate_different_from_the_data_is_refused_before_training(
     with pytest.raises(ConfigError, match="data.sample_rate is 16000 Hz but .* is 8000 Hz"):
         train(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_bf16_on_cpu_with_gradient_accumulation(make_config, tmp_path: Path) -> None:
+    config = config_from_dict(make_config(trainer={"max_epochs": 1, "precision": "bf16-mixed",
+                                                   "accumulate_grad_batches": 2}))
+    run = train(config, tmp_path / "run")
+    env = json.loads((run / "environment.json").read_text())
+    assert env["precision"] == "bf16-mixed"
+    row = _rows(run)[0]
+    assert row["step"] == "1" and row["train_batches"] == "2"  # two batches, one optimiser step
+    assert np.isfinite(float(row["valid_sisnr"]))
