@@ -4,7 +4,13 @@ Clean speech comes from the eSpeak NG library shipped in the ``espeakng-loader``
 through its C API with ctypes (no subprocess, no network). Sentences are composed from small word
 lists; voices, rates and pitches vary. Noise kinds: white, pink, brown, mains hum, babble (other
 utterances of the same split) and bursts. Test sentences and voices are disjoint from training.
-See docs/demo-data.md for the licence situation (GPL engine; the generated audio is ours).
+
+Determinism: every random choice (text, voice, rate, pitch, level, noise kind, SNR, noise
+signal) comes from its own generator keyed by (seed, purpose, split, index), so no draw depends on
+another's outcome. eSpeak NG's waveform itself is not bit-exact: the engine varies its output from
+call to call (the same text twice in one process differs by a few ms of timing), and neither
+re-initialising, ``espeak_ng_SetRandSeed`` nor ``srand`` removes that. The corpus is reproducible
+in content and statistics, not byte for byte; the stamp makes reuse, not regeneration, the norm.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from tfgridnet.fileio import write_json_atomic
 
 __all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "make_noise"]
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 STAMP_NAME = "demo_stamp.json"
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble", "bursts")
 
@@ -137,6 +143,10 @@ class EspeakSynth:
         return (np.concatenate(chunks).astype(np.float32) / 32768.0)
 
 
+def _keyed_rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), *keys])
+
+
 def _trim_silence(audio: np.ndarray, sample_rate: int, margin_s: float = 0.1) -> np.ndarray:
     """Cut leading/trailing silence, keeping a short margin of it."""
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
@@ -239,36 +249,43 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
         return existing
     if min(n_train, n_valid, n_test) < 1:
         raise ValueError("make_demo_data: every split needs at least one utterance")
-    synth = EspeakSynth.shared()
-    rng = np.random.default_rng(seed)
     sentences = make_sentences(n_train + n_valid + n_test, seed=seed)
     split_sentences = {"train": sentences[:n_train],
                        "valid": sentences[n_train:n_train + n_valid],
                        "test": sentences[n_train + n_valid:]}
+    jobs: list[tuple[str, str, int, int, int]] = []
+    for split_index, (split, texts) in enumerate(split_sentences.items()):
+        voices = _TEST_VOICES if split == "test" else _TRAIN_VOICES
+        for k, text in enumerate(texts):
+            rng = _keyed_rng(seed, 1, split_index, k)
+            jobs.append((text, voices[int(rng.integers(len(voices)))], int(rng.integers(140, 200)),
+                         int(rng.integers(30, 71)), int(rng.integers(30, 80))))
+    synth = EspeakSynth.shared()
+    synth_rate = synth.sample_rate
+    speech_iter = (synth.synthesize(text, voice=voice, rate_wpm=rate, pitch=pitch,
+                                    pitch_range=pitch_range)
+                   for text, voice, rate, pitch, pitch_range in jobs)
     manifests_dir = out_dir / "manifests"
     paths: dict[str, Path] = {}
     train_clean: list[tuple[str, Path]] = []
     train_audio: list[np.ndarray] = []
-    for split, texts in split_sentences.items():
-        voices = _TEST_VOICES if split == "test" else _TRAIN_VOICES
+    for split_index, (split, texts) in enumerate(split_sentences.items()):
         cleans: list[tuple[str, np.ndarray]] = []
-        for k, text in enumerate(texts):
-            voice = voices[int(rng.integers(len(voices)))]
-            audio = synth.synthesize(text, voice=voice, rate_wpm=int(rng.integers(140, 200)),
-                                     pitch=int(rng.integers(30, 71)),
-                                     pitch_range=int(rng.integers(30, 80)))
-            audio = _trim_silence(audio, synth.sample_rate)
-            audio = resample(audio, synth.sample_rate, sample_rate).astype(np.float64)
-            level_db = rng.uniform(-30.0, -20.0)
+        for k in range(len(texts)):
+            audio = _trim_silence(next(speech_iter), synth_rate)
+            audio = resample(audio, synth_rate, sample_rate).astype(np.float64)
+            level_db = _keyed_rng(seed, 2, split_index, k).uniform(-30.0, -20.0)
             audio *= 10 ** (level_db / 20) / (np.sqrt(np.mean(audio ** 2)) + 1e-12)
             cleans.append((f"{split}_{k:04d}", audio))
         pairs: list[Pair] = []
         sources = [audio for _, audio in cleans]
         for k, (uttid, clean) in enumerate(cleans):
+            rng = _keyed_rng(seed, 3, split_index, k)
             kind = NOISE_KINDS[int(rng.integers(len(NOISE_KINDS)))]
+            snr_db = float(rng.uniform(*snr_range))
             others = sources[:k] + sources[k + 1:]
             noise = make_noise(kind, clean.size, sample_rate, rng, others or sources)
-            noisy = _mix(clean, noise, float(rng.uniform(*snr_range)))
+            noisy = _mix(clean, noise, snr_db)
             peak = max(np.max(np.abs(noisy)), np.max(np.abs(clean)))
             if peak > 0.95:  # one gain for both sides keeps the pair a pair
                 noisy, clean = noisy * (0.95 / peak), clean * (0.95 / peak)
@@ -285,7 +302,7 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
     n_noise = int(noise_seconds * sample_rate)
     for k in range(noise_files):
         kind = NOISE_KINDS[k % len(NOISE_KINDS)]
-        noise = make_noise(kind, n_noise, sample_rate, rng, train_audio)
+        noise = make_noise(kind, n_noise, sample_rate, _keyed_rng(seed, 4, k), train_audio)
         noise *= 0.5 / (np.max(np.abs(noise)) + 1e-12)  # peak 0.5: headroom for mixing gains
         noise_id = f"noise_{kind}_{k:03d}"
         noise_entries.append((noise_id, save_audio(out_dir / "noise" / f"{noise_id}.wav", noise,

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tfgridnet.cli import main
+from tfgridnet.data.checks import check_data
+from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset
+from tfgridnet.data.demo import STAMP_NAME, EspeakSynth, make_demo_data, make_noise, make_sentences
+from tfgridnet.data.manifest import read_manifest, read_noise_manifest
+
+SMALL = {"n_train": 8, "n_valid": 3, "n_test": 3, "noise_files": 6, "noise_seconds": 1.0,
+         "progress": None}
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return out, make_demo_data(out, seed=1, **SMALL)
+
+
+def test_demo_corpus_has_all_manifests_and_passes_check_data(small_demo):
+    _, paths = small_demo
+    assert set(paths) == {"train", "valid", "test", "train_clean", "train_noise"}
+    for split, n in (("train", 8), ("valid", 3), ("test", 3)):
+        pairs = read_manifest(paths[split])
+        assert len(pairs) == n
+        info = sf.info(str(pairs[0].clean))
+        assert info.samplerate == 16000 and info.subtype == "PCM_16" and 2.0 < info.duration < 6.0
+    report = check_data(paths["train"], sample_rate=16000, workers=1)
+    assert report.ok and report.problems == [], report.summary()
+    assert -6.0 < report.stats["sisnr_db"]["min"] and report.stats["sisnr_db"]["max"] < 16.0
+    assert len(read_noise_manifest(paths["train_noise"])) == 6
+
+
+def test_demo_manifests_feed_both_datasets(small_demo):
+    _, paths = small_demo
+    paired = PairedDataset(paths["valid"], 16000, train=False)
+    assert paired[0]["noisy"].shape == paired[0]["clean"].shape
+    mixed = DynamicMixDataset(paths["train_clean"], paths["train_noise"], 16000, crop_seconds=1.0)
+    assert len(mixed) == 8 and mixed[0]["noisy"].shape == (16000,)
+
+
+def test_test_split_uses_other_voices_and_sentences(small_demo):
+    out, _ = small_demo
+    stamp = json.loads((out / STAMP_NAME).read_text())
+    assert not set(stamp["voices"]["test"]) & set(stamp["voices"]["train_valid"])
+    sentences = make_sentences(14, seed=1)
+    assert len(set(sentences)) == 14  # train/valid/test slices of distinct sentences
+
+
+def test_demo_is_idempotent_and_its_plan_and_noises_are_deterministic(small_demo, tmp_path):
+    out, paths = small_demo
+    wav = read_manifest(paths["train"])[0].noisy
+    before = wav.stat().st_mtime_ns
+    assert make_demo_data(out, seed=1, **SMALL) == paths
+    assert wav.stat().st_mtime_ns == before  # reused, not regenerated
+    make_demo_data(tmp_path / "again", seed=1, **SMALL)
+    # Same plan (texts, voices, noise kinds); eSpeak's waveform itself is not bit-exact.
+    assert json.loads((out / STAMP_NAME).read_text()) == json.loads(
+        (tmp_path / "again" / STAMP_NAME).read_text())
+    for name in ("noise_white_000.wav", "noise_pink_001.wav", "noise_hum_003.wav"):
+        assert np.array_equal(sf.read(out / "noise" / name)[0],
+                              sf.read(tmp_path / "again" / "noise" / name)[0])
+
+
+def test_changed_parameters_rebuild(small_demo, tmp_path):
+    out = tmp_path / "d"
+    make_demo_data(out, seed=1, **SMALL)
+    params = {**SMALL, "n_test": 2}
+    rebuilt = make_demo_data(out, seed=1, **params)
+    with open(rebuilt["test"]) as handle:
+        assert len(list(csv.reader(handle))) == 3  # header + 2
+
+
+def test_espeak_voices_differ_and_unknown_voice_is_an_error():
+    synth = EspeakSynth.shared()
+    assert synth.sample_rate == 22050
+    a = synth.synthesize("Seven green apples.", voice="en-us+m1")
+    b = synth.synthesize("Seven green apples.", voice="en+f3", pitch=70)
+    assert a.dtype == np.float32 and 0.05 < np.abs(a).max() <= 1.0
+    assert a.size != b.size or not np.allclose(a, b)
+    with pytest.raises(ValueError, match="no voice"):
+        synth.synthesize("hello", voice="xx-nonexistent")
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", "hum", "babble", "bursts"])
+def test_noise_kinds_are_zero_mean_unit_rms(kind):
+    rng = np.random.default_rng(0)
+    noise = make_noise(kind, 16000, 16000, rng, [rng.standard_normal(4000)])
+    assert abs(noise.mean()) < 1e-9 and np.std(noise) == pytest.approx(1.0)
+    spectrum = np.abs(np.fft.rfft(noise)) ** 2
+    low, high = spectrum[10:500].mean(), spectrum[4000:7000].mean()
+    if kind in ("pink", "brown", "hum"):
+        assert low > 10 * high
+    if kind == "white":
+        assert 0.5 < low / high < 2.0
+
+
+@pytest.mark.slow
+def test_cli_make_demo_data_then_check_data_exit_0(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["make-demo-data", "--out", str(out)]) == 0
+    for split in ("train", "valid", "test"):
+        assert main(["check-data", str(out / "manifests" / f"{split}.csv")]) == 0
