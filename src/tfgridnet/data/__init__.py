@@ -1,0 +1,29 @@
+"""Data: manifests, pair-preserving datasets, the `check-data` checks and the demo corpus.
+
+Submodules are imported on first use so `tfgridnet check-data` does not pay for torch datasets.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "Pair", "ManifestError", "read_manifest", "read_noise_manifest", "write_manifest",
+    "make_manifest", "PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs",
+    "Augmentation", "CheckReport", "Problem", "check_data", "make_demo_data",
+]
+
+_LAZY = {
+    "Pair": "manifest", "ManifestError": "manifest", "read_manifest": "manifest",
+    "read_noise_manifest": "manifest", "write_manifest": "manifest", "make_manifest": "manifest",
+    "PairedDataset": "datasets", "DynamicMixDataset": "datasets", "EpochSampler": "datasets",
+    "collate_pairs": "datasets", "Augmentation": "augment", "CheckReport": "checks",
+    "Problem": "checks", "check_data": "checks", "make_demo_data": "demo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"tfgridnet.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'tfgridnet.data' has no attribute {name!r}")
