@@ -11,7 +11,9 @@ Where the reference misbehaves we differ on purpose, and only there:
 * with ``lengths``, samples past each item's length are zeroed in the output;
 * the normalisation statistics run in float32 under autocast (bf16 variance loses the signal).
 
-Layout notes: the BLSTM paths work on channel-last [B, T, F, C] tensors, attention on [B, C, T, F].
+Layout notes: between and inside the blocks the features are time-major channel-last,
+[T, B, F, C] (see :class:`GridNetV2Block`); only the first conv and the last deconv see the
+reference's [B, C, T, F].
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class LayerNormalization4DCF(nn.Module):
         var, mean = torch.var_mean(xf, dim=(1, 3), unbiased=False, keepdim=True)
         return (xf - mean) * torch.rsqrt(var + self.eps) * self.gamma + self.beta
 
+    def forward_channel_last(self, x: torch.Tensor) -> torch.Tensor:
+        """The same normalisation on [..., F, C]: one fused ``layer_norm`` over the last two axes."""
+        weight = self.gamma[0, :, 0, :].t()  # [F, C], the same parameters viewed channel-last
+        bias = self.beta[0, :, 0, :].t()
+        return F.layer_norm(x.float(), x.shape[-2:], weight, bias, self.eps)
+
 
 class AllHeadPReLULayerNormalization4DCF(nn.Module):
     """Per-head PReLU, then per-(head, frame) normalisation over (E, F) with (E, F) affine.
@@ -82,9 +90,26 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
         var, mean = torch.var_mean(x, dim=(2, 4), unbiased=False, keepdim=True)
         return (x - mean) * torch.rsqrt(var + self.eps) * self.gamma + self.beta
 
+    def forward_heads_first(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function on a contiguous [B, H, T, F, E] tensor, returned in that layout.
+
+        (F, E) are the last two axes there, so the statistics are one fused ``layer_norm`` and the
+        per-head affine one ``addcmul``.
+        """
+        batch, n_heads = x.shape[:2]
+        x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
+        x = F.layer_norm(x, x.shape[-2:], eps=self.eps)
+        return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
+
 
 class GridNetV2Block(nn.Module):
-    """Intra-frame BLSTM (over frequency), inter-frame BLSTM (over time), full-band self-attention."""
+    """Intra-frame BLSTM (over frequency), inter-frame BLSTM (over time), full-band self-attention.
+
+    Internally the residual stream is time-major channel-last, [T, B, F, C]: oneDNN's LSTM wants
+    sequence-first input (with ``batch_first`` it pays a transpose in forward and backward), the
+    inter-frame LSTM reads [T, B*F, C] with no copy, and the 1x1 convolutions of the attention become
+    matrix products on the last axis, reading the same parameters.
+    """
 
     def __init__(
         self,
@@ -110,14 +135,13 @@ class GridNetV2Block(nn.Module):
                 return nn.Linear(hidden_channels * 2, in_channels)
             return nn.ConvTranspose1d(hidden_channels * 2, emb_dim, emb_ks, stride=emb_hs)
 
-        # Registration order = the reference's state_dict order.
+        # Registration order = the reference's state_dict order. The LSTMs are sequence-first
+        # (batch_first is not part of the state_dict, so ESPnet weights load unchanged).
         self.intra_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, batch_first=True,
-                                 bidirectional=True)
+        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
         self.intra_linear = projection()
         self.inter_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, batch_first=True,
-                                 bidirectional=True)
+        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
         self.inter_linear = projection()
 
         qk_channels = math.ceil(approx_qk_dim * 1.0 / n_freqs)
@@ -139,54 +163,94 @@ class GridNetV2Block(nn.Module):
         self.emb_hs = emb_hs
         self.n_head = n_head
 
-    def _sequence_path(self, norm: nn.Module, rnn: nn.LSTM, proj: nn.Module,
-                       h: torch.Tensor) -> torch.Tensor:
-        """BLSTM along axis 2 of a channel-last [B, A, L, C] tensor; returns the residual branch."""
-        batch, n_seq, seq_len, channels = h.shape
-        ks, hs = self.emb_ks, self.emb_hs
-        u = norm(h)
-        if ks == hs:
-            # I consecutive positions concatenated position-major: feature = i*C + c.
-            u = u.reshape(batch * n_seq, seq_len // ks, ks * channels)
-            u, _ = rnn(u)
-            return proj(u).reshape(batch, n_seq, seq_len, channels)
-        # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
-        u = u.reshape(batch * n_seq, seq_len, channels).transpose(1, 2)
-        u = F.unfold(u[..., None], (ks, 1), stride=(hs, 1))
-        u, _ = rnn(u.transpose(1, 2))
-        u = proj(u.transpose(1, 2))  # [B*A, C, L]
-        return u.reshape(batch, n_seq, channels, seq_len).transpose(2, 3)
-
-    def _attention(self, z: torch.Tensor) -> torch.Tensor:
-        """Full-band multi-head self-attention across frames; each token is a whole spectrum."""
-        batch, channels, n_frames, n_freqs = z.shape
-        n_head = self.n_head
-        q = self.attn_norm_Q(self.attn_conv_Q(z))  # [B, H, E, T, F]
-        k = self.attn_norm_K(self.attn_conv_K(z))
-        v = self.attn_norm_V(self.attn_conv_V(z))  # [B, H, C/H, T, F]
-        head_dim = v.shape[2]
-        q = q.transpose(2, 3).reshape(batch * n_head, n_frames, -1)  # feature = e*F + f
-        k = k.transpose(2, 3).reshape(batch * n_head, n_frames, -1)
-        v = v.transpose(2, 3).reshape(batch * n_head, n_frames, -1)
-        out = F.scaled_dot_product_attention(q, k, v)  # scale 1/sqrt(E*F), as the reference
-        out = out.reshape(batch, n_head, n_frames, head_dim, n_freqs).transpose(2, 3)
-        return self.attn_concat_proj(out.reshape(batch, channels, n_frames, n_freqs))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, T, F] -> [B, C, T, F]."""
-        _, _, old_t, old_f = x.shape
+        """[B, C, T, F] -> [B, C, T, F] (the reference's interface)."""
+        return self.forward_tbfc(x.permute(2, 0, 3, 1)).permute(1, 3, 0, 2).contiguous()
+
+    def forward_tbfc(self, x: torch.Tensor, checkpoint_paths: bool = False) -> torch.Tensor:
+        """[T, B, F, C] -> [T, B, F, C], the layout the model keeps between blocks.
+
+        With ``checkpoint_paths`` the intra-frame, inter-frame and attention paths are each
+        recomputed in backward, so the peak holds one sub-path's activations, not a whole block's.
+        """
+        old_t, _, old_f, _ = x.shape
         ks, hs = self.emb_ks, self.emb_hs
         olp = ks - hs
         n_t = math.ceil((old_t + 2 * olp - ks) / hs) * hs + ks
         n_f = math.ceil((old_f + 2 * olp - ks) / hs) * hs + ks
+        padded = (n_t, n_f) != (old_t, old_f)
+        if padded:
+            x = F.pad(x, (0, 0, olp, n_f - old_f - olp, 0, 0, olp, n_t - old_t - olp))
+        h = x.contiguous()
 
-        h = x.permute(0, 2, 3, 1)  # [B, T, F, C]
-        h = F.pad(h, (0, 0, olp, n_f - old_f - olp, olp, n_t - old_t - olp))
-        h = h + self._sequence_path(self.intra_norm, self.intra_rnn, self.intra_linear, h)
-        h = h.transpose(1, 2)  # [B, F, T, C]
-        h = h + self._sequence_path(self.inter_norm, self.inter_rnn, self.inter_linear, h)
-        z = h.permute(0, 3, 2, 1)[..., olp:olp + old_t, olp:olp + old_f]  # [B, C, T, F]
-        return self._attention(z) + z
+        def run(path, tensor: torch.Tensor) -> torch.Tensor:
+            if checkpoint_paths:
+                return checkpoint(path, tensor, use_reentrant=False, preserve_rng_state=False)
+            return path(tensor)
+
+        h = run(self._intra, h)
+        h = run(self._inter, h)
+        if padded:
+            h = h[olp:olp + old_t, :, olp:olp + old_f].contiguous()
+        return run(self._attention, h)
+
+    def _intra(self, h: torch.Tensor) -> torch.Tensor:
+        return self._sequence_path(h, 2, self.intra_norm, self.intra_rnn, self.intra_linear)
+
+    def _inter(self, h: torch.Tensor) -> torch.Tensor:
+        return self._sequence_path(h, 0, self.inter_norm, self.inter_rnn, self.inter_linear)
+
+    def _sequence_path(self, h: torch.Tensor, seq_axis: int, norm: nn.Module, rnn: nn.LSTM,
+                       proj: nn.Module) -> torch.Tensor:
+        """``h`` + BLSTM branch along axis 0 (time) or 2 (frequency) of a contiguous [T, B, F, C].
+
+        The sequence is gathered once (one copy, fused with the grouping of ``emb_ks`` positions)
+        and the branch is added back through a strided view, so ``h`` keeps its layout.
+        """
+        seq = h if seq_axis == 0 else h.permute(2, 1, 0, 3)  # [L, N1, N2, C]
+        seq_len, n1, n2, channels = seq.shape
+        ks, hs = self.emb_ks, self.emb_hs
+        if ks == hs:
+            # ks consecutive positions concatenated position-major: feature = i*C + c.
+            groups = seq_len // ks
+            u = norm(seq.view(groups, ks, n1, n2, channels).permute(0, 2, 3, 1, 4))
+            u, _ = rnn(u.reshape(groups, n1 * n2, ks * channels))
+            u = proj(u).view(groups, n1, n2, ks, channels)
+            if seq_axis == 0:
+                out = h.view(groups, ks, n1, n2, channels) + u.permute(0, 3, 1, 2, 4)
+            else:
+                out = h.view(n2, n1, groups, ks, channels) + u.permute(2, 1, 0, 3, 4)
+            return out.reshape(h.shape)
+        # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
+        u = norm(seq).reshape(seq_len, n1 * n2, channels)
+        u = u.unfold(0, ks, hs)  # [W, N, C, ks]
+        u, _ = rnn(u.reshape(u.shape[0], n1 * n2, channels * ks))
+        u = proj(u.permute(1, 2, 0)).view(n1, n2, channels, seq_len)  # [N1, N2, C, L]
+        return h + (u.permute(3, 0, 1, 2) if seq_axis == 0 else u.permute(1, 0, 3, 2))
+
+    def _heads(self, conv: nn.Conv2d, norm: AllHeadPReLULayerNormalization4DCF,
+               z: torch.Tensor) -> torch.Tensor:
+        """1x1 conv as a Linear on [T, B, F, C], then per-head PReLU + norm; -> [B, H, T, F, E]."""
+        n_frames, batch, n_freqs, _ = z.shape
+        y = F.linear(z, conv.weight.flatten(1), conv.bias)
+        y = y.view(n_frames, batch, n_freqs, self.n_head, -1).permute(1, 3, 0, 2, 4)
+        return norm.forward_heads_first(y.contiguous())
+
+    def _attention(self, z: torch.Tensor) -> torch.Tensor:
+        """Full-band multi-head self-attention across frames; each token is a whole spectrum.
+
+        Q/K features are ordered f*E + e rather than the reference's e*F + f: a dot product does
+        not care, and the scale is the same 1/sqrt(E*F).
+        """
+        n_frames, batch, n_freqs, channels = z.shape
+        q = self._heads(self.attn_conv_Q, self.attn_norm_Q, z).flatten(3)  # [B, H, T, F*E]
+        k = self._heads(self.attn_conv_K, self.attn_norm_K, z).flatten(3)
+        v = self._heads(self.attn_conv_V, self.attn_norm_V, z)  # [B, H, T, F, C/H]
+        out = F.scaled_dot_product_attention(q, k, v.flatten(3)).view(v.shape)
+        out = out.permute(2, 0, 3, 1, 4).reshape(n_frames, batch, n_freqs, channels)
+        conv, act, norm = self.attn_concat_proj
+        out = norm.forward_channel_last(act(F.linear(out, conv.weight.flatten(1), conv.bias)))
+        return out + z
 
 
 class TFGridNetV2(nn.Module):
@@ -290,13 +354,12 @@ class TFGridNetV2(nn.Module):
             spec = spec * frame_ok[:, None, :, None]
         h = torch.cat((spec.real, spec.imag), dim=1)  # [B, 2M, T, F]
 
-        h = self.conv(h)
+        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
+        checkpoint_paths = (self.gradient_checkpointing and self.training
+                            and torch.is_grad_enabled())
         for block in self.blocks:
-            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-                h = checkpoint(block, h, use_reentrant=False)
-            else:
-                h = block(h)
-        h = self.deconv(h).float()  # [B, 2S, T, F]
+            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
+        h = self.deconv(h.permute(1, 3, 0, 2)).float()  # [B, 2S, T, F]
 
         h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = self.stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
