@@ -76,7 +76,8 @@ THRESHOLDS = {
     "deficit_band_range_db": 40.0,  # "strong" clean bands: within this of the loudest band
     "filter_phase_rad": 0.25,      # coherent-weighted mean |phase| above this: phase distortion
     "swap_residual_corr": 0.2,     # |corr(n-c, c)| above this while |corr(n-c, n)| is below ...
-    "swap_residual_corr_low": 0.05,  # ... this: the noisy/clean columns are swapped
+    "swap_residual_corr_low": 0.05,  # ... this, and no band of noisy is louder than the clean's
+    "swap_band_excess_db": 0.5,    # ... by more than this: the noisy/clean columns are swapped
     "scale_gain_db": 1.0,          # flat noisy/clean gain further than this from 0 dB: scale
 }
 
@@ -266,6 +267,7 @@ def _transfer(noisy: np.ndarray, clean: np.ndarray, rate: int) -> dict | None:
     deficit = float(np.min(np.asarray(ratio_db)[strong_bands]) - gain_db)
     return {"band_gain_min_db": min(bands), "band_gain_max_db": max(bands),
             "gain_median_db": gain_db, "phase_rad": phase, "energy_deficit_db": deficit,
+            "band_ratio_max_db": float(np.max(np.asarray(ratio_db)[strong_bands])),
             "coherent_fraction": float(use.sum() / strong.sum())}
 
 
@@ -378,14 +380,18 @@ def check_arrays(uttid: str, noisy: np.ndarray, noisy_sr: int, clean: np.ndarray
                                  f"{t['very_low_sisnr_db']:.0f} dB)"))
     corr_clean, corr_noisy = _residual_correlations(a[:n], b[:n])
     facts.update(residual_corr_clean=corr_clean, residual_corr_noisy=corr_noisy)
-    if abs(corr_noisy) < t["swap_residual_corr_low"] and abs(corr_clean) > t["swap_residual_corr"]:
+    transfer = _transfer(a[:n], b[:n], rate)
+    # Swapped: the residual is minus the noise (uncorrelated with 'noisy', correlated with
+    # 'clean'), and 'noisy' is not louder than 'clean' in any band (a band-passed noisy side
+    # still has bands where the noise makes it louder).
+    if (abs(corr_noisy) < t["swap_residual_corr_low"] and abs(corr_clean) > t["swap_residual_corr"]
+            and (transfer is None or transfer["band_ratio_max_db"] < t["swap_band_excess_db"])):
         problems.append(_problem(
             uttid, "swapped_sides",
             f"the 'clean' file looks like clean + noise and the 'noisy' file like its clean part "
             f"(corr(noisy-clean, clean) {corr_clean:+.2f}, corr(noisy-clean, noisy) "
             f"{corr_noisy:+.2f}): the noisy and clean columns are probably swapped"))
         return problems, facts
-    transfer = _transfer(a[:n], b[:n], rate)
     if transfer is not None:
         facts.update(transfer)
         spread = transfer["band_gain_max_db"] - transfer["band_gain_min_db"]
@@ -422,25 +428,27 @@ def _worker_init() -> None:
 
 def _run_parallel(pairs: list[Pair], sample_rate: int | None,
                   workers: int) -> list[tuple[list[Problem], dict]]:
-    if workers <= 1 or len(pairs) < 16:
-        import torch
+    import torch
 
-        # One thread: SI-SNR of a few seconds is ~20x slower with a contended thread pool.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+    # One torch thread per process: SI-SNR of a few seconds is ~20x slower with a contended
+    # pool, and forked workers inherit the parent's setting.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if workers <= 1 or len(pairs) < 16:
             return _check_chunk((pairs, sample_rate))
-        finally:
-            torch.set_num_threads(threads)
-    size = max(4, min(64, len(pairs) // (workers * 4) or 1))
-    chunks = [(pairs[i:i + size], sample_rate) for i in range(0, len(pairs), size)]
-    # fork on Linux: no re-import of __main__, workers start in milliseconds (like DataLoader's).
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-        results: list[tuple[list[Problem], dict]] = []
-        for chunk in pool.map(_check_chunk, chunks):
-            results.extend(chunk)
-    return results
+        size = max(4, min(64, len(pairs) // (workers * 4) or 1))
+        chunks = [(pairs[i:i + size], sample_rate) for i in range(0, len(pairs), size)]
+        # fork on Linux: no re-import of __main__, workers start in milliseconds (as DataLoader's).
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux")
+                                              else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+            results: list[tuple[list[Problem], dict]] = []
+            for chunk in pool.map(_check_chunk, chunks):
+                results.extend(chunk)
+        return results
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _percentiles(values: Iterable[float]) -> dict:
