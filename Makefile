@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install test test-all demo lint bench clean
+.PHONY: install test test-all demo lint bench bench-deps clean
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ demo: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
+
+# Optional bench extra: ESPnet's reference class without its dependency tree (bench/ only).
+bench-deps: install
+	$(PY) -m pip install -q --no-deps espnet==202511 torch_complex
+	$(PY) -m pip install -q typeguard
 
 bench: install
 	$(PY) bench/model.py
