@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 
 import numpy as np
@@ -101,9 +102,13 @@ def test_noise_kinds_are_zero_mean_unit_rms(kind):
         assert 0.5 < low / high < 2.0
 
 
-@pytest.mark.slow
-def test_cli_make_demo_data_then_check_data_exit_0(tmp_path):
+def test_cli_make_demo_data_then_check_data_exit_0(tmp_path, monkeypatch):
+    # The CLI's wiring and exit codes, on a small corpus (the default size takes ~15 s).
+    from tfgridnet.data import demo
+
+    monkeypatch.setattr(demo, "make_demo_data", functools.partial(demo.make_demo_data, **SMALL))
     out = tmp_path / "demo"
-    assert main(["make-demo-data", "--out", str(out)]) == 0
+    assert main(["make-demo-data", "--out", str(out), "--seed", "3"]) == 0
     for split in ("train", "valid", "test"):
-        assert main(["check-data", str(out / "manifests" / f"{split}.csv")]) == 0
+        assert main(["check-data", str(out / "manifests" / f"{split}.csv"),
+                     "--sample-rate", "16000"]) == 0
