@@ -35,11 +35,14 @@ def demo_config_path() -> Path:
 
 
 def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
-             console: Console | None = None) -> DemoResult:
+             console: Console | None = None, corpus: dict[str, int] | None = None,
+             overrides: list[str] | None = None, n_plots: int = 5) -> DemoResult:
     """Run every stage into ``out_dir`` (``data/``, ``run/``, ``eval/``) and return where they are.
 
     The corpus in ``out_dir/data`` is reused when it is already complete; a previous demo's
     ``run/`` and ``eval/`` are replaced, since a demo run is only meaningful as a whole.
+    ``corpus`` (``n_train``/``n_valid``/``n_test``) and ``overrides`` (``key=value`` on the demo
+    config) shrink the demo, e.g. for tests.
     """
     from tfgridnet.config import load_config
     from tfgridnet.data.checks import check_data
@@ -57,7 +60,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
         console.rule(f"[bold]{title}[/bold]  ({time.monotonic() - started:.0f} s)")
 
     stage("1/5 demo corpus")
-    manifests = make_demo_data(data_dir, seed=seed)
+    manifests = make_demo_data(data_dir, seed=seed, **(corpus or {}))
     console.print(f"manifests in {data_dir / 'manifests'}")
 
     stage("2/5 check-data")
@@ -74,20 +77,20 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
         if stale.exists():
             console.print(f"replacing the previous demo output {stale}")
             shutil.rmtree(stale)
-    overrides = [
+    config_overrides = [
         f"data.train_clean_manifest={manifests['train_clean']}",
         f"data.train_noise_manifest={manifests['train_noise']}",
         f"data.valid_manifest={manifests['valid']}",
         f"trainer.seed={seed}",
     ]
     if minutes is not None:
-        overrides.append(f"trainer.max_minutes={minutes}")
-    config = load_config(demo_config_path(), overrides)
+        config_overrides.append(f"trainer.max_minutes={minutes}")
+    config = load_config(demo_config_path(), config_overrides + list(overrides or []))
     train(config, run_dir, max_minutes=minutes if minutes is not None else
           config.trainer.max_minutes)
 
     stage("4/5 evaluation of the demo test set")
-    summary = evaluate(run_dir, manifests["test"], eval_dir, save_audio=True, n_plots=5)
+    summary = evaluate(run_dir, manifests["test"], eval_dir, save_audio=True, n_plots=n_plots)
 
     stage("5/5 report")
     report_files = write_report(run_dir, eval_dir=eval_dir)
