@@ -189,6 +189,12 @@ def _level_checks(uttid: str, side: str, audio: np.ndarray, problems: list[Probl
     return rms_db
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product without BLAS: a multi-threaded BLAS dot spins under CPU contention and was
+    measured at 5 ms for 64 000 samples in worker processes (vs 0.05 ms like this)."""
+    return float(np.sum(a * b, dtype=np.float64))
+
+
 def _xcorr(noisy: np.ndarray, clean: np.ndarray) -> tuple[int, float, float]:
     """Lag (samples; positive = noisy is late), its normalised peak, and the peak at lag 0.
 
@@ -202,7 +208,7 @@ def _xcorr(noisy: np.ndarray, clean: np.ndarray) -> tuple[int, float, float]:
     limit = max(1, min(a.size, b.size) // 2)
     lags = np.concatenate([np.arange(0, limit + 1), np.arange(-limit, 0)])
     values = np.concatenate([corr[:limit + 1], corr[size - limit:]])
-    norm = float(np.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))) + 1e-20
+    norm = float(np.sqrt(_dot(a, a) * _dot(b, b))) + 1e-20
     best = int(np.argmax(np.abs(values)))
     return int(lags[best]), float(abs(values[best]) / norm), float(abs(corr[0]) / norm)
 
@@ -276,9 +282,9 @@ def _residual_correlations(noisy: np.ndarray, clean: np.ndarray) -> tuple[float,
     the other way round when the columns are swapped (the residual is then minus the noise)."""
     a, b = noisy - noisy.mean(), clean - clean.mean()
     residual = a - b
-    r_norm = np.linalg.norm(residual) + 1e-20
-    return (float(np.dot(residual, b) / (r_norm * np.linalg.norm(b) + 1e-20)),
-            float(np.dot(residual, a) / (r_norm * np.linalg.norm(a) + 1e-20)))
+    r_norm = np.sqrt(_dot(residual, residual)) + 1e-20
+    return (_dot(residual, b) / (r_norm * np.sqrt(_dot(b, b)) + 1e-20),
+            _dot(residual, a) / (r_norm * np.sqrt(_dot(a, a)) + 1e-20))
 
 
 def check_pair(pair: Pair, sample_rate: int | None = None) -> tuple[list[Problem], dict]:

@@ -199,12 +199,13 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         snr_db = float(rng.uniform(*self.snr_range))
         noise = noise - noise.mean()
         centred = clean - clean.mean()
-        clean_energy = float(centred @ centred)
+        clean_energy = float(np.sum(centred * centred))
         if clean_energy > 0:
             # Drop the (chance) part of the noise along the clean: the SNR label is then exactly
             # the input's SI-SNR. It removes ~1/N of the noise energy, nothing audible.
-            noise -= (noise @ centred) / clean_energy * centred
-        noise_energy = float(noise @ noise)
+            # (np.sum, not BLAS `@`: a threaded BLAS dot spins in DataLoader workers.)
+            noise -= float(np.sum(noise * centred)) / clean_energy * centred
+        noise_energy = float(np.sum(noise * noise))
         if clean_energy > 0 and noise_energy > 0:
             noise *= np.sqrt(clean_energy / noise_energy / 10.0 ** (snr_db / 10.0))
         noisy = clean + noise
