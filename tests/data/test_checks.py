@@ -61,6 +61,7 @@ def planted_faults(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.n
         "causal_filter_noisy_only": (signal.sosfilt(causal, n0), c0, "one_sided_filtering"),
         "clean_copied_as_noisy": (c0.copy(), c0, "identical_pair"),
         "silent_clean": (n0, c0 * 1e-5, "silent_clean"),
+        "silent_noisy": (n0 * 1e-5, c0, "silent_noisy"),
         "clipped_noisy": (np.clip(n0 * 6, -1, 1), c0, "clipping"),
         "dc_noisy": (n0 + 0.05, c0, "dc_offset"),
         "scaled_separately": (n0 * 0.4, c0, "scale_mismatch"),
