@@ -68,7 +68,7 @@ def measure_memory(config: str, variant: str, threads: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_config(config: str, repeats: int, threads: int, memory: bool) -> dict:
+def bench_config(config: str, repeats: int, warmup: int, threads: int, memory: bool) -> dict:
     ours, ref = build_models(config)
     ours_ck, ref_ck = build_models(config, checkpointing=True)
     row: dict = {"config": config, "params": sum(p.numel() for p in ours.parameters())}
@@ -92,7 +92,7 @@ def bench_config(config: str, repeats: int, threads: int, memory: bool) -> dict:
     contenders = {"ours": forward(ours)}
     if ref is not None:
         contenders["ref"] = forward(ref)
-    row["fwd"] = interleaved_medians(contenders, repeats)
+    row["fwd"] = interleaved_medians(contenders, repeats, max(warmup, 1))
 
     noisy, clean = test_signal(4, 2.0), test_signal(4, 2.0, seed=2)
     contenders = {"ours": lambda: train_step(ours, noisy, clean),
@@ -100,7 +100,7 @@ def bench_config(config: str, repeats: int, threads: int, memory: bool) -> dict:
     if ref is not None:
         contenders["ref"] = lambda: train_step(ref, noisy, clean)
         contenders["ref_ckpt"] = lambda: train_step(ref_ck, noisy, clean)
-    row["step"] = interleaved_medians(contenders, repeats)
+    row["step"] = interleaved_medians(contenders, repeats, warmup)
     if memory:
         row["mem"] = {v: measure_memory(config, v, threads) for v in contenders}
     return row
@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--configs", default="demo,small",
                         help="comma-separated: demo, small, seed (default demo,small)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed fwd+bwd rounds first (0 is fine for the seed config)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS children")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
@@ -150,7 +152,8 @@ def main() -> None:
     rows = []
     for config in args.configs.split(","):
         print(f"[{config}] benchmarking ({threads} threads, {args.repeats} repeats)...", flush=True)
-        rows.append(bench_config(config.strip(), args.repeats, args.threads, not args.no_memory))
+        rows.append(bench_config(config.strip(), args.repeats, args.warmup, args.threads,
+                                 not args.no_memory))
         print(json.dumps(rows[-1], indent=1), flush=True)
     table = summarise(rows)
     print(table)
