@@ -171,7 +171,8 @@ class GridNetV2Block(nn.Module):
         """[T, B, F, C] -> [T, B, F, C], the layout the model keeps between blocks.
 
         With ``checkpoint_paths`` the intra-frame, inter-frame and attention paths are each
-        recomputed in backward, so the peak holds one sub-path's activations, not a whole block's.
+        recomputed in backward, half a batch at a time, so the peak holds the activations of one
+        sub-path for half the batch, not those of a whole block.
         """
         old_t, _, old_f, _ = x.shape
         ks, hs = self.emb_ks, self.emb_hs
@@ -184,9 +185,13 @@ class GridNetV2Block(nn.Module):
         h = x.contiguous()
 
         def run(path, tensor: torch.Tensor) -> torch.Tensor:
-            if checkpoint_paths:
-                return checkpoint(path, tensor, use_reentrant=False, preserve_rng_state=False)
-            return path(tensor)
+            if not checkpoint_paths:
+                return path(tensor)
+            # Every path is independent across batch items, so each half of the batch is
+            # recomputed on its own: the backward peak holds half a path's activations.
+            halves = tensor.tensor_split(min(2, tensor.shape[1]), dim=1)
+            return torch.cat([checkpoint(path, half.contiguous(), use_reentrant=False,
+                                         preserve_rng_state=False) for half in halves], dim=1)
 
         h = run(self._intra, h)
         h = run(self._inter, h)
