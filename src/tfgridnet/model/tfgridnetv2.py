@@ -37,6 +37,8 @@ __all__ = [
 
 # Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
 STD_FLOOR = 1e-8
+# Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md, idea 4).
+CHECKPOINT_BATCH_SLICES = 2
 
 
 class LayerNormalization4DCF(nn.Module):
@@ -189,7 +191,7 @@ class GridNetV2Block(nn.Module):
                 return path(tensor)
             # Every path is independent across batch items, so each half of the batch is
             # recomputed on its own: the backward peak holds half a path's activations.
-            halves = tensor.tensor_split(min(2, tensor.shape[1]), dim=1)
+            halves = tensor.tensor_split(min(CHECKPOINT_BATCH_SLICES, tensor.shape[1]), dim=1)
             return torch.cat([checkpoint(path, half.contiguous(), use_reentrant=False,
                                          preserve_rng_state=False) for half in halves], dim=1)
 
