@@ -36,7 +36,7 @@ def test_path_checkpointing_keeps_a_small_fraction_of_the_activations() -> None:
     assert kept < 0.1
 
 
-@pytest.mark.parametrize(("emb_ks", "emb_hs"), [(1, 1), (4, 4)])
+@pytest.mark.parametrize(("emb_ks", "emb_hs"), [(1, 1), (4, 4), (4, 2)])
 def test_path_checkpointing_gives_the_same_gradients(emb_ks: int, emb_hs: int) -> None:
     torch.manual_seed(0)
     plain = TFGridNetV2(**CONF, emb_ks=emb_ks, emb_hs=emb_hs)
