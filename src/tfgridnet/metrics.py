@@ -139,7 +139,7 @@ def stoi(est: np.ndarray, ref: np.ndarray, sample_rate: int, extended: bool = Fa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = float(stoi_reference(ref, est, sample_rate, extended=extended))
-    # pystoi returns a 1e-5 placeholder with a warning when fewer than 30 speech frames remain.
+    # pystoi returns a dummy 1e-5 with a warning when fewer than 30 speech frames remain.
     too_short = [w for w in caught if "Not enough STFT frames" in str(w.message)]
     if too_short:
         raise MetricError(f"{name}: too little active speech (fewer than 30 STFT frames of 384 ms "
