@@ -26,6 +26,7 @@ def test_seed_recipe_keeps_the_users_setup_with_a_sane_schedule() -> None:
     config = load_config(REPO / "configs" / "seed.yaml")
     assert (config.model.n_fft, config.model.stride, config.model.n_layers) == (512, 256, 4)
     assert (config.model.lstm_hidden_units, config.model.attn_n_head) == (128, 4)
+    assert (config.model.emb_dim, config.model.emb_ks, config.model.emb_hs) == (128, 1, 1)
     assert config.model.gradient_checkpointing
     assert (config.data.batch_size, config.trainer.accumulate_grad_batches) == (32, 4)
     assert config.trainer.gradient_clip_val == 0.5
