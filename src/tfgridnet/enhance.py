@@ -1,8 +1,9 @@
 """Enhance any file or array: resample to the model's rate and back, each channel on its own,
 long signals in overlapping chunks cross-faded with raised-cosine ramps.
 
-The model only ever sees one chunk (``chunk_seconds``) at a time, so its memory use does not grow
-with the length of the recording.
+The model only ever sees one chunk (``chunk_seconds``) at a time, and ``Enhancer.enhance_file``
+streams the file (read, resample, enhance, resample back, write, one block at a time), so memory use
+does not grow with the length of the recording.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 import torch
 
-from tfgridnet.audio import load_audio, resample, save_audio
+from tfgridnet.audio import AudioError, audio_info, resample
+from tfgridnet.fileio import atomic_path
 
-__all__ = ["Enhancer", "enhance_cli", "expand_inputs", "crossfade_weights", "pick_device"]
+__all__ = [
+    "Enhancer", "ChunkScheduler", "enhance_cli", "expand_inputs", "crossfade_weights", "pick_device",
+]
 
 # Subtypes kept as they are; anything else (MP3, OGG, 8-bit...) is written as 16-bit PCM WAV.
 _KEPT_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
@@ -92,25 +97,12 @@ class Enhancer:
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
         """Enhance ``[N]`` at the model's rate: one pass when it fits a chunk, else overlap-add."""
-        audio = np.asarray(audio, dtype=np.float32)
-        n = audio.shape[-1]
-        if n <= self.chunk:
-            return self.forward_batch(audio[None])[0]
-        hop = self.chunk - self.overlap
-        starts = list(range(0, n - self.chunk, hop)) + [n - self.chunk]  # last chunk ends at n
-        out = np.zeros(n, dtype=np.float64)
-        weight_sum = np.zeros(n, dtype=np.float64)
-        for first in range(0, len(starts), self.chunks_per_batch):
-            group = starts[first:first + self.chunks_per_batch]
-            enhanced = self.forward_batch(np.stack([audio[s:s + self.chunk] for s in group]))
-            for start, chunk_out in zip(group, enhanced):
-                previous_end = starts[starts.index(start) - 1] + self.chunk if start else 0
-                fade_in = min(self.overlap, max(previous_end - start, 0)) if start else 0
-                fade_out = self.overlap if start + self.chunk < n else 0
-                weights = crossfade_weights(self.chunk, fade_in, fade_out)
-                out[start:start + self.chunk] += weights * chunk_out
-                weight_sum[start:start + self.chunk] += weights
-        return (out / weight_sum).astype(np.float32)
+        return self._enhance_channels(np.asarray(audio, dtype=np.float32)[None])[0]
+
+    def _enhance_channels(self, channels: np.ndarray) -> np.ndarray:
+        """Enhance ``[C, N]`` at the model's rate in one go (same scheduler as the file stream)."""
+        scheduler = ChunkScheduler(self, channels.shape[0])
+        return np.concatenate([scheduler.push(channels), scheduler.finish()], axis=-1)
 
     def enhance(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Enhance ``[N]`` or ``[C, N]`` at any rate; returns the same shape at the same rate."""
@@ -122,23 +114,165 @@ class Enhancer:
         channels = audio.reshape(-1, audio.shape[-1]).astype(np.float32)
         n = channels.shape[-1]
         at_model_rate = resample(channels, sample_rate, self.sample_rate)
-        enhanced = np.stack([self.enhance_mono(channel) for channel in at_model_rate])
+        enhanced = self._enhance_channels(at_model_rate)
         back = resample(enhanced, self.sample_rate, sample_rate)
         if back.shape[-1] < n:
             back = np.pad(back, ((0, 0), (0, n - back.shape[-1])))
         return back[:, :n].reshape(audio.shape).astype(np.float32)
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-        """Read any libsndfile format, write the enhanced audio with the same rate and channels."""
+        """Read any libsndfile format, write the enhanced audio with the same rate and channels.
+
+        The file is streamed: read in blocks of one hop, resampled to the model's rate and back
+        with streaming resamplers, enhanced chunk by chunk and written block by block into a
+        temporary file that replaces ``out_path`` only once complete. Memory use is bounded by
+        the chunk size, whatever the length of the file; the result equals ``enhance`` on the
+        whole file.
+        """
         in_path, out_path = Path(in_path), Path(out_path)
-        audio, sample_rate = load_audio(in_path, mono="keep")
-        subtype = sf.info(str(in_path)).subtype
-        enhanced = self.enhance(audio, sample_rate)
+        info = audio_info(in_path)
+        subtype = info.subtype
         if out_path.suffix.lower() not in (".wav", ".flac") or subtype not in _KEPT_SUBTYPES:
             subtype = "PCM_16"
         if out_path.suffix.lower() == ".flac" and subtype in ("PCM_32", "FLOAT", "DOUBLE"):
             subtype = "PCM_24"
-        return save_audio(out_path, enhanced, sample_rate, subtype=subtype)
+        file_rate, n_channels = int(info.samplerate), int(info.channels)
+        hop = self.chunk - self.overlap
+        block = max(1, int(np.ceil(hop * file_rate / self.sample_rate)))
+        to_model = _Resampler(file_rate, self.sample_rate, n_channels)
+        from_model = _Resampler(self.sample_rate, file_rate, n_channels)
+        scheduler = ChunkScheduler(self, n_channels)
+        out_dtype = np.float32 if "FLOAT" in subtype else np.float64
+        fmt = out_path.suffix.lstrip(".").upper() or "WAV"
+        frames_read = written = 0
+
+        def write(sink: sf.SoundFile, enhanced: np.ndarray, last: bool = False) -> None:
+            nonlocal written
+            back = from_model(enhanced, last)
+            if not np.all(np.isfinite(back)):
+                raise ValueError(f"{out_path}: refusing to write audio with NaN/inf samples")
+            back = back[:, :frames_read - written]  # never past the input's length
+            if subtype.startswith("PCM"):
+                back = np.clip(back, -1.0, 1.0)
+            sink.write(np.ascontiguousarray(back.T, dtype=out_dtype))
+            written += back.shape[-1]
+
+        try:
+            source = sf.SoundFile(str(in_path))
+        except (RuntimeError, sf.LibsndfileError, ValueError, EOFError) as exc:
+            raise AudioError(f"{in_path}: unreadable audio file ({exc})") from exc
+        with source, atomic_path(out_path) as tmp, sf.SoundFile(
+                str(tmp), "w", samplerate=file_rate, channels=n_channels, subtype=subtype,
+                format=fmt) as sink:
+            while True:
+                data = source.read(block, dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                if not np.all(np.isfinite(data)):
+                    raise ValueError("input audio holds NaN or inf samples")
+                frames_read += data.shape[0]
+                write(sink, scheduler.push(to_model(np.ascontiguousarray(data.T))))
+            if frames_read == 0:
+                raise AudioError(f"{in_path}: audio file holds no samples")
+            write(sink, scheduler.finish(to_model(np.zeros((n_channels, 0), np.float32), True)),
+                  last=True)
+            if written < frames_read:
+                sink.write(np.zeros((frames_read - written, n_channels), dtype=out_dtype))
+        return out_path
+
+
+class _Resampler:
+    """Streaming soxr "HQ" resampler on ``[C, m]`` blocks; bit-identical to ``resample`` on the
+    concatenation once flushed with ``last=True``. Equal rates pass blocks through."""
+
+    def __init__(self, in_rate: int, out_rate: int, channels: int) -> None:
+        self.stream = None if in_rate == out_rate else soxr.ResampleStream(
+            in_rate, out_rate, channels, dtype="float32", quality="HQ")
+
+    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        block = np.asarray(block, dtype=np.float32)
+        if self.stream is None:
+            return block
+        out = self.stream.resample_chunk(np.ascontiguousarray(block.T), last=last)
+        return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(-1, block.shape[0]).T)
+
+
+class ChunkScheduler:
+    """Chunking and overlap-add of ``[C, N]`` audio at the model's rate, fed block by block.
+
+    Chunk starts are ``0, hop, 2*hop, ...`` while a chunk ends before the signal does, then one
+    last chunk ending exactly at the end; each chunk is weighted by ``crossfade_weights`` and the
+    sum divided by the summed weights. A signal no longer than one chunk is a single pass. Each
+    ``push`` returns the samples that no later chunk can touch, so only about one chunk of input
+    and output is held, however long the stream. Pushing everything at once and calling
+    ``finish`` is the in-memory path.
+    """
+
+    def __init__(self, enhancer: Enhancer, channels: int) -> None:
+        self.enhancer = enhancer
+        self.chunk, self.overlap = enhancer.chunk, enhancer.overlap
+        self.hop = self.chunk - self.overlap
+        self.inputs = np.zeros((channels, 0), dtype=np.float32)  # samples [base, total)
+        self.acc = np.zeros((channels, 0), dtype=np.float64)
+        self.weight_sum = np.zeros(0, dtype=np.float64)
+        self.base = 0  # absolute index of the first buffered sample
+        self.total = 0  # samples received so far
+        self.next_start = 0  # next regular chunk start
+        self.previous_end = 0  # end of the last chunk run
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add ``[C, m]`` samples; return the enhanced samples now final (maybe none)."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.shape[-1]:
+            self.inputs = np.concatenate([self.inputs, block], axis=-1)
+            self.acc = np.concatenate([self.acc, np.zeros(block.shape, np.float64)], axis=-1)
+            self.weight_sum = np.concatenate([self.weight_sum, np.zeros(block.shape[-1])])
+            self.total += block.shape[-1]
+        starts = []
+        while self.next_start + self.chunk < self.total:  # a later chunk will follow this one
+            starts.append(self.next_start)
+            self.next_start += self.hop
+        self._run(starts, self.chunk, last=False)
+        # Every later chunk starts at or after total - chunk, and all before it has been summed.
+        return self._release(max(self.total - self.chunk, self.base))
+
+    def finish(self, block: np.ndarray | None = None) -> np.ndarray:
+        """End of stream (optionally with a last block): return all remaining enhanced samples."""
+        out = [] if block is None else [self.push(block)]
+        if self.total > self.chunk:
+            self._run([self.total - self.chunk], self.chunk, last=True)
+        elif self.total:
+            self._run([0], self.total, last=True)  # fits one chunk: one pass, weights all 1
+        out.append(self._release(self.total))
+        return np.concatenate(out, axis=-1) if len(out) > 1 else out[0]
+
+    def _run(self, starts: list[int], length: int, last: bool) -> None:
+        """Run the model over ``starts`` (all channels), ``chunks_per_batch`` rows a pass."""
+        if not starts:
+            return
+        rows = []  # (start, channel, weights): one model input row each
+        for start in starts:
+            fade_in = min(self.overlap, max(self.previous_end - start, 0)) if start else 0
+            weights = crossfade_weights(length, fade_in, 0 if last else self.overlap)
+            self.weight_sum[start - self.base:start - self.base + length] += weights
+            self.previous_end = start + length
+            rows += [(start, c, weights) for c in range(self.inputs.shape[0])]
+        step = self.enhancer.chunks_per_batch
+        for first in range(0, len(rows), step):
+            group = rows[first:first + step]
+            enhanced = self.enhancer.forward_batch(np.stack(
+                [self.inputs[c, s - self.base:s - self.base + length] for s, c, _ in group]))
+            for (start, c, weights), chunk_out in zip(group, enhanced):
+                self.acc[c, start - self.base:start - self.base + length] += weights * chunk_out
+
+    def _release(self, upto: int) -> np.ndarray:
+        """Return the finished samples ``[base, upto)`` and drop them from the buffers."""
+        k = upto - self.base
+        out = (self.acc[:, :k] / self.weight_sum[:k]).astype(np.float32)
+        self.inputs, self.acc = self.inputs[:, k:], self.acc[:, k:]
+        self.weight_sum = self.weight_sum[k:]
+        self.base = upto
+        return out
 
 
 def _is_audio(path: Path) -> bool:

@@ -1,0 +1,91 @@
+"""`Enhancer.enhance_file` streams: same result as the in-memory path, bounded blocks, atomic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tfgridnet.enhance import ChunkScheduler, Enhancer
+from tfgridnet.metrics import snr
+
+CHUNK, OVERLAP = 0.25, 0.05  # 4000 / 800 samples at the 16 kHz model rate
+
+
+def _write(path, seconds, rate, channels, seed=0):
+    data = 0.1 * np.random.default_rng(seed).standard_normal((int(seconds * rate), channels))
+    sf.write(path, data, rate, subtype="FLOAT")
+    return data.T.astype(np.float32)
+
+
+@pytest.mark.parametrize("rate,channels", [(22050, 2), (22050, 1), (16000, 2), (8000, 1)])
+def test_streamed_file_equals_in_memory_enhance(tiny_model, sr, tmp_path, rate, channels):
+    enhancer = Enhancer(tiny_model, sr, chunk_seconds=CHUNK, overlap_seconds=OVERLAP)
+    audio = _write(tmp_path / "in.wav", 1.37, rate, channels)
+    out = enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav")
+    streamed, out_rate = sf.read(out, dtype="float32", always_2d=True)
+    expected = enhancer.enhance(audio, rate)
+    assert out_rate == rate and streamed.T.shape == expected.shape
+    for got, want in zip(streamed.T, expected):
+        assert float(snr(got, want)) > 40
+
+
+def test_streaming_holds_one_chunk_whatever_the_length(tiny_model, sr, tmp_path, monkeypatch):
+    enhancer = Enhancer(tiny_model, sr, chunk_seconds=CHUNK, overlap_seconds=OVERLAP)
+    rate = 22050
+    reads, rows, buffered = [], [], []
+    real_read, real_forward, real_push = sf.SoundFile.read, Enhancer.forward_batch, ChunkScheduler.push
+
+    def spy_read(self, frames=-1, *args, **kwargs):
+        data = real_read(self, frames, *args, **kwargs)
+        reads.append(len(data))
+        return data
+
+    def spy_forward(self, batch):
+        rows.append(batch.shape)
+        return real_forward(self, batch)
+
+    def spy_push(self, block):
+        out = real_push(self, block)
+        buffered.append(max(self.inputs.shape[-1], self.acc.shape[-1]))
+        return out
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy_read)
+    monkeypatch.setattr(Enhancer, "forward_batch", spy_forward)
+    monkeypatch.setattr(ChunkScheduler, "push", spy_push)
+    peaks = []
+    for seconds in (1.0, 6.0):
+        reads.clear(), rows.clear(), buffered.clear()
+        _write(tmp_path / "in.wav", seconds, rate, 2)
+        out = enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav")
+        assert sf.info(str(out)).frames == int(seconds * rate)
+        assert max(reads) <= (enhancer.chunk + enhancer.overlap) * rate / sr
+        assert all(n <= enhancer.chunks_per_batch and length == enhancer.chunk
+                   for n, length in rows)
+        assert len(rows) >= 4 * seconds  # many chunks, each seen alone
+        peaks.append(max(buffered))
+    assert peaks[0] == peaks[1] <= 2 * enhancer.chunk  # independent of the file's length
+
+
+def test_failure_midway_leaves_no_output_and_no_temp_file(tiny_model, sr, tmp_path, monkeypatch):
+    enhancer = Enhancer(tiny_model, sr, chunk_seconds=CHUNK, overlap_seconds=OVERLAP)
+    _write(tmp_path / "in.wav", 2.0, 22050, 2)
+    real_forward, calls = enhancer.forward_batch, []
+
+    def failing_forward(batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("model failed")
+        return real_forward(batch)
+
+    monkeypatch.setattr(enhancer, "forward_batch", failing_forward)
+    out_dir = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="model failed"):
+        enhancer.enhance_file(tmp_path / "in.wav", out_dir / "new.wav")
+    assert list(out_dir.iterdir()) == []
+    (out_dir / "old.wav").write_bytes(b"previous")
+    calls.clear()
+    with pytest.raises(RuntimeError, match="model failed"):
+        enhancer.enhance_file(tmp_path / "in.wav", out_dir / "old.wav")
+    assert [p.name for p in out_dir.iterdir()] == ["old.wav"]
+    assert (out_dir / "old.wav").read_bytes() == b"previous"
