@@ -129,7 +129,9 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sampl
 def _stats(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "std": None, "median": None, "min": None, "max": None}
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values),
+    # Sample standard deviation (n - 1), the same figure the report computes from the CSV.
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "std": std,
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 

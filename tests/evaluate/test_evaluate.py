@@ -162,3 +162,11 @@ def test_plots_are_readable_images_of_the_expected_size_and_colours(make_speech,
         assert _share_of_pixels_near(spectrogram, COLORS[name]) > 0.0005, name  # panel frame
     white = _share_of_pixels_near(waveform, "#ffffff")
     assert 0.3 < white < 0.99  # a plot, not a blank or solid image
+
+
+def test_summary_std_is_the_sample_std_the_report_uses() -> None:
+    from tfgridnet.evaluate import _stats
+
+    values = [0.07, 5.0, 8.76, 21.59]
+    assert _stats(values)["std"] == pytest.approx(float(np.std(values, ddof=1)))
+    assert _stats([3.0])["std"] == 0.0
