@@ -134,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on a manifest: metrics, audio, plots, page")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--manifest", required=True, help="uttid,noisy,clean CSV to score")
+    p.add_argument("--out", required=True, help="evaluation folder to write")
     p.add_argument("--no-audio", action="store_true", help="do not write enhanced/noisy/clean WAVs")
     p.add_argument("--plots", type=int, default=5, help="plot the best K and worst K (default 5)")
     p.add_argument("--dnsmos", action="store_true", help="also compute DNSMOS (needs speechmos)")
@@ -144,16 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enhance", help="enhance audio files, folders or globs")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--out", required=True)
-    p.add_argument("--chunk-seconds", type=float, default=8.0)
-    p.add_argument("--overlap-seconds", type=float, default=1.0)
-    p.add_argument("--device", default=None)
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="audio files (any format libsndfile reads), folders or globs")
+    p.add_argument("--out", required=True,
+                   help="output folder: one WAV per input, same name, rate and channel count")
+    p.add_argument("--chunk-seconds", type=float, default=8.0,
+                   help="model pass length; files are streamed chunk by chunk (default 8)")
+    p.add_argument("--overlap-seconds", type=float, default=1.0,
+                   help="cross-faded overlap between chunks (default 1)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.set_defaults(func=_cmd_enhance)
 
     p = sub.add_parser("export", help="export a run's best model (or a checkpoint) as safetensors")
     p.add_argument("source", metavar="RUN_DIR|CKPT")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for model.safetensors + config.json")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("report", help="write the experiment analysis of a run")
