@@ -68,7 +68,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
     return enhance_cli(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
-        overlap_seconds=args.overlap_seconds, device=args.device,
+        overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
     )
 
 
@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap-seconds", type=float, default=1.0,
                    help="cross-faded overlap between chunks (default 1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: autocast, about 1.7x faster on a CPU, output within ~34 dB of fp32")
     p.set_defaults(func=_cmd_enhance)
 
     p = sub.add_parser("export", help="export a run's best model (or a checkpoint) as safetensors")

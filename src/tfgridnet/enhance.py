@@ -55,12 +55,16 @@ def crossfade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:
     return weights
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 class Enhancer:
     """A loaded model plus the chunking policy. ``enhance(array, sr)`` keeps shape and rate."""
 
     def __init__(self, model: torch.nn.Module, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
-                 overlap_seconds: float = 1.0, chunks_per_batch: int | None = None) -> None:
+                 overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
+                 precision: str = "fp32") -> None:
         sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
         if not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
@@ -73,6 +77,9 @@ class Enhancer:
         if chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds >= chunk_seconds:
             raise ValueError(f"Enhancer: need chunk_seconds > overlap_seconds >= 0, got "
                              f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
+        self.precision = precision
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.sample_rate = sample_rate
@@ -92,7 +99,12 @@ class Enhancer:
     def forward_batch(self, batch: np.ndarray) -> np.ndarray:
         """One model pass over equal-length mono signals ``[B, N]`` at the model's rate."""
         x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32), device=self.device)
-        out = self.model(x)
+        # bf16 autocast: the STFT/iSTFT and norm statistics stay float32 inside the model. On a
+        # 2-core CPU it takes the seed model from RTF 0.84 to 0.50 at 33.6 dB SI-SNR agreement with
+        # the fp32 output (bench/RESULTS.md), so it is an opt-in approximation, never the default.
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            out = self.model(x)
         return out.float().cpu().numpy()
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
@@ -310,13 +322,14 @@ def expand_inputs(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
 
 
 def enhance_cli(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
-                overlap_seconds: float = 1.0, device: str | None = None) -> int:
+                overlap_seconds: float = 1.0, device: str | None = None,
+                precision: str = "fp32") -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
     from rich.progress import Progress
 
     jobs = expand_inputs(inputs)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds)
+                                        overlap_seconds=overlap_seconds, precision=precision)
     failures: list[str] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("enhancing", total=len(jobs))

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from tfgridnet.enhance import ChunkScheduler, Enhancer
-from tfgridnet.metrics import snr
+from tfgridnet.metrics import si_snr_numpy, snr
 
 CHUNK, OVERLAP = 0.25, 0.05  # 4000 / 800 samples at the 16 kHz model rate
 
@@ -89,3 +89,20 @@ def test_failure_midway_leaves_no_output_and_no_temp_file(tiny_model, sr, tmp_pa
         enhancer.enhance_file(tmp_path / "in.wav", out_dir / "old.wav")
     assert [p.name for p in out_dir.iterdir()] == ["old.wav"]
     assert (out_dir / "old.wav").read_bytes() == b"previous"
+
+
+def test_bf16_precision_is_close_to_fp32_and_unknown_precision_is_refused() -> None:
+    import torch
+
+    from tfgridnet.model import TFGridNetV2
+
+    torch.manual_seed(0)
+    model = TFGridNetV2(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
+                        attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    noisy = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    fp32 = Enhancer(model, sample_rate=8000).enhance(noisy, 8000)
+    bf16 = Enhancer(model, sample_rate=8000, precision="bf16").enhance(noisy, 8000)
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert si_snr_numpy(bf16, fp32) > 20.0
+    with pytest.raises(ValueError, match="precision='fp16'"):
+        Enhancer(model, sample_rate=8000, precision="fp16")
