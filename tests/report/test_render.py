@@ -137,3 +137,10 @@ def test_one_epoch_run_without_validation_still_gets_a_report(tmp_path):
     assert "`insufficient_evidence`" in text
     assert "`metrics.csv:valid_sisnr`" in text
     assert (tmp_path / "plots" / "sisnr.png").is_file()
+
+
+def test_title_names_the_experiment_from_its_config(healthy_run):
+    config_path = healthy_run / "config.yaml"
+    config_path.write_text("name: seed-baseline\n" + config_path.read_text())
+    markdown = write_report(healthy_run)["markdown"].read_text()
+    assert markdown.splitlines()[0] == "# Experiment analysis: seed-baseline (run)"

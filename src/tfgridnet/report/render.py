@@ -328,7 +328,11 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
     """The whole report, verdict first, as language-resolved blocks."""
     files = ", ".join(n for n in ("metrics.csv", "environment.json", "config.yaml")
                       if (analysis.run_dir / n).is_file())
-    blocks = [_h(tr("title", lang, run=analysis.run_dir.resolve().name), 1)]
+    run_name = analysis.run_dir.resolve().name
+    config_name = analysis.config.get("name") if isinstance(analysis.config, dict) else None
+    if isinstance(config_name, str) and config_name and config_name != run_name:
+        run_name = f"{config_name} ({run_name})"
+    blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
     blocks.append(_p(tr("generated", lang, files=files)))
     if analysis.eval_dir is not None:
