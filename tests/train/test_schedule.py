@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tfgridnet.config import SchedulerConfig, config_from_dict
-from tfgridnet.train.datamodule import ShardedEpochSampler
+from tfgridnet.data.datasets import EpochSampler
 from tfgridnet.train.module import LRSchedule, lr_decay_before_last_epoch, sisnr_per_utterance
 
 
@@ -63,7 +63,7 @@ def test_the_users_schedule_is_flagged_and_a_floored_one_is_not(make_config) -> 
 
 def test_sampler_shards_cover_every_item_once_and_reshuffle_per_epoch() -> None:
     data = list(range(10))
-    shards = [ShardedEpochSampler(data, num_replicas=2, rank=r, seed=3) for r in range(2)]
+    shards = [EpochSampler(data, num_replicas=2, rank=r, seed=3) for r in range(2)]
     for s in shards:
         s.set_epoch(0)
     epoch0 = [list(s) for s in shards]
@@ -74,7 +74,7 @@ def test_sampler_shards_cover_every_item_once_and_reshuffle_per_epoch() -> None:
     assert [i for i, _ in shards[0]] != [i for i, _ in epoch0[0]]
     shards[0].set_epoch(0)
     assert list(shards[0]) == epoch0[0]
-    odd = [list(ShardedEpochSampler(list(range(5)), 2, r)) for r in range(2)]
+    odd = [list(EpochSampler(list(range(5)), 2, r)) for r in range(2)]
     assert len(odd[0]) == len(odd[1]) == 3  # padded so DDP ranks step together
 
 

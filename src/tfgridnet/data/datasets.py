@@ -8,7 +8,8 @@ persistent workers too; a sampler may also send ``(index, epoch)`` keys (see :cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterator, Sequence, Sized
 from pathlib import Path
 
 import numpy as np
@@ -229,27 +230,39 @@ class DynamicMixDataset(_EpochMixin, Dataset):
 
 
 class EpochSampler(Sampler):
-    """Yields ``(index, epoch)`` keys, shuffled per (seed, epoch); Lightning calls ``set_epoch``.
+    """Per-epoch shuffled ``(index, epoch)`` keys, split evenly over ``num_replicas`` ranks.
 
-    The epoch travels with every key, so worker processes need no shared state at all.
+    Like ``DistributedSampler`` (wrap-around padding so every rank gets the same number of items,
+    which DDP needs), but the epoch travels with every key, so worker processes need no shared
+    state and a resumed run replays exactly the keys an uninterrupted one would have seen.
+    Lightning calls ``set_epoch`` before each epoch.
     """
 
-    def __init__(self, dataset: Dataset, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(self, dataset: Sized, num_replicas: int = 1, rank: int = 0,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} must be in [0, {num_replicas})")
         self.n = len(dataset)
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        self.per_rank = math.ceil(self.n / num_replicas)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        return self.per_rank
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         order = _rng(self.seed, self.epoch, -1 & 0xFFFFFFFF).permutation(self.n) if self.shuffle \
             else np.arange(self.n)
-        return iter([(int(i), self.epoch) for i in order])
+        total = self.per_rank * self.num_replicas
+        if total > self.n:
+            order = np.concatenate([order, order[: total - self.n]])
+        return iter([(int(i), self.epoch) for i in order[self.rank:total:self.num_replicas]])
 
 
 def collate_pairs(items: list[dict]) -> dict:

@@ -7,54 +7,13 @@ number of workers. Lightning calls ``set_epoch`` on the sampler before each epoc
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import lightning.pytorch as pl
-import numpy as np
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from tfgridnet.config import Config
-from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset, collate_pairs
+from tfgridnet.data.datasets import DynamicMixDataset, EpochSampler, PairedDataset, collate_pairs
 
-__all__ = ["EnhancementDataModule", "ShardedEpochSampler"]
-
-
-class ShardedEpochSampler(Sampler):
-    """Per-epoch shuffled ``(index, epoch)`` keys, split evenly over ``num_replicas`` ranks.
-
-    Like ``DistributedSampler`` (wrap-around padding so every rank gets the same number of items,
-    which DDP needs), but the epoch travels with each key so worker processes need no shared state.
-    """
-
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0,
-                 shuffle: bool = True, seed: int = 0) -> None:
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} must be in [0, {num_replicas})")
-        self.n = len(dataset)
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.per_rank = math.ceil(self.n / num_replicas)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.per_rank
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        if self.shuffle:
-            rng = np.random.default_rng([int(self.seed) & 0xFFFFFFFF, self.epoch, 0x5EED])
-            order = rng.permutation(self.n)
-        else:
-            order = np.arange(self.n)
-        total = self.per_rank * self.num_replicas
-        if total > self.n:
-            order = np.concatenate([order, order[: total - self.n]])
-        return iter([(int(i), self.epoch) for i in order[self.rank:total:self.num_replicas]])
+__all__ = ["EnhancementDataModule"]
 
 
 class EnhancementDataModule(pl.LightningDataModule):
@@ -101,7 +60,7 @@ class EnhancementDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         world_size, rank = self._rank_info()
         workers = self.cfg.data.num_workers
-        sampler = ShardedEpochSampler(dataset, num_replicas=world_size, rank=rank,
+        sampler = EpochSampler(dataset, num_replicas=world_size, rank=rank,
                                       shuffle=shuffle, seed=self.cfg.trainer.seed)
         # Lightning creates (and worker processes prefetch from) the train iterator before it
         # restores the loops and calls set_epoch, so a resumed run starts the sampler at the
