@@ -56,3 +56,13 @@ def test_loss_is_negative_si_snr_and_clamped() -> None:
     loss = NegSISNRLoss(clamp_db=None)
     assert loss(est, ref).item() == pytest.approx(-si_snr(est, ref).mean().item(), abs=1e-5)
     assert NegSISNRLoss(clamp_db=70.0)(ref.clone(), ref).item() == pytest.approx(-70.0)
+
+
+def test_loss_with_lengths_scores_each_item_over_its_own_samples() -> None:
+    torch.manual_seed(0)
+    ref = torch.randn(2, 800)
+    est = ref + 0.2 * torch.randn(2, 800)
+    est[1, 500:] = 3.0  # padding garbage beyond the second item's length
+    loss = NegSISNRLoss(clamp_db=None)(est, ref, torch.tensor([800, 500]))
+    expected = -(si_snr(est[0], ref[0]) + si_snr(est[1, :500], ref[1, :500])) / 2
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tfgridnet.metrics import si_snr
+from tfgridnet.metrics import sisnr_per_utterance
 
 
 class NegSISNRLoss(nn.Module):
@@ -20,11 +20,15 @@ class NegSISNRLoss(nn.Module):
         self.clamp_db = clamp_db
         self.eps = eps
 
-    def per_utterance(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        value = si_snr(est, ref, eps=self.eps)
-        if self.clamp_db is not None:
-            value = value.clamp(max=self.clamp_db)
-        return -value
+    def from_sisnr(self, sisnr: torch.Tensor) -> torch.Tensor:
+        """Per-utterance loss from SI-SNR values already computed (e.g. also logged as metrics)."""
+        return -(sisnr.clamp(max=self.clamp_db) if self.clamp_db is not None else sisnr)
 
-    def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        return self.per_utterance(est, ref).mean()
+    def per_utterance(self, est: torch.Tensor, ref: torch.Tensor,
+                      lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """-SI-SNR of each item, over its own length when ``lengths`` is given."""
+        return self.from_sisnr(sisnr_per_utterance(est, ref, lengths))
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.per_utterance(est, ref, lengths).mean()

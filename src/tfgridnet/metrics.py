@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["si_snr", "si_snr_numpy", "snr"]
+__all__ = ["si_snr", "si_snr_numpy", "sisnr_per_utterance", "snr"]
 
 DEFAULT_EPS = 1e-8
 
@@ -48,6 +48,14 @@ def si_snr(est: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray,
     noise = est_t - target
     ratio = (target.pow(2).sum(dim=-1) + eps) / (noise.pow(2).sum(dim=-1) + eps)
     return 10.0 * torch.log10(ratio)
+
+
+def sisnr_per_utterance(est: torch.Tensor, ref: torch.Tensor,
+                        lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """SI-SNR (dB) of each row of a padded batch over its own length: padding never counts."""
+    if lengths is None or bool((lengths == est.shape[-1]).all()):
+        return si_snr(est, ref)
+    return torch.stack([si_snr(est[i, :n], ref[i, :n]) for i, n in enumerate(lengths.tolist())])
 
 
 def si_snr_numpy(est: np.ndarray, ref: np.ndarray, eps: float = DEFAULT_EPS) -> float | np.ndarray:

@@ -10,7 +10,8 @@ import torch
 
 from tfgridnet.config import SchedulerConfig, config_from_dict
 from tfgridnet.data.datasets import EpochSampler
-from tfgridnet.train.module import LRSchedule, lr_decay_before_last_epoch, sisnr_per_utterance
+from tfgridnet.metrics import sisnr_per_utterance
+from tfgridnet.train.module import LRSchedule, lr_decay_before_last_epoch
 
 
 def test_warmup_then_cosine_reaches_the_floor_at_the_last_step() -> None:

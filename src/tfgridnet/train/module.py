@@ -19,21 +19,12 @@ from torchmetrics import MeanMetric
 
 from tfgridnet.config import Config, SchedulerConfig, config_from_dict
 from tfgridnet.losses import NegSISNRLoss
-from tfgridnet.metrics import si_snr
+from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model import TFGridNetV2
 
 log = logging.getLogger("tfgridnet.train")
 
-__all__ = ["EnhancementModule", "LRSchedule", "lr_decay_before_last_epoch",
-           "sisnr_per_utterance"]
-
-
-def sisnr_per_utterance(est: torch.Tensor, ref: torch.Tensor,
-                        lengths: torch.Tensor | None = None) -> torch.Tensor:
-    """SI-SNR (dB) of each item over its own length: padding never enters the score."""
-    if lengths is None or bool((lengths == est.shape[-1]).all()):
-        return si_snr(est, ref)
-    return torch.stack([si_snr(est[i, :n], ref[i, :n]) for i, n in enumerate(lengths.tolist())])
+__all__ = ["EnhancementModule", "LRSchedule", "lr_decay_before_last_epoch"]
 
 
 class LRSchedule:
@@ -130,9 +121,7 @@ class EnhancementModule(pl.LightningModule):
         lengths = batch.get("lengths")
         est = self.model(batch["noisy"], lengths)
         sisnr = sisnr_per_utterance(est, batch["clean"], lengths)
-        clamp = self.cfg.loss.clamp_db
-        loss_per_utt = -(sisnr.clamp(max=clamp) if clamp is not None else sisnr)
-        return loss_per_utt, sisnr
+        return self.loss_fn.from_sisnr(sisnr), sisnr
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss_per_utt, sisnr = self._scores(batch)
