@@ -114,7 +114,7 @@ def _mono_pair(est: np.ndarray, ref: np.ndarray, name: str) -> tuple[np.ndarray,
 def _to_rate(audio: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
     if sample_rate == target:
         return audio
-    from tfgridnet.audio import resample
+    from tfgridnet.audio.resample import resample
 
     return resample(audio, sample_rate, target)
 

@@ -26,7 +26,9 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
-from tfgridnet.audio import AudioError, resample, to_mono
+from tfgridnet.audio.io import AudioError, to_mono
+from tfgridnet.audio.levels import rms_dbfs
+from tfgridnet.audio.resample import resample
 from tfgridnet.data.manifest import ManifestError, Pair, read_manifest
 from tfgridnet.fileio import write_json_atomic
 
@@ -171,8 +173,7 @@ def _read(path: Path, side: str, uttid: str, problems: list[Problem]):
 def _level_checks(uttid: str, side: str, audio: np.ndarray, problems: list[Problem]) -> float:
     """Silence, clipping and DC offset of one (mono) side; returns its RMS in dBFS."""
     t = THRESHOLDS
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-    rms_db = 20 * np.log10(rms + 1e-12)
+    rms_db = rms_dbfs(audio)
     if rms_db < t["silence_dbfs"]:
         problems.append(_problem(uttid, f"silent_{side}",
                                  f"{side} side is silent (RMS {rms_db:.1f} dBFS < "
@@ -183,6 +184,7 @@ def _level_checks(uttid: str, side: str, audio: np.ndarray, problems: list[Probl
         problems.append(_problem(uttid, "clipping", f"{side} side clipped: {100 * clipped:.2f} % "
                                  f"of samples at full scale"))
     mean = float(np.mean(audio, dtype=np.float64))
+    rms = 10.0 ** (rms_db / 20.0)  # linear RMS for the DC ratio
     if abs(mean) > t["dc_abs"] and abs(mean) > t["dc_rel"] * rms:
         problems.append(_problem(uttid, "dc_offset", f"{side} side has a DC offset of {mean:+.3f} "
                                  f"({100 * abs(mean) / rms:.0f} % of its RMS)"))

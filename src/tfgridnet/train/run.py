@@ -114,7 +114,7 @@ def _check_sample_rates(config: Config) -> None:
     """Refuse audio at another rate than data.sample_rate unless data.resample is set."""
     if config.data.resample or config.data.check_pairs == 0:
         return
-    from tfgridnet.audio import audio_info
+    from tfgridnet.audio.io import audio_info
     from tfgridnet.data.manifest import read_manifest, read_noise_manifest
 
     data = config.data
