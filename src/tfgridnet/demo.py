@@ -47,7 +47,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     from tfgridnet.config import load_config
     from tfgridnet.data.checks import check_data
     from tfgridnet.data.demo import make_demo_data
-    from tfgridnet.evaluate import evaluate
+    from tfgridnet.evaluation.evaluate import evaluate
     from tfgridnet.report.render import write_report
     from tfgridnet.train.run import train
 

@@ -26,13 +26,12 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
-from tfgridnet.audio.io import AudioError, to_mono
+from tfgridnet.audio.io import to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
-from tfgridnet.data.manifest import ManifestError, Pair, read_manifest
-from tfgridnet.fileio import write_json_atomic
+from tfgridnet.data.manifest import Pair, read_manifest
 
-__all__ = ["Problem", "CheckReport", "check_data", "check_data_cli", "check_pair", "check_arrays",
+__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays",
            "THRESHOLDS", "KINDS"]
 
 # kind -> severity. Errors make training refuse to start; warnings are reported only.
@@ -505,24 +504,3 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     }
     ok = not any(p.severity == "error" for p in problems)
     return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats)
-
-
-def check_data_cli(manifest: Path, json_path: Path | None, sample_rate: int | None,
-                   workers: int | None) -> int:
-    """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
-    try:
-        report = check_data(manifest, sample_rate=sample_rate, workers=workers)
-    except (ManifestError, AudioError) as exc:
-        print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
-        if json_path is not None:
-            write_json_atomic(json_path, {"ok": False, "n_pairs": 0, "problems": [],
-                                          "stats": {"error": str(exc)}})
-        return 2
-    print(report.summary())
-    if not report.ok:
-        bad = sorted({p.uttid for p in report.errors})
-        print(f"inspect with: tfgridnet check-data {manifest} --json report.json "
-              f"(offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''})")
-    if json_path is not None:
-        write_json_atomic(json_path, report.to_dict())
-    return 0 if report.ok else 1

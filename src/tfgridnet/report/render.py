@@ -19,7 +19,7 @@ from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
 from tfgridnet.report.i18n import fmt, tr
 
-__all__ = ["build_blocks", "render_html", "render_markdown", "report_cli", "write_analysis",
+__all__ = ["build_blocks", "render_html", "render_markdown", "write_analysis",
            "write_report"]
 
 DATA_CODES = ("eval_noisy_sisnr_abnormal", "noisy_baseline_abnormal")
@@ -466,26 +466,3 @@ def write_report(run_dir: str | Path, eval_dir: str | Path | None = None,
     """Analyse the run and write EXPERIMENT_ANALYSIS.md, report.html, findings.json and plots/."""
     tr("title", lang, run="")  # reject an unknown language before any work
     return write_analysis(analyse(run_dir, eval_dir), lang)
-
-
-def report_cli(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") -> int:
-    """`tfgridnet report`: write the report, print the verdict and where the files are.
-
-    Exit code 0 whatever the verdict: a broken run is a finding, not a failure of the command.
-    """
-    tr("title", lang, run="")
-    analysis = analyse(run_dir, eval_dir)
-    paths = write_analysis(analysis, lang)
-    counts = {s: sum(f.severity == s for f in analysis.findings)
-              for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
-          f"{counts['info']} notes)")
-    for finding in analysis.findings:
-        if finding.severity != "info":
-            print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")
-    if analysis.eval_dir_auto:
-        print(f"evaluation folder found next to the run: {analysis.eval_dir}")
-    for name in ("markdown", "html", "findings"):
-        print(f"wrote {paths[name]}")
-    print(f"plots in {analysis.run_dir / 'plots'}")
-    return 0

@@ -29,7 +29,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet import __version__
-from tfgridnet.config import Config, ConfigError, load_config
+from tfgridnet.config import Config, ConfigError
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
@@ -43,7 +43,7 @@ from tfgridnet.train.callbacks import (
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 
-__all__ = ["train", "train_cli", "DataCheckFailed", "TrainingDiverged", "ResumeError",
+__all__ = ["train", "DataCheckFailed", "TrainingDiverged", "ResumeError",
            "resolve_precision", "validate_resume_checkpoint"]
 
 log = logging.getLogger("tfgridnet.train")
@@ -409,31 +409,3 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     if guard.diagnostic:
         raise TrainingDiverged(guard.diagnostic)
     return run_dir
-
-
-def train_cli(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
-              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
-              ) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code."""
-    config = load_config(config_path, overrides)
-    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    try:
-        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    except DataCheckFailed as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 1
-    except TrainingDiverged as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 3
-    if _rank() == 0:
-        summary_path = run_dir / "train_summary.json"
-        if summary_path.is_file():
-            import json
-
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            best = summary.get("best_valid_sisnr")
-            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-                else "none (no finite validation score)"
-            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-                  f"{best_text}  model: {run_dir / 'model'}")
-    return 0
