@@ -16,8 +16,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.model.config import ModelConfig
+
 __all__ = [
-    "Config", "ConfigError", "ModelConfig", "DataConfig", "LossConfig", "OptimConfig",
+    "Config", "ConfigError", "ModelConfig", "TrainModelConfig", "DataConfig", "LossConfig",
+    "OptimConfig",
     "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
     "MonitorConfig", "load_config", "config_from_dict", "apply_overrides", "PATH_KEYS",
 ]
@@ -39,24 +42,21 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class ModelConfig(_Section):
-    """TFGridNetV2 constructor arguments (ESPnet names) plus ``gradient_checkpointing``."""
+# The recipes' defaults for the model section (a small enhancement model); the arguments themselves,
+# their ranges and their cross-checks are ModelConfig's (tfgridnet.model.config).
+TRAINING_MODEL_DEFAULTS: dict[str, Any] = {
+    "n_srcs": 1, "n_fft": 512, "stride": 256, "n_layers": 4, "lstm_hidden_units": 128,
+    "attn_n_head": 4, "attn_approx_qk_dim": 512, "emb_dim": 32, "emb_ks": 4, "emb_hs": 4,
+}
 
-    n_srcs: int = Field(1, description="outputs; training enhances one source, so 1")
-    n_fft: int = Field(512, ge=4, description="STFT window = FFT size (even)")
-    stride: int = Field(256, ge=1, description="STFT hop, 1..n_fft")
-    window: Literal["hann", "hamming", "blackman", "bartlett", "kaiser"] = "hann"
-    n_imics: Literal[1] = 1
-    n_layers: int = Field(4, ge=1)
-    lstm_hidden_units: int = Field(128, ge=1)
-    attn_n_head: int = Field(4, ge=1)
-    attn_approx_qk_dim: int = Field(512, ge=1)
-    emb_dim: int = Field(32, ge=1)
-    emb_ks: int = Field(4, ge=1)
-    emb_hs: int = Field(4, ge=1)
-    activation: Literal["prelu"] = "prelu"
-    eps: float = Field(1.0e-5, gt=0)
-    gradient_checkpointing: bool = False
+
+class TrainModelConfig(ModelConfig):
+    """``ModelConfig`` with the recipes' defaults; training enhances one source from one microphone."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_defaults(cls, data: Any) -> Any:
+        return {**TRAINING_MODEL_DEFAULTS, **data} if isinstance(data, dict) else data
 
     @field_validator("n_srcs")
     @classmethod
@@ -65,30 +65,12 @@ class ModelConfig(_Section):
             raise ValueError("training is speech enhancement with one clean target: n_srcs must be 1")
         return value
 
-    @field_validator("n_fft")
+    @field_validator("n_imics")
     @classmethod
-    def _even_fft(cls, value: int) -> int:
-        if value % 2:
-            raise ValueError(f"n_fft must be even (e.g. 256, 512), got {value}")
+    def _one_microphone(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("training reads mono pairs: n_imics must be 1")
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ModelConfig:
-        if self.stride > self.n_fft:
-            raise ValueError(f"stride (hop) {self.stride} > n_fft {self.n_fft}: frames would skip "
-                             f"samples; allowed 1..{self.n_fft}")
-        if self.emb_dim % self.attn_n_head:
-            divisors = [h for h in range(1, self.emb_dim + 1) if self.emb_dim % h == 0]
-            raise ValueError(f"emb_dim {self.emb_dim} is not divisible by attn_n_head "
-                             f"{self.attn_n_head}; allowed attn_n_head for this emb_dim: {divisors}")
-        if self.emb_hs > self.emb_ks:
-            raise ValueError(f"emb_hs {self.emb_hs} > emb_ks {self.emb_ks} would skip bins/frames; "
-                             f"allowed emb_hs 1..{self.emb_ks}")
-        return self
-
-    def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``TFGridNetV2(**kwargs)``."""
-        return self.model_dump()
 
 
 class DataConfig(_Section):
@@ -221,7 +203,7 @@ class MonitorConfig(_Section):
 
 class Config(_Section):
     name: str = "run"
-    model: ModelConfig = ModelConfig()
+    model: TrainModelConfig = TrainModelConfig()
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()

@@ -93,9 +93,9 @@ def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
                           "train a fresh run")
     saved = (ckpt["hyper_parameters"] or {}).get("config") or {}
     saved_model = saved.get("model") or {}
-    wanted = config.model.model_kwargs()
+    wanted = config.model.architecture()
     diffs = [f"model.{k}: checkpoint {saved_model.get(k)!r}, config {v!r}"
-             for k, v in wanted.items() if k != "gradient_checkpointing" and saved_model.get(k) != v]
+             for k, v in wanted.items() if saved_model.get(k) != v]
     if diffs:
         raise ResumeError(f"cannot resume from {path}: the model differs from the config ("
                           + "; ".join(diffs) + ")")
