@@ -44,11 +44,11 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     ``corpus`` (``n_train``/``n_valid``/``n_test``) and ``overrides`` (``key=value`` on the demo
     config) shrink the demo, e.g. for tests.
     """
-    from tfgridnet.config import load_config
     from tfgridnet.data.checks import check_data
     from tfgridnet.data.demo import make_demo_data
     from tfgridnet.evaluation.evaluate import evaluate
     from tfgridnet.report.render import write_report
+    from tfgridnet.train.config import load_config
     from tfgridnet.train.run import train
 
     console = console or Console()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfgridnet.config import ConfigError, config_from_dict, load_config
+from tfgridnet.train.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = ("demo.yaml", "seed.yaml", "dns2020.yaml", "voicebank_demand.yaml")

@@ -110,7 +110,7 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     """Entry point of ``tfgridnet train``; returns the exit code."""
     from lightning.pytorch.utilities import rank_zero_only
 
-    from tfgridnet.config import load_config
+    from tfgridnet.train.config import load_config
     from tfgridnet.train.run import DataCheckFailed, TrainingDiverged, train
 
     config = load_config(config_path, overrides)

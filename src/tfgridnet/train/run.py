@@ -29,7 +29,6 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet import __version__
-from tfgridnet.config import Config, ConfigError
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
@@ -40,6 +39,7 @@ from tfgridnet.train.callbacks import (
     GradientGuard,
     TimeBudget,
 )
+from tfgridnet.train.config import Config, ConfigError
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 
