@@ -13,20 +13,65 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.evaluation.scoring import enhanced_column, metric_names
+from pydantic import BaseModel, ConfigDict
+
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, enhanced_column, metric_names
 from tfgridnet.fileio import write_text_atomic
 
-__all__ = ["csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
+__all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
            "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
 
 NOISY_SISNR_PLAUSIBLE_DB = (-10.0, 30.0)
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 
 
+class MetricSummary(BaseModel):
+    """One entry of ``summary.json``'s ``metrics`` (keyed by ``Metric.name``): written by
+    ``summarize``, read by the report. Keys a foreign or older file lacks read as ``None``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int = 0
+    n_missing: int = 0
+    noisy_mean: float | None = None
+    enhanced_mean: float | None = None
+    noisy_median: float | None = None
+    enhanced_median: float | None = None
+    improvement_mean: float | None = None
+    improvement_std: float | None = None
+    improvement_median: float | None = None
+    share_improved: float | None = None
+
+
+def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSummary], list[str]]:
+    """``summary.json``'s per-metric entries in registry order, and the keys that were missing.
+
+    Unknown metric names are skipped (a newer evaluator); an entry that is not a mapping is
+    reported as missing rather than guessed at.
+    """
+    raw = summary.get("metrics")
+    if not isinstance(raw, dict):
+        return {}, ["metrics"]
+    out: dict[str, MetricSummary] = {}
+    missing: list[str] = []
+    for name in METRIC_REGISTRY:
+        if name not in raw:
+            continue
+        entry = raw[name]
+        if not isinstance(entry, dict):
+            missing.append(f"metrics.{name}")
+            continue
+        out[name] = MetricSummary.model_validate(entry)
+        missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean", "improvement_mean")
+                    if k not in entry]
+    return out, missing
+
+
 def csv_columns(with_dnsmos: bool) -> list[str]:
     columns = ["uttid"]
     for metric in metric_names(with_dnsmos):
-        columns += [f"noisy_{metric}", enhanced_column(metric), f"{metric}_improvement"]
+        m = METRIC_REGISTRY[metric]
+        columns += [m.noisy_column, m.enhanced_column, m.delta_column]
     return columns + ["duration_s", "enhanced_peak", "status", "error", "notes"]
 
 
@@ -46,19 +91,20 @@ def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> dict[str
                                "n_failed": sum(r.get("status") == "failed" for r in rows)}
     per_metric: dict[str, Any] = {}
     for metric in metric_names(with_dnsmos):
-        complete = [r for r in scored if r.get(f"{metric}_improvement") is not None]
-        noisy = [r[f"noisy_{metric}"] for r in complete]
-        enhanced = [r[enhanced_column(metric)] for r in complete]
-        gains = [r[f"{metric}_improvement"] for r in complete]
+        m = METRIC_REGISTRY[metric]
+        complete = [r for r in scored if r.get(m.delta_column) is not None]
+        noisy = [r[m.noisy_column] for r in complete]
+        enhanced = [r[m.enhanced_column] for r in complete]
+        gains = [r[m.delta_column] for r in complete]
         noisy_stats, enhanced_stats, gain_stats = _stats(noisy), _stats(enhanced), _stats(gains)
-        per_metric[metric] = {
-            "n": len(complete), "n_missing": len(scored) - len(complete),
-            "noisy_mean": noisy_stats["mean"], "enhanced_mean": enhanced_stats["mean"],
-            "noisy_median": noisy_stats["median"], "enhanced_median": enhanced_stats["median"],
-            "improvement_mean": gain_stats["mean"], "improvement_std": gain_stats["std"],
-            "improvement_median": gain_stats["median"],
-            "share_improved": (sum(g > 0 for g in gains) / len(gains)) if gains else None,
-        }
+        per_metric[metric] = MetricSummary(
+            n=len(complete), n_missing=len(scored) - len(complete),
+            noisy_mean=noisy_stats["mean"], enhanced_mean=enhanced_stats["mean"],
+            noisy_median=noisy_stats["median"], enhanced_median=enhanced_stats["median"],
+            improvement_mean=gain_stats["mean"], improvement_std=gain_stats["std"],
+            improvement_median=gain_stats["median"],
+            share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None,
+        ).model_dump()
     sisnr = per_metric["sisnr"]
     gains = [r["sisnr_improvement"] for r in scored if r.get("sisnr_improvement") is not None]
     gain_stats = _stats(gains)

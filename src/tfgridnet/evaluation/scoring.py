@@ -8,32 +8,83 @@ imports no torch model code.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tfgridnet.metrics import (
-    MetricError,
-    dnsmos,
-    estoi,
-    pesq_wb,
-    si_sdr,
-    si_snr_numpy,
-    snr,
-    stoi,
+__all__ = ["Metric", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS", "enhanced_column",
+           "metric_names", "score_pair"]
+
+Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One evaluation metric: how it is named in files and reports, and how it is computed.
+
+    Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
+    ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
+    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (DESIGN.md §4).
+    """
+
+    name: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    compute: Scorer | None  # None: scored as a group without a reference (DNSMOS)
+    prefixed: bool = False
+
+    @property
+    def noisy_column(self) -> str:
+        return f"noisy_{self.name}"
+
+    @property
+    def enhanced_column(self) -> str:
+        return f"enhanced_{self.name}" if self.prefixed else self.name
+
+    @property
+    def delta_column(self) -> str:
+        return f"{self.name}_improvement"
+
+
+def _metric_fn(name: str, as_float64: bool = False) -> Scorer:
+    """``tfgridnet.metrics.<name>`` as a ``(estimate, reference, sample_rate)`` scorer, looked up
+    on call so the registry stays a plain table of names."""
+
+    def score(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
+        from tfgridnet import metrics
+
+        fn = getattr(metrics, name)
+        if as_float64:
+            return float(fn(est.astype(np.float64), ref.astype(np.float64)))
+        if name == "si_snr_numpy":
+            return float(fn(est, ref))
+        return float(fn(est, ref, sample_rate))
+
+    return score
+
+
+_REGISTRY = (
+    Metric("sisnr", "SI-SNR", "dB", True, _metric_fn("si_snr_numpy"), prefixed=True),
+    Metric("sisdr", "SI-SDR", "dB", True, _metric_fn("si_sdr", as_float64=True), prefixed=True),
+    Metric("snr", "SNR", "dB", True, _metric_fn("snr", as_float64=True), prefixed=True),
+    Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb")),
+    Metric("stoi", "STOI", "", True, _metric_fn("stoi")),
+    Metric("estoi", "ESTOI", "", True, _metric_fn("estoi")),
+    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None),
+    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None),
+    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None),
+    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None),
 )
-
-__all__ = ["METRICS", "DNSMOS_METRICS", "enhanced_column", "metric_names", "score_pair"]
-
-# (name, higher is better). Each gets noisy_<m>, <enhanced column>, <m>_improvement in the CSV.
-METRICS = ("sisnr", "sisdr", "snr", "pesq_wb", "stoi", "estoi")
-DNSMOS_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808")
-# SI-SNR-like metrics keep the "enhanced_" prefix (DESIGN.md), perceptual ones are named bare.
-_PREFIXED = ("sisnr", "sisdr", "snr")
+METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
+METRICS = tuple(m.name for m in _REGISTRY if m.compute is not None)
+DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.compute is None)
 
 
 def enhanced_column(metric: str) -> str:
-    return f"enhanced_{metric}" if metric in _PREFIXED else metric
+    return METRIC_REGISTRY[metric].enhanced_column
 
 
 def metric_names(with_dnsmos: bool) -> tuple[str, ...]:
@@ -41,25 +92,18 @@ def metric_names(with_dnsmos: bool) -> tuple[str, ...]:
 
 
 def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
-    if metric == "sisnr":
-        return float(si_snr_numpy(est, ref))
-    if metric == "sisdr":
-        return float(si_sdr(est.astype(np.float64), ref.astype(np.float64)))
-    if metric == "snr":
-        return float(snr(est.astype(np.float64), ref.astype(np.float64)))
-    if metric == "pesq_wb":
-        return pesq_wb(est, ref, sample_rate)
-    if metric == "stoi":
-        return stoi(est, ref, sample_rate)
-    if metric == "estoi":
-        return estoi(est, ref, sample_rate)
-    raise KeyError(metric)
+    compute = METRIC_REGISTRY[metric].compute
+    if compute is None:
+        raise KeyError(metric)
+    return compute(est, ref, sample_rate)
 
 
 def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sample_rate: int,
                with_dnsmos: bool = False) -> dict[str, Any]:
     """All metrics of one utterance, noisy and enhanced, by the same code; undefined ones are
     left out with their reason in ``metric_errors``."""
+    from tfgridnet.metrics import MetricError, dnsmos
+
     row: dict[str, Any] = {}
     errors: list[str] = []
     # An unchanged signal gets the very same scores (SIMD summation order can differ with memory
@@ -67,9 +111,10 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sampl
     unchanged = noisy.shape == enhanced.shape and np.array_equal(noisy, enhanced)
     for metric in METRICS:
         for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
-            column = f"noisy_{metric}" if prefix else enhanced_column(metric)
+            m = METRIC_REGISTRY[metric]
+            column = m.noisy_column if prefix else m.enhanced_column
             if unchanged and not prefix:
-                row[column] = row[f"noisy_{metric}"]
+                row[column] = row[m.noisy_column]
                 continue
             try:
                 value = _score_one(metric, signal_, clean, sample_rate)
@@ -86,8 +131,9 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sampl
                 errors.append(f"{prefix}dnsmos: {exc}")
             row.update({f"{prefix}{k}": v for k, v in scores.items()})
     for metric in metric_names(with_dnsmos):
-        noisy_value, enhanced_value = row.get(f"noisy_{metric}"), row.get(enhanced_column(metric))
-        row[f"{metric}_improvement"] = (enhanced_value - noisy_value
+        m = METRIC_REGISTRY[metric]
+        noisy_value, enhanced_value = row.get(m.noisy_column), row.get(m.enhanced_column)
+        row[m.delta_column] = (enhanced_value - noisy_value
                                         if noisy_value is not None and enhanced_value is not None
                                         else None)
     row["metric_errors"] = errors

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tfgridnet.evaluation.schema import MetricSummary, read_metric_summaries
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+
 __all__ = ["THRESHOLDS", "Analysis", "Finding", "Thresholds", "analyse", "find_eval_dir"]
 
 REQUIRED_COLUMNS = (
@@ -420,6 +423,23 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     return stats
 
 
+def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]:
+    """Per-metric means of an evaluation_results.csv without summary.json (an older evaluator)."""
+    out: dict[str, MetricSummary] = {}
+    for name, metric in METRIC_REGISTRY.items():
+        if metric.noisy_column not in table or metric.enhanced_column not in table:
+            continue
+        noisy = np.array(table[metric.noisy_column], dtype=np.float64)
+        enhanced = np.array(table[metric.enhanced_column], dtype=np.float64)
+        both = np.isfinite(noisy) & np.isfinite(enhanced)
+        if both.any():
+            out[name] = MetricSummary(
+                n=int(both.sum()), n_missing=int((~both).sum()),
+                noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
+                improvement_mean=float((enhanced[both] - noisy[both]).mean()))
+    return out
+
+
 def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     """Per-utterance statistics from evaluation_results.csv, falling back to summary.json."""
     results_path = eval_dir / "evaluation_results.csv"
@@ -431,7 +451,10 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     if not summary_path.is_file():
         missing.append(f"{summary_path.name}")
     stats: dict[str, Any] = {"dir": eval_dir, "summary": summary, "source": "summary.json",
-                             "other_metrics": []}
+                             "metrics": {}}
+    if summary:
+        stats["metrics"], absent = read_metric_summaries(summary)
+        missing += [f"{summary_path.name}:{key}" for key in absent]
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
     if results_path.is_file():
@@ -473,18 +496,8 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
 
         stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
         stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
-        for column in table:
-            if column.startswith("enhanced_") and column != "enhanced_sisnr":
-                metric = column[len("enhanced_"):]
-                noisy_column = table.get(f"noisy_{metric}")
-                enhanced_values = np.array(table[column], dtype=np.float64)
-                if noisy_column is None or not np.isfinite(enhanced_values).any():
-                    continue
-                stats["other_metrics"].append({
-                    "metric": metric,
-                    "noisy_mean": float(np.nanmean(np.array(noisy_column, dtype=np.float64))),
-                    "enhanced_mean": float(np.nanmean(enhanced_values)),
-                })
+        if not stats["metrics"]:  # no summary.json metrics: the CSV's columns, by the registry
+            stats["metrics"] = _metrics_from_table(table)
         if "n_failed" in summary and _num(summary["n_failed"]):
             stats["n_failed"] = max(stats["n_failed"], int(summary["n_failed"]))
     else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
 from tfgridnet.report.i18n import fmt, tr
@@ -243,11 +244,18 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
          tr("exp.zero", lang), _status(None if failed is None else failed == 0, warn=True)],
     ]
-    for other in ev.get("other_metrics", []):
-        rows.append([tr("ev.other", lang, metric=other["metric"], noisy=other["noisy_mean"],
-                        enhanced=other["enhanced_mean"]), fmt(other["enhanced_mean"], ".3f"),
-                     tr("exp.higher", lang),
-                     _status(other["enhanced_mean"] > other["noisy_mean"])])
+    for name, stats in ev.get("metrics", {}).items():
+        metric = METRIC_REGISTRY[name]
+        if stats.noisy_mean is None or stats.enhanced_mean is None:
+            continue
+        change = (stats.improvement_mean if stats.improvement_mean is not None
+                  else stats.enhanced_mean - stats.noisy_mean)
+        better = change > 0 if metric.higher_is_better else change < 0
+        rows.append([tr("ev.other", lang, metric=metric.label,
+                        unit=f" ({metric.unit})" if metric.unit else ""),
+                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
+                     tr("exp.higher" if metric.higher_is_better else "exp.lower", lang),
+                     _status(better)])
     blocks.append(_table([tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
                           tr("col.status", lang)], rows))
     if analysis.finding("eval_high_variance") and ev.get("worst"):
