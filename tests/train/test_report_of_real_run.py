@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
 from tfgridnet.train.config import config_from_dict
 from tfgridnet.train.run import train
@@ -24,6 +25,12 @@ def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
     computed = {name: stats for name, stats in summary["metrics"].items() if stats["n"]}
     # PESQ-WB and STOI are the metrics the report used to drop: they must be among those scored.
     assert {"sisnr", "sisdr", "snr", "pesq_wb", "stoi", "estoi"} <= set(computed)
+    # The report takes the evaluator's figures as written, not recomputed from the CSV's 4 decimals.
+    evaluation = analyse(run).evaluation
+    for ours, theirs in (("improvement_mean", "sisnr_improvement_mean"),
+                         ("improvement_std", "sisnr_improvement_std"),
+                         ("noisy_mean", "noisy_sisnr_mean"), ("enhanced_mean", "enhanced_sisnr_mean")):
+        assert evaluation[ours] == summary[theirs], ours
     for lang in ("en", "zh-TW"):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
         for name, stats in computed.items():

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, enhanced_column, metric_names
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
            "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
 
-NOISY_SISNR_PLAUSIBLE_DB = (-10.0, 30.0)
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 
 

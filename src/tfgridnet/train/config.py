@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
 
 __all__ = [
@@ -198,7 +199,8 @@ class MonitorConfig(_Section):
     """Thresholds of the loud warning after the first validation (broken pairs look like this)."""
 
     identity_margin_db: float = Field(10.0, ge=0, description="model below noisy input by this")
-    min_noisy_sisnr_db: float = Field(-10.0, description="noisy input itself below this")
+    min_noisy_sisnr_db: float = Field(NOISY_SISNR_PLAUSIBLE_DB[0],
+                                      description="noisy input itself below this")
 
 
 class Config(_Section):
