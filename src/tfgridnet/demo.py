@@ -1,6 +1,6 @@
 """`tfgridnet demo`: the whole pipeline on the embedded corpus, on a laptop CPU, in minutes.
 
-data (synthesised, checked) -> training (configs/demo.yaml, bounded time) -> export of the best
+data (synthesised, checked) -> training (the packaged demo recipe, bounded time) -> export of the best
 epoch -> evaluation of the demo test set (metrics, audio, plots, listening page) -> report.
 """
 
@@ -30,7 +30,7 @@ class DemoResult:
 
 
 def demo_config_path() -> Path:
-    """The demo recipe shipped inside the package (identical to configs/demo.yaml)."""
+    """The demo recipe shipped inside the package (``tfgridnet config show demo``)."""
     return Path(str(resources.files("tfgridnet") / "configs" / "demo.yaml"))
 
 

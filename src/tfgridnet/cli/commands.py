@@ -48,6 +48,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_config_list(args: argparse.Namespace) -> int:
+    from tfgridnet.train.config import recipe_names
+
+    print("\n".join(recipe_names()))
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from tfgridnet.train.config import recipe_text
+
+    sys.stdout.write(recipe_text(args.name))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),

@@ -8,6 +8,8 @@ import sys
 from tfgridnet import __version__
 from tfgridnet.cli.commands import (
     cmd_check_data,
+    cmd_config_list,
+    cmd_config_show,
     cmd_demo,
     cmd_enhance,
     cmd_evaluate,
@@ -53,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
     p.set_defaults(func=cmd_check_data)
 
-    p = sub.add_parser("train", help="train a model from a YAML config")
-    p.add_argument("config")
+    p = sub.add_parser("train", help="train a model from a YAML config or a shipped recipe")
+    p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
                    help="resume from CKPT, or from the run folder's last.ckpt when no CKPT is given")
@@ -63,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-data-errors", action="store_true",
                    help="train even when the start-up data check finds broken pairs")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("config", help="list the shipped recipes or print one to edit",
+                       description="`tfgridnet config show seed > my.yaml` writes a recipe to edit; "
+                                   "`tfgridnet train my.yaml` then trains from it.")
+    config_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = config_sub.add_parser("list", help="names of the shipped recipes")
+    q.set_defaults(func=cmd_config_list)
+    q = config_sub.add_parser("show", help="print a shipped recipe's YAML (comments included)")
+    q.add_argument("name", help="recipe name, e.g. demo, seed, dns2020, voicebank_demand")
+    q.set_defaults(func=cmd_config_show)
 
     p = sub.add_parser("evaluate", help="score a model on a manifest: metrics, audio, plots, page")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")

@@ -10,6 +10,7 @@ Relative paths in a config file resolve against the file's folder; relative path
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +22,9 @@ from tfgridnet.model.config import ModelConfig
 
 __all__ = [
     "Config", "ConfigError", "ModelConfig", "TrainModelConfig", "DataConfig", "LossConfig",
-    "OptimConfig",
-    "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
-    "MonitorConfig", "load_config", "config_from_dict", "apply_overrides", "PATH_KEYS",
+    "OptimConfig", "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
+    "MonitorConfig", "load_config", "recipe_names", "recipe_text", "config_from_dict",
+    "apply_overrides", "PATH_KEYS",
 ]
 
 # Config keys that hold file paths (resolved to absolute paths when the config is loaded).
@@ -327,21 +328,49 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(_format_errors(exc, source)) from None
 
 
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped in the package (``tfgridnet/configs/*.yaml``)."""
+    folder = resources.files("tfgridnet") / "configs"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def recipe_text(name: str) -> str:
+    """The YAML text of a shipped recipe, comments included (``tfgridnet config show NAME``)."""
+    stem = name[: -len(".yaml")] if name.endswith(".yaml") else name
+    if stem not in recipe_names():
+        raise ConfigError(f"{name}: no such recipe; shipped recipes: {', '.join(recipe_names())}")
+    return (resources.files("tfgridnet") / "configs" / f"{stem}.yaml").read_text(encoding="utf-8")
+
+
 def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str, ...] = ()
                 ) -> Config:
-    """Read a YAML config, resolve its relative paths, apply overrides and validate."""
+    """Read a YAML config file, or a shipped recipe by name; resolve paths, override, validate.
+
+    Relative paths in a file resolve against its folder; in a recipe given by name (``demo``,
+    ``seed``...) against the current folder, since the recipe's own folder is inside the package.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
+        base = path.resolve().parent
+    elif path.suffix in ("", ".yaml") and path.parent == Path(".") and \
+            path.name.removesuffix(".yaml") in recipe_names():
+        text, base = recipe_text(path.name), Path.cwd()
+    else:
+        raise ConfigError(f"{path}: config file not found (nor a shipped recipe: "
+                          f"{', '.join(recipe_names())})")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (model:, data:, ...), "
                           f"got {type(raw).__name__}")
-    _resolve_paths(raw, path.resolve().parent)
+    _resolve_paths(raw, base)
     apply_overrides(raw, list(overrides))
     return config_from_dict(raw, source=str(path))
