@@ -125,18 +125,12 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     from lightning.pytorch.utilities import rank_zero_only
 
     from tfgridnet.train.config import load_config
-    from tfgridnet.train.run import DataCheckFailed, TrainingDiverged, train
+    from tfgridnet.train.run import train
 
     config = load_config(config_path, overrides)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    try:
-        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    except DataCheckFailed as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 1
-    except TrainingDiverged as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 3
+    # DataCheckFailed (exit 1) and TrainingDiverged (exit 3) are printed and mapped by `main`.
+    train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
     if rank_zero_only.rank == 0:
         summary_path = run_dir / "train_summary.json"
         if summary_path.is_file():

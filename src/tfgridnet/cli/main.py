@@ -19,6 +19,17 @@ from tfgridnet.cli.commands import (
     cmd_report,
     cmd_train,
 )
+from tfgridnet.errors import EXIT_CODES, TfgridnetError, UserInputError
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+def _epilog(**meanings: str) -> str:
+    """The exit codes of one subcommand: the shared meanings, with the command's own wording."""
+    codes = {str(code): text for code, text in EXIT_CODES.items()}
+    codes.update({k.removeprefix("c"): v for k, v in meanings.items()})
+    return "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in
+                                        sorted(codes.items(), key=lambda item: int(item[0])))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,25 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tfgridnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("demo", help="build demo data, train, evaluate and report, on a CPU in minutes")
+    p = sub.add_parser("demo", formatter_class=_RAW, epilog=_epilog(),
+                       help="build demo data, train, evaluate and report, on a CPU in minutes")
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--minutes", type=float, default=None,
                    help="training time budget in minutes (default: the demo config's)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("make-demo-data", help="synthesise the embedded default corpus (eSpeak + noise)")
+    p = sub.add_parser("make-demo-data", formatter_class=_RAW, epilog=_epilog(),
+                       help="synthesise the embedded default corpus (eSpeak + noise)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_demo_data)
 
-    p = sub.add_parser("make-manifest", help="pair two folders by file name into a manifest CSV")
+    p = sub.add_parser("make-manifest", formatter_class=_RAW, epilog=_epilog(),
+                       help="pair two folders by file name into a manifest CSV")
     p.add_argument("--noisy-dir", required=True)
     p.add_argument("--clean-dir", required=True)
     p.add_argument("--out", required=True, help="manifest CSV to write")
     p.set_defaults(func=cmd_make_manifest)
 
-    p = sub.add_parser("check-data", help="find missing, misaligned, swapped or mis-scaled pairs",
-                       description="Exit code 0: no errors; 1: errors found; 2: unusable input.")
+    p = sub.add_parser("check-data", formatter_class=_RAW,
+                       epilog=_epilog(c1="errors found in the pairs",
+                                      c2="unusable input (manifest or audio unreadable)"),
+                       help="find missing, misaligned, swapped or mis-scaled pairs",
+                       description="Reads every pair of MANIFEST and names each broken one.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -55,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
     p.set_defaults(func=cmd_check_data)
 
-    p = sub.add_parser("train", help="train a model from a YAML config or a shipped recipe")
+    p = sub.add_parser("train", formatter_class=_RAW,
+                       epilog=_epilog(c1="the start-up data check found broken pairs",
+                                      c3="training diverged (non-finite steps)"),
+                       help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
@@ -66,17 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train even when the start-up data check finds broken pairs")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("config", help="list the shipped recipes or print one to edit",
+    p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),
+                       help="list the shipped recipes or print one to edit",
                        description="`tfgridnet config show seed > my.yaml` writes a recipe to edit; "
                                    "`tfgridnet train my.yaml` then trains from it.")
     config_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    q = config_sub.add_parser("list", help="names of the shipped recipes")
+    q = config_sub.add_parser("list", formatter_class=_RAW, epilog=_epilog(),
+                              help="names of the shipped recipes")
     q.set_defaults(func=cmd_config_list)
-    q = config_sub.add_parser("show", help="print a shipped recipe's YAML (comments included)")
+    q = config_sub.add_parser("show", formatter_class=_RAW, epilog=_epilog(),
+                              help="print a shipped recipe's YAML (comments included)")
     q.add_argument("name", help="recipe name, e.g. demo, seed, dns2020, voicebank_demand")
     q.set_defaults(func=cmd_config_show)
 
-    p = sub.add_parser("evaluate", help="score a model on a manifest: metrics, audio, plots, page")
+    p = sub.add_parser("evaluate", formatter_class=_RAW,
+                       epilog=_epilog(c1="some utterances could not be evaluated"),
+                       help="score a model on a manifest: metrics, audio, plots, page")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
     p.add_argument("--manifest", required=True, help="uttid,noisy,clean CSV to score")
     p.add_argument("--out", required=True, help="evaluation folder to write")
@@ -86,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("enhance", help="enhance audio files, folders or globs")
+    p = sub.add_parser("enhance", formatter_class=_RAW,
+                       epilog=_epilog(c1="some files could not be enhanced"),
+                       help="enhance audio files, folders or globs")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="audio files (any format libsndfile reads), folders or globs")
@@ -101,12 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16: autocast, about 1.7x faster on a CPU, output within ~34 dB of fp32")
     p.set_defaults(func=cmd_enhance)
 
-    p = sub.add_parser("export", help="export a run's best model (or a checkpoint) as safetensors")
+    p = sub.add_parser("export", formatter_class=_RAW, epilog=_epilog(),
+                       help="export a run's best model (or a checkpoint) as safetensors")
     p.add_argument("source", metavar="RUN_DIR|CKPT")
     p.add_argument("--out", required=True, help="folder for model.safetensors + config.json")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("report", help="write the experiment analysis of a run")
+    p = sub.add_parser("report", formatter_class=_RAW,
+                       epilog=_epilog(c0="report written, whatever the verdict "
+                                         "(a broken run is a finding, not a failure)"),
+                       help="write the experiment analysis of a run")
     p.add_argument("run_dir")
     p.add_argument("--eval", default=None, help="an evaluation folder to include")
     p.add_argument("--lang", choices=["en", "zh-TW"], default="en")
@@ -115,12 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; the project's errors become one line on stderr and their exit code."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as exc:
+    except TfgridnetError as exc:
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except (FileNotFoundError, ValueError) as exc:  # user input refused by a plain ValueError
+        print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
+        return UserInputError.exit_code
     except KeyboardInterrupt:
         print(f"tfgridnet {args.command}: interrupted", file=sys.stderr)
         return 130

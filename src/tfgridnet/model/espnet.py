@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import yaml
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.model.config import ARCHITECTURE_KEYS
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
@@ -35,7 +36,7 @@ _IGNORED_CONF = {"use_builtin_complex", "ref_channel", "input_dim"}
 _MODEL_ARGS = set(ARCHITECTURE_KEYS)  # what separator_conf may set: ModelConfig's arguments
 
 
-class EspnetImportError(ValueError):
+class EspnetImportError(UserInputError):
     """An ESPnet checkpoint that cannot be represented exactly by our TFGridNetV2."""
 
 

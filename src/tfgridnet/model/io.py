@@ -22,6 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
 from tfgridnet.model.config import RUNTIME_ONLY
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
@@ -38,7 +39,7 @@ CONFIG_NAME = "config.json"
 # Training-only switches: meaningless at inference, dropped when rebuilding the model.
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserInputError):
     """A model source is missing, malformed or unsafe; the message names the file."""
 
 

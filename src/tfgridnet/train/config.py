@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
 
@@ -36,7 +37,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A config cannot be used; the message names the file, each bad key path and what is allowed."""
 
 

@@ -29,6 +29,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet import __version__
+from tfgridnet.errors import ProblemsFound, TfgridnetError, UserInputError
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
@@ -49,15 +50,17 @@ __all__ = ["train", "DataCheckFailed", "TrainingDiverged", "ResumeError",
 log = logging.getLogger("tfgridnet.train")
 
 
-class DataCheckFailed(ValueError):
+class DataCheckFailed(ProblemsFound, ValueError):
     """The start-up data check found broken pairs; the message lists them and what to run."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(TfgridnetError, RuntimeError):
     """Training stopped after too many consecutive non-finite steps (message: the diagnostic)."""
 
+    exit_code = 3
 
-class ResumeError(ValueError):
+
+class ResumeError(UserInputError):
     """The checkpoint given to --resume cannot be used; nothing was changed."""
 
 
