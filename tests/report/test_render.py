@@ -10,19 +10,14 @@ from collections import Counter
 import pytest
 
 from tfgridnet.cli import main
+from tfgridnet.report.analysis import analyse
+from tfgridnet.report.findings import read_findings
 from tfgridnet.report.i18n import STRINGS, tr
 from tfgridnet.report.render import write_report
+from tfgridnet.report.rules import RULES, RULES_BY_CODE
 
 # A number as written in the report: sign, thousands separators, decimals, exponent.
 NUMBER = re.compile(r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
-ALL_CODES = (
-    "eval_noisy_sisnr_abnormal", "eval_no_improvement", "eval_low_improvement",
-    "eval_high_variance", "eval_worse_than_input", "eval_failed_utterances", "train_not_learning",
-    "train_loss_positive", "noisy_baseline_abnormal", "model_worse_than_identity",
-    "lr_decay_too_fast", "stale_best_epoch", "overfitting", "frequent_clipping",
-    "gradient_spikes", "nonfinite_steps", "memory_headroom", "memory_near_limit", "missing_data",
-    "insufficient_evidence",
-)
 
 
 def test_report_files_are_written_with_plots(healthy_run):
@@ -46,12 +41,20 @@ def test_html_is_self_contained_and_links_the_evaluation_page(healthy_run):
 
 def test_findings_json_follows_the_contract(users_run):
     write_report(users_run, users_run.parent / "inference_epoch_100")
-    findings = json.loads((users_run / "findings.json").read_text(encoding="utf-8"))
-    assert findings
-    for item in findings:
+    records = read_findings(users_run / "findings.json")
+    assert [r.code for r in records] == analyse(users_run, users_run.parent /
+                                                "inference_epoch_100").codes
+    for item in json.loads((users_run / "findings.json").read_text(encoding="utf-8")):
         assert set(item) == {"code", "severity", "message", "evidence"}
-        assert item["severity"] in ("error", "warning", "info")
-        assert item["message"] and isinstance(item["evidence"], dict)
+    assert all(r.message and r.severity in RULES_BY_CODE[r.code].severities for r in records)
+
+
+def test_findings_file_with_a_code_no_rule_defines_is_refused(tmp_path):
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps([{"code": "made_up", "severity": "error", "message": "x",
+                                 "evidence": {}}]))
+    with pytest.raises(ValueError, match=r"findings\.json.*unknown finding code 'made_up'"):
+        read_findings(path)
 
 
 def test_missing_columns_skip_plots_and_are_reported(tmp_path, synth):
@@ -95,9 +98,10 @@ def test_every_string_has_both_languages_with_the_same_placeholders():
     for key, (english, chinese) in STRINGS.items():
         assert english and chinese, key
         assert _fields(english) == _fields(chinese), key
-    for code in ALL_CODES:
-        assert f"rec.{code}" in STRINGS, code
-        assert any(k == f"finding.{code}" or k.startswith(f"finding.{code}.") for k in STRINGS)
+    for rule in RULES:
+        assert f"rec.{rule.code}" in STRINGS, rule.code
+        for key in rule.message_keys:
+            assert f"finding.{key}" in STRINGS, key
 
 
 def test_unknown_language_is_refused(healthy_run):

@@ -13,17 +13,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
-from tfgridnet.fileio import write_json_atomic, write_text_atomic
-from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
+from tfgridnet.fileio import write_text_atomic
+from tfgridnet.report.analysis import Analysis, analyse
+from tfgridnet.report.findings import write_findings
 from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["build_blocks", "render_html", "render_markdown", "write_analysis",
            "write_report"]
 
-DATA_CODES = ("eval_noisy_sisnr_abnormal", "noisy_baseline_abnormal")
 ICONS = {"ok": "✅", "warn": "⚠️", "bad": "❌", "none": "—"}
 SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -279,7 +279,7 @@ def _codes(findings: list[Finding]) -> str:
 def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
     t, ev = analysis.training, analysis.evaluation
     blocks = [_h(tr("h.diagnosis", lang))]
-    data = [f for f in analysis.findings if f.code in DATA_CODES]
+    data = [f for f in analysis.findings if f.rule.about_data]
     problems = [f for f in analysis.findings if f.severity != "info"]
     if data:
         noisy = (data[0].evidence.get("noisy_sisnr_mean")
@@ -287,7 +287,7 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
                  else data[0].evidence.get("valid_noisy_sisnr"))
         blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
                             low=THRESHOLDS.noisy_sisnr_low_db, high=THRESHOLDS.noisy_sisnr_high_db)))
-        rest = [f for f in problems if f.code not in DATA_CODES]
+        rest = [f for f in problems if not f.rule.about_data]
         if rest:
             blocks.append(_p(tr("diag.consequences", lang, codes=_codes(rest))))
     elif analysis.verdict == "broken":
@@ -307,7 +307,7 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
 
 def recommendations(analysis: Analysis, lang: str) -> list[str]:
     """One recommendation per finding, data fixes first; nothing fired -> keep the best epoch."""
-    data_broken = any(f.code in DATA_CODES for f in analysis.findings)
+    data_broken = any(f.rule.about_data for f in analysis.findings)
     out: list[str] = []
     seen: set[str] = set()
     for finding in analysis.findings:
@@ -315,7 +315,7 @@ def recommendations(analysis: Analysis, lang: str) -> list[str]:
             continue
         seen.add(finding.code)
         text = tr(f"rec.{finding.code}", lang, **finding.evidence)
-        if data_broken and finding.code not in DATA_CODES and finding.severity != "info":
+        if data_broken and not finding.rule.about_data and finding.severity != "info":
             text = tr("rec.after_data", lang, text=text)
         out.append(f"`{finding.code}` — {text}")
     if not any(f.severity != "info" for f in analysis.findings):
@@ -448,10 +448,6 @@ def render_html(blocks: list[Block], lang: str) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def findings_json(analysis: Analysis, lang: str = "en") -> list[dict[str, Any]]:
-    return [f.to_json(lang) for f in analysis.findings]
-
-
 def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:
     """Write the Markdown, HTML, findings and plots of an existing analysis into its run folder."""
     from tfgridnet.report.plots import write_plots
@@ -463,7 +459,7 @@ def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:
         "markdown": write_text_atomic(run_dir / "EXPERIMENT_ANALYSIS.md",
                                       render_markdown(blocks, run_dir)),
         "html": write_text_atomic(run_dir / "report.html", render_html(blocks, lang)),
-        "findings": write_json_atomic(run_dir / "findings.json", findings_json(analysis, lang)),
+        "findings": write_findings(run_dir / "findings.json", analysis.findings, lang),
     }
     paths.update({f"plot_{name}": path for name, path in plots.items()})
     return paths
