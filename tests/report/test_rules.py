@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -313,3 +314,21 @@ def test_summary_only_evaluation_is_used_and_the_csv_is_reported_missing(tmp_pat
     assert analysis.evaluation["source"] == "summary.json"
     assert analysis.evaluation["improvement_mean"] > 5
     assert "evaluation_results.csv" in analysis.missing
+
+
+def test_summary_lacking_contract_keys_is_read_and_the_report_names_what_is_missing(tmp_path,
+                                                                                  synth):
+    run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
+                          synth.HEALTHY_CONFIG)
+    eval_dir = synth.healthy_eval(tmp_path / "ev")
+    summary = json.loads((eval_dir / "summary.json").read_text())
+    for key in ("sisnr_improvement_std", "metrics"):
+        del summary[key]
+    (eval_dir / "summary.json").write_text(json.dumps(summary))
+    analysis = analyse(run, eval_dir)
+    assert {"summary.json:sisnr_improvement_std", "summary.json:metrics"} <= set(analysis.missing)
+    assert "summary.json:sisnr_improvement_std" in analysis.finding("missing_data").evidence[
+        "missing"]
+    # The CSV stands in: the spread and the per-metric means are still reported.
+    assert analysis.evaluation["improvement_std"] > 0
+    assert analysis.evaluation["metrics"]["pesq_wb"].enhanced_mean == pytest.approx(2.6)

@@ -158,17 +158,16 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             pool.shutdown(cancel_futures=True)
 
     ordered = [rows[p.uttid] for p in pairs]
-    summary = summarize(ordered, with_dnsmos=dnsmos)
     elapsed = time.perf_counter() - started
-    summary.update({
+    chosen = select_highlights(ordered, n_plots)
+    summary = summarize(ordered, with_dnsmos=dnsmos).model_copy(update={
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
         "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
-    })
-    chosen = select_highlights(ordered, n_plots)
-    summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
-                             "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
+        "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
+                       "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
+    }).to_json()
     write_results_csv(out_dir / "evaluation_results.csv", ordered, dnsmos)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)

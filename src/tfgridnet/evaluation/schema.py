@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, enhanced_column, metric_names
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, scored_metrics
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
-__all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
-           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
+__all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
+           "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
+           "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
 
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
+_SISNR = METRIC_REGISTRY["sisnr"]
 
 
 class MetricSummary(BaseModel):
@@ -43,34 +46,97 @@ class MetricSummary(BaseModel):
     share_improved: float | None = None
 
 
-def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSummary], list[str]]:
-    """``summary.json``'s per-metric entries in registry order, and the keys that were missing.
+class UtteranceRef(BaseModel):
+    """The best or worst utterance by SI-SNR improvement."""
 
-    Unknown metric names are skipped (a newer evaluator); an entry that is not a mapping is
-    reported as missing rather than guessed at.
+    uttid: str
+    sisnr_improvement: float | None = None
+
+
+class EvaluationSummary(BaseModel):
+    """``summary.json``: written by ``evaluate`` (through ``summarize``), read by the report.
+
+    Every key is optional on reading so that an older or foreign file still loads;
+    :meth:`read` says which of the contract keys (``CONTRACT_KEYS``) the file lacked. The flat
+    per-metric means (``noisy_pesq_wb_mean``, ``pesq_wb_mean``, ...) are written as aliases of
+    ``metrics`` for readers of the original contract; ``metrics`` is the source.
     """
-    raw = summary.get("metrics")
-    if not isinstance(raw, dict):
-        return {}, ["metrics"]
-    out: dict[str, MetricSummary] = {}
-    missing: list[str] = []
-    for name in METRIC_REGISTRY:
-        if name not in raw:
-            continue
-        entry = raw[name]
-        if not isinstance(entry, dict):
-            missing.append(f"metrics.{name}")
-            continue
-        out[name] = MetricSummary.model_validate(entry)
-        missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean", "improvement_mean")
-                    if k not in entry]
-    return out, missing
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int | None = None
+    n_scored: int | None = None
+    n_failed: int | None = None
+    noisy_sisnr_mean: float | None = None
+    enhanced_sisnr_mean: float | None = None
+    sisnr_improvement_mean: float | None = None
+    sisnr_improvement_std: float | None = None
+    sisnr_improvement_min: float | None = None
+    sisnr_improvement_max: float | None = None
+    sisnr_improvement_median: float | None = None
+    share_improved: float | None = None
+    best: UtteranceRef | None = None
+    worst: UtteranceRef | None = None
+    baseline: dict[str, Any] | None = None
+    worse_than_input: bool | None = None
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    failed: list[dict[str, str]] = Field(default_factory=list)
+    highlights: dict[str, list[str]] | None = None
+    model: str | None = None
+    manifest: str | None = None
+    sample_rate: int | None = None
+    device: str | None = None
+    workers: int | None = None
+    elapsed_s: float | None = None
+    audio_seconds: float | None = None
+    real_time_factor: float | None = None
+
+    CONTRACT_KEYS: ClassVar[tuple[str, ...]] = (
+        "n", "n_failed", "noisy_sisnr_mean", "enhanced_sisnr_mean", "sisnr_improvement_mean",
+        "sisnr_improvement_std", "sisnr_improvement_min", "sisnr_improvement_max", "metrics")
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content: the fields plus the flat per-metric mean aliases."""
+        data = self.model_dump(mode="json")
+        for name, stats in self.metrics.items():
+            metric = METRIC_REGISTRY[name]
+            data.setdefault(f"{metric.noisy_column}_mean", stats.noisy_mean)
+            data.setdefault(f"{metric.enhanced_column}_mean", stats.enhanced_mean)
+        return data
+
+    @classmethod
+    def read(cls, path: Path) -> tuple[EvaluationSummary, list[str]]:
+        """The summary of ``path`` and the contract keys it lacked (``metrics.<name>.<key>`` for a
+        metric entry without its means). Metric names this version does not know are skipped."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+        missing = [key for key in cls.CONTRACT_KEYS if raw.get(key) is None]
+        entries = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
+        metrics = {}
+        for name in METRIC_REGISTRY:
+            entry = entries.get(name)
+            if name in entries and not isinstance(entry, dict):
+                missing.append(f"metrics.{name}")
+            elif isinstance(entry, dict):
+                metrics[name] = entry
+                missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean",
+                                                            "improvement_mean") if k not in entry]
+        try:
+            return cls.model_validate({**raw, "metrics": metrics}), missing
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ValueError(f"{path}: not an evaluation summary ({problems})") from None
 
 
 def csv_columns(with_dnsmos: bool) -> list[str]:
     columns = ["uttid"]
-    for metric in metric_names(with_dnsmos):
-        m = METRIC_REGISTRY[metric]
+    for m in scored_metrics(with_dnsmos):
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
     return columns + ["duration_s", "enhanced_peak", "status", "error", "notes"]
 
@@ -84,84 +150,76 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> dict[str, Any]:
+def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> EvaluationSummary:
     """Means, spread, medians and share improved per metric, identity baseline and warnings."""
     scored = [r for r in rows if r.get("status") == "ok"]
-    summary: dict[str, Any] = {"n": len(rows), "n_scored": len(scored),
-                               "n_failed": sum(r.get("status") == "failed" for r in rows)}
-    per_metric: dict[str, Any] = {}
-    for metric in metric_names(with_dnsmos):
-        m = METRIC_REGISTRY[metric]
+    per_metric: dict[str, MetricSummary] = {}
+    for m in scored_metrics(with_dnsmos):
         complete = [r for r in scored if r.get(m.delta_column) is not None]
-        noisy = [r[m.noisy_column] for r in complete]
-        enhanced = [r[m.enhanced_column] for r in complete]
         gains = [r[m.delta_column] for r in complete]
-        noisy_stats, enhanced_stats, gain_stats = _stats(noisy), _stats(enhanced), _stats(gains)
-        per_metric[metric] = MetricSummary(
+        noisy_stats = _stats([r[m.noisy_column] for r in complete])
+        enhanced_stats = _stats([r[m.enhanced_column] for r in complete])
+        gain_stats = _stats(gains)
+        per_metric[m.name] = MetricSummary(
             n=len(complete), n_missing=len(scored) - len(complete),
             noisy_mean=noisy_stats["mean"], enhanced_mean=enhanced_stats["mean"],
             noisy_median=noisy_stats["median"], enhanced_median=enhanced_stats["median"],
             improvement_mean=gain_stats["mean"], improvement_std=gain_stats["std"],
             improvement_median=gain_stats["median"],
-            share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None,
-        ).model_dump()
-    sisnr = per_metric["sisnr"]
-    gains = [r["sisnr_improvement"] for r in scored if r.get("sisnr_improvement") is not None]
+            share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None)
+    sisnr = per_metric[_SISNR.name]
+    gains = [r[_SISNR.delta_column] for r in scored if r.get(_SISNR.delta_column) is not None]
     gain_stats = _stats(gains)
-    summary.update({
-        "noisy_sisnr_mean": sisnr["noisy_mean"], "enhanced_sisnr_mean": sisnr["enhanced_mean"],
-        "sisnr_improvement_mean": gain_stats["mean"], "sisnr_improvement_std": gain_stats["std"],
-        "sisnr_improvement_min": gain_stats["min"], "sisnr_improvement_max": gain_stats["max"],
-        "sisnr_improvement_median": gain_stats["median"],
-        "share_improved": sisnr["share_improved"],
-    })
-    for metric in metric_names(with_dnsmos):
-        summary[f"noisy_{metric}_mean"] = per_metric[metric]["noisy_mean"]
-        summary[f"{enhanced_column(metric)}_mean"] = per_metric[metric]["enhanced_mean"]
     ranked = rank_by_improvement(rows)
-    if ranked:
-        summary["best"] = {"uttid": ranked[0]["uttid"],
-                           "sisnr_improvement": ranked[0]["sisnr_improvement"]}
-        summary["worst"] = {"uttid": ranked[-1]["uttid"],
-                            "sisnr_improvement": ranked[-1]["sisnr_improvement"]}
-    summary["baseline"] = {"name": IDENTITY_BASELINE,
-                           **{f"{m}_mean": per_metric[m]["noisy_mean"]
-                              for m in metric_names(with_dnsmos)}}
-    summary["worse_than_input"] = bool(gains) and (gain_stats["mean"] or 0.0) < 0.0
-    summary["metrics"] = per_metric
-    summary["warnings"] = _warnings(summary)
-    summary["failed"] = [{"uttid": r["uttid"], "error": r.get("error", "")}
-                         for r in rows if r.get("status") == "failed"]
+    summary = EvaluationSummary(
+        n=len(rows), n_scored=len(scored),
+        n_failed=sum(r.get("status") == "failed" for r in rows),
+        noisy_sisnr_mean=sisnr.noisy_mean, enhanced_sisnr_mean=sisnr.enhanced_mean,
+        sisnr_improvement_mean=gain_stats["mean"], sisnr_improvement_std=gain_stats["std"],
+        sisnr_improvement_min=gain_stats["min"], sisnr_improvement_max=gain_stats["max"],
+        sisnr_improvement_median=gain_stats["median"], share_improved=sisnr.share_improved,
+        best=(UtteranceRef(uttid=ranked[0]["uttid"],
+                           sisnr_improvement=ranked[0][_SISNR.delta_column]) if ranked else None),
+        worst=(UtteranceRef(uttid=ranked[-1]["uttid"],
+                            sisnr_improvement=ranked[-1][_SISNR.delta_column]) if ranked else None),
+        baseline={"name": IDENTITY_BASELINE,
+                  **{f"{name}_mean": stats.noisy_mean for name, stats in per_metric.items()}},
+        worse_than_input=bool(gains) and (gain_stats["mean"] or 0.0) < 0.0,
+        metrics=per_metric,
+        failed=[{"uttid": r["uttid"], "error": r.get("error", "")}
+                for r in rows if r.get("status") == "failed"])
+    summary.warnings = _warnings(summary)
     return summary
 
 
-def _warnings(summary: dict[str, Any]) -> list[str]:
+def _warnings(summary: EvaluationSummary) -> list[str]:
     warnings: list[str] = []
     low, high = NOISY_SISNR_PLAUSIBLE_DB
-    noisy_mean = summary["noisy_sisnr_mean"]
+    noisy_mean = summary.noisy_sisnr_mean
     if noisy_mean is not None and not low <= noisy_mean <= high:
         warnings.append(
             f"The noisy inputs score {noisy_mean:.1f} dB SI-SNR against their clean references, "
             f"outside the plausible [{low:.0f}, {high:.0f}] dB: the pairs are probably broken "
             "(misaligned, shifted, swapped, different utterances or wrong scale), so these "
             "numbers say nothing about the model. Run `tfgridnet check-data MANIFEST`.")
-    if summary["worse_than_input"]:
+    if summary.worse_than_input:
         warnings.append(
             f"The model is worse than doing nothing: mean SI-SNR improvement "
-            f"{summary['sisnr_improvement_mean']:+.2f} dB against the identity baseline.")
-    if summary["n_failed"]:
-        warnings.append(f"{summary['n_failed']} of {summary['n']} utterances could not be "
+            f"{summary.sisnr_improvement_mean:+.2f} dB against the identity baseline.")
+    if summary.n_failed:
+        warnings.append(f"{summary.n_failed} of {summary.n} utterances could not be "
                         "evaluated (see `failed` and the error column of evaluation_results.csv).")
-    for metric, stats in summary["metrics"].items():
-        if stats["n_missing"]:
-            warnings.append(f"{metric}: undefined for {stats['n_missing']} utterances "
+    for metric, stats in summary.metrics.items():
+        if stats.n_missing:
+            warnings.append(f"{metric}: undefined for {stats.n_missing} utterances "
                             "(reasons in the notes column).")
     return warnings
 
 
 def rank_by_improvement(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ok = [r for r in rows if r.get("status") == "ok" and r.get("sisnr_improvement") is not None]
-    return sorted(ok, key=lambda r: (-r["sisnr_improvement"], r["uttid"]))
+    key = _SISNR.delta_column
+    ok = [r for r in rows if r.get("status") == "ok" and r.get(key) is not None]
+    return sorted(ok, key=lambda r: (-r[key], r["uttid"]))
 
 
 def select_highlights(rows: list[dict[str, Any]], k: int) -> list[tuple[str, dict[str, Any]]]:

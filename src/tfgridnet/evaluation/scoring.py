@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Metric", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS", "enhanced_column",
-           "metric_names", "score_pair"]
+__all__ = ["Metric", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS", "scored_metrics",
+           "score_pair"]
 
 Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
 
@@ -83,12 +83,9 @@ METRICS = tuple(m.name for m in _REGISTRY if m.compute is not None)
 DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.compute is None)
 
 
-def enhanced_column(metric: str) -> str:
-    return METRIC_REGISTRY[metric].enhanced_column
-
-
-def metric_names(with_dnsmos: bool) -> tuple[str, ...]:
-    return METRICS + (DNSMOS_METRICS if with_dnsmos else ())
+def scored_metrics(with_dnsmos: bool) -> tuple[Metric, ...]:
+    """The metrics an evaluation scores, in registry order (DNSMOS only when asked for)."""
+    return tuple(m for m in _REGISTRY if m.compute is not None or with_dnsmos)
 
 
 def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
@@ -130,8 +127,7 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sampl
                 scores = dict.fromkeys(DNSMOS_METRICS)
                 errors.append(f"{prefix}dnsmos: {exc}")
             row.update({f"{prefix}{k}": v for k, v in scores.items()})
-    for metric in metric_names(with_dnsmos):
-        m = METRIC_REGISTRY[metric]
+    for m in scored_metrics(with_dnsmos):
         noisy_value, enhanced_value = row.get(m.noisy_column), row.get(m.enhanced_column)
         row[m.delta_column] = (enhanced_value - noisy_value
                                         if noisy_value is not None and enhanced_value is not None

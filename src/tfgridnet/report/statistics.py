@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from tfgridnet.evaluation.schema import MetricSummary, read_metric_summaries
+from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
-from tfgridnet.report.loading import config_value, read_eval_table, read_json
+from tfgridnet.report.loading import config_value, read_eval_table
 from tfgridnet.report.rules import THRESHOLDS
 
 __all__ = ["epoch_durations", "evaluation_stats", "steps_per_epoch", "training_stats"]
@@ -210,12 +210,13 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     return stats
 
 
-# The report's SI-SNR figures -> the summary.json keys the evaluator writes them under.
-_SUMMARY_SISNR_KEYS = {
+# The report's SI-SNR figures -> the EvaluationSummary fields the evaluator writes them under.
+_SUMMARY_SISNR_FIELDS = {
     "noisy_mean": "noisy_sisnr_mean", "enhanced_mean": "enhanced_sisnr_mean",
     "improvement_mean": "sisnr_improvement_mean", "improvement_std": "sisnr_improvement_std",
     "improvement_min": "sisnr_improvement_min", "improvement_max": "sisnr_improvement_max",
 }
+_SISNR = METRIC_REGISTRY["sisnr"]
 
 
 def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]:
@@ -235,80 +236,82 @@ def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]
     return out
 
 
+def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
+    """SI-SNR figures and the utterance ranking of an evaluation_results.csv."""
+    noisy = np.array(table.get(_SISNR.noisy_column, []), dtype=np.float64)
+    enhanced = np.array(table.get(_SISNR.enhanced_column, []), dtype=np.float64)
+    if _SISNR.delta_column in table:
+        improvement = np.array(table[_SISNR.delta_column], dtype=np.float64)
+    elif len(noisy) and len(enhanced):
+        improvement = enhanced - noisy
+    else:
+        raise ValueError(f"{path}: needs '{_SISNR.delta_column}' or both "
+                         f"'{_SISNR.noisy_column}' and '{_SISNR.enhanced_column}' columns")
+    ok = np.isfinite(improvement)
+    if not ok.any():
+        raise ValueError(f"{path}: no finite {_SISNR.delta_column} value")
+    imp = improvement[ok]
+    stats: dict[str, Any] = {
+        "source": path.name, "n": int(len(improvement)), "n_failed": int((~ok).sum()),
+        "improvement_mean": float(imp.mean()),
+        "improvement_std": float(imp.std(ddof=1)) if len(imp) > 1 else 0.0,
+        "improvement_min": float(imp.min()), "improvement_max": float(imp.max()),
+        "n_degraded": int((imp < 0).sum()), "degraded_share": float((imp < 0).mean()),
+        "metrics": _metrics_from_table(table)}
+    if len(noisy):
+        stats["noisy_mean"] = float(np.nanmean(noisy))
+    if len(enhanced):
+        stats["enhanced_mean"] = float(np.nanmean(enhanced))
+    uttids = table["uttid"]
+    order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable") if ok[i]]
+
+    def row(i: int) -> dict[str, Any]:
+        return {"uttid": uttids[i], "improvement": float(improvement[i]),
+                "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
+                "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
+
+    stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
+    stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
+    return stats
+
+
 def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
-    """The evaluation's figures from summary.json; evaluation_results.csv ranks the utterances and
-    stands in for what an older or foreign summary lacks (each gap is added to ``missing``)."""
+    """The evaluation's figures from summary.json (read through ``EvaluationSummary``);
+    evaluation_results.csv ranks the utterances and stands in for what an older or foreign
+    summary lacks. Each gap is added to ``missing`` as ``file`` or ``file:key``."""
     results_path = eval_dir / "evaluation_results.csv"
     summary_path = eval_dir / "summary.json"
     if not results_path.is_file() and not summary_path.is_file():
         raise FileNotFoundError(
             f"{eval_dir}: not an evaluation folder (no evaluation_results.csv or summary.json)")
-    summary = read_json(summary_path) if summary_path.is_file() else {}
-    if not summary_path.is_file():
-        missing.append(f"{summary_path.name}")
-    stats: dict[str, Any] = {"dir": eval_dir, "summary": summary, "source": "summary.json",
-                             "metrics": {}}
-    if summary:
-        stats["metrics"], absent = read_metric_summaries(summary)
+    summary, absent = (EvaluationSummary.read(summary_path) if summary_path.is_file()
+                       else (EvaluationSummary(), []))
+    if summary_path.is_file():
         missing += [f"{summary_path.name}:{key}" for key in absent]
-    if (eval_dir / "index.html").is_file():
-        stats["index_html"] = eval_dir / "index.html"
+    else:
+        missing.append(summary_path.name)
+    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {}}
     if results_path.is_file():
-        table = read_eval_table(results_path)
-        noisy = np.array(table.get("noisy_sisnr", []), dtype=np.float64)
-        enhanced = np.array(table.get("enhanced_sisnr", []), dtype=np.float64)
-        if "sisnr_improvement" in table:
-            improvement = np.array(table["sisnr_improvement"], dtype=np.float64)
-        elif len(noisy) and len(enhanced):
-            improvement = enhanced - noisy
-        else:
-            raise ValueError(f"{results_path}: needs 'sisnr_improvement' or both "
-                             "'noisy_sisnr' and 'enhanced_sisnr' columns")
-        ok = np.isfinite(improvement)
-        if not ok.any():
-            raise ValueError(f"{results_path}: no finite sisnr_improvement value")
-        stats["source"] = results_path.name
-        stats["n"] = int(len(improvement))
-        stats["n_failed"] = int((~ok).sum())
-        imp = improvement[ok]
-        stats["improvement_mean"] = float(imp.mean())
-        stats["improvement_std"] = float(imp.std(ddof=1)) if len(imp) > 1 else 0.0
-        stats["improvement_min"] = float(imp.min())
-        stats["improvement_max"] = float(imp.max())
-        stats["n_degraded"] = int((imp < 0).sum())
-        stats["degraded_share"] = float((imp < 0).mean())
-        if len(noisy):
-            stats["noisy_mean"] = float(np.nanmean(noisy))
-        if len(enhanced):
-            stats["enhanced_mean"] = float(np.nanmean(enhanced))
-        uttids = table["uttid"]
-        order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable")
-                 if ok[i]]
-
-        def row(i: int) -> dict[str, Any]:
-            return {"uttid": uttids[i], "improvement": float(improvement[i]),
-                    "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
-                    "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
-
-        stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
-        stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
-        if not stats["metrics"]:  # no summary.json metrics: the CSV's columns, by the registry
-            stats["metrics"] = _metrics_from_table(table)
-        if "n_failed" in summary and _num(summary["n_failed"]):
-            stats["n_failed"] = max(stats["n_failed"], int(summary["n_failed"]))
-        # The evaluator's own SI-SNR figures, at full precision: the CSV's values are rounded to
-        # 4 decimals, so it only ranks utterances and stands in for keys an older summary lacks.
-        for ours, theirs in _SUMMARY_SISNR_KEYS.items():
-            if _num(summary.get(theirs)) is not None:
-                stats[ours] = _num(summary[theirs])
-                stats["source"] = summary_path.name
+        stats.update(_table_stats(read_eval_table(results_path), results_path))
+        if summary.n_failed:
+            stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
     else:
         missing.append(results_path.name)
-        for ours, theirs in {"n": "n", "n_failed": "n_failed", **_SUMMARY_SISNR_KEYS}.items():
-            stats[ours] = _num(summary.get(theirs))
-            if stats[ours] is None:
-                missing.append(f"{summary_path.name}:{theirs}")
-        if stats["improvement_mean"] is None:
+        stats.update(n=summary.n, n_failed=summary.n_failed)
+        if summary.sisnr_improvement_mean is None:
             raise ValueError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
                              "evaluation_results.csv to compute it from")
+    # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
+    # so it only ranks utterances and stands in for keys an older summary lacks.
+    if summary.metrics:
+        stats["metrics"] = summary.metrics
+    for ours, theirs in _SUMMARY_SISNR_FIELDS.items():
+        value = getattr(summary, theirs)
+        if value is not None:
+            stats[ours] = value
+            stats["source"] = summary_path.name
+        else:
+            stats.setdefault(ours, None)
+    if (eval_dir / "index.html").is_file():
+        stats["index_html"] = eval_dir / "index.html"
     return stats
