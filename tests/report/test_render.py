@@ -150,3 +150,15 @@ def test_title_names_the_experiment_from_its_config(healthy_run):
     config_path.write_text("name: seed-baseline\n" + config_path.read_text())
     markdown = write_report(healthy_run)["markdown"].read_text()
     assert markdown.splitlines()[0] == "# Experiment analysis: seed-baseline (run)"
+
+
+def test_html_page_is_the_markdown_rendered_and_escapes_text_from_the_run(healthy_run):
+    config_path = healthy_run / "config.yaml"
+    config_path.write_text("name: <script>alert(1)</script>\n" + config_path.read_text())
+    paths = write_report(healthy_run)
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    # Every table row of the Markdown is a row of the page (one renderer of one text).
+    md_rows = sum(1 for line in markdown.splitlines() if line.startswith("| "))
+    assert page.count("<tr>") == md_rows
