@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -162,3 +165,15 @@ def test_html_page_is_the_markdown_rendered_and_escapes_text_from_the_run(health
     # Every table row of the Markdown is a row of the page (one renderer of one text).
     md_rows = sum(1 for line in markdown.splitlines() if line.startswith("| "))
     assert page.count("<tr>") == md_rows
+
+
+def test_plotting_leaves_matplotlibs_global_state_alone(healthy_run):
+    """The plots use the object API: no backend switch, no pyplot figures left open."""
+    code = ("import matplotlib, sys; backend = matplotlib.get_backend(); "
+            "from tfgridnet.report.render import write_report; "
+            f"write_report({str(healthy_run)!r}); "
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'; "
+            "assert matplotlib.get_backend() == backend, 'backend switched'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "MPLBACKEND": "svg"})
+    assert result.returncode == 0, result.stderr[-2000:]
