@@ -177,3 +177,14 @@ def test_plotting_leaves_matplotlibs_global_state_alone(healthy_run):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "MPLBACKEND": "svg"})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_experiment_sections_say_what_an_older_run_lacks(healthy_run):
+    text = write_report(healthy_run)["markdown"].read_text(encoding="utf-8")
+    assert "No `model` section in config.yaml" in text
+    assert "No `data_check.json`" in text
+    assert "| `model/` | export of the best epoch (safetensors + config.json) | missing |" in text
+    config_path = healthy_run / "config.yaml"
+    config_path.write_text("model:\n  emb_dim: 30\n  attn_n_head: 4\n" + config_path.read_text())
+    text = write_report(healthy_run)["markdown"].read_text(encoding="utf-8")
+    assert "is not a TF-GridNetV2 configuration (" in text and "emb_dim 30" in text

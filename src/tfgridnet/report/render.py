@@ -18,9 +18,10 @@ from markdown_it import MarkdownIt
 
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.report.analysis import Analysis, analyse
+from tfgridnet.report.blocks import Block
 from tfgridnet.report.findings import write_findings
 from tfgridnet.report.i18n import catalog
-from tfgridnet.report.sections import Block, build_blocks
+from tfgridnet.report.sections import build_blocks
 
 __all__ = ["render_html", "render_markdown", "write_analysis", "write_report"]
 

@@ -8,11 +8,12 @@ blocks as Markdown, and the HTML page is that Markdown rendered by markdown-it-p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import Analysis
+from tfgridnet.report.blocks import Block
+from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
 from tfgridnet.report.i18n import fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
@@ -20,16 +21,6 @@ __all__ = ["Block", "build_blocks", "recommendations"]
 
 ICONS = {"ok": "✅", "warn": "⚠️", "bad": "❌", "none": "—"}
 SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
-
-
-@dataclass
-class Block:
-    kind: str  # h1 h2 p ul ol table img
-    text: str = ""
-    items: list[str] | None = None
-    header: list[str] | None = None
-    rows: list[list[str]] | None = None
-    path: Path | None = None
 
 
 def _h(text: str, level: int = 2) -> Block:
@@ -341,6 +332,8 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
         key = "eval_auto" if analysis.eval_dir_auto else "eval_given"
         blocks.append(_p(tr(key, lang, path=analysis.eval_dir)))
     blocks += _training(analysis, lang)
+    blocks += model_blocks(analysis, lang)
+    blocks += audio_blocks(analysis, lang)
     blocks += _sisnr(analysis, lang)
     if analysis.training.get("phases"):
         blocks += _phases(analysis, lang)
@@ -353,6 +346,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
     blocks += _diagnosis(analysis, lang)
     blocks += [_h(tr("h.recommendations", lang)),
                Block("ol", items=recommendations(analysis, lang))]
+    blocks += files_blocks(analysis, lang)
     blocks += _plots(analysis, lang, plots)
     if analysis.missing:
         blocks += [_h(tr("h.missing", lang)),

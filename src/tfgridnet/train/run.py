@@ -41,6 +41,7 @@ from tfgridnet.train.callbacks import (
     TimeBudget,
 )
 from tfgridnet.train.config import Config, ConfigError
+from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 
@@ -144,11 +145,17 @@ def _check_sample_rates(config: Config) -> None:
                 "every file on load")
 
 
-def _startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
-    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors."""
+def _startup_data_check(config: Config, ignore_errors: bool) -> tuple[list[str], DataCheckFile]:
+    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors.
+
+    Returns log notes and the record kept in the run dir as ``data_check.json``.
+    """
     data = config.data
+    record = DataCheckFile(pipeline=AudioPipeline.of(data.sample_rate, data.resample,
+                                                     data.bandpass),
+                           check_pairs=data.check_pairs)
     if data.check_pairs == 0:
-        return []
+        return [], record
     from tfgridnet.data.checks import check_data
 
     notes: list[str] = []
@@ -160,6 +167,7 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
             continue
         report = check_data(Path(manifest), sample_rate=data.sample_rate,
                             max_pairs=data.check_pairs)
+        record.checks.append(ManifestCheck.of(key, str(manifest), report))
         errors = [p for p in report.problems if p.severity == "error"]
         if not errors:
             notes.append(f"{key}: {report.summary()}")
@@ -178,7 +186,8 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
             raise DataCheckFailed(message + "\n(--ignore-data-errors trains anyway)")
         log.warning("%s\n--ignore-data-errors given: training anyway", message)
         notes.append("data errors ignored: " + message)
-    return notes
+        record.errors_ignored = True
+    return notes, record
 
 
 def _environment(config: Config, precision: str, world_size: int, accelerator: str
@@ -295,7 +304,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                           "with --resume, or choose another --out")
 
     _check_sample_rates(config)
-    data_notes = _startup_data_check(config, ignore_data_errors)
+    data_notes, data_check = _startup_data_check(config, ignore_data_errors)
 
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
@@ -308,6 +317,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         for sub in ("checkpoints", "model", "logs", "plots"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", config.to_yaml())
+        data_check.write(run_dir)
         handler = _setup_text_log(run_dir)
         for note in data_notes:
             log.info("data check: %s", note)
