@@ -28,9 +28,17 @@ def _cmd_make_demo_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_manifest(args: argparse.Namespace) -> int:
-    from tfgridnet.data.manifest import make_manifest
+    from tfgridnet.data.manifest import make_manifest, read_conditions_csv
 
-    n = make_manifest(Path(args.noisy_dir), Path(args.clean_dir), Path(args.out))
+    constants = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {item!r}: expected COLUMN=VALUE, e.g. --set noise_kind=babble")
+        constants[key.strip().lower()] = value.strip()
+    conditions = read_conditions_csv(Path(args.conditions)) if args.conditions else None
+    n = make_manifest(Path(args.noisy_dir), Path(args.clean_dir), Path(args.out),
+                      conditions=conditions, constants=constants)
     print(f"wrote {args.out}: {n} pairs")
     return 0
 
@@ -110,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noisy-dir", required=True)
     p.add_argument("--clean-dir", required=True)
     p.add_argument("--out", required=True, help="manifest CSV to write")
+    p.add_argument("--conditions", default=None, metavar="CSV",
+                   help="side table uttid,<column>,... (e.g. uttid,snr_db,noise_kind) whose columns "
+                        "are added per utterance as condition columns")
+    p.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="a condition column with the same value on every row (repeatable)")
     p.set_defaults(func=_cmd_make_manifest)
 
     p = sub.add_parser("check-data", help="find missing, misaligned, swapped or mis-scaled pairs",
