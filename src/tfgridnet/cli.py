@@ -48,7 +48,8 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
     return check_data_cli(
         Path(args.manifest), json_path=Path(args.json) if args.json else None,
-        sample_rate=args.sample_rate, workers=args.workers,
+        sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
+        seed=args.seed,
     )
 
 
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=int, default=None,
                    help="expected sample rate; pairs at another rate are flagged")
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
+    p.add_argument("--max-pairs", type=int, default=None, metavar="N",
+                   help="check a random sample of N pairs; the statistics are marked as sampled")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --max-pairs sample (default 0)")
     p.set_defaults(func=_cmd_check_data)
 
     p = sub.add_parser("train", help="train a model from a YAML config")
