@@ -1,5 +1,6 @@
 """Enhance any file or array: resample to the model's rate and back, each channel on its own,
-long signals in overlapping chunks cross-faded with raised-cosine ramps.
+long signals in overlapping chunks cross-faded with raised-cosine ramps. A sample-rate-independent
+model (TF-GridNetV3) is run at the input's own rate instead: nothing is resampled.
 
 The model only ever sees one chunk (``chunk_seconds``) at a time, and ``Enhancer.enhance_file``
 streams the file (read, resample, enhance, resample back, write, one block at a time), so memory use
@@ -8,6 +9,7 @@ does not grow with the length of the recording.
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 import sys
@@ -65,7 +67,13 @@ class Enhancer:
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
                  precision: str = "fp32") -> None:
+        from tfgridnet.model.architectures import is_rate_independent
+
+        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
+        self.rate_independent = is_rate_independent(model)
         sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
+        if sample_rate is None and self.rate_independent:
+            sample_rate = model.default_fs
         if not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
@@ -82,10 +90,23 @@ class Enhancer:
         self.precision = precision
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
-        self.sample_rate = sample_rate
-        self.chunk = int(round(chunk_seconds * sample_rate))
-        self.overlap = int(round(overlap_seconds * sample_rate))
+        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
+
+    def _set_rate(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.chunk = int(round(self.chunk_seconds * sample_rate))
+        self.overlap = int(round(self.overlap_seconds * sample_rate))
+
+    def at_rate(self, sample_rate: int) -> Enhancer:
+        """This enhancer working at ``sample_rate``: itself for a fixed-rate model or the same
+        rate, else a shallow copy (same model, chunk lengths in samples of the new rate)."""
+        if not self.rate_independent or sample_rate == self.sample_rate:
+            return self
+        other = copy.copy(self)
+        other._set_rate(int(sample_rate))
+        return other
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
@@ -104,7 +125,8 @@ class Enhancer:
         # the fp32 output (bench/RESULTS.md), so it is an opt-in approximation, never the default.
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
-            out = self.model(x)
+            out = (self.model(x, sample_rate=self.sample_rate) if self.rate_independent
+                   else self.model(x))
         return out.float().cpu().numpy()
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
@@ -123,6 +145,8 @@ class Enhancer:
             raise ValueError(f"expected audio of shape [N] or [C, N] with N > 0, got {audio.shape}")
         if not np.all(np.isfinite(audio)):
             raise ValueError("input audio holds NaN or inf samples")
+        if self.at_rate(sample_rate) is not self:
+            return self.at_rate(sample_rate).enhance(audio, sample_rate)
         channels = audio.reshape(-1, audio.shape[-1]).astype(np.float32)
         n = channels.shape[-1]
         at_model_rate = resample(channels, sample_rate, self.sample_rate)
@@ -149,6 +173,8 @@ class Enhancer:
         if out_path.suffix.lower() == ".flac" and subtype in ("PCM_32", "FLOAT", "DOUBLE"):
             subtype = "PCM_24"
         file_rate, n_channels = int(info.samplerate), int(info.channels)
+        if self.at_rate(file_rate) is not self:
+            return self.at_rate(file_rate).enhance_file(in_path, out_path)
         hop = self.chunk - self.overlap
         block = max(1, int(np.ceil(hop * file_rate / self.sample_rate)))
         to_model = _Resampler(file_rate, self.sample_rate, n_channels)
@@ -339,8 +365,10 @@ def enhance_cli(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
             except (ValueError, RuntimeError, OSError) as exc:
                 failures.append(f"{source}: {exc}")
             progress.advance(task)
+    rate = ("each file's own rate" if enhancer.rate_independent
+            else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"(model rate {enhancer.sample_rate} Hz, device {enhancer.device})")
+          f"({rate}, device {enhancer.device})")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
