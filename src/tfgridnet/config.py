@@ -40,8 +40,13 @@ class _Section(BaseModel):
 
 
 class ModelConfig(_Section):
-    """TFGridNetV2 constructor arguments (ESPnet names) plus ``gradient_checkpointing``."""
+    """Model constructor arguments (ESPnet names) plus ``version`` and ``gradient_checkpointing``.
 
+    ``version: v3`` selects the sample-rate-independent TFGridNetV3: ``n_fft``/``stride``/
+    ``win_length`` are then the STFT sizes at ``default_fs`` and training reads audio at its own rate.
+    """
+
+    version: Literal["v2", "v3"] = Field("v2", description="v2: one rate; v3: any rate (URGENT)")
     n_srcs: int = Field(1, description="outputs; training enhances one source, so 1")
     n_fft: int = Field(512, ge=4, description="STFT window = FFT size (even)")
     stride: int = Field(256, ge=1, description="STFT hop, 1..n_fft")
@@ -57,6 +62,10 @@ class ModelConfig(_Section):
     activation: Literal["prelu"] = "prelu"
     eps: float = Field(1.0e-5, gt=0)
     gradient_checkpointing: bool = False
+    attn_qk_output_channel: int = Field(4, ge=1, description="v3: Q/K channels per head")
+    win_length: int | None = Field(None, ge=1, description="v3: STFT window (None: n_fft)")
+    default_fs: int = Field(16000, ge=1000, description="v3: rate the STFT sizes are given at")
+    normalize_variance: bool = Field(True, description="v3: divide the input by its std")
 
     @field_validator("n_srcs")
     @classmethod
@@ -86,9 +95,20 @@ class ModelConfig(_Section):
                              f"allowed emb_hs 1..{self.emb_ks}")
         return self
 
+    @property
+    def rate_independent(self) -> bool:
+        """V3 runs (and trains) at each input's own sample rate."""
+        return self.version == "v3"
+
     def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``TFGridNetV2(**kwargs)``."""
-        return self.model_dump()
+        """Keyword arguments of the selected class (``TFGridNetV2`` or ``TFGridNetV3``)."""
+        kwargs = self.model_dump(exclude={"version"})
+        if self.version == "v3":
+            return {k: v for k, v in kwargs.items() if k != "attn_approx_qk_dim"}
+        return {k: v for k, v in kwargs.items() if k not in _V3_ONLY}
+
+
+_V3_ONLY = ("attn_qk_output_channel", "win_length", "default_fs", "normalize_variance")
 
 
 class DataConfig(_Section):

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from tfgridnet.audio import audio_info, load_audio
 from tfgridnet.audio import bandpass as bandpass_filter
-from tfgridnet.audio import load_audio
 from tfgridnet.data.augment import Augmentation
 from tfgridnet.data.manifest import Pair, read_manifest, read_noise_manifest
 
@@ -73,6 +73,30 @@ class _AudioCache:
         return audio
 
 
+class _RateMixin:
+    """Items at one fixed rate, or (``sample_rate=None``) each at its own file's rate."""
+
+    def _init_rates(self, sample_rate: int | None,
+                    bandpass: tuple[float | None, float | None] | None, cache: bool) -> None:
+        self.sample_rate = int(sample_rate) if sample_rate else None
+        self._bandpass, self._cache_enabled = bandpass, cache
+        self._caches: dict[int, _AudioCache] = {}
+        self._native_rates: dict[str, int] = {}
+
+    def _cache_at(self, rate: int) -> _AudioCache:
+        if rate not in self._caches:
+            self._caches[rate] = _AudioCache(rate, self._bandpass, enabled=self._cache_enabled)
+        return self._caches[rate]
+
+    def _rate_of(self, path: Path) -> int:
+        if self.sample_rate is not None:
+            return self.sample_rate
+        key = str(path)
+        if key not in self._native_rates:
+            self._native_rates[key] = int(audio_info(path).samplerate)
+        return self._native_rates[key]
+
+
 def _crop_or_pad(arrays: Sequence[np.ndarray], crop: int | None, offset: int) -> tuple[list, int]:
     """Cut the same window from every array; zero-pad when shorter. Returns (arrays, valid length)."""
     length = arrays[0].shape[-1]
@@ -83,15 +107,17 @@ def _crop_or_pad(arrays: Sequence[np.ndarray], crop: int | None, offset: int) ->
     return [np.pad(a, (0, crop - length)) for a in arrays], length
 
 
-class PairedDataset(_EpochMixin, Dataset):
+class PairedDataset(_EpochMixin, _RateMixin, Dataset):
     """(noisy, clean) pairs from a manifest; items are dicts (see :func:`collate_pairs`).
+
+    ``sample_rate=None`` reads every pair at its noisy file's own rate (clean resampled to it).
 
     train=True: a random crop (same offset on both sides) of ``crop_seconds``; short pairs are
     zero-padded and ``length`` tells the valid samples. train=False: the whole utterance, or a
     deterministic centre crop when ``crop_seconds`` is given.
     """
 
-    def __init__(self, manifest: str | Path | list[Pair], sample_rate: int,
+    def __init__(self, manifest: str | Path | list[Pair], sample_rate: int | None,
                  crop_seconds: float | None = None,
                  bandpass: tuple[float | None, float | None] | None = None, train: bool = True,
                  seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
@@ -102,38 +128,45 @@ class PairedDataset(_EpochMixin, Dataset):
                              f"{', '.join(missing_clean[:5])}")
         if crop_seconds is not None and crop_seconds <= 0:
             raise ValueError(f"crop_seconds must be positive, got {crop_seconds}")
-        self.sample_rate = int(sample_rate)
-        self.crop = int(round(crop_seconds * sample_rate)) if crop_seconds else None
+        self.crop_seconds = crop_seconds
         self.train = train
         self.seed = seed
         self.augment = augment
-        self._cache = _AudioCache(self.sample_rate, bandpass, enabled=cache)
+        self._init_rates(sample_rate, bandpass, cache)
         self._init_epoch()
 
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def item_rate(self, index: int) -> int:
+        """The rate item ``index`` comes at: the dataset's, or (native) its noisy file's."""
+        return self._rate_of(self.pairs[index].noisy)
+
     def load_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """The whole pair at the dataset's rate; a few samples of resampling slack are trimmed."""
+        """The whole pair at the item's rate; a few samples of resampling slack are trimmed."""
         pair = self.pairs[index]
-        noisy = self._cache.get(pair.noisy)
-        clean = self._cache.get(pair.clean)
+        cache = self._cache_at(self.item_rate(index))
+        noisy = cache.get(pair.noisy)
+        clean = cache.get(pair.clean)
         n = min(noisy.shape[-1], clean.shape[-1])
         return noisy[:n], clean[:n]
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, epoch = self._split_key(key)
         rng = _rng(self.seed, epoch, index)
+        rate = self.item_rate(index)
+        crop = int(round(self.crop_seconds * rate)) if self.crop_seconds else None
         noisy, clean = self.load_pair(index)
         if self.augment is not None and self.train:
-            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
+            noisy, clean = self.augment(noisy, clean, rate, rng)
         length = noisy.shape[-1]
         offset = 0
-        if self.crop is not None and length > self.crop:
-            offset = int(rng.integers(0, length - self.crop + 1)) if self.train \
-                else (length - self.crop) // 2
-        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, offset)
+        if crop is not None and length > crop:
+            offset = int(rng.integers(0, length - crop + 1)) if self.train \
+                else (length - crop) // 2
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], crop, offset)
         return {
+            "sample_rate": rate,
             "uttid": self.pairs[index].uttid,
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
@@ -141,16 +174,17 @@ class PairedDataset(_EpochMixin, Dataset):
         }
 
 
-class DynamicMixDataset(_EpochMixin, Dataset):
+class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
     """Clean speech + noise mixed on the fly at a random SNR: a fresh mixture per (seed, epoch, index).
 
     Each item crops ``crop_seconds`` of one clean utterance (padded when shorter), picks a random
     noise file and offset (looped when short), scales the zero-mean noise to an SNR drawn from
     ``snr_range`` (exact: SI-SNR(noisy, clean) equals the item's ``snr_db``) and applies one random gain from ``gain_range_db`` to both sides.
+    ``sample_rate=None`` mixes at each clean file's own rate (the noise is resampled to it).
     """
 
     def __init__(self, clean_manifest: str | Path | list[Pair],
-                 noise_manifest: str | Path | list[tuple[str, Path]], sample_rate: int,
+                 noise_manifest: str | Path | list[tuple[str, Path]], sample_rate: int | None,
                  crop_seconds: float, snr_range: tuple[float, float] = (-5.0, 15.0),
                  gain_range_db: tuple[float, float] = (-6.0, 6.0), epoch_size: int | None = None,
                  seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
@@ -166,22 +200,26 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         for name, (low, high) in (("snr_range", snr_range), ("gain_range_db", gain_range_db)):
             if low > high:
                 raise ValueError(f"{name}: expected (low, high) with low <= high, got {(low, high)}")
-        self.sample_rate = int(sample_rate)
-        self.crop = int(round(crop_seconds * sample_rate))
+        self.crop_seconds = crop_seconds
         self.snr_range = tuple(snr_range)
         self.gain_range_db = tuple(gain_range_db)
         self.epoch_size = int(epoch_size) if epoch_size else len(self.clean)
         self.seed = seed
         self.augment = augment
-        self._cache = _AudioCache(self.sample_rate, None, enabled=cache)
+        self._init_rates(sample_rate, None, cache)
         self._init_epoch()
 
     def __len__(self) -> int:
         return self.epoch_size
 
-    def _noise_segment(self, rng: np.random.Generator, n: int) -> tuple[str, np.ndarray]:
+    def item_rate(self, index: int) -> int:
+        """The rate item ``index`` comes at: the dataset's, or (native) its clean file's."""
+        return self._rate_of(self.clean[index % len(self.clean)][1])
+
+    def _noise_segment(self, rng: np.random.Generator, n: int,
+                       rate: int) -> tuple[str, np.ndarray]:
         uttid, path = self.noise[int(rng.integers(len(self.noise)))]
-        noise = self._cache.get(path)
+        noise = self._cache_at(rate).get(path)  # at the speech's rate
         if noise.shape[-1] < n:
             noise = np.tile(noise, int(np.ceil(n / max(1, noise.shape[-1]))) + 1)
         start = int(rng.integers(0, noise.shape[-1] - n + 1))
@@ -191,12 +229,14 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         index, epoch = self._split_key(key)
         rng = _rng(self.seed, epoch, index)
         uttid, clean_path = self.clean[index % len(self.clean)]
-        clean_full = self._cache.get(clean_path)
+        rate = self.item_rate(index)
+        crop = int(round(self.crop_seconds * rate))
+        clean_full = self._cache_at(rate).get(clean_path)
         length = clean_full.shape[-1]
-        offset = int(rng.integers(0, length - self.crop + 1)) if length > self.crop else 0
-        clean = clean_full[offset:offset + self.crop].astype(np.float64)
+        offset = int(rng.integers(0, length - crop + 1)) if length > crop else 0
+        clean = clean_full[offset:offset + crop].astype(np.float64)
         valid = clean.shape[-1]
-        noise_id, noise = self._noise_segment(rng, valid)
+        noise_id, noise = self._noise_segment(rng, valid, rate)
         snr_db = float(rng.uniform(*self.snr_range))
         noise = noise - noise.mean()
         centred = clean - clean.mean()
@@ -216,11 +256,12 @@ class DynamicMixDataset(_EpochMixin, Dataset):
             gain *= _MAX_INT16 / peak
         noisy, clean = (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32)
         if self.augment is not None:
-            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
-            valid = min(noisy.shape[-1], self.crop)
+            noisy, clean = self.augment(noisy, clean, rate, rng)
+            valid = min(noisy.shape[-1], crop)
             noisy, clean = noisy[:valid], clean[:valid]
-        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, 0)
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], crop, 0)
         return {
+            "sample_rate": rate,
             "uttid": f"{uttid}__{noise_id}__e{epoch}i{index}",
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean)),
@@ -283,6 +324,12 @@ def collate_pairs(items: list[dict]) -> dict:
         "clean": clean,
         "lengths": torch.tensor([int(item["length"]) for item in items], dtype=torch.long),
     }
+    rates = {item.get("sample_rate") for item in items}
+    if len(rates) > 1:
+        raise ValueError(f"collate_pairs: one batch mixes sample rates {sorted(rates)}; batch "
+                         "native-rate items with RateBatchSampler")
+    if None not in rates:
+        out["sample_rate"] = rates.pop()
     if all("snr_db" in item for item in items):
         out["snr_db"] = torch.tensor([item["snr_db"] for item in items], dtype=torch.float32)
     return out

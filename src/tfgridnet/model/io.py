@@ -226,4 +226,21 @@ def _load_checkpoint(path: Path, map_location: str | torch.device) -> torch.nn.M
     if not state:
         raise ModelLoadError(f"{path}: state_dict holds no 'model.*' weights")
     sample_rate = (config.get("data") or {}).get("sample_rate")
-    return _finish(_build(config["model"], path), state, sample_rate, path, map_location)
+    return _finish(_build(_checkpoint_model_kwargs(config["model"], path), path), state,
+                   sample_rate, path, map_location)
+
+
+def _checkpoint_model_kwargs(model_section: Any, source: Path) -> Any:
+    """The training config's model section -> ``version`` + the selected class's arguments."""
+    from pydantic import ValidationError
+
+    from tfgridnet.config import ModelConfig
+
+    if not isinstance(model_section, dict):
+        return model_section  # _build names the problem
+    try:
+        parsed = ModelConfig(**model_section)
+    except ValidationError as exc:
+        raise ModelLoadError(f"{source}: invalid model configuration in the checkpoint "
+                             f"({exc.errors()[0]['msg']})") from exc
+    return {"version": parsed.version, **parsed.model_kwargs()}

@@ -48,6 +48,16 @@ EXTRA_COLUMNS = (
 )
 
 
+# Validation SI-SNR of one sample rate (native-rate V3 training), e.g. "valid_sisnr_16000hz".
+RATE_METRIC_FORMAT = "valid_sisnr_{rate}hz"
+
+
+def is_rate_metric(name: str) -> bool:
+    """True for the per-rate validation metrics named by :data:`RATE_METRIC_FORMAT`."""
+    head, tail = RATE_METRIC_FORMAT.split("{rate}")
+    return name.startswith(head) and name.endswith(tail) and name[len(head):-len(tail)].isdigit()
+
+
 def peak_memory_mb(device: torch.device) -> float:
     """Peak CUDA memory allocated on ``device``, else the process's peak resident set size."""
     if device.type == "cuda":
@@ -200,6 +210,8 @@ class EpochMonitor(Callback):
             "train_batches": self._batches,
             "world_size": trainer.world_size,
         }
+        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
+                    if is_rate_metric(name)})
         if math.isfinite(valid) and valid > self.best_sisnr:
             self.best_sisnr, self.best_epoch = valid, trainer.current_epoch
         if trainer.is_global_zero:
