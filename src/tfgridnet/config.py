@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.data.distortions import DistortionConfig
+
 __all__ = [
     "Config", "ConfigError", "ModelConfig", "DataConfig", "LossConfig", "OptimConfig",
     "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
@@ -28,6 +30,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("data", "train_clean_manifest"),
     ("data", "train_noise_manifest"),
     ("data", "valid_manifest"),
+    ("data", "train_rir_manifest"),
 )
 
 
@@ -131,6 +134,9 @@ class DataConfig(_Section):
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
     check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")
+    train_rir_manifest: str | None = Field(None, description="dynamic mixing: uttid,rir CSV")
+    distortions: DistortionConfig = Field(DistortionConfig(),
+                                          description="dynamic mixing: URGENT-style distortions")
 
     @model_validator(mode="after")
     def _consistent(self) -> DataConfig:
@@ -141,6 +147,9 @@ class DataConfig(_Section):
         if dynamic and (self.train_clean_manifest is None or self.train_noise_manifest is None):
             raise ValueError("dynamic mixing needs both train_clean_manifest and "
                              "train_noise_manifest")
+        if (self.distortions.active or self.train_rir_manifest) and not dynamic:
+            raise ValueError("distortions and train_rir_manifest apply to dynamic mixing: give "
+                             "train_clean_manifest + train_noise_manifest")
         for name in ("snr_range", "gain_range_db"):
             low, high = getattr(self, name)
             if low > high:

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Sampler
 from tfgridnet.audio import audio_info, load_audio
 from tfgridnet.audio import bandpass as bandpass_filter
 from tfgridnet.data.augment import Augmentation
+from tfgridnet.data.distortions import Distortions
 from tfgridnet.data.manifest import Pair, read_manifest, read_noise_manifest
 
 __all__ = ["PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs"]
@@ -187,7 +188,8 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
                  noise_manifest: str | Path | list[tuple[str, Path]], sample_rate: int | None,
                  crop_seconds: float, snr_range: tuple[float, float] = (-5.0, 15.0),
                  gain_range_db: tuple[float, float] = (-6.0, 6.0), epoch_size: int | None = None,
-                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
+                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True,
+                 distortions: Distortions | None = None) -> None:
         clean = clean_manifest if isinstance(clean_manifest, list) \
             else read_manifest(clean_manifest, require=("clean",))
         self.clean = [(p.uttid, p.clean) for p in clean]
@@ -206,6 +208,7 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
         self.epoch_size = int(epoch_size) if epoch_size else len(self.clean)
         self.seed = seed
         self.augment = augment
+        self.distortions = distortions  # URGENT-style reverb/band-limit/clip/codec (optional)
         self._init_rates(sample_rate, None, cache)
         self._init_epoch()
 
@@ -236,6 +239,10 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
         offset = int(rng.integers(0, length - crop + 1)) if length > crop else 0
         clean = clean_full[offset:offset + crop].astype(np.float64)
         valid = clean.shape[-1]
+        draw = None if self.distortions is None else self.distortions.draw(rng, rate)
+        target = clean
+        if draw is not None:  # the (reverberant) speech is mixed; the target keeps early reverb
+            clean, target = draw.reverberate(clean)
         noise_id, noise = self._noise_segment(rng, valid, rate)
         snr_db = float(rng.uniform(*self.snr_range))
         noise = noise - noise.mean()
@@ -250,6 +257,8 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
         if clean_energy > 0 and noise_energy > 0:
             noise *= np.sqrt(clean_energy / noise_energy / 10.0 ** (snr_db / 10.0))
         noisy = clean + noise
+        if draw is not None:
+            noisy, clean = draw.degrade(noisy), target
         gain = 10.0 ** (rng.uniform(*self.gain_range_db) / 20.0)
         peak = float(np.max(np.abs(noisy), initial=0.0)) * gain
         if peak > _MAX_INT16:
@@ -267,6 +276,7 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
             "clean": torch.from_numpy(np.ascontiguousarray(clean)),
             "length": int(valid),
             "snr_db": snr_db,
+            **({} if draw is None else {"conditions": draw.conditions}),
         }
 
 
@@ -330,6 +340,8 @@ def collate_pairs(items: list[dict]) -> dict:
                          "native-rate items with RateBatchSampler")
     if None not in rates:
         out["sample_rate"] = rates.pop()
+    if all("conditions" in item for item in items):
+        out["conditions"] = [item["conditions"] for item in items]
     if all("snr_db" in item for item in items):
         out["snr_db"] = torch.tensor([item["snr_db"] for item in items], dtype=torch.float32)
     return out

@@ -121,17 +121,18 @@ def read_manifest(path: str | os.PathLike | Path,
     return pairs
 
 
-def read_noise_manifest(path: str | os.PathLike | Path) -> list[tuple[str, Path]]:
-    """Read a ``uttid,noise`` manifest for dynamic mixing."""
+def read_noise_manifest(path: str | os.PathLike | Path,
+                        column: str = "noise") -> list[tuple[str, Path]]:
+    """Read a ``uttid,noise`` manifest for dynamic mixing (``column="rir"``: a ``uttid,rir`` one)."""
     path = Path(path)
-    _, rows = _read_rows(path, ("noise",))
+    _, rows = _read_rows(path, (column,))
     seen: dict[str, int] = {}
     out: list[tuple[str, Path]] = []
     for line, row in rows:
         _check_uttid(path, line, row["uttid"], seen)
-        if not row["noise"]:
-            raise ManifestError(f"{path}:{line}: empty 'noise' path for uttid {row['uttid']!r}")
-        out.append((row["uttid"], _resolve(path.parent, row["noise"])))
+        if not row[column]:
+            raise ManifestError(f"{path}:{line}: empty {column!r} path for uttid {row['uttid']!r}")
+        out.append((row["uttid"], _resolve(path.parent, row[column])))
     return out
 
 

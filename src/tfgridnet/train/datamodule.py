@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from tfgridnet.config import Config
 from tfgridnet.data.datasets import DynamicMixDataset, EpochSampler, PairedDataset, collate_pairs
+from tfgridnet.data.distortions import Distortions
+from tfgridnet.data.manifest import read_noise_manifest
 from tfgridnet.data.rate_sampler import RateBatchSampler
 
 __all__ = ["EnhancementDataModule"]
@@ -44,7 +46,7 @@ class EnhancementDataModule(pl.LightningDataModule):
                     data.train_clean_manifest, data.train_noise_manifest, rate,
                     crop_seconds=data.crop_seconds, snr_range=tuple(data.snr_range),
                     gain_range_db=tuple(data.gain_range_db), epoch_size=data.epoch_size,
-                    seed=seed)
+                    seed=seed, distortions=self._distortions())
             elif data.train_manifest is not None:
                 self.train_set = PairedDataset(
                     data.train_manifest, rate, crop_seconds=data.crop_seconds,
@@ -56,6 +58,14 @@ class EnhancementDataModule(pl.LightningDataModule):
             self.valid_set = PairedDataset(
                 data.valid_manifest, rate, crop_seconds=data.valid_crop_seconds,
                 bandpass=bandpass, train=False, seed=seed)
+
+    def _distortions(self) -> Distortions | None:
+        data = self.cfg.data
+        if not data.distortions.active:
+            return None
+        rirs = (read_noise_manifest(data.train_rir_manifest, column="rir")
+                if data.train_rir_manifest else None)
+        return Distortions(data.distortions, rirs, seed=self.cfg.trainer.seed)
 
     def _rank_info(self) -> tuple[int, int]:
         trainer = self.trainer
