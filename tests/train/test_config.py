@@ -11,7 +11,7 @@ import yaml
 from tfgridnet.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("demo.yaml", "seed.yaml", "dns2020.yaml", "voicebank_demand.yaml")
+RECIPES = ("demo.yaml", "seed.yaml", "dns2020.yaml", "voicebank_demand.yaml", "urgent.yaml")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -137,3 +137,22 @@ def test_missing_or_non_mapping_config_files_are_reported(tmp_path: Path) -> Non
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_urgent_recipe_mirrors_the_espnet_urgent24_baseline() -> None:
+    from tfgridnet.model.architectures import build_model
+
+    config = load_config(REPO / "configs" / "urgent.yaml")
+    m = config.model
+    assert m.version == "v3" and m.rate_independent and m.normalize_variance
+    assert (m.n_fft, m.stride, m.default_fs) == (256, 128, 8000)
+    assert (m.n_layers, m.lstm_hidden_units, m.attn_n_head, m.attn_qk_output_channel) == (
+        6, 200, 4, 2)
+    assert (m.emb_dim, m.emb_ks, m.emb_hs) == (48, 4, 1)
+    d = config.data
+    assert d.dynamic_mixing and tuple(d.snr_range) == (-5.0, 20.0) and d.crop_seconds == 4.0
+    assert d.distortions.reverb_prob == 0.5 and tuple(d.distortions.clip_quantiles) == (0.1, 0.9)
+    assert (config.optim.lr, config.optim.weight_decay) == (1e-3, 1e-5)
+    assert config.trainer.gradient_clip_val == 1.0
+    model = build_model(m.version, m.model_kwargs())
+    assert type(model).__name__ == "TFGridNetV3"
