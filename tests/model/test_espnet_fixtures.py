@@ -144,7 +144,7 @@ def test_v3_espnet_checkpoint_file_and_config_load(tmp_path: Path) -> None:
     from tfgridnet.model.espnet import load_espnet_checkpoint
 
     model = load_espnet_checkpoint(*_write_v3_checkpoint(tmp_path))
-    assert model.normalize_variance and model.sample_rate is None
+    assert model.normalize_variance and model.sample_rate == model.default_fs == 8000
     for fs, (noisy, expected) in load_v3_fixture()[3].items():
         with torch.no_grad():
             assert (as_sources(model(noisy, sample_rate=fs)) - expected).abs().max() < 1e-5

@@ -238,7 +238,8 @@ def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
     V1/V2 give a :class:`TFGridNetV2`, V3 a :class:`TFGridNetV3`. The weights are read with
     ``torch.load(weights_only=True)``: no code is unpickled. The sample rate is taken from
     ``sample_rate``, else the config's ``fs`` when present (ESPnet enhancement configs often omit
-    it), and stored as ``model.sample_rate``; a V3 model without one works at its input's rate.
+    it), and stored as ``model.sample_rate``; a V3 model without one gets its ``default_fs`` there
+    (it runs at its input's rate whatever that attribute says).
     """
     config_yaml = Path(config_yaml)
     with open(config_yaml, encoding="utf-8") as handle:
@@ -277,6 +278,8 @@ def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
     model = from_espnet_state_dict(state, separator, config.get("separator_conf"), stft,
                                    normalize_variance)
     model.sample_rate = sample_rate or _parse_fs(config.get("fs"))
+    if model.sample_rate is None and isinstance(model, TFGridNetV3):
+        model.sample_rate = model.default_fs  # only a default: V3 runs at its input's rate
     return model
 
 
