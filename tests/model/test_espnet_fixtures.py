@@ -155,6 +155,7 @@ def test_v3_espnet_checkpoint_file_and_config_load(tmp_path: Path) -> None:
     ({"decoder_conf": {"n_fft": 64, "hop_length": 32, "default_fs": 8000}}, "differ in"),
     ({"encoder_conf": {"n_fft": 64, "spec_transform_type": "exponent"}}, "spec_transform_type"),
     ({"encoder_conf": {"n_fft": 64, "frobnicate": 1}}, "frobnicate"),
+    ({"model_conf": {"normalize_variance": True, "always_forward_in_48k": True}}, "48 kHz"),
 ])
 def test_v3_configs_we_cannot_compute_are_refused(tmp_path: Path, change: dict,
                                                   message: str) -> None:
