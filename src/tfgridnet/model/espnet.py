@@ -264,8 +264,8 @@ def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
         if model_conf.get("always_forward_in_48k"):
             raise EspnetImportError(
                 f"{config_yaml}: model_conf.always_forward_in_48k is set: that model was trained "
-                "on input upsampled to 48 kHz, which TFGridNetV3 here does not do (it runs at the "
-                "input's own rate); resample to 48 kHz before enhancing instead")
+                "on input upsampled to 48 kHz, while TFGridNetV3 here runs at the input's own "
+                "rate, so its outputs would not be the checkpoint's; not supported")
         normalize_variance = bool(model_conf.get("normalize_variance")
                                   or model_conf.get("normalize_variance_per_ch"))
     else:
