@@ -148,3 +148,13 @@ def test_export_round_trip_names_the_architecture(tiny_v3: TFGridNetV3, tmp_path
     noisy = torch.randn(1, 4800)
     with torch.no_grad():
         assert torch.equal(loaded(noisy, sample_rate=48000), tiny_v3(noisy, sample_rate=48000))
+
+
+def test_urgent_baseline_size_matches_espnet() -> None:
+    # ESPnet 202511's TFGridNetV3 with the URGENT 2024 baseline separator_conf has 8,524,352
+    # parameters (counted with ESPnet's class; names and shapes equal ours).
+    model = TFGridNetV3(n_srcs=1, n_layers=6, lstm_hidden_units=200, attn_n_head=4,
+                        attn_qk_output_channel=2, emb_dim=48, emb_ks=4, emb_hs=1, n_fft=256,
+                        stride=128, default_fs=8000)
+    assert sum(p.numel() for p in model.parameters()) == 8_524_352
+    assert model.state_dict()["blocks.5.attn_norm_Q.gamma"].shape == (1, 4, 2, 1, 1)
