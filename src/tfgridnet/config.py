@@ -262,12 +262,14 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _cross_section(self) -> Config:
-        crop_samples = self.data.crop_seconds * self.data.sample_rate
+        # V3's n_fft is given at default_fs (and lasts the same time at every rate).
+        rate = self.model.default_fs if self.model.rate_independent else self.data.sample_rate
+        crop_samples = self.data.crop_seconds * rate
         if crop_samples < self.model.n_fft:
             raise ValueError(
                 f"data.crop_seconds {self.data.crop_seconds} s is {crop_samples:.0f} samples at "
-                f"{self.data.sample_rate} Hz, shorter than one STFT window (model.n_fft "
-                f"{self.model.n_fft}); use at least {self.model.n_fft / self.data.sample_rate:.4f}")
+                f"{rate} Hz, shorter than one STFT window (model.n_fft "
+                f"{self.model.n_fft}); use at least {self.model.n_fft / rate:.4f}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

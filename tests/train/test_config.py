@@ -156,3 +156,10 @@ def test_urgent_recipe_mirrors_the_espnet_urgent24_baseline() -> None:
     assert config.trainer.gradient_clip_val == 1.0
     model = build_model(m.version, m.model_kwargs())
     assert type(model).__name__ == "TFGridNetV3"
+
+
+def test_v3_crop_is_checked_against_the_window_at_default_fs() -> None:
+    model = {"version": "v3", "n_fft": 256, "stride": 128, "default_fs": 8000}
+    config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.04}})
+    with pytest.raises(ConfigError, match="at 8000 Hz"):
+        config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.02}})
