@@ -100,7 +100,8 @@ def lr_decay_before_last_epoch(config: Config, steps_per_epoch: float) -> float:
 
 
 class EnhancementModule(pl.LightningModule):
-    """TF-GridNetV2 trained to map noisy speech to clean speech with the -SI-SNR loss."""
+    """TF-GridNet (V2, or V3 at every batch's rate) trained to map noisy to clean speech with the
+    -SI-SNR loss."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
