@@ -1,4 +1,4 @@
-"""tfgridnet: train, evaluate, diagnose and use TF-GridNetV2 speech-enhancement models."""
+"""tfgridnet: train, evaluate, diagnose and use TF-GridNet (V2/V3) speech-enhancement models."""
 
 from __future__ import annotations
 
