@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.model.architectures import ARCHITECTURES
 from tfgridnet.model.config import ModelConfig, validate_model_args
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
@@ -22,13 +23,13 @@ __all__ = ["audio_blocks", "files_blocks", "model_blocks", "model_facts", "param
 
 
 def parameter_count(config: ModelConfig) -> int:
-    """Trainable parameters of ``TFGridNetV2(**config)``, built on the meta device."""
+    """Trainable parameters of the model ``config`` selects, built on the meta device."""
     import torch
 
-    from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+    from tfgridnet.model.architectures import build_model
 
     with torch.device("meta"):
-        model = TFGridNetV2(**config.model_kwargs())
+        model = build_model(config.version, config.model_kwargs())
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -61,13 +62,15 @@ def model_blocks(analysis: Analysis, lang: str) -> list[Block]:
     blocks.append(Block("p", tr("model.source", lang)))
     yes_no = {True: tr("word.on", lang), False: tr("word.off", lang)}
     return blocks + [_table(lang, [
+        ("model.version", ARCHITECTURES[m.version].__name__),
         ("model.blocks", fmt(m.n_layers, "d")),
         ("model.lstm", fmt(m.lstm_hidden_units, "d")),
         ("model.heads", fmt(m.attn_n_head, "d")),
         ("model.qk_dim", fmt(m.attn_approx_qk_dim, "d")),
         ("model.emb_dim", fmt(m.emb_dim, "d")),
         ("model.unfold", f"{m.emb_ks} / {m.emb_hs}"),
-        ("model.stft", f"{m.n_fft} / {m.stride} / {m.window}"),
+        ("model.stft", f"{m.win_length or m.n_fft} / {m.stride} / {m.window}" + (
+            f" @ {m.default_fs:,d} Hz" if m.rate_independent else "")),
         ("model.activation", m.activation),
         ("model.checkpointing", yes_no[m.gradient_checkpointing]),
         ("model.params", fmt(facts["params"], ",d")),
@@ -85,7 +88,7 @@ def audio_blocks(analysis: Analysis, lang: str) -> list[Block]:
                high=fmt(p.bandpass_hz[1], ",.0f"), filter=p.filter)
             if p.bandpass_hz else tr("audio.no_band", lang))
     blocks.append(_table(lang, [
-        ("audio.rate", f"{p.sample_rate:,d} Hz"),
+        ("audio.rate", f"{p.sample_rate:,d} Hz" if p.sample_rate else tr("audio.native", lang)),
         ("audio.loader", p.loader),
         ("audio.resampler", tr("audio.resample_on" if p.resample_on_load else "audio.resample_off",
                                lang, resampler=p.resampler)),

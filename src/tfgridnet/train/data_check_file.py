@@ -28,7 +28,7 @@ class AudioPipeline(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sample_rate: int
+    sample_rate: int | None  # None: each file at its own rate (a rate-independent model)
     loader: str
     resampler: str
     resample_on_load: bool
@@ -36,7 +36,7 @@ class AudioPipeline(BaseModel):
     filter: str | None = None
 
     @classmethod
-    def of(cls, sample_rate: int, resample: bool,
+    def of(cls, sample_rate: int | None, resample: bool,
            bandpass: tuple[float | None, float | None] | None) -> AudioPipeline:
         return cls(
             sample_rate=sample_rate,

@@ -157,8 +157,9 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> tuple[list[str],
     Returns log notes and the record kept in the run dir as ``data_check.json``.
     """
     data = config.data
-    record = DataCheckFile(pipeline=AudioPipeline.of(data.sample_rate, data.resample,
-                                                     data.bandpass),
+    native = config.model.rate_independent
+    record = DataCheckFile(pipeline=AudioPipeline.of(None if native else data.sample_rate,
+                                                     data.resample and not native, data.bandpass),
                            check_pairs=data.check_pairs)
     if data.check_pairs == 0:
         return [], record
