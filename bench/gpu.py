@@ -4,6 +4,7 @@ bf16, evaluation throughput and enhancement RTF. Run by hand (bench/gpu_check.sh
     python bench/gpu.py steps [--batch 32] [--seconds 4] [--repeats 5] [--compile bf16]
     python bench/gpu.py grads [--batch 8]
     python bench/gpu.py inference [--utterances 64] [--file-seconds 60]
+    python bench/gpu.py profile [--checkpointing]                 (top operators of a bf16 step)
     python bench/gpu.py corpus DIR [--train 256] [--valid 16]   (synthetic pairs + manifests)
     python bench/gpu.py train-report RUN_DIR                      (loss trend, peak memory)
 
@@ -186,6 +187,28 @@ def cmd_steps(args: argparse.Namespace) -> None:
             "(model/recurrence.py), or in fp16 in the 'autocast-fp16 LSTMs' row"])
 
 
+def cmd_profile(args: argparse.Namespace) -> None:
+    """Where one bf16 training step of ours spends its GPU time: the top operators."""
+    device = _need_cuda(args.device)
+    from torch.profiler import ProfilerActivity, profile
+
+    model, _ = build_models(args.config, checkpointing=args.checkpointing)
+    model.to(device)
+    noisy = test_signal(args.batch, args.seconds).to(device)
+    clean = test_signal(args.batch, args.seconds, seed=2).to(device)
+    step_stats(model, noisy, clean, "bf16", repeats=1)  # warm-up
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step_stats(model, noisy, clean, "bf16", repeats=1, warmup=0)
+    averages = prof.key_averages()
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    try:
+        print(averages.table(sort_by=sort, row_limit=args.rows, max_name_column_width=50))
+    except (AttributeError, KeyError):  # newer PyTorch names it "device" time
+        print(averages.table(sort_by=sort.replace("cuda", "device"), row_limit=args.rows,
+                             max_name_column_width=50))
+
+
 def _flat_grads(model: torch.nn.Module, names: list[str]) -> torch.Tensor:
     params = dict(model.named_parameters())
     return torch.cat([params[n].grad.detach().double().flatten() for n in names])
@@ -365,6 +388,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seconds", type=float, default=4.0)
     p.set_defaults(run=cmd_grads)
+    p = sub.add_parser("profile", help="top GPU operators of one bf16 training step")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--checkpointing", action="store_true")
+    p.add_argument("--rows", type=int, default=25)
+    p.set_defaults(run=cmd_profile)
     p = sub.add_parser("inference", help="evaluation throughput and enhance RTF")
     p.add_argument("--utterances", type=int, default=64)
     p.add_argument("--utt-seconds", type=float, default=4.0)
