@@ -58,6 +58,20 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
+def _assert_grads_close(model: TFGridNetV2, grads: list[torch.Tensor],
+                        reference: list[torch.Tensor], rel: float) -> None:
+    """Per parameter, relative to its own gradient, with a floor at 1e-6 of the whole gradient.
+
+    The floor is for parameters whose exact gradient is zero: the keys' norm bias shifts every
+    score of a query by the same amount, which the softmax ignores, so its gradient is rounding
+    noise (~1e-13, seen on an H200) and a relative error of it means nothing.
+    """
+    floor = 1e-6 * float(torch.cat([g.double().flatten().cpu() for g in reference]).norm())
+    for (name, _), grad, ref in zip(model.named_parameters(), grads, reference):
+        grad, ref = grad.double().cpu(), ref.double().cpu()
+        assert float((grad - ref).norm()) <= rel * max(float(ref.norm()), floor), name
+
+
 @pytest.mark.parametrize("overrides", [{}, {"emb_ks": 4, "emb_hs": 1}],
                          ids=["linear", "unfold"])
 def test_fp32_forward_and_backward_match_the_cpu(no_tf32, overrides) -> None:
@@ -67,8 +81,7 @@ def test_fp32_forward_and_backward_match_the_cpu(no_tf32, overrides) -> None:
     out_cpu, grads_cpu = _loss_and_grads(cpu, noisy, clean)
     out_gpu, grads_gpu = _loss_and_grads(gpu, noisy.cuda(), clean.cuda())
     assert _rel(out_gpu, out_cpu) < 1e-4
-    for (name, _), g_gpu, g_cpu in zip(cpu.named_parameters(), grads_gpu, grads_cpu):
-        assert _rel(g_gpu, g_cpu) < 1e-3, name
+    _assert_grads_close(cpu, grads_gpu, grads_cpu, rel=1e-3)
 
 
 def test_bf16_autocast_forward_is_finite_and_close_to_fp32() -> None:
@@ -96,8 +109,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(no_tf32, autocast) -> N
     # into halves can change the kernels' blocking, hence a tolerance rather than equality.
     if not autocast:
         assert _rel(out_b, out_a) < 1e-5
-        for (name, _), g_b, g_a in zip(plain.named_parameters(), grads_b, grads_a):
-            assert _rel(g_b, g_a) < 1e-4, name
+        _assert_grads_close(plain, grads_b, grads_a, rel=1e-4)
         return
     # bf16: re-blocked rounding moves tiny, cancelling gradients a lot, so compare the whole
     # gradient, and against what bf16 itself costs relative to fp32.
