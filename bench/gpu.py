@@ -243,7 +243,7 @@ def cmd_grads(args: argparse.Namespace) -> None:
     ref_all, ref_lstm = _flat_grads(model, all_names), _flat_grads(model, lstm_names)
     act = torch.cat(lstm_out_grads).float()
     act_nonzero = act[act > 0]
-    rows = [["fp32 reference: |dL/d(LSTM output)|",
+    rows = [["fp32 reference: abs(dL/d LSTM output)",
              f"median {act_nonzero.median().item():.2e}",
              f"{(act_nonzero < FP16_MIN_NORMAL).float().mean().item():.1%} below fp16's smallest "
              f"normal ({FP16_MIN_NORMAL:.1e})",
