@@ -347,8 +347,21 @@ def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[st
 # --- the run ---------------------------------------------------------------------------------
 
 def _load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Both sides at the model's rate; an input with NaN/inf or a silent reference is refused
+    here, so neither is blamed on the model nor scored."""
+    from tfgridnet.audio import rms_dbfs
+    from tfgridnet.data.checks import THRESHOLDS
+
     noisy, _ = load_audio(pair.noisy, target_sr=sample_rate, mono="average")
     clean, _ = load_audio(pair.clean, target_sr=sample_rate, mono="average")
+    for path, audio in ((pair.noisy, noisy), (pair.clean, clean)):
+        if not np.all(np.isfinite(audio)):
+            raise AudioError(f"{path}: input audio holds NaN or inf samples")
+    level = rms_dbfs(clean)
+    if level < THRESHOLDS["silence_dbfs"]:
+        raise AudioError(f"{pair.clean}: clean reference is silent (RMS {level:.1f} dBFS < "
+                         f"{THRESHOLDS['silence_dbfs']:.0f} dBFS); no score against it means "
+                         "anything")
     note = ""
     if noisy.size != clean.size:
         note = (f"length mismatch: noisy {noisy.size} vs clean {clean.size} samples; "
@@ -367,8 +380,28 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
+
+    ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
+    a previous evaluation there is cleared first, anything else needs ``overwrite``.
+    """
+    from tfgridnet.safety import claim_output_dir, refuse_input_folder
+
+    pairs = read_manifest(manifest, require=("noisy", "clean"))
+    inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)]
+    refuse_input_folder(out_dir, inputs)
+    with claim_output_dir(out_dir, "evaluate", inputs=inputs, overwrite=overwrite):
+        return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
+                         n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
+                         chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress)
+
+
+def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
+              save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
+              workers: int | None, chunk_seconds: float, batch_size: int | None,
+              progress: bool) -> dict[str, Any]:
+    """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
@@ -551,10 +584,11 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def evaluate_cli(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
-                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None) -> int:
+                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
+                 overwrite: bool = False) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device)
+                       dnsmos=dnsmos, device=device, overwrite=overwrite)
     print(format_summary(summary))
     print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
     for failure in summary["failed"]:

@@ -37,6 +37,7 @@ __all__ = ["Problem", "CheckReport", "check_data", "check_data_cli", "check_pair
 KINDS = {
     "missing_file": "error",
     "unreadable_file": "error",
+    "non_finite_samples": "error",
     "sample_rate_mismatch": "error",
     "unexpected_sample_rate": "warning",
     "multichannel": "warning",
@@ -164,6 +165,11 @@ def _read(path: Path, side: str, uttid: str, problems: list[Problem]):
         return None
     if data.shape[0] == 0:
         problems.append(_problem(uttid, "unreadable_file", f"{side} file {path} has no samples"))
+        return None
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        problems.append(_problem(uttid, "non_finite_samples",
+                                 f"{side} file {path} holds {bad} NaN/inf samples"))
         return None
     return data.T, int(rate)
 
@@ -505,9 +511,40 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats)
 
 
+def _check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | None,
+                     workers: int | None) -> None:
+    """Refuse a bad ``--sample-rate``/``--workers`` and a ``--json`` path that is a folder,
+    cannot be written, or would replace the manifest or one of its audio files."""
+    from tfgridnet.safety import refuse_input_overwrite
+
+    if sample_rate is not None and sample_rate <= 0:
+        raise ManifestError(f"--sample-rate {sample_rate}: expected a positive rate in Hz")
+    if workers is not None and workers < 1:
+        raise ManifestError(f"--workers {workers}: expected 1 or more processes")
+    if json_path is None:
+        return
+    if json_path.is_dir():
+        raise ManifestError(f"{json_path}: --json names a folder; expected a .json file path")
+    parent = json_path.parent if str(json_path.parent) else Path(".")
+    if (parent.exists() and not os.access(parent, os.W_OK)) or (
+            json_path.exists() and not os.access(json_path, os.W_OK)):
+        raise ManifestError(f"{json_path}: --json cannot be written (permission denied)")
+    try:
+        pairs = read_manifest(manifest, require=("noisy", "clean"))
+    except ManifestError:
+        pairs = []  # reported (and written to the JSON) by the check itself
+    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
+                                                     for p in (pair.noisy, pair.clean) if p)],
+                           what="--json")
+
+
 def check_data_cli(manifest: Path, json_path: Path | None, sample_rate: int | None,
                    workers: int | None) -> int:
-    """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
+    """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input.
+
+    Arguments and the JSON path are checked before any pair is read.
+    """
+    _check_arguments(manifest, json_path, sample_rate, workers)  # raises before any writing
     try:
         report = check_data(manifest, sample_rate=sample_rate, workers=workers)
     except (ManifestError, AudioError) as exc:
