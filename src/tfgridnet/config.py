@@ -343,6 +343,20 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(_format_errors(exc, source)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str, ...] = ()
                 ) -> Config:
     """Read a YAML config, resolve its relative paths, apply overrides and validate."""
@@ -350,11 +364,16 @@ def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{path}: config file is empty; expected sections such as model:, "
+                          "data:, trainer:")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (model:, data:, ...), "
                           f"got {type(raw).__name__}")

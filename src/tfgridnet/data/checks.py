@@ -525,8 +525,10 @@ def _check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | 
         return
     if json_path.is_dir():
         raise ManifestError(f"{json_path}: --json names a folder; expected a .json file path")
-    parent = json_path.parent if str(json_path.parent) else Path(".")
-    if (parent.exists() and not os.access(parent, os.W_OK)) or (
+    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
+    if parent != json_path and not parent.is_dir():
+        raise ManifestError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
+    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
             json_path.exists() and not os.access(json_path, os.W_OK)):
         raise ManifestError(f"{json_path}: --json cannot be written (permission denied)")
     try:

@@ -417,9 +417,9 @@ def train_cli(config_path: Path, out_dir: Path | None = None, resume: str | None
     """Entry point of ``tfgridnet train``; returns the exit code."""
     from tfgridnet.safety import refuse_existing_file
 
-    config = load_config(config_path, overrides)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     refuse_existing_file(run_dir)
+    config = load_config(config_path, overrides)
     try:
         train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
     except DataCheckFailed as exc:
