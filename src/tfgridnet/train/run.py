@@ -23,8 +23,6 @@ from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
     ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -40,6 +38,7 @@ from tfgridnet.train.callbacks import (
     GradientGuard,
     TimeBudget,
 )
+from tfgridnet.train.console import progress_bar, quiet_lightning
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 
@@ -254,14 +253,6 @@ def _setup_text_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def _progress_bar(kind: str) -> list[Callback]:
-    if kind == "rich":
-        return [RichProgressBar(leave=True)]
-    if kind == "tqdm":
-        return [TQDMProgressBar()]
-    return []
-
-
 def train(config: Config, out_dir: Path, resume: str | None = None,
           ignore_data_errors: bool = False, max_minutes: float | None = None) -> Path:
     """Train a model from ``config`` into the run dir ``out_dir`` and return it.
@@ -335,7 +326,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         callbacks.append(budget)
         # Hard backstop inside an epoch that is itself longer than the budget.
         max_time = timedelta(minutes=trainer_cfg.max_minutes * 1.25 + 0.5)
-    callbacks += _progress_bar(trainer_cfg.progress_bar)
+    callbacks += progress_bar(trainer_cfg.progress_bar)
 
     trainer = pl.Trainer(
         default_root_dir=run_dir,
@@ -421,22 +412,28 @@ def train_cli(config_path: Path, out_dir: Path | None = None, resume: str | None
     refuse_existing_file(run_dir)
     config = load_config(config_path, overrides)
     try:
-        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+        with quiet_lightning():
+            train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
     except DataCheckFailed as exc:
         print(f"tfgridnet train: error: {exc}", file=sys.stderr)
         return 1
     except TrainingDiverged as exc:
         print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 3
-    if _rank() == 0:
-        summary_path = run_dir / "train_summary.json"
-        if summary_path.is_file():
-            import json
+        return 1
+    summary_path = run_dir / "train_summary.json"
+    if _rank() != 0 or not summary_path.is_file():
+        return 0
+    import json
 
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            best = summary.get("best_valid_sisnr")
-            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-                else "none (no finite validation score)"
-            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-                  f"{best_text}  model: {run_dir / 'model'}")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    best = summary.get("best_valid_sisnr")
+    best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
+        else "none (no finite validation score)"
+    print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
+          f"{best_text}  model: {run_dir / 'model'}")
+    if str(summary["stop_reason"]).startswith("signal"):
+        # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
+        print(f"tfgridnet train: interrupted; resume with: tfgridnet train {config_path} "
+              f"--out {run_dir} --resume", file=sys.stderr)
+        return 130
     return 0
