@@ -8,6 +8,7 @@ apply ONE gain to both sides so SI-SNR(noisy, clean) is unchanged.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from scipy import signal
 from tfgridnet.fileio import atomic_path
 
 __all__ = [
-    "AudioError", "MONO_POLICIES", "load_audio", "save_audio", "audio_info", "resample",
+    "AudioError", "MONO_POLICIES", "decoder_reason", "load_audio", "save_audio", "audio_info", "resample",
     "bandpass", "to_mono", "peak_normalise_pair", "loudness_normalise_pair", "rms_dbfs",
 ]
 
@@ -30,6 +31,12 @@ class AudioError(ValueError):
     """An audio file is missing, unreadable or not what the caller asked for (path in the message)."""
 
 
+def decoder_reason(exc: BaseException) -> str:
+    """libsndfile's reason without its own copy of the path ("Error opening 'x.wav': ..."),
+    so messages that already start with the path say it once."""
+    return re.sub(r"^Error opening .*?: ", "", str(exc)).strip() or type(exc).__name__
+
+
 def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
     """Header of an audio file (rate, channels, frames) without decoding it."""
     path = Path(path)
@@ -38,7 +45,7 @@ def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
     try:
         return sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioError(f"{path}: unreadable audio file ({exc})") from exc
+        raise AudioError(f"{path}: unreadable audio file ({decoder_reason(exc)})") from exc
 
 
 def to_mono(audio: np.ndarray, policy: str = "average", source: str = "audio") -> np.ndarray:
@@ -71,7 +78,7 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None,
     try:
         data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, ValueError, EOFError) as exc:
-        raise AudioError(f"{path}: unreadable audio file ({exc})") from exc
+        raise AudioError(f"{path}: unreadable audio file ({decoder_reason(exc)})") from exc
     if data.shape[0] == 0:
         raise AudioError(f"{path}: audio file holds no samples")
     audio = np.ascontiguousarray(data.T)  # soundfile gives (frames, channels); we use [C, N]

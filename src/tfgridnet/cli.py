@@ -13,6 +13,12 @@ class UserError(Exception):
     """Bad input from the user: printed as one clear line, exit code 2, no traceback."""
 
 
+EXIT_CODES = {0: "success", 1: "problems found or partial failure (some files or utterances "
+              "failed, data errors, training diverged)", 2: "unusable input (file, argument, "
+              "config) or an output that would replace an input", 130: "interrupted (Ctrl-C)"}
+EXIT_EPILOG = "exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
 
@@ -92,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgridnet",
         description="Train, evaluate, diagnose and use TF-GridNetV2 speech-enhancement models.",
+        epilog=EXIT_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"tfgridnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -114,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_make_manifest)
 
     p = sub.add_parser("check-data", help="find missing, misaligned, swapped or mis-scaled pairs",
-                       description="Exit code 0: no errors; 1: errors found; 2: unusable input.")
+                       description="Exit code 1 means errors were found in the data.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -174,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", default=None, help="an evaluation folder to include")
     p.add_argument("--lang", choices=["en", "zh-TW"], default="en")
     p.set_defaults(func=_cmd_report)
+    for command in sub.choices.values():  # every command documents the same exit codes
+        command.epilog = EXIT_EPILOG
     return parser
 
 
@@ -181,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, FileNotFoundError, ValueError) as exc:
+    except (UserError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
+            ValueError) as exc:
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.text import plural
+
 __all__ = [
     "Config", "ConfigError", "ModelConfig", "DataConfig", "LossConfig", "OptimConfig",
     "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
@@ -270,7 +272,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid config ({exc.error_count()} problem(s)):"]
+    lines = [f"{source}: invalid config ({plural(exc.error_count(), 'problem')}):"]
     for err in exc.errors():
         loc = tuple(str(p) for p in err["loc"])
         path = ".".join(loc) or "(top level)"

@@ -20,7 +20,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from tfgridnet.audio import AudioError, audio_info, resample
+from tfgridnet.audio import AudioError, audio_info, decoder_reason, resample
 from tfgridnet.fileio import atomic_path
 
 __all__ = [
@@ -220,7 +220,7 @@ class Enhancer:
         try:
             source = sf.SoundFile(str(in_path))
         except (RuntimeError, sf.LibsndfileError, ValueError, EOFError) as exc:
-            raise AudioError(f"{in_path}: unreadable audio file ({exc})") from exc
+            raise AudioError(f"{in_path}: unreadable audio file ({decoder_reason(exc)})") from exc
         with source, atomic_path(out_path) as tmp, sf.SoundFile(
                 str(tmp), "w", samplerate=file_rate, channels=n_channels, subtype=subtype,
                 format=fmt) as sink:

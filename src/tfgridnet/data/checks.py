@@ -26,9 +26,10 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
-from tfgridnet.audio import AudioError, resample, to_mono
+from tfgridnet.audio import AudioError, decoder_reason, resample, to_mono
 from tfgridnet.data.manifest import ManifestError, Pair, read_manifest
 from tfgridnet.fileio import write_json_atomic
+from tfgridnet.text import plural
 
 __all__ = ["Problem", "CheckReport", "check_data", "check_data_cli", "check_pair", "check_arrays",
            "THRESHOLDS", "KINDS"]
@@ -119,7 +120,8 @@ class CheckReport:
         checked = self.stats.get("n_checked", self.n_pairs)
         bad = len({p.uttid for p in self.errors})
         verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked pairs"
-        lines = [f"check-data: {verdict} ({len(self.errors)} errors, {len(self.warnings)} warnings; "
+        lines = [f"check-data: {verdict} ({plural(len(self.errors), 'error')}, "
+                 f"{plural(len(self.warnings), 'warning')}; "
                  f"{checked} of {self.n_pairs} pairs checked)"]
         by_kind = Counter((p.severity, p.kind) for p in self.problems)
         for (severity, kind), count in sorted(by_kind.items()):
@@ -161,7 +163,8 @@ def _read(path: Path, side: str, uttid: str, problems: list[Problem]):
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, never a crash
-        problems.append(_problem(uttid, "unreadable_file", f"{side} file {path}: {exc}"))
+        problems.append(_problem(uttid, "unreadable_file",
+                                 f"{side} file {path}: {decoder_reason(exc)}"))
         return None
     if data.shape[0] == 0:
         problems.append(_problem(uttid, "unreadable_file", f"{side} file {path} has no samples"))

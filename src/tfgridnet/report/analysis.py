@@ -497,6 +497,9 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
             stats[ours] = _num(summary.get(theirs))
             if stats[ours] is None:
                 missing.append(f"{summary_path.name}:{theirs}")
+        for count in ("n", "n_failed"):  # counts, printed as integers
+            if stats[count] is not None:
+                stats[count] = int(stats[count])
         if stats["improvement_mean"] is None:
             raise ValueError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
                              "evaluation_results.csv to compute it from")

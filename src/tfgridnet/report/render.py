@@ -18,6 +18,7 @@ from typing import Any
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
 from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.text import plural
 
 __all__ = ["build_blocks", "render_html", "render_markdown", "report_cli", "write_analysis",
            "write_report"]
@@ -474,12 +475,15 @@ def report_cli(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
     Exit code 0 whatever the verdict: a broken run is a finding, not a failure of the command.
     """
     tr("title", lang, run="")
+    if Path(run_dir).is_dir() and not os.access(run_dir, os.W_OK):
+        raise ValueError(f"{run_dir}: the run folder is read-only and the report is written into "
+                         "it; copy the run folder somewhere writable and report on the copy")
     analysis = analyse(run_dir, eval_dir)
     paths = write_analysis(analysis, lang)
     counts = {s: sum(f.severity == s for f in analysis.findings)
               for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
-          f"{counts['info']} notes)")
+    print(f"verdict: {analysis.verdict} ({plural(counts['error'], 'error')}, "
+          f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'note')})")
     for finding in analysis.findings:
         if finding.severity != "info":
             print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")

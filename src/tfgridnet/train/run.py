@@ -29,6 +29,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from tfgridnet import __version__
 from tfgridnet.config import Config, ConfigError, load_config
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
+from tfgridnet.text import plural
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
     EpochMonitor,
@@ -164,7 +165,7 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
         kinds = sorted({p.kind for p in errors})
         listed = "; ".join(f"{p.uttid}: {p.kind}: {p.message}" for p in errors[:8])
         failures.append(
-            f"{key} ({manifest}): {len(errors)} error(s) in {len(uttids)} of the checked pairs "
+            f"{key} ({manifest}): {plural(len(errors), 'error')} in {len(uttids)} of the checked pairs "
             f"({', '.join(kinds)}): {listed}{' ...' if len(errors) > 8 else ''}\n"
             f"  run `tfgridnet check-data {manifest}` for the full report")
     if failures:
