@@ -15,7 +15,10 @@ TEMP_MARK = ".tfgridnet-tmp"
 
 
 def _umask() -> int:
-    """The process umask (reading it means setting it; it is put back at once)."""
+    """The process umask: from /proc where it can be read, else by setting it and putting it back."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -41,8 +44,12 @@ def is_stale_temp(path: Path) -> bool:
         int(match.group(1)))
 
 
+_SWEPT: set[Path] = set()  # folders already swept by this process (a sweep lists the folder)
+
+
 def remove_stale_temps(folder: Path, recursive: bool = False) -> None:
     """Delete the leftovers of killed runs in ``folder``; live writers' temporaries stay."""
+    _SWEPT.add(folder)
     with contextlib.suppress(OSError):
         for path in (folder.rglob("*") if recursive else folder.iterdir()):
             if is_stale_temp(path):
@@ -62,7 +69,8 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target.parent)
+    if target.parent not in _SWEPT:  # once per folder and process: evaluate writes thousands
+        remove_stale_temps(target.parent)
     tmp = target.parent / (f".{target.name}{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}"
                            + (suffix if suffix is not None else target.suffix + ".tmp"))
     try:
