@@ -340,21 +340,32 @@ def _is_audio(path: Path) -> bool:
         ".mp3", ".opus")
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
-    """Files, folders (searched recursively) and globs -> ``(input, relative output path)``."""
+def expand_inputs(inputs: Iterable[str],
+                  exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """Files, folders (searched recursively) and globs -> ``(input, relative output path)``.
+
+    Folder searches skip ``exclude`` (the output folder) when it lies strictly inside the
+    searched folder, so a previous run's outputs there are not taken as inputs.
+    """
+    skipped = exclude.resolve() if exclude is not None else None
+
+    def wanted(p: Path, root: Path | None = None) -> bool:
+        inside = root is not None and skipped is not None and skipped != root.resolve() \
+            and skipped in p.resolve().parents
+        return p.is_file() and _is_audio(p) and not inside
+
     found: list[tuple[Path, Path]] = []
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_audio(p))
+            files = sorted(p for p in path.rglob("*") if wanted(p, path))
             if not files:
                 raise ValueError(f"{path}: folder holds no audio files")
             found += [(p, p.relative_to(path).with_suffix(".wav")) for p in files]
         elif path.is_file():
             found.append((path, Path(path.name).with_suffix(".wav")))
         elif glob.has_magic(spec):
-            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True)
-                             if Path(p).is_file() and _is_audio(Path(p)))
+            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if wanted(Path(p)))
             if not matches:
                 raise ValueError(f"{spec}: pattern matches no audio files")
             found += [(p, Path(p.name).with_suffix(".wav")) for p in matches]
@@ -386,7 +397,7 @@ def enhance_cli(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
 
     from tfgridnet.safety import claim_output_dir, refuse_input_folder, refuse_input_overwrite
 
-    jobs = expand_inputs(inputs)
+    jobs = expand_inputs(inputs, exclude=Path(out_dir))
     refuse_input_overwrite([Path(out_dir) / relative for _, relative in jobs],
                            [source for source, _ in jobs])
     refuse_input_folder(out_dir, [source for source, _ in jobs])

@@ -121,6 +121,19 @@ def test_enhancer_handles_inputs_shorter_than_a_frame(enhancer, n):
     assert out.shape == (n,) and np.all(np.isfinite(out))
 
 
+@pytest.mark.parametrize("n", [1, 100, 256, 257])
+def test_inputs_up_to_half_the_demo_fft_are_enhanced(n):
+    """The demo's n_fft=512: a centred STFT needs more than 256 samples; shorter ones are padded."""
+    from tfgridnet.enhance import Enhancer
+    from tfgridnet.model import TFGridNetV2
+
+    model = TFGridNetV2(n_srcs=1, n_fft=512, stride=256, emb_dim=4, lstm_hidden_units=4,
+                        n_layers=1, attn_n_head=1, attn_approx_qk_dim=4, emb_ks=1, emb_hs=1)
+    audio = 0.1 * np.sin(np.arange(n, dtype=np.float32))
+    out = Enhancer(model, sample_rate=SR, device="cpu").enhance(audio, SR)
+    assert out.shape == (n,) and np.all(np.isfinite(out))
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
 def test_written_files_follow_the_umask(tmp_path, umask):
     from tfgridnet.audio import save_audio

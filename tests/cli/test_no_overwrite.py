@@ -92,6 +92,16 @@ def test_a_folder_with_other_files_is_refused_unless_overwrite(cli, corpus, mode
     assert (out / "notes.txt").read_text() == "keep me" and (out / "u0.wav").is_file()
 
 
+def test_enhance_into_a_subfolder_of_its_input_folder_twice(cli, checksums, corpus, model_dir):
+    checksums(corpus)
+    out = corpus / "noisy" / "enhanced"
+    for _ in range(2):  # the second run must not take the first run's outputs as inputs
+        result = cli("enhance", model_dir, corpus / "noisy", "--out", out)
+        assert result.code == 0, result.err
+        assert sorted(p.name for p in out.rglob("*.wav")) == ["u0.wav", "u1.wav", "u2.wav"]
+    checksums.assert_unchanged()
+
+
 def test_enhance_rerun_clears_the_previous_outputs(cli, corpus, model_dir, tmp_path):
     out = tmp_path / "out"
     assert cli("enhance", model_dir, corpus / "noisy", "--out", out).code == 0
