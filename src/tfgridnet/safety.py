@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import TEMP_MARK, remove_stale_temps, write_text_atomic
 
 __all__ = ["UnsafeOutputError", "LEDGER_NAME", "refuse_input_overwrite", "refuse_existing_file",
@@ -23,7 +24,7 @@ __all__ = ["UnsafeOutputError", "LEDGER_NAME", "refuse_input_overwrite", "refuse
 LEDGER_NAME = ".tfgridnet-outputs.json"
 
 
-class UnsafeOutputError(ValueError):
+class UnsafeOutputError(UserInputError):
     """An output path would replace or hold an input, or mix with another run's files."""
 
 

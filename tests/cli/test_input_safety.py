@@ -80,7 +80,7 @@ def test_a_silent_reference_fails_with_its_reason_and_stays_out_of_the_means(
 
 @pytest.fixture
 def enhancer(model_dir):
-    from tfgridnet.enhance import Enhancer
+    from tfgridnet.inference import Enhancer
 
     return Enhancer.from_pretrained(model_dir, device="cpu")
 
@@ -124,7 +124,7 @@ def test_enhancer_handles_inputs_shorter_than_a_frame(enhancer, n):
 @pytest.mark.parametrize("n", [1, 100, 256, 257])
 def test_inputs_up_to_half_the_demo_fft_are_enhanced(n):
     """The demo's n_fft=512: a centred STFT needs more than 256 samples; shorter ones are padded."""
-    from tfgridnet.enhance import Enhancer
+    from tfgridnet.inference import Enhancer
     from tfgridnet.model import TFGridNetV2
 
     model = TFGridNetV2(n_srcs=1, n_fft=512, stride=256, emb_dim=4, lstm_hidden_units=4,

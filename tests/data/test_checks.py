@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from tfgridnet.audio import resample, save_audio
+from tfgridnet.audio.io import save_audio
+from tfgridnet.audio.resample import resample
 from tfgridnet.cli import main
 from tfgridnet.data.checks import KINDS, check_arrays, check_data
 from tfgridnet.data.demo import EspeakSynth, make_noise

@@ -8,7 +8,8 @@ import torch
 from scipy import signal
 from torch.utils.data import DataLoader
 
-from tfgridnet.audio import bandpass, save_audio
+from tfgridnet.audio.filters import bandpass
+from tfgridnet.audio.io import save_audio
 from tfgridnet.data.augment import Augmentation
 from tfgridnet.data.datasets import DynamicMixDataset, EpochSampler, PairedDataset, collate_pairs
 from tfgridnet.data.manifest import Pair

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tfgridnet.audio import resample
+from tfgridnet.audio.resample import resample
 
 __all__ = ["Augmentation"]
 

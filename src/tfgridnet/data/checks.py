@@ -26,13 +26,14 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
-from tfgridnet.audio import AudioError, decoder_reason, resample, to_mono
+from tfgridnet.audio.io import decoder_reason, to_mono
+from tfgridnet.audio.levels import rms_dbfs
+from tfgridnet.audio.resample import resample
 from tfgridnet.data.manifest import ManifestError, Pair, read_manifest
-from tfgridnet.fileio import write_json_atomic
 from tfgridnet.text import plural
 
-__all__ = ["Problem", "CheckReport", "check_data", "check_data_cli", "check_pair", "check_arrays",
-           "THRESHOLDS", "KINDS"]
+__all__ = ["Problem", "CheckReport", "check_data", "check_arguments", "check_pair",
+           "check_arrays", "THRESHOLDS", "KINDS"]
 
 # kind -> severity. Errors make training refuse to start; warnings are reported only.
 KINDS = {
@@ -180,8 +181,7 @@ def _read(path: Path, side: str, uttid: str, problems: list[Problem]):
 def _level_checks(uttid: str, side: str, audio: np.ndarray, problems: list[Problem]) -> float:
     """Silence, clipping and DC offset of one (mono) side; returns its RMS in dBFS."""
     t = THRESHOLDS
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-    rms_db = 20 * np.log10(rms + 1e-12)
+    rms_db = rms_dbfs(audio)
     if rms_db < t["silence_dbfs"]:
         problems.append(_problem(uttid, f"silent_{side}",
                                  f"{side} side is silent (RMS {rms_db:.1f} dBFS < "
@@ -192,6 +192,7 @@ def _level_checks(uttid: str, side: str, audio: np.ndarray, problems: list[Probl
         problems.append(_problem(uttid, "clipping", f"{side} side clipped: {100 * clipped:.2f} % "
                                  f"of samples at full scale"))
     mean = float(np.mean(audio, dtype=np.float64))
+    rms = 10.0 ** (rms_db / 20.0)  # linear RMS for the DC ratio
     if abs(mean) > t["dc_abs"] and abs(mean) > t["dc_rel"] * rms:
         problems.append(_problem(uttid, "dc_offset", f"{side} side has a DC offset of {mean:+.3f} "
                                  f"({100 * abs(mean) / rms:.0f} % of its RMS)"))
@@ -514,7 +515,7 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats)
 
 
-def _check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | None,
+def check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | None,
                      workers: int | None) -> None:
     """Refuse a bad ``--sample-rate``/``--workers`` and a ``--json`` path that is a folder,
     cannot be written, or would replace the manifest or one of its audio files."""
@@ -542,27 +543,3 @@ def _check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | 
                                                      for p in (pair.noisy, pair.clean) if p)],
                            what="--json")
 
-
-def check_data_cli(manifest: Path, json_path: Path | None, sample_rate: int | None,
-                   workers: int | None) -> int:
-    """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input.
-
-    Arguments and the JSON path are checked before any pair is read.
-    """
-    _check_arguments(manifest, json_path, sample_rate, workers)  # raises before any writing
-    try:
-        report = check_data(manifest, sample_rate=sample_rate, workers=workers)
-    except (ManifestError, AudioError) as exc:
-        print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
-        if json_path is not None:
-            write_json_atomic(json_path, {"ok": False, "n_pairs": 0, "problems": [],
-                                          "stats": {"error": str(exc)}})
-        return 2
-    print(report.summary())
-    if not report.ok:
-        bad = sorted({p.uttid for p in report.errors})
-        print(f"inspect with: tfgridnet check-data {manifest} --json report.json "
-              f"(offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''})")
-    if json_path is not None:
-        write_json_atomic(json_path, report.to_dict())
-    return 0 if report.ok else 1

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from tfgridnet.audio import bandpass as bandpass_filter
-from tfgridnet.audio import load_audio
+from tfgridnet.audio.filters import bandpass as bandpass_filter
+from tfgridnet.audio.io import load_audio
 from tfgridnet.data.augment import Augmentation
 from tfgridnet.data.manifest import Pair, read_manifest, read_noise_manifest
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfgridnet.audio import resample, save_audio
+from tfgridnet.audio.io import save_audio
+from tfgridnet.audio.resample import resample
 from tfgridnet.data.manifest import Pair, write_manifest, write_single_manifest
 from tfgridnet.fileio import write_json_atomic
 

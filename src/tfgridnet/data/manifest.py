@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
 __all__ = [
@@ -25,7 +26,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus", ".w
 _KNOWN_COLUMNS = ("uttid", "noisy", "clean", "noise")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserInputError):
     """A manifest cannot be used as it is; the message says ``file:line: what was expected``."""
 
 

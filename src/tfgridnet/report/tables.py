@@ -11,10 +11,12 @@ import csv
 import io
 from pathlib import Path
 
+from tfgridnet.errors import UserInputError
+
 __all__ = ["TableError", "read_csv_table"]
 
 
-class TableError(ValueError):
+class TableError(UserInputError):
     """A CSV table is truncated or malformed; the message says ``file:line: what``."""
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader, Dataset
 
-from tfgridnet.config import Config
 from tfgridnet.data.datasets import DynamicMixDataset, EpochSampler, PairedDataset, collate_pairs
+from tfgridnet.train.config import Config
 
 __all__ = ["EnhancementDataModule"]
 
