@@ -97,15 +97,39 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- printing around the API (one function per subcommand) ---------------------------------
 
+def _check_json_path(json_path: Path, manifest: Path) -> None:
+    """Refuse a ``--json`` path that is a folder, cannot be written, or would replace the
+    manifest or one of its audio files."""
+    from tfgridnet.data.manifest import ManifestError, read_manifest
+    from tfgridnet.safety import refuse_input_overwrite
+
+    if json_path.is_dir():
+        raise UserInputError(f"{json_path}: --json names a folder; expected a .json file path")
+    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
+    if parent != json_path and not parent.is_dir():
+        raise UserInputError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
+    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
+            json_path.exists() and not os.access(json_path, os.W_OK)):
+        raise UserInputError(f"{json_path}: --json cannot be written (permission denied)")
+    try:
+        pairs = read_manifest(manifest, require=("noisy", "clean"))
+    except ManifestError:
+        pairs = []  # reported (and written to the JSON) by the check itself
+    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
+                                                     for p in (pair.noisy, pair.clean) if p)],
+                           what="--json")
+
+
 def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
                    workers: int | None) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
     from tfgridnet.audio.io import AudioError
-    from tfgridnet.data.checks import check_arguments, check_data
+    from tfgridnet.data.checks import check_data
     from tfgridnet.data.manifest import ManifestError
     from tfgridnet.fileio import write_json_atomic
 
-    check_arguments(manifest, json_path, sample_rate, workers)  # raises before any writing
+    if json_path is not None:
+        _check_json_path(json_path, manifest)  # before any pair is read, and before any writing
     try:
         report = check_data(manifest, sample_rate=sample_rate, workers=workers)
     except (ManifestError, AudioError) as exc:

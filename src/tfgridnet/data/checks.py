@@ -29,11 +29,12 @@ from scipy import signal
 from tfgridnet.audio.io import decoder_reason, to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
-from tfgridnet.data.manifest import ManifestError, Pair, read_manifest
+from tfgridnet.data.manifest import Pair, read_manifest
+from tfgridnet.errors import UserInputError
 from tfgridnet.text import plural
 
-__all__ = ["Problem", "CheckReport", "check_data", "check_arguments", "check_pair",
-           "check_arrays", "THRESHOLDS", "KINDS"]
+__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays", "THRESHOLDS",
+           "KINDS"]
 
 # kind -> severity. Errors make training refuse to start; warnings are reported only.
 KINDS = {
@@ -483,6 +484,10 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
 
     Raises ManifestError (a ValueError) when the manifest itself is unusable.
     """
+    if sample_rate is not None and sample_rate <= 0:
+        raise UserInputError(f"--sample-rate {sample_rate}: expected a positive rate in Hz")
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers {workers}: expected 1 or more processes")
     pairs = list(manifest) if isinstance(manifest, list) \
         else read_manifest(manifest, require=("noisy", "clean"))
     n_pairs = len(pairs)
@@ -513,33 +518,4 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     }
     ok = not any(p.severity == "error" for p in problems)
     return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats)
-
-
-def check_arguments(manifest: Path, json_path: Path | None, sample_rate: int | None,
-                     workers: int | None) -> None:
-    """Refuse a bad ``--sample-rate``/``--workers`` and a ``--json`` path that is a folder,
-    cannot be written, or would replace the manifest or one of its audio files."""
-    from tfgridnet.safety import refuse_input_overwrite
-
-    if sample_rate is not None and sample_rate <= 0:
-        raise ManifestError(f"--sample-rate {sample_rate}: expected a positive rate in Hz")
-    if workers is not None and workers < 1:
-        raise ManifestError(f"--workers {workers}: expected 1 or more processes")
-    if json_path is None:
-        return
-    if json_path.is_dir():
-        raise ManifestError(f"{json_path}: --json names a folder; expected a .json file path")
-    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
-    if parent != json_path and not parent.is_dir():
-        raise ManifestError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
-    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
-            json_path.exists() and not os.access(json_path, os.W_OK)):
-        raise ManifestError(f"{json_path}: --json cannot be written (permission denied)")
-    try:
-        pairs = read_manifest(manifest, require=("noisy", "clean"))
-    except ManifestError:
-        pairs = []  # reported (and written to the JSON) by the check itself
-    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
-                                                     for p in (pair.noisy, pair.clean) if p)],
-                           what="--json")
 
