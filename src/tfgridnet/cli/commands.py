@@ -18,8 +18,10 @@ from tfgridnet.text import plural
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
+    from tfgridnet.train.console import quiet_lightning
 
-    run_demo(out_dir=Path(args.out), minutes=args.minutes)
+    with quiet_lightning():  # the demo trains: Lightning's banners go to its train.log only
+        run_demo(out_dir=Path(args.out), minutes=args.minutes)
     return 0
 
 
