@@ -32,7 +32,7 @@ from tfgridnet.evaluation.artifacts import (
     write_visualizations,
 )
 from tfgridnet.evaluation.schema import select_highlights, summarize, write_results_csv
-from tfgridnet.evaluation.scoring import score_pair
+from tfgridnet.evaluation.scoring import MetricSet, score_pair
 from tfgridnet.fileio import write_json_atomic
 from tfgridnet.inference.enhancer import Enhancer
 
@@ -74,6 +74,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     pairs = read_manifest(manifest, require=("noisy", "clean"))
     if not pairs:
         raise ValueError(f"{manifest}: manifest holds no pairs")
+    metric_set = MetricSet(reference=True, dnsmos=dnsmos)
     batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
     workers = workers or _default_workers(len(pairs))
     rows: dict[str, dict[str, Any]] = {}
@@ -100,10 +101,10 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     def submit(row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
                clean: np.ndarray) -> None:
         if pool is None:
-            collect(row, score_pair(noisy, enhanced, clean, sample_rate, dnsmos))
+            collect(row, score_pair(noisy, enhanced, clean, sample_rate, metric_set))
         else:
             in_flight.append((row, pool.submit(score_pair, noisy, enhanced, clean, sample_rate,
-                                               dnsmos)))
+                                               metric_set)))
             drain(4 * workers)  # bounded memory: at most this many utterances wait in flight
 
     def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray]]) -> None:
@@ -158,7 +159,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             pool.shutdown(cancel_futures=True)
 
     ordered = [rows[p.uttid] for p in pairs]
-    summary = summarize(ordered, with_dnsmos=dnsmos)
+    summary = summarize(ordered, metric_set)
     elapsed = time.perf_counter() - started
     summary.update({
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
@@ -166,10 +167,10 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
     })
-    chosen = select_highlights(ordered, n_plots)
+    chosen = select_highlights(ordered, n_plots, metric_set.headline)
     summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
                              "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
-    write_results_csv(out_dir / "evaluation_results.csv", ordered, dnsmos)
+    write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,

@@ -53,6 +53,7 @@ class Thresholds:
     nonfinite_error_share: float = 0.05
     memory_headroom_share: float = 0.50
     memory_near_limit_share: float = 0.95
+    output_level_off_db: float = 3.0
     worst_utterances: int = 5
     top_epochs: int = 5
 
@@ -442,7 +443,8 @@ def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]
             out[name] = MetricSummary(
                 n=int(both.sum()), n_missing=int((~both).sum()),
                 noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
-                improvement_mean=float((enhanced[both] - noisy[both]).mean()))
+                improvement_mean=float(np.mean([metric.improvement(a, b) for a, b in
+                                                zip(noisy[both], enhanced[both])])))
     return out
 
 
@@ -564,6 +566,27 @@ def evaluation_rules(ev: dict[str, Any], th: Thresholds = THRESHOLDS) -> list[Fi
              threshold_share=th.degraded_share_warning)
     if ev.get("n_failed"):
         _add(out, "eval_failed_utterances", "warning", n_failed=ev["n_failed"], n=ev.get("n"))
+    out += level_rules(ev.get("metrics", {}), th)
+    return out
+
+
+def level_rules(metrics: dict[str, MetricSummary], th: Thresholds = THRESHOLDS) -> list[Finding]:
+    """The output level against the clean speech, and SNR read against SI-SNR: SNR counts a
+    wrong output gain as error, SI-SNR ignores it, so the two disagreeing points at the level."""
+    out: list[Finding] = []
+    level = metrics.get("level_error_db")
+    level_mean = level.enhanced_mean if level is not None else None
+    if level_mean is not None and abs(level_mean) > th.output_level_off_db:
+        _add(out, "eval_output_level_off", "warning", level_error_db=level_mean,
+             noisy_level_error_db=level.noisy_mean, threshold_db=th.output_level_off_db,
+             n=level.n)
+    snr, sisnr = metrics.get("snr"), metrics.get("sisnr")
+    if (snr is not None and sisnr is not None and snr.improvement_mean is not None
+            and sisnr.improvement_mean is not None and snr.improvement_mean < 0.0
+            < sisnr.improvement_mean):
+        _add(out, "eval_snr_sisnr_disagree", "info", noisy_snr=snr.noisy_mean,
+             enhanced_snr=snr.enhanced_mean, snr_improvement=snr.improvement_mean,
+             sisnr_improvement=sisnr.improvement_mean, level_error_db=level_mean)
     return out
 
 

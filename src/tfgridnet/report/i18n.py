@@ -170,6 +170,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exp.zero": ("none", "無"),
     "exp.higher": ("higher than noisy", "高於帶噪"),
     "exp.lower": ("lower than noisy", "低於帶噪"),
+    "exp.target": ("{value:+.0f} ± {tol:.0f}", "{value:+.0f} ± {tol:.0f}"),
     "utt.why": ("Listed because the improvement varies widely (std {std:.2f} dB): listen to these "
                 "first.",
                 "由於改善量變異大（標準差 {std:.2f} dB）而列出：請優先試聽這些樣本。"),
@@ -265,6 +266,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finding.eval_failed_utterances": (
         "{n_failed} of {n} utterances could not be evaluated.",
         "{n} 句中有 {n_failed} 句無法評估。"),
+    "finding.eval_output_level_off": (
+        "The enhanced speech comes out {level_error_db:+.1f} dB from the clean speech's level "
+        "(mean RMS level error over {n} utterances; the noisy input is at "
+        "{noisy_level_error_db:+.1f} dB; threshold ±{threshold_db:.0f} dB). Listeners hear it "
+        "too quiet or too loud, and level-sensitive metrics (SNR) count the gain as error.",
+        "增強後語音的音量與乾淨語音相差 {level_error_db:+.1f} dB（{n} 句的平均 RMS 音量誤差；"
+        "帶噪輸入為 {noisy_level_error_db:+.1f} dB；門檻 ±{threshold_db:.0f} dB）。聽者會覺得太小聲"
+        "或太大聲，對音量敏感的指標（SNR）也會把這個增益算成誤差。"),
+    "finding.eval_snr_sisnr_disagree": (
+        "SNR falls ({noisy_snr:.2f} → {enhanced_snr:.2f} dB, {snr_improvement:+.2f} dB) while "
+        "SI-SNR rises ({sisnr_improvement:+.2f} dB): SNR counts the output's gain, SI-SNR ignores "
+        "it, so the output is at the wrong level (mean level error {level_error_db:+.1f} dB), "
+        "not worse speech.",
+        "SNR 下降（{noisy_snr:.2f} → {enhanced_snr:.2f} dB，{snr_improvement:+.2f} dB），而 SI-SNR "
+        "上升（{sisnr_improvement:+.2f} dB）：SNR 會計入輸出的增益，SI-SNR 則忽略它，因此問題在於"
+        "輸出音量不對（平均音量誤差 {level_error_db:+.1f} dB），而不是語音變差。"),
     "finding.train_not_learning.identity": (
         "Not learning: the best validation SI-SNR ({valid_best:.2f} dB, epoch {best_epoch}) is "
         "{gain_db:+.2f} dB relative to the noisy input (a gain of at least {threshold_db:.0f} dB "
@@ -387,6 +404,18 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Read the evaluation log for the {n_failed} failed utterances (unreadable, too short, "
         "wrong sample rate).",
         "查看評估日誌中 {n_failed} 句失敗樣本的原因（無法讀取、太短、取樣率錯誤）。"),
+    "rec.eval_output_level_off": (
+        "Evaluate and enhance with level correction on (the default; drop `--raw-level`, or "
+        "`level=True` in Python): it rescales each output onto its input, so the speech comes "
+        "out at its own level ({level_error_db:+.1f} dB now).",
+        "評估與增強時開啟音量校正（預設即開啟；請移除 `--raw-level`，或在 Python 中使用 "
+        "`level=True`）：它會把每個輸出依其輸入重新縮放，讓語音回到原本的音量（目前為 "
+        "{level_error_db:+.1f} dB）。"),
+    "rec.eval_snr_sisnr_disagree": (
+        "Read SI-SNR for separation quality and the level error for loudness; fix the level "
+        "(see `eval_output_level_off`) before comparing SNR.",
+        "以 SI-SNR 判斷分離品質、以音量誤差判斷音量；比較 SNR 之前先修正音量（見 "
+        "`eval_output_level_off`）。"),
     "rec.train_not_learning": (
         "Before another long run, overfit a small subset (a few utterances) to prove that data, "
         "loss and model can learn at all.",

@@ -248,14 +248,19 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         metric = METRIC_REGISTRY[name]
         if stats.noisy_mean is None or stats.enhanced_mean is None:
             continue
-        change = (stats.improvement_mean if stats.improvement_mean is not None
-                  else stats.enhanced_mean - stats.noisy_mean)
-        better = change > 0 if metric.higher_is_better else change < 0
+        change = stats.enhanced_mean - stats.noisy_mean
+        gain = (stats.improvement_mean if stats.improvement_mean is not None
+                else metric.improvement(stats.noisy_mean, stats.enhanced_mean))
+        if metric.target is not None:  # the level error: judged by eval_output_level_off's rule
+            expected = tr("exp.target", lang, value=metric.target, tol=th.output_level_off_db)
+            ok = abs(stats.enhanced_mean - metric.target) <= th.output_level_off_db
+        else:
+            expected = tr("exp.higher" if metric.higher_is_better else "exp.lower", lang)
+            ok = gain > 0
         rows.append([tr("ev.other", lang, metric=metric.label,
                         unit=f" ({metric.unit})" if metric.unit else ""),
                      f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
-                     tr("exp.higher" if metric.higher_is_better else "exp.lower", lang),
-                     _status(better)])
+                     expected, _status(ok, warn=True)])
     blocks.append(_table([tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
                           tr("col.status", lang)], rows))
     if analysis.finding("eval_high_variance") and ev.get("worst"):
