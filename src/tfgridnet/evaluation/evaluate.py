@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from tfgridnet.audio.io import AudioError
-from tfgridnet.data.manifest import read_manifest
+from tfgridnet.data.manifest import ManifestError, read_manifest
 from tfgridnet.evaluation.artifacts import (
     load_pair,
     save_triplet,
@@ -44,16 +44,33 @@ def _default_workers(n_items: int) -> int:
     return 1 if n_items < 16 else max(1, min(os.cpu_count() or 1, 8))
 
 
+def _metric_set(manifest: str | os.PathLike, pairs: list[Any], dnsmos: bool,
+                distillmos: bool) -> MetricSet:
+    """Intrusive metrics when every pair has a clean file, the MOS predictors when none has."""
+    without = [p.uttid for p in pairs if p.clean is None]
+    if without and len(without) < len(pairs):
+        raise ManifestError(
+            f"{manifest}: uttid {without[0]!r} has no clean file while other rows have one; "
+            "give every row a clean file, or none (clean-less evaluation with DNSMOS and "
+            "Distill-MOS)")
+    if without:
+        return MetricSet(reference=False, dnsmos=True, distillmos=True)
+    return MetricSet(reference=True, dnsmos=dnsmos, distillmos=distillmos)
+
+
 def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, distillmos: bool = False) -> dict[str, Any]:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
     would change the model's normalisation statistics, so unequal lengths are never mixed.
+    A manifest without a ``clean`` column (real recordings) is scored by the non-intrusive
+    metrics only, DNSMOS and Distill-MOS, noisy vs enhanced; ``summary.json`` lists the
+    intrusive metrics it skipped and why.
     """
     from rich.progress import Progress
 
@@ -71,10 +88,10 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
                                             chunk_seconds=chunk_seconds)
         model_name = str(model_or_path)
     sample_rate = enhancer.sample_rate
-    pairs = read_manifest(manifest, require=("noisy", "clean"))
+    pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:
         raise ValueError(f"{manifest}: manifest holds no pairs")
-    metric_set = MetricSet(reference=True, dnsmos=dnsmos)
+    metric_set = _metric_set(manifest, pairs, dnsmos, distillmos)
     batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
     workers = workers or _default_workers(len(pairs))
     rows: dict[str, dict[str, Any]] = {}
@@ -99,7 +116,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             collect(row, scores)
 
     def submit(row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
-               clean: np.ndarray) -> None:
+               clean: np.ndarray | None) -> None:
         if pool is None:
             collect(row, score_pair(noisy, enhanced, clean, sample_rate, metric_set))
         else:
@@ -107,7 +124,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
                                                metric_set)))
             drain(4 * workers)  # bounded memory: at most this many utterances wait in flight
 
-    def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray]]) -> None:
+    def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]) -> None:
         if not batch:
             return
         try:
@@ -133,7 +150,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     try:
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("evaluating", total=len(pairs))
-            pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray]]] = {}
+            pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]] = {}
             for pair in pairs:
                 row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
                                        "notes": ""}
@@ -174,8 +191,8 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
-                                       save_audio)
-    write_visualization_index(out_dir, chosen)
+                                       save_audio, metric_set.headline)
+    write_visualization_index(out_dir, chosen, metric_set.headline)
     write_recommended(out_dir, summary, ordered)
     from tfgridnet.evaluation.page import write_page
 

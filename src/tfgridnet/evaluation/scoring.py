@@ -100,6 +100,7 @@ _REGISTRY = (
     Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos"),
     Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos"),
     Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None, group="dnsmos"),
+    Metric("distillmos", "Distill-MOS", "MOS", True, None, group="distillmos"),
 )
 METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
 METRICS = tuple(m.name for m in _REGISTRY if m.needs_reference)
@@ -109,7 +110,7 @@ DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.group == "dnsmos")
 def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:
     from tfgridnet import metrics
 
-    return {"dnsmos": metrics.dnsmos}[group]
+    return {"dnsmos": metrics.dnsmos, "distillmos": metrics.distill_mos}[group]
 
 
 @dataclass(frozen=True)

@@ -466,6 +466,13 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing += [f"{summary_path.name}:{key}" for key in absent]
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
+    if summary.get("reference") is False:  # a clean-less set: no SI-SNR to read or claim
+        n, n_failed = _num(summary.get("n")), _num(summary.get("n_failed"))
+        stats.update(reference=False, n=None if n is None else int(n),
+                     n_failed=None if n_failed is None else int(n_failed), improvement_mean=None,
+                     headline=summary.get("headline_metric"),
+                     skipped=", ".join(summary.get("skipped_metrics") or {}))
+        return stats
     if results_path.is_file():
         table = read_eval_table(results_path)
         noisy = np.array(table.get("noisy_sisnr", []), dtype=np.float64)
@@ -537,6 +544,8 @@ def _add(findings: list[Finding], code: str, severity: str, **evidence: Any) -> 
 
 def evaluation_rules(ev: dict[str, Any], th: Thresholds = THRESHOLDS) -> list[Finding]:
     """Findings from an evaluation folder's statistics."""
+    if ev.get("reference") is False:
+        return _no_reference_rules(ev)
     out: list[Finding] = []
     noisy = ev.get("noisy_mean")
     if noisy is not None and not th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db:
@@ -567,6 +576,23 @@ def evaluation_rules(ev: dict[str, Any], th: Thresholds = THRESHOLDS) -> list[Fi
     if ev.get("n_failed"):
         _add(out, "eval_failed_utterances", "warning", n_failed=ev["n_failed"], n=ev.get("n"))
     out += level_rules(ev.get("metrics", {}), th)
+    return out
+
+
+def _no_reference_rules(ev: dict[str, Any]) -> list[Finding]:
+    """A clean-less evaluation: say what was not measured; judge by the headline MOS only."""
+    out: list[Finding] = []
+    headline = ev["metrics"].get(ev.get("headline") or "")
+    label = METRIC_REGISTRY[ev["headline"]].label if headline is not None else None
+    _add(out, "eval_no_reference", "info", skipped=ev["skipped"], metric=label,
+         noisy_mean=headline.noisy_mean if headline else None,
+         enhanced_mean=headline.enhanced_mean if headline else None)
+    if (headline is not None and headline.improvement_mean is not None
+            and headline.improvement_mean < 0):
+        _add(out, "model_worse_than_identity", "error", source="mos", metric=label,
+             model_score=headline.enhanced_mean, identity_score=headline.noisy_mean)
+    if ev.get("n_failed"):
+        _add(out, "eval_failed_utterances", "warning", n_failed=ev["n_failed"], n=ev.get("n"))
     return out
 
 

@@ -248,6 +248,17 @@ STRINGS: dict[str, tuple[str, str]] = {
         "({identity_sisnr:.2f} dB): doing nothing would be better.",
         "增強後輸出（{model_sisnr:.2f} dB）比未處理的輸入（{identity_sisnr:.2f} dB）還差："
         "什麼都不做反而更好。"),
+    "finding.model_worse_than_identity.mos": (
+        "Without clean references, the enhanced output ({metric} {model_score:.2f}) scores lower "
+        "than the unprocessed input ({identity_score:.2f}): doing nothing would be better.",
+        "在沒有乾淨參考的情況下，增強後輸出（{metric} {model_score:.2f}）比未處理的輸入"
+        "（{identity_score:.2f}）還差：什麼都不做反而更好。"),
+    "finding.eval_no_reference": (
+        "The evaluation set has no clean references: it was scored by non-intrusive metrics only "
+        "({metric}: noisy {noisy_mean:.2f} → enhanced {enhanced_mean:.2f}). Not measured: "
+        "{skipped}; no SI-SNR statement can be made about this set.",
+        "評估集沒有乾淨參考：只以非侵入式指標評分（{metric}：帶噪 {noisy_mean:.2f} → 增強後 "
+        "{enhanced_mean:.2f}）。未量測：{skipped}；無法對此資料集做任何 SI-SNR 的判斷。"),
     "finding.model_worse_than_identity.training": (
         "Even the best validation epoch ({model_sisnr:.2f} dB) scores lower than the unprocessed "
         "input ({identity_sisnr:.2f} dB).",
@@ -416,6 +427,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "(see `eval_output_level_off`) before comparing SNR.",
         "以 SI-SNR 判斷分離品質、以音量誤差判斷音量；比較 SNR 之前先修正音量（見 "
         "`eval_output_level_off`）。"),
+    "rec.eval_no_reference": (
+        "For SI-SNR, PESQ and the level error, evaluate on a set with clean references too "
+        "(e.g. the demo test set or your own paired recordings).",
+        "若需 SI-SNR、PESQ 與音量誤差，請另外在有乾淨參考的資料集上評估（例如 demo 測試集或您"
+        "自己的配對錄音）。"),
     "rec.train_not_learning": (
         "Before another long run, overfit a small subset (a few utterances) to prove that data, "
         "loss and model can learn at all.",
