@@ -65,10 +65,16 @@ class ResumeError(UserInputError):
 
 
 def _rank() -> int:
-    for key in ("RANK", "GLOBAL_RANK", "LOCAL_RANK"):
+    """This process's global rank, also before the Trainer exists: torchrun's RANK, SLURM's
+    SLURM_PROCID, else Lightning's NODE_RANK + LOCAL_RANK. On node 1 of a plain Lightning launch
+    only LOCAL_RANK=0 is set, so the node counts: 0 means global rank 0, nothing else does
+    (exact when LOCAL_WORLD_SIZE is set)."""
+    for key in ("RANK", "GLOBAL_RANK", "SLURM_PROCID"):
         if key in os.environ:
             return int(os.environ[key])
-    return 0
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return node * int(os.environ.get("LOCAL_WORLD_SIZE", local + 1)) + local
 
 
 def resolve_precision(config: Config) -> str:
