@@ -31,7 +31,12 @@ from tfgridnet.evaluation.artifacts import (
     write_visualization_index,
     write_visualizations,
 )
-from tfgridnet.evaluation.schema import select_highlights, summarize, write_results_csv
+from tfgridnet.evaluation.schema import (
+    csv_columns,
+    select_highlights,
+    summarize,
+    write_results_csv,
+)
 from tfgridnet.evaluation.scoring import MetricSet, score_pair
 from tfgridnet.fileio import write_json_atomic
 from tfgridnet.inference.enhancer import Enhancer
@@ -56,6 +61,17 @@ def _metric_set(manifest: str | os.PathLike, pairs: list[Any], dnsmos: bool,
     if without:
         return MetricSet(reference=False, dnsmos=True, distillmos=True)
     return MetricSet(reference=True, dnsmos=dnsmos, distillmos=distillmos)
+
+
+def _condition_columns(manifest: str | os.PathLike, pairs: list[Any],
+                       metric_set: MetricSet) -> list[str]:
+    """The manifest's condition columns (``Pair.conditions``), kept per utterance in the CSV."""
+    columns = list(dict.fromkeys(name for pair in pairs for name in pair.conditions))
+    clash = [c for c in columns if c in csv_columns(metric_set)]
+    if clash:
+        raise ManifestError(f"{manifest}: condition column(s) {', '.join(clash)} have the name of "
+                            "an evaluation_results.csv column; rename them")
+    return columns
 
 
 def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
@@ -92,6 +108,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     if not pairs:
         raise ValueError(f"{manifest}: manifest holds no pairs")
     metric_set = _metric_set(manifest, pairs, dnsmos, distillmos)
+    conditions = _condition_columns(manifest, pairs, metric_set)
     batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
     workers = workers or _default_workers(len(pairs))
     rows: dict[str, dict[str, Any]] = {}
@@ -153,7 +170,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]] = {}
             for pair in pairs:
                 row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
-                                       "notes": ""}
+                                       "notes": "", **pair.conditions}
                 rows[pair.uttid] = row
                 try:
                     noisy, clean, note = load_pair(pair, sample_rate)
@@ -176,7 +193,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             pool.shutdown(cancel_futures=True)
 
     ordered = [rows[p.uttid] for p in pairs]
-    summary = summarize(ordered, metric_set)
+    summary = summarize(ordered, metric_set, conditions)
     elapsed = time.perf_counter() - started
     summary.update({
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
@@ -187,7 +204,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     chosen = select_highlights(ordered, n_plots, metric_set.headline)
     summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
                              "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
-    write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set)
+    write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set, conditions)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,

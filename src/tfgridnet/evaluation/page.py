@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_text_atomic
@@ -24,11 +25,13 @@ __all__ = ["write_page", "wav_data_uri", "table_columns"]
 _BESIDE = ("pesq_wb", "stoi", "estoi", "level_error_db", "dnsmos_ovrl", "distillmos")
 
 
-def table_columns(headline: str, scored: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The per-utterance table: the headline metric's three columns, then the others scored."""
+def table_columns(headline: str, scored: list[str] | tuple[str, ...],
+                  conditions: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The per-utterance table: the utterance's conditions, the headline metric's three columns,
+    then the others scored."""
     first = METRIC_REGISTRY[headline]
     beside = [METRIC_REGISTRY[n] for n in _BESIDE if n in scored and n != headline]
-    return ("uttid", first.noisy_column, first.enhanced_column, first.delta_column,
+    return ("uttid", *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
             *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
             "duration_s", "status")
 
@@ -136,6 +139,27 @@ def _metric_table(summary: dict[str, Any]) -> str:
     return "".join(rows) + "</tbody></table>"
 
 
+def _breakdown(summary: dict[str, Any]) -> str:
+    """One table per condition (URGENT-style): each group's means of every metric."""
+    tables = read_breakdown(summary)
+    if not tables:
+        return ""
+    names = list(summary["metrics"])
+    parts = ["<h2>By condition</h2><p class='muted'>Means per group: noisy → enhanced "
+             "(improvement; for the level error, how much closer to 0 dB).</p>"]
+    for factor, groups in tables.items():
+        label = html.escape(FACTOR_LABELS.get(factor, factor))
+        head = f"<th>{label}</th><th>n</th>" + "".join(
+            f"<th>{html.escape(METRIC_REGISTRY[n].label)}</th>" for n in names)
+        body = "".join(
+            f"<tr><td>{html.escape(g.group)}</td><td>{g.n}</td>"
+            + "".join(f"<td>{html.escape(group_cell(g.metrics.get(n)))}</td>" for n in names)
+            + "</tr>" for g in groups)
+        parts.append(f"<table class='breakdown' id='by-{html.escape(factor)}'><thead><tr>{head}"
+                     f"</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
+
+
 def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     head = "".join(f"<th>{c}</th>" for c in columns)
     body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
@@ -191,6 +215,7 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 {warnings}
 <h2>Summary</h2>
 {_metric_table(summary)}
+{_breakdown(summary)}
 {f'<h2>Failed utterances</h2><ul>{failed}</ul>' if failed else ''}
 <h2>Listen: best and worst by {label} improvement</h2>
 <p class="muted">Noisy red, Enhanced green, Clean blue. Spectrograms: STFT 512 / hop 256.</p>
@@ -198,7 +223,8 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
  or '<p>No utterance to show.</p>'}
 <h2>All utterances</h2>
 <p class="muted">Click a column header to sort.</p>
-{_results_table(rows, table_columns(headline, list(summary["metrics"])))}
+{_results_table(rows, table_columns(headline, list(summary["metrics"]),
+                                    summary.get("condition_columns") or ()))}
 <script>{_SCRIPT}</script>
 </body></html>
 """

@@ -10,11 +10,13 @@ import csv
 import io
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tfgridnet.evaluation.conditions import breakdown
 from tfgridnet.evaluation.scoring import (
     DEFAULT_METRICS,
     METRIC_REGISTRY,
@@ -72,9 +74,11 @@ def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSumm
     return out, missing
 
 
-def csv_columns(metrics: MetricSet = DEFAULT_METRICS) -> list[str]:
-    """``evaluation_results.csv``'s header: three columns per scored metric, then the rest."""
-    columns = ["uttid"]
+def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
+                conditions: Sequence[str] = ()) -> list[str]:
+    """``evaluation_results.csv``'s header: the utterance's conditions (the manifest's extra
+    columns), three columns per scored metric, then the rest."""
+    columns = ["uttid", *conditions]
     for metric in metrics.names:
         m = METRIC_REGISTRY[metric]
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
@@ -90,11 +94,13 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS) -> dict[str, Any]:
+def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
+              conditions: Sequence[str] = ()) -> dict[str, Any]:
     """Means, spread, medians and share improved per metric, identity baseline and warnings.
 
     The verdict and the best/worst utterances follow ``metrics.headline`` (SI-SNR, or DNSMOS
     OVRL on a clean-less set); the ``*sisnr*`` keys are None when SI-SNR was not scored.
+    ``conditions`` (the manifest's condition columns) give the per-condition tables.
     """
     scored = [r for r in rows if r.get("status") == "ok"]
     headline = METRIC_REGISTRY[metrics.headline]
@@ -142,6 +148,8 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS) 
     headline_gain = per_metric[headline.name]["improvement_mean"]
     summary["worse_than_input"] = headline_gain is not None and headline_gain < 0.0
     summary["metrics"] = per_metric
+    summary["condition_columns"] = list(conditions)
+    summary["conditions"] = breakdown(rows, metrics.names, conditions)
     summary["warnings"] = _warnings(summary)
     summary["failed"] = [{"uttid": r["uttid"], "error": r.get("error", "")}
                          for r in rows if r.get("status") == "failed"]
@@ -204,8 +212,8 @@ def fmt_value(value: Any) -> str:
 
 
 def write_results_csv(path: Path, rows: list[dict[str, Any]],
-                      metrics: MetricSet = DEFAULT_METRICS) -> Path:
-    columns = csv_columns(metrics)
+                      metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = ()) -> Path:
+    columns = csv_columns(metrics, conditions)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tfgridnet.evaluation.conditions import read_breakdown
 from tfgridnet.evaluation.schema import MetricSummary, read_metric_summaries
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
@@ -466,6 +467,7 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing += [f"{summary_path.name}:{key}" for key in absent]
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
+    stats["conditions"] = read_breakdown(summary)
     if summary.get("reference") is False:  # a clean-less set: no SI-SNR to read or claim
         n, n_failed = _num(summary.get("n")), _num(summary.get("n_failed"))
         stats.update(reference=False, n=None if n is None else int(n),

@@ -54,6 +54,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "h.recommendations": ("Recommendations", "建議"),
     "h.plots": ("Plots", "圖表"),
     "h.missing": ("Missing data", "缺少的資料"),
+    "h.conditions": ("By condition", "依條件分組"),
+    "cond.note": ("Means per group, noisy → enhanced (improvement; for the level error, how much "
+                  "closer to 0 dB), from summary.json.",
+                  "各組平均，帶噪 → 增強後（改善量；音量誤差則為更接近 0 dB 的程度），取自 "
+                  "summary.json。"),
+    "cond.noise_kind": ("Noise kind", "噪音種類"),
+    "cond.snr_db": ("Input SNR ({width:g} dB bins)", "輸入 SNR（每 {width:g} dB 一組）"),
+    "cond.duration_s": ("Duration", "長度"),
     # --- generic table words -----------------------------------------------------------------
     "col.item": ("Item", "項目"),
     "col.value": ("Value", "數值"),

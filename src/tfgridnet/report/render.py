@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
-from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.i18n import STRINGS, fmt, tr
 
 __all__ = ["build_blocks", "render_html", "render_markdown", "write_analysis",
            "write_report"]
@@ -231,6 +232,22 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
     return rows
 
 
+def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
+    """The evaluation's per-condition tables (summary.json ``conditions``), one per factor."""
+    tables = ev.get("conditions") or {}
+    if not tables:
+        return []
+    names = list(ev.get("metrics", {}))
+    blocks = [_h(tr("h.conditions", lang), 3), _p(tr("cond.note", lang))]
+    for factor, groups in tables.items():
+        key = f"cond.{factor}"
+        title = tr(key, lang, width=SNR_BIN_DB) if key in STRINGS else f"`{factor}`"
+        header = [title, "n"] + [METRIC_REGISTRY[n].label for n in names]
+        blocks.append(_table(header, [[g.group, str(g.n)] + [group_cell(g.metrics.get(n))
+                                                            for n in names] for g in groups]))
+    return blocks
+
+
 def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     ev = analysis.evaluation
     th = THRESHOLDS
@@ -249,7 +266,7 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         blocks.append(_table([tr("col.item", lang), tr("col.value", lang),
                               tr("col.expected", lang), tr("col.status", lang)],
                              _metric_rows(ev, lang) + rows))
-        return blocks
+        return blocks + _conditions(ev, lang)
     noisy, enhanced, imp = ev.get("noisy_mean"), ev.get("enhanced_mean"), ev["improvement_mean"]
     std, share, failed = ev.get("improvement_std"), ev.get("degraded_share"), ev.get("n_failed")
     noisy_ok = None if noisy is None else th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db
@@ -280,6 +297,7 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     rows += _metric_rows(ev, lang)
     blocks.append(_table([tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
                           tr("col.status", lang)], rows))
+    blocks += _conditions(ev, lang)
     if analysis.finding("eval_high_variance") and ev.get("worst"):
         blocks.append(_h(tr("h.utterances", lang), 3))
         blocks.append(_p(tr("utt.why", lang, std=std)))
