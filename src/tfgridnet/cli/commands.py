@@ -194,8 +194,10 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
             except (ValueError, RuntimeError, OSError) as exc:
                 failures.append(f"{source}: {exc}")
             progress.advance(task)
+    rate = ("each file's own rate" if enhancer.rate_independent
+            else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"(model rate {enhancer.sample_rate} Hz, device {enhancer.device})")
+          f"({rate}, device {enhancer.device})")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
