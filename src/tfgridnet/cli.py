@@ -59,7 +59,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_cli(
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
-        device=args.device,
+        device=args.device, level=not args.raw_level,
     )
 
 
@@ -69,6 +69,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     return enhance_cli(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
+        level=not args.raw_level,
     )
 
 
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=int, default=5, help="plot the best K and worst K (default 5)")
     p.add_argument("--dnsmos", action="store_true", help="also compute DNSMOS (needs speechmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
+                   help="keep the model's raw output gain (default: rescale each output onto "
+                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("enhance", help="enhance audio files, folders or globs")
@@ -155,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: autocast, about 1.7x faster on a CPU, output within ~34 dB of fp32")
+    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
+                   help="keep the model's raw output gain (default: rescale each output onto "
+                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
     p.set_defaults(func=_cmd_enhance)
 
     p = sub.add_parser("export", help="export a run's best model (or a checkpoint) as safetensors")

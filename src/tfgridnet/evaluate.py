@@ -367,12 +367,13 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, level: bool = True) -> dict[str, Any]:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
     would change the model's normalisation statistics, so unequal lengths are never mixed.
+    ``level=False`` scores the model's raw output gain instead of the level-corrected output.
     """
     from rich.progress import Progress
 
@@ -383,11 +384,12 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         enhancer = model_or_path
         model_name = type(enhancer.model).__name__
     elif isinstance(model_or_path, torch.nn.Module):
-        enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds)
+        enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds,
+                            level=level)
         model_name = type(model_or_path).__name__
     else:
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
-                                            chunk_seconds=chunk_seconds)
+                                            chunk_seconds=chunk_seconds, level=level)
         model_name = str(model_or_path)
     sample_rate = enhancer.sample_rate
     pairs = read_manifest(manifest, require=("noisy", "clean"))
@@ -432,7 +434,8 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             if len(batch) == 1 or batch[0][1].size > enhancer.chunk:
                 outputs = [enhancer.enhance_mono(noisy) for _, noisy, _ in batch]
             else:
-                outputs = list(enhancer.forward_batch(np.stack([noisy for _, noisy, _ in batch])))
+                stacked = np.stack([noisy for _, noisy, _ in batch])
+                outputs = list(enhancer.level(enhancer.forward_batch(stacked), stacked))
         except (RuntimeError, ValueError) as exc:
             for row, _, _ in batch:
                 row.update(status="failed", error=f"enhancement failed: {exc}")
@@ -551,10 +554,11 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def evaluate_cli(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
-                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None) -> int:
+                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
+                 level: bool = True) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device)
+                       dnsmos=dnsmos, device=device, level=level)
     print(format_summary(summary))
     print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
     for failure in summary["failed"]:

@@ -1,0 +1,1 @@
+"""Inference: running a trained model on audio (enhancement, level correction)."""

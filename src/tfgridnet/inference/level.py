@@ -1,0 +1,168 @@
+"""Output level: put the enhanced speech back at the input speech's level, never clip.
+
+A model trained with a scale-invariant loss (-SI-SNR) leaves its output gain free: the demo model
+comes out 11-12 dB below the clean speech. ``mixture_consistent_gain`` fixes this at inference for
+any model (ours or an imported ESPnet one) without a reference: it is the least-squares gain that
+projects the noisy input onto the estimate, ``g = <x, y> / <y, y>``, i.e. the scale that makes the
+estimate explain as much of the mixture as it can. With ``x = s + n`` and ``y = a*s + r`` (``r``
+the residual noise) it gives ``1/a`` when ``r`` is uncorrelated with ``n``, and a little more when
+the residual noise follows the input noise; bench/level.py measures it against the clean speech
+(bench/RESULTS.md).
+
+``limit_peaks`` is a look-ahead peak limiter that is guaranteed to stay under its ceiling (the
+gain is smoothed, then bounded by the exact gain each sample needs) and says how many samples it
+had to bring down, so a louder output is never bought with clipping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+from tfgridnet.audio import rms_dbfs
+
+__all__ = [
+    "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "level_error_db", "limit_peaks",
+    "mixture_consistent_gain", "LevelStream",
+]
+
+# Peak ceiling of the limiter: -0.26 dBFS leaves room for the small overshoot of resampling back
+# to a file's rate after the limiter ran at the model's rate.
+LIMITER_CEILING = 0.97
+# Largest correction applied either way; past it the estimate is too unlike the input to trust.
+MAX_GAIN_DB = 40.0
+# Look-ahead/hold of the limiter's gain on each side of a peak, in seconds.
+LIMITER_WINDOW_S = 0.005
+
+_TINY = 1e-12
+
+
+def mixture_consistent_gain(estimate: np.ndarray, mixture: np.ndarray) -> np.ndarray:
+    """Least-squares gain of each row: ``argmin_g ||mixture - g * estimate||``, over the last axis.
+
+    ``estimate`` and ``mixture`` are ``[..., N]``; returns ``[...]`` float64 gains. A silent
+    estimate, or one anti-correlated with the input, gets gain 1 (nothing to project onto); the
+    rest is bounded to ``±MAX_GAIN_DB``.
+    """
+    y = np.asarray(estimate, dtype=np.float64)
+    x = np.asarray(mixture, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"mixture_consistent_gain: estimate {y.shape} and mixture {x.shape} "
+                         "must have the same shape")
+    return _gain_from_sums(np.sum(x * y, axis=-1), np.sum(y * y, axis=-1), y.shape[-1])
+
+
+def _gain_from_sums(cross: np.ndarray, energy: np.ndarray, n_samples: np.ndarray | int
+                    ) -> np.ndarray:
+    """``cross / energy`` where usable, else 1; bounded to ``±MAX_GAIN_DB``."""
+    cross, energy = np.asarray(cross, dtype=np.float64), np.asarray(energy, dtype=np.float64)
+    usable = (energy > _TINY * np.asarray(n_samples)) & (cross > 0)
+    gain = np.where(usable, cross / np.where(usable, energy, 1.0), 1.0)
+    bound = 10.0 ** (MAX_GAIN_DB / 20.0)
+    return np.clip(gain, 1.0 / bound, bound)
+
+
+def limit_peaks(audio: np.ndarray, sample_rate: int, ceiling: float = LIMITER_CEILING,
+                window_s: float = LIMITER_WINDOW_S) -> tuple[np.ndarray, int]:
+    """Bring every sample of ``[..., N]`` audio to at most ``ceiling`` in magnitude, smoothly.
+
+    The gain each sample needs, ``min(1, ceiling/|x|)``, goes through a minimum filter and then a
+    moving average of the same width: every average only covers minima of windows that contain
+    the sample, so it is never above the gain that sample needs (the final ``minimum`` only
+    removes rounding). Returns the limited audio (same dtype) and how many samples were above the
+    ceiling; audio already under it comes back unchanged.
+    """
+    if not 0 < ceiling <= 1:
+        raise ValueError(f"limit_peaks: ceiling must be in (0, 1], got {ceiling}")
+    audio = np.asarray(audio)
+    magnitude = np.abs(audio.astype(np.float64))
+    over = int(np.count_nonzero(magnitude > ceiling))
+    if over == 0:
+        return audio, 0
+    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, _TINY))
+    size = 2 * max(1, int(round(window_s * sample_rate))) + 1
+    gain = uniform_filter1d(minimum_filter1d(needed, size, axis=-1, mode="nearest"), size,
+                            axis=-1, mode="nearest")
+    gain = np.minimum(gain, needed)
+    limited = audio.astype(np.float64) * gain
+    # the float32 cast may round a sample at the ceiling up by one ulp: pull those back
+    out = limited.astype(audio.dtype if audio.dtype in (np.float32, np.float64) else np.float32)
+    np.clip(out, -ceiling, ceiling, out=out)
+    return out, over
+
+
+def level_error_db(enhanced: np.ndarray, clean: np.ndarray) -> float:
+    """Enhanced minus clean RMS level, in dB (0: the speech comes out at its own level)."""
+    return rms_dbfs(enhanced) - rms_dbfs(clean)
+
+
+@dataclass
+class LevelCorrection:
+    """What the Enhancer applies to each model output: gain, then limiter; counts what it did.
+
+    ``enabled=False`` passes the raw model output through (``--raw-level``); the limiter still
+    runs unless ``limiter=False``, since a raw output can exceed full scale too. Calling it treats
+    each row as a whole utterance; ``stream`` gives the running version for chunked signals.
+    """
+
+    sample_rate: int
+    enabled: bool = True
+    limiter: bool = True
+    ceiling: float = LIMITER_CEILING
+    limited_samples: int = 0
+
+    def __call__(self, estimate: np.ndarray, mixture: np.ndarray) -> np.ndarray:
+        """Correct ``[B, N]`` model outputs given the ``[B, N]`` inputs they came from."""
+        out = np.asarray(estimate, dtype=np.float32)
+        if self.enabled:
+            out = (out * mixture_consistent_gain(out, mixture)[..., None]).astype(np.float32)
+        return self.limit(out)
+
+    def limit(self, audio: np.ndarray) -> np.ndarray:
+        """The peak limiter alone (when enabled), counting the samples it brought down."""
+        if not self.limiter:
+            return np.asarray(audio, dtype=np.float32)
+        out, over = limit_peaks(np.asarray(audio, dtype=np.float32), self.sample_rate,
+                                self.ceiling)
+        self.limited_samples += over
+        return out
+
+    def stream(self, channels: int) -> LevelStream:
+        """A running correction for one chunked signal of ``channels`` channels."""
+        return LevelStream(self, channels)
+
+
+class LevelStream:
+    """Level correction of a signal enhanced chunk by chunk: one gain per channel, re-estimated
+    from everything seen so far.
+
+    A gain per chunk would undo the noise suppression of a chunk without speech (its estimate is
+    residual noise, which the projection scales back to the input noise); the running sums of
+    ``<x, y>`` and ``<y, y>`` are dominated by the speech chunks instead, and for a signal that
+    fits one chunk they give exactly the per-utterance gain.
+    """
+
+    def __init__(self, correction: LevelCorrection, channels: int) -> None:
+        self.correction = correction
+        self.cross = np.zeros(channels)
+        self.energy = np.zeros(channels)
+        self.samples = np.zeros(channels)
+
+    def __call__(self, estimate: np.ndarray, mixture: np.ndarray,
+                 channels: list[int]) -> np.ndarray:
+        """Correct ``[B, N]`` chunk outputs; row ``i`` belongs to channel ``channels[i]``."""
+        out = np.asarray(estimate, dtype=np.float32)
+        if self.correction.enabled:
+            y = out.astype(np.float64)
+            x = np.asarray(mixture, dtype=np.float64)
+            gains = np.empty(len(channels))
+            for row, channel in enumerate(channels):  # rows in time order within a channel
+                self.cross[channel] += float(np.dot(x[row], y[row]))
+                self.energy[channel] += float(np.dot(y[row], y[row]))
+                self.samples[channel] += y.shape[-1]
+                gains[row] = _gain_from_sums(self.cross[channel], self.energy[channel],
+                                             self.samples[channel])
+            out = (y * gains[:, None]).astype(np.float32)
+        return self.correction.limit(out)

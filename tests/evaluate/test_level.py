@@ -1,0 +1,147 @@
+"""Output level: mixture-consistent gain, the safe peak limiter, and their use by the Enhancer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tfgridnet.cli import main
+from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.level import (
+    LIMITER_CEILING,
+    LevelCorrection,
+    level_error_db,
+    limit_peaks,
+    mixture_consistent_gain,
+)
+
+OFF_DB = -12.0  # how far below the clean speech the stand-in model puts its output
+
+
+class OffByGain(torch.nn.Module):
+    """A denoiser that knows the clean speech of its one noisy input (it keeps ``residual`` of the
+    noise) and outputs it ``OFF_DB`` too quiet: the -SI-SNR model's failure, with a known answer."""
+
+    def __init__(self, noisy: np.ndarray, clean: np.ndarray, residual: float = 0.1) -> None:
+        super().__init__()
+        self.residual = residual
+        self.noisy = torch.from_numpy(noisy)
+        self.clean = torch.from_numpy(clean)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, N] -> [B, N]
+        out = []
+        noisy = self.noisy.numpy()
+        for row in x:  # find the row's place in the whole signal (chunks are slices of it)
+            n = row.shape[-1]
+            s = next(s for s in np.flatnonzero(noisy[:noisy.size - n + 1] == float(row[0]))
+                     if torch.equal(self.noisy[s:s + n], row))
+            clean = self.clean[s:s + n]
+            out.append(10 ** (OFF_DB / 20) * (clean + self.residual * (row - clean)))
+        return torch.stack(out)
+
+
+def _pair(make_speech, sr: int, seconds: float, snr_db: float, seed: int = 0):
+    clean = make_speech(int(seconds * sr), sr, seed=seed).astype(np.float32)
+    noise = np.random.default_rng(seed + 7).standard_normal(clean.size)
+    noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+    return (clean + noise).astype(np.float32), clean
+
+
+def test_gain_is_the_least_squares_solution(sr):
+    rng = np.random.default_rng(0)
+    estimate, mixture = rng.standard_normal((3, 500)), rng.standard_normal((3, 500))
+    mixture += 4.0 * estimate
+    gains = mixture_consistent_gain(estimate, mixture)
+    for row in range(3):  # independent reference: numpy's least squares in float64
+        reference = np.linalg.lstsq(estimate[row][:, None], mixture[row], rcond=None)[0][0]
+        assert gains[row] == pytest.approx(reference, rel=1e-12)
+
+
+def test_gain_leaves_silence_and_anticorrelated_estimates_alone():
+    x = np.random.default_rng(1).standard_normal((2, 100))
+    gains = mixture_consistent_gain(np.stack([np.zeros(100), -x[1]]), x)
+    np.testing.assert_array_equal(gains, [1.0, 1.0])
+    with pytest.raises(ValueError, match="same shape"):
+        mixture_consistent_gain(np.zeros(10), np.zeros(11))
+
+
+# The projection also scales back the residual noise, which follows the input noise: with 10 %
+# of it left (-20 dB) at 0 dB SNR the level comes out ~+0.8 dB (bench/RESULTS.md has the figures).
+@pytest.mark.parametrize("snr_db,residual", [(0.0, 0.0), (5.0, 0.0), (5.0, 0.1), (10.0, 0.1)])
+def test_a_model_12db_too_quiet_comes_back_within_half_a_db(make_speech, sr, snr_db, residual):
+    noisy, clean = _pair(make_speech, sr, 1.0, snr_db)
+    model = OffByGain(noisy, clean, residual)
+    raw = Enhancer(model, sr, level=False).enhance(noisy, sr)
+    fixed = Enhancer(model, sr).enhance(noisy, sr)
+    assert level_error_db(raw, clean) == pytest.approx(OFF_DB, abs=0.5)
+    assert abs(level_error_db(fixed, clean)) < 0.5
+
+
+def test_chunked_streams_are_corrected_with_a_running_gain(make_speech, sr, tmp_path):
+    noisy, clean = _pair(make_speech, sr, 3.0, 5.0, seed=3)
+    noisy[sr:2 * sr] -= clean[sr:2 * sr]  # a second without speech in the middle
+    clean[sr:2 * sr] = 0.0
+    enhancer = Enhancer(OffByGain(noisy, clean), sr, chunk_seconds=1.0, overlap_seconds=0.25)
+    sf.write(tmp_path / "in.wav", noisy, sr, subtype="FLOAT")
+    out = sf.read(enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav"))[0]
+    assert abs(level_error_db(out, clean)) < 0.5
+    # the speech-free second keeps its noise suppression (a gain per chunk would undo it)
+    kept = level_error_db(out[sr + 4000:2 * sr - 4000], noisy[sr + 4000:2 * sr - 4000])
+    assert kept < -15.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_limiter_never_exceeds_the_ceiling_and_counts_what_it_limited(seed, sr):
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal(sr) * 10 ** rng.uniform(-1.5, 0.5)).astype(np.float32)
+    audio[rng.integers(0, sr, 20)] = rng.choice([-1, 1], 20) * rng.uniform(1, 50, 20)
+    limited, over = limit_peaks(audio, sr)
+    assert over == int(np.count_nonzero(np.abs(audio) > LIMITER_CEILING))
+    assert np.max(np.abs(limited)) <= LIMITER_CEILING and limited.dtype == np.float32
+    # a limiter, not a compressor: it only ever turns samples down, never flips or boosts them
+    assert np.all(np.abs(limited) <= np.abs(audio) + 1e-7)
+    assert np.all(np.sign(limited) * np.sign(audio) >= 0)
+
+
+def test_limiter_leaves_audio_under_the_ceiling_untouched(sr):
+    audio = 0.5 * np.sin(np.arange(sr) * 0.01).astype(np.float32)
+    limited, over = limit_peaks(audio, sr)
+    assert over == 0 and limited is audio
+
+
+def test_a_model_over_full_scale_is_limited_not_clipped(sr, tmp_path):
+    class Loud(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 8.0 * x
+
+    x = 0.5 * np.sin(2 * np.pi * 200 * np.arange(sr) / sr).astype(np.float32)
+    enhancer = Enhancer(Loud(), sr, level=False)
+    out = enhancer.enhance(x, sr)
+    assert np.max(np.abs(out)) <= LIMITER_CEILING + 1e-3  # + resampler-free path: same rate
+    assert enhancer.level.limited_samples > 0
+    assert np.max(np.abs(Enhancer(Loud(), sr).enhance(x, sr) - x)) < 1e-4  # corrected: x again
+
+
+def test_level_correction_counts_in_the_enhance_cli(exported_dir, make_speech, sr, tmp_path,
+                                                    capsys):
+    noisy, _ = _pair(make_speech, sr, 1.0, 5.0)
+    sf.write(tmp_path / "in.wav", noisy, sr, subtype="FLOAT")
+    assert main(["enhance", str(exported_dir), str(tmp_path / "in.wav"), "--out",
+                 str(tmp_path / "level")]) == 0
+    assert "level matched to the input" in capsys.readouterr().out
+    assert main(["enhance", str(exported_dir), str(tmp_path / "in.wav"), "--out",
+                 str(tmp_path / "raw"), "--raw-level"]) == 0
+    assert "level raw" in capsys.readouterr().out
+    corrected = sf.read(tmp_path / "level" / "in.wav")[0]
+    raw = sf.read(tmp_path / "raw" / "in.wav")[0]
+    gain = mixture_consistent_gain(raw, noisy)
+    np.testing.assert_allclose(corrected, gain * raw, atol=1e-5)
+
+
+def test_level_correction_object_can_be_switched_off(sr):
+    x = np.random.default_rng(2).standard_normal((2, 300)).astype(np.float32) * 0.1
+    off = LevelCorrection(sr, enabled=False)
+    np.testing.assert_array_equal(off(0.25 * x, x), 0.25 * x)
+    np.testing.assert_allclose(LevelCorrection(sr)(0.25 * x, x), x, rtol=1e-5)
