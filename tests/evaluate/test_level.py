@@ -49,27 +49,34 @@ def _pair(make_speech, sr: int, seconds: float, snr_db: float, seed: int = 0):
     return (clean + noise).astype(np.float32), clean
 
 
-def test_gain_is_the_least_squares_solution(sr):
+def test_gain_is_the_energy_weighted_least_squares_solution(sr):
+    from scipy.signal import stft
+
     rng = np.random.default_rng(0)
-    estimate, mixture = rng.standard_normal((3, 500)), rng.standard_normal((3, 500))
+    n = 512 + 30 * 256  # whole frames: scipy's STFT without padding sees the same frames
+    estimate, mixture = rng.standard_normal((3, n)), rng.standard_normal((3, n))
     mixture += 4.0 * estimate
-    gains = mixture_consistent_gain(estimate, mixture)
-    for row in range(3):  # independent reference: numpy's least squares in float64
-        reference = np.linalg.lstsq(estimate[row][:, None], mixture[row], rcond=None)[0][0]
-        assert gains[row] == pytest.approx(reference, rel=1e-12)
+    gains = mixture_consistent_gain(estimate, mixture, sr)
+    for row in range(3):  # independent reference: scipy's STFT and numpy's least squares
+        y = stft(estimate[row], nperseg=512, boundary=None, padded=False)[2].ravel()
+        x = stft(mixture[row], nperseg=512, boundary=None, padded=False)[2].ravel()
+        root_w = np.abs(y)
+        a = np.concatenate([root_w * y.real, root_w * y.imag])[:, None]
+        b = np.concatenate([root_w * x.real, root_w * x.imag])
+        assert gains[row] == pytest.approx(np.linalg.lstsq(a, b, rcond=None)[0][0], rel=1e-9)
 
 
-def test_gain_leaves_silence_and_anticorrelated_estimates_alone():
-    x = np.random.default_rng(1).standard_normal((2, 100))
-    gains = mixture_consistent_gain(np.stack([np.zeros(100), -x[1]]), x)
-    np.testing.assert_array_equal(gains, [1.0, 1.0])
+def test_gain_undoes_a_pure_gain_and_leaves_silence_and_anticorrelation_alone(sr):
+    x = np.random.default_rng(1).standard_normal((3, 1000))
+    gains = mixture_consistent_gain(np.stack([0.1 * x[0], np.zeros(1000), -x[2]]), x, sr)
+    np.testing.assert_allclose(gains, [10.0, 1.0, 1.0], rtol=1e-12)
     with pytest.raises(ValueError, match="same shape"):
-        mixture_consistent_gain(np.zeros(10), np.zeros(11))
+        mixture_consistent_gain(np.zeros(10), np.zeros(11), sr)
 
 
-# The projection also scales back the residual noise, which follows the input noise: with 10 %
-# of it left (-20 dB) at 0 dB SNR the level comes out ~+0.8 dB (bench/RESULTS.md has the figures).
-@pytest.mark.parametrize("snr_db,residual", [(0.0, 0.0), (5.0, 0.0), (5.0, 0.1), (10.0, 0.1)])
+# The residual noise (10 %: -20 dB) follows the input noise; the energy weighting keeps it from
+# pulling the level up even at 0 dB SNR (the unweighted projection: +0.8 dB there).
+@pytest.mark.parametrize("snr_db,residual", [(0.0, 0.0), (0.0, 0.1), (5.0, 0.1), (10.0, 0.1)])
 def test_a_model_12db_too_quiet_comes_back_within_half_a_db(make_speech, sr, snr_db, residual):
     noisy, clean = _pair(make_speech, sr, 1.0, snr_db)
     model = OffByGain(noisy, clean, residual)
@@ -136,7 +143,7 @@ def test_level_correction_counts_in_the_enhance_cli(exported_dir, make_speech, s
     assert "level raw" in capsys.readouterr().out
     corrected = sf.read(tmp_path / "level" / "in.wav")[0]
     raw = sf.read(tmp_path / "raw" / "in.wav")[0]
-    gain = mixture_consistent_gain(raw, noisy)
+    gain = mixture_consistent_gain(raw, noisy, sr)
     np.testing.assert_allclose(corrected, gain * raw, atol=1e-5)
 
 

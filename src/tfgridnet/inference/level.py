@@ -1,13 +1,17 @@
 """Output level: put the enhanced speech back at the input speech's level, never clip.
 
 A model trained with a scale-invariant loss (-SI-SNR) leaves its output gain free: the demo model
-comes out 11-12 dB below the clean speech. ``mixture_consistent_gain`` fixes this at inference for
-any model (ours or an imported ESPnet one) without a reference: it is the least-squares gain that
-projects the noisy input onto the estimate, ``g = <x, y> / <y, y>``, i.e. the scale that makes the
-estimate explain as much of the mixture as it can. With ``x = s + n`` and ``y = a*s + r`` (``r``
-the residual noise) it gives ``1/a`` when ``r`` is uncorrelated with ``n``, and a little more when
-the residual noise follows the input noise; bench/level.py measures it against the clean speech
-(bench/RESULTS.md).
+comes out 10-12 dB below the clean speech. ``mixture_consistent_gain`` fixes this at inference for
+any model (ours or an imported ESPnet one) without a reference: the gain ``g`` that makes the
+estimate ``Y`` explain as much of the noisy input ``X`` as it can, a least-squares projection in
+the STFT domain, each time-frequency bin weighted by the estimate's own energy:
+
+    g = sum(|Y|^2 * Re(X conj(Y))) / sum(|Y|^4)
+
+The plain projection ``<x, y> / <y, y>`` also rescales the residual noise, which follows the input
+noise, and so overshoots at low SNR; the weights give the bins where the estimate is strong (speech)
+the say. On the demo valid set (bench/level.py, bench/RESULTS.md) the weighted projection gives
+mean level error +0.34 dB, 90th percentile |error| 1.28 dB, against +0.95 / 2.32 dB unweighted.
 
 ``limit_peaks`` is a look-ahead peak limiter that is guaranteed to stay under its ceiling (the
 gain is smoothed, then bounded by the exact gain each sample needs) and says how many samples it
@@ -25,7 +29,7 @@ from tfgridnet.audio import rms_dbfs
 
 __all__ = [
     "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "level_error_db", "limit_peaks",
-    "mixture_consistent_gain", "LevelStream",
+    "mixture_consistent_gain", "LevelStream", "projection_sums", "stft_frames",
 ]
 
 # Peak ceiling of the limiter: -0.26 dBFS leaves room for the small overshoot of resampling back
@@ -35,30 +39,57 @@ LIMITER_CEILING = 0.97
 MAX_GAIN_DB = 40.0
 # Look-ahead/hold of the limiter's gain on each side of a peak, in seconds.
 LIMITER_WINDOW_S = 0.005
+# Frame of the weighted projection at 16 kHz (32 ms), scaled to other rates.
+PROJECTION_FRAME = 512
 
-_TINY = 1e-12
+_TINY = 1e-30
 
 
-def mixture_consistent_gain(estimate: np.ndarray, mixture: np.ndarray) -> np.ndarray:
-    """Least-squares gain of each row: ``argmin_g ||mixture - g * estimate||``, over the last axis.
+def stft_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Hann-windowed one-sided spectra ``[..., frames, bins]`` of ``[..., N]`` audio, ~32 ms
+    frames with half overlap; the tail is zero-padded to a whole frame."""
+    size = PROJECTION_FRAME if sample_rate == 16000 else int(
+        2 ** round(np.log2(PROJECTION_FRAME * sample_rate / 16000)))
+    hop = size // 2
+    audio = np.asarray(audio, dtype=np.float64)
+    n = audio.shape[-1]
+    n_frames = 1 + max(0, int(np.ceil((n - size) / hop)))
+    padded = np.zeros(audio.shape[:-1] + (size + (n_frames - 1) * hop,))
+    padded[..., :n] = audio
+    frames = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[..., ::hop, :]
+    return np.fft.rfft(frames * np.hanning(size + 1)[:-1], axis=-1)
 
-    ``estimate`` and ``mixture`` are ``[..., N]``; returns ``[...]`` float64 gains. A silent
-    estimate, or one anti-correlated with the input, gets gain 1 (nothing to project onto); the
-    rest is bounded to ``±MAX_GAIN_DB``.
-    """
+
+def projection_sums(estimate: np.ndarray, mixture: np.ndarray, sample_rate: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(sum w Re(X conj Y), sum w |Y|^2)`` with ``w = |Y|^2``, over the last axis of ``[..., N]``;
+    sums over several chunks of one signal give that signal's gain (``LevelStream``)."""
     y = np.asarray(estimate, dtype=np.float64)
     x = np.asarray(mixture, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"mixture_consistent_gain: estimate {y.shape} and mixture {x.shape} "
                          "must have the same shape")
-    return _gain_from_sums(np.sum(x * y, axis=-1), np.sum(y * y, axis=-1), y.shape[-1])
+    spec_y, spec_x = stft_frames(y, sample_rate), stft_frames(x, sample_rate)
+    weight = spec_y.real ** 2 + spec_y.imag ** 2
+    cross = np.sum(weight * (spec_x * np.conj(spec_y)).real, axis=(-2, -1))
+    return cross, np.sum(weight * weight, axis=(-2, -1))
 
 
-def _gain_from_sums(cross: np.ndarray, energy: np.ndarray, n_samples: np.ndarray | int
-                    ) -> np.ndarray:
+def mixture_consistent_gain(estimate: np.ndarray, mixture: np.ndarray,
+                            sample_rate: int) -> np.ndarray:
+    """Energy-weighted least-squares gain of each row of ``[..., N]`` (module docstring).
+
+    Returns ``[...]`` float64 gains. A silent estimate, or one anti-correlated with the input,
+    gets gain 1 (nothing to project onto); the rest is bounded to ``±MAX_GAIN_DB``.
+    """
+    cross, energy = projection_sums(estimate, mixture, sample_rate)
+    return _gain_from_sums(cross, energy)
+
+
+def _gain_from_sums(cross: np.ndarray, energy: np.ndarray) -> np.ndarray:
     """``cross / energy`` where usable, else 1; bounded to ``±MAX_GAIN_DB``."""
     cross, energy = np.asarray(cross, dtype=np.float64), np.asarray(energy, dtype=np.float64)
-    usable = (energy > _TINY * np.asarray(n_samples)) & (cross > 0)
+    usable = (energy > _TINY) & (cross > 0)
     gain = np.where(usable, cross / np.where(usable, energy, 1.0), 1.0)
     bound = 10.0 ** (MAX_GAIN_DB / 20.0)
     return np.clip(gain, 1.0 / bound, bound)
@@ -117,7 +148,8 @@ class LevelCorrection:
         """Correct ``[B, N]`` model outputs given the ``[B, N]`` inputs they came from."""
         out = np.asarray(estimate, dtype=np.float32)
         if self.enabled:
-            out = (out * mixture_consistent_gain(out, mixture)[..., None]).astype(np.float32)
+            gain = mixture_consistent_gain(out, mixture, self.sample_rate)
+            out = (out * gain[..., None]).astype(np.float32)
         return self.limit(out)
 
     def limit(self, audio: np.ndarray) -> np.ndarray:
@@ -140,7 +172,7 @@ class LevelStream:
 
     A gain per chunk would undo the noise suppression of a chunk without speech (its estimate is
     residual noise, which the projection scales back to the input noise); the running sums of
-    ``<x, y>`` and ``<y, y>`` are dominated by the speech chunks instead, and for a signal that
+    the projection (``projection_sums``) are dominated by the speech chunks instead, and for a signal that
     fits one chunk they give exactly the per-utterance gain.
     """
 
@@ -148,21 +180,17 @@ class LevelStream:
         self.correction = correction
         self.cross = np.zeros(channels)
         self.energy = np.zeros(channels)
-        self.samples = np.zeros(channels)
 
     def __call__(self, estimate: np.ndarray, mixture: np.ndarray,
                  channels: list[int]) -> np.ndarray:
         """Correct ``[B, N]`` chunk outputs; row ``i`` belongs to channel ``channels[i]``."""
         out = np.asarray(estimate, dtype=np.float32)
         if self.correction.enabled:
-            y = out.astype(np.float64)
-            x = np.asarray(mixture, dtype=np.float64)
+            cross, energy = projection_sums(out, mixture, self.correction.sample_rate)
             gains = np.empty(len(channels))
             for row, channel in enumerate(channels):  # rows in time order within a channel
-                self.cross[channel] += float(np.dot(x[row], y[row]))
-                self.energy[channel] += float(np.dot(y[row], y[row]))
-                self.samples[channel] += y.shape[-1]
-                gains[row] = _gain_from_sums(self.cross[channel], self.energy[channel],
-                                             self.samples[channel])
-            out = (y * gains[:, None]).astype(np.float32)
+                self.cross[channel] += cross[row]
+                self.energy[channel] += energy[row]
+                gains[row] = _gain_from_sums(self.cross[channel], self.energy[channel])
+            out = (out * gains[:, None]).astype(np.float32)
         return self.correction.limit(out)
