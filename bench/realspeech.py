@@ -32,20 +32,25 @@ from tfgridnet.inference.level import level_error_db
 SOURCE = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 KINDS = ("white", "pink", "brown", "hum", "bursts")
 SNRS_DB = (0.0, 5.0)
+# Prompts that are not speech: silences, tones, beeps and the joke prompt of monkey noises.
+NOT_SPEECH = {"silence", "tone", "beep", "monkeys"}
 SAMPLE_RATE = 16000
 
 
-def build_dev_set(out_dir: Path, count: int = 60, min_seconds: float = 1.5, seed: int = 0
-                  ) -> Path:
+def build_dev_set(out_dir: Path, count: int = 60, min_seconds: float = 2.0,
+                  max_seconds: float = 12.0, seed: int = 0) -> Path:
     """Write ``count`` noisy/clean pairs and ``manifest.csv`` (+ ``conditions.csv``) under
-    ``out_dir``; the longest prompts first, so each has enough speech to score."""
-    files = sorted(SOURCE.rglob("*.wav"))
+    ``out_dir``: the longest speech prompts up to ``max_seconds``, so each has enough speech to
+    score and none dominates the evaluation time."""
+    files = sorted(p for p in SOURCE.rglob("*.wav")
+                   if not set(p.relative_to(SOURCE).parts) & NOT_SPEECH
+                   and not any(word in p.stem for word in NOT_SPEECH))
     if not files:
         raise SystemExit(f"{SOURCE}: no prompts; run `apt-get install asterisk-core-sounds-en-wav`")
     speech = []
     for path in files:
         audio, _ = load_audio(path, SAMPLE_RATE)  # 8 kHz -> 16 kHz, soxr HQ
-        if audio.size >= min_seconds * SAMPLE_RATE:
+        if min_seconds * SAMPLE_RATE <= audio.size <= max_seconds * SAMPLE_RATE:
             speech.append((path, audio.astype(np.float64)))
     speech.sort(key=lambda item: (-item[1].size, item[0].name))
     speech = sorted(speech[:count], key=lambda item: item[0].name)
