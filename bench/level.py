@@ -14,7 +14,7 @@ corrections on the same outputs:
 Level error = enhanced minus clean RMS in dB. Also reports SNR (level-sensitive, unlike SI-SNR)
 and how many samples the peak limiter had to bring down. Run by hand:
 
-    python bench/level.py RUN_OR_EXPORT_DIR MANIFEST.csv [--append]
+    python bench/level.py RUN_OR_EXPORT_DIR MANIFEST.csv [--no-append]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="run dir, export dir or checkpoint")
     parser.add_argument("manifest", help="paired manifest (uttid,noisy,clean)")
-    parser.add_argument("--append", action="store_true", help="append the table to RESULTS.md")
+    parser.add_argument("--no-append", action="store_true", help="only print, leave RESULTS.md")
     parser.add_argument("--label", default="demo test set")
     args = parser.parse_args()
 
@@ -102,7 +102,7 @@ def main() -> None:
              "machine shared with other jobs (timings not measured here)"]
     print(table)
     print("\n".join(notes))
-    if args.append:
+    if not args.no_append:
         append_results("output level corrections", table, notes)
 
 

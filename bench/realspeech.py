@@ -9,10 +9,9 @@ target's own voice) at 0 and 5 dB SNR, kinds and SNRs cycled so every condition 
 
 This is a development set for judging, never for training or tuning (that is the demo valid
 set), and never a unit test. Builds the manifest under ``--out`` (default in /tmp), evaluates a
-model through ``tfgridnet.evaluate`` (SI-SNRi, PESQ-WB, STOI, plus level error), and with
-``--append`` adds the figures to bench/RESULTS.md:
+model through ``tfgridnet.evaluate`` (SI-SNRi, PESQ-WB, STOI, plus level error), and and adds the figures to bench/RESULTS.md:
 
-    python bench/realspeech.py RUN_OR_EXPORT_DIR [--label "demo model, before"] [--append]
+    python bench/realspeech.py RUN_OR_EXPORT_DIR [--label "demo model, before"] [--no-append]
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--label", default="")
     parser.add_argument("--raw-level", action="store_true", help="evaluate without level correction")
-    parser.add_argument("--append", action="store_true", help="append the table to RESULTS.md")
+    parser.add_argument("--no-append", action="store_true", help="only print, leave RESULTS.md")
     args = parser.parse_args()
 
     manifest = args.out / "data" / "manifest.csv"
@@ -129,7 +128,7 @@ def main() -> None:
              f"{fmt(summary['noisy_sisnr_mean'], 2)} dB"]
     print(table)
     print("\n".join(notes))
-    if args.append:
+    if not args.no_append:
         append_results("real-speech dev set", table, notes)
 
 
