@@ -2,7 +2,7 @@
 
     python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 0]
 
-Runs tfgridnet.enhance.Enhancer (8 s chunks, 1 s cross-faded overlap, one chunk per pass on the
+Runs tfgridnet.inference.Enhancer (8 s chunks, 1 s cross-faded overlap, one chunk per pass on the
 CPU) around our model and, when installed, around ESPnet's class with the same weights. RTF =
 wall-clock seconds / audio seconds (< 1 is faster than real time). A third row runs our model under
 CPU bf16 autocast (an opt-in approximation, not the default): its agreement with the fp32 output is
@@ -27,7 +27,7 @@ from _common import (
     set_threads,
 )
 
-from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.metrics import si_snr
 
 

@@ -24,9 +24,9 @@ import argparse
 import numpy as np
 from _common import append_results, fmt, markdown_table
 
-from tfgridnet.audio import load_audio
+from tfgridnet.audio.io import load_audio
 from tfgridnet.data.manifest import read_manifest
-from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.level import (
     LIMITER_CEILING,
     level_error_db,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from _common import append_results, fmt, markdown_table
 
-from tfgridnet.audio import load_audio, save_audio
+from tfgridnet.audio.io import load_audio, save_audio
 from tfgridnet.data.demo import make_noise
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
 from tfgridnet.inference.level import level_error_db
@@ -80,7 +80,7 @@ def level_errors(eval_dir: Path, manifest: Path) -> list[float]:
 
 
 def main() -> None:
-    from tfgridnet.evaluate import evaluate
+    from tfgridnet.evaluation.evaluate import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="run dir, export dir or checkpoint")

@@ -21,7 +21,7 @@ __all__ = ["TFGridNetV2", "Enhancer", "load_model", "export_model", "si_snr", "_
 # Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast.
 _LAZY = {
     "TFGridNetV2": "tfgridnet.model.tfgridnetv2",
-    "Enhancer": "tfgridnet.enhance",
+    "Enhancer": "tfgridnet.inference.enhancer",
     "load_model": "tfgridnet.model.io",
     "export_model": "tfgridnet.model.io",
 }

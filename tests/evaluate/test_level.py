@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from tfgridnet.cli import main
-from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.level import (
     LIMITER_CEILING,
     LevelCorrection,

@@ -8,22 +8,35 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfgridnet.config import ConfigError, config_from_dict, load_config
+from tfgridnet.cli import main
+from tfgridnet.train.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("demo.yaml", "seed.yaml", "dns2020.yaml", "voicebank_demand.yaml")
+RECIPES = ("demo", "seed", "dns2020", "voicebank_demand")
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_shipped_recipe_validates_and_packaged_copy_is_identical(name: str) -> None:
-    config = load_config(REPO / "configs" / name)
-    assert config.model.n_srcs == 1
-    packaged = REPO / "src" / "tfgridnet" / "configs" / name
-    assert packaged.read_bytes() == (REPO / "configs" / name).read_bytes()
+def test_shipped_recipe_loads_by_name_and_its_shown_copy_loads_the_same(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    by_name = load_config(name)
+    assert by_name.model.n_srcs == 1
+    assert main(["config", "show", name]) == 0
+    copy = tmp_path / "my.yaml"
+    copy.write_text(capsys.readouterr().out, encoding="utf-8")
+    # Named: paths relative to the current folder; the copy there: relative to its folder (the same).
+    assert load_config(copy).to_dict() == by_name.to_dict()
+    assert by_name.data.valid_manifest.startswith(str(tmp_path))
+
+
+def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ConfigError, match="demo, dns2020, seed, voicebank_demand"):
+        load_config("nonexistent")
 
 
 def test_seed_recipe_keeps_the_users_setup_with_a_sane_schedule() -> None:
-    config = load_config(REPO / "configs" / "seed.yaml")
+    config = load_config("seed")
     assert (config.model.n_fft, config.model.stride, config.model.n_layers) == (512, 256, 4)
     assert (config.model.lstm_hidden_units, config.model.attn_n_head) == (128, 4)
     assert (config.model.emb_dim, config.model.emb_ks, config.model.emb_hs) == (128, 1, 1)
@@ -35,7 +48,7 @@ def test_seed_recipe_keeps_the_users_setup_with_a_sane_schedule() -> None:
 
 
 def test_dns2020_recipe_mirrors_the_espnet_hyper_parameters() -> None:
-    config = load_config(REPO / "configs" / "dns2020.yaml")
+    config = load_config("dns2020")
     m = config.model
     assert (m.n_fft, m.stride, m.n_layers, m.lstm_hidden_units, m.emb_dim, m.emb_ks, m.emb_hs) \
         == (512, 256, 4, 128, 32, 4, 4)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from tfgridnet.audio import rms_dbfs
+from tfgridnet.audio.levels import rms_dbfs
 
 __all__ = [
     "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "level_error_db", "limit_peaks",

@@ -25,19 +25,18 @@ from typing import Any
 import torch
 import yaml
 
+from tfgridnet.errors import UserInputError
+from tfgridnet.model.config import ARCHITECTURE_KEYS
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
 __all__ = ["EspnetImportError", "from_espnet_state_dict", "load_espnet_checkpoint"]
 
 # ESPnet constructor arguments that change nothing in our model.
 _IGNORED_CONF = {"use_builtin_complex", "ref_channel", "input_dim"}
-_MODEL_ARGS = {
-    "n_srcs", "n_fft", "stride", "window", "n_imics", "n_layers", "lstm_hidden_units",
-    "attn_n_head", "attn_approx_qk_dim", "emb_dim", "emb_ks", "emb_hs", "activation", "eps",
-}
+_MODEL_ARGS = set(ARCHITECTURE_KEYS)  # what separator_conf may set: ModelConfig's arguments
 
 
-class EspnetImportError(ValueError):
+class EspnetImportError(UserInputError):
     """An ESPnet checkpoint that cannot be represented exactly by our TFGridNetV2."""
 
 

@@ -22,7 +22,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
+from tfgridnet.model.config import RUNTIME_ONLY
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
 __all__ = [
@@ -35,10 +37,9 @@ EXPORT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 # Training-only switches: meaningless at inference, dropped when rebuilding the model.
-_TRAINING_ONLY_KWARGS = ("gradient_checkpointing",)
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserInputError):
     """A model source is missing, malformed or unsafe; the message names the file."""
 
 
@@ -139,7 +140,7 @@ def _score_from_name(name: str) -> float | None:
 
 
 def _inference_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if k not in _TRAINING_ONLY_KWARGS}
+    return {k: v for k, v in kwargs.items() if k not in RUNTIME_ONLY}
 
 
 def _build(kwargs: Any, source: Path) -> TFGridNetV2:

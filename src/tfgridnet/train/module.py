@@ -17,10 +17,10 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
-from tfgridnet.config import Config, SchedulerConfig, config_from_dict
 from tfgridnet.losses import NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model import TFGridNetV2
+from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
 
 log = logging.getLogger("tfgridnet.train")
 
