@@ -196,8 +196,10 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
             except (ValueError, RuntimeError, OSError) as exc:
                 failures.append(f"{source}: {exc}")
             progress.advance(task)
+    rate = ("each file's own rate" if enhancer.rate_independent
+            else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"(model rate {enhancer.sample_rate} Hz, device {enhancer.device}, level "
+          f"({rate}, device {enhancer.device}, level "
           f"{'matched to the input' if level else 'raw'}; "
           f"{enhancer.level.limited_samples} samples peak-limited)")
     for failure in failures:

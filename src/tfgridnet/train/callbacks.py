@@ -29,7 +29,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from tfgridnet.fileio import atomic_path, write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
-from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS
+from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
 
 __all__ = [
     "GradientGuard", "EpochMonitor", "ExportBest",
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("tfgridnet.train")
-
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -193,6 +192,8 @@ class EpochMonitor(Callback):
             "train_batches": self._batches,
             "world_size": trainer.world_size,
         }
+        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
+                    if is_rate_metric(name)})
         if math.isfinite(valid) and valid > self.best_sisnr:
             self.best_sisnr, self.best_epoch = valid, trainer.current_epoch
         if trainer.is_global_zero:
