@@ -9,7 +9,8 @@ Where the reference misbehaves we differ on purpose, and only there:
   the centred iSTFT divides by a near-zero window envelope in the last samples when N mod hop is
   just below the hop, which makes the reference's output explode there;
 * with ``lengths``, samples past each item's length are zeroed in the output;
-* the normalisation statistics run in float32 under autocast (bf16 variance loses the signal).
+* the normalisation statistics run in float32 under autocast (bf16 variance loses the signal);
+* under CUDA bf16 autocast the BLSTMs run in bf16, not autocast's fp16 (see model/recurrence.py).
 
 Layout notes: between and inside the blocks the features are time-major channel-last,
 [T, B, F, C] (see :class:`GridNetV2Block`); only the first conv and the last deconv see the
@@ -27,6 +28,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.recurrence import run_lstm
 from tfgridnet.model.stft import STFT
 
 __all__ = [
@@ -222,7 +224,7 @@ class GridNetV2Block(nn.Module):
             # ks consecutive positions concatenated position-major: feature = i*C + c.
             groups = seq_len // ks
             u = norm(seq.view(groups, ks, n1, n2, channels).permute(0, 2, 3, 1, 4))
-            u, _ = rnn(u.reshape(groups, n1 * n2, ks * channels))
+            u = run_lstm(rnn, u.reshape(groups, n1 * n2, ks * channels))
             u = proj(u).view(groups, n1, n2, ks, channels)
             if seq_axis == 0:
                 out = h.view(groups, ks, n1, n2, channels) + u.permute(0, 3, 1, 2, 4)
@@ -232,7 +234,7 @@ class GridNetV2Block(nn.Module):
         # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
         u = norm(seq).reshape(seq_len, n1 * n2, channels)
         u = u.unfold(0, ks, hs)  # [W, N, C, ks]
-        u, _ = rnn(u.reshape(u.shape[0], n1 * n2, channels * ks))
+        u = run_lstm(rnn, u.reshape(u.shape[0], n1 * n2, channels * ks))
         u = proj(u.permute(1, 2, 0)).view(n1, n2, channels, seq_len)  # [N1, N2, C, L]
         return h + (u.permute(3, 0, 1, 2) if seq_axis == 0 else u.permute(1, 0, 3, 2))
 
