@@ -82,6 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
         device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
+        level=not args.raw_level,
     )
 
 
@@ -90,6 +91,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
         overwrite=args.overwrite,
+        level=not args.raw_level,
     )
 
 
@@ -198,14 +200,14 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
-                 overwrite: bool = False, distillmos: bool = False) -> int:
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                        dnsmos=dnsmos, device=device, overwrite=overwrite,
-                       distillmos=distillmos)
+                       distillmos=distillmos, level=level)
     print(format_summary(summary))
     print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
     for failure in summary["failed"]:
@@ -221,7 +223,7 @@ def _name_once(source: Path, exc: Exception) -> str:
 
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32", overwrite: bool = False) -> int:
+                precision: str = "fp32", overwrite: bool = False, level: bool = True) -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -237,7 +239,8 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     refuse_input_overwrite([Path(out_dir) / relative for _, relative in jobs], sources)
     refuse_input_folder(out_dir, sources)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds, precision=precision)
+                                        overlap_seconds=overlap_seconds, precision=precision,
+                                        level=level)
     failures: list[str] = []
     with claim_output_dir(out_dir, "enhance", inputs=sources, overwrite=overwrite,
                           planned=[relative for _, relative in jobs]), \
@@ -252,7 +255,9 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     rate = ("each file's own rate" if enhancer.rate_independent
             else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"({rate}, device {enhancer.device})")
+          f"({rate}, device {enhancer.device}, level "
+          f"{'matched to the input' if level else 'raw'}; "
+          f"{enhancer.level.limited_samples} samples peak-limited)")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
