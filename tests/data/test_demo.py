@@ -61,7 +61,8 @@ def test_demo_manifests_feed_both_datasets(small_demo):
 def test_test_split_uses_other_voices_and_sentences(small_demo):
     out, _ = small_demo
     stamp = json.loads((out / STAMP_NAME).read_text())
-    assert not set(stamp["voices"]["test"]) & set(stamp["voices"]["train_valid"])
+    assert not set(stamp["voices"]["test"]) & (set(stamp["voices"]["train"])
+                                                | set(stamp["voices"]["valid"]))
     sentences = make_sentences(14, seed=1)
     assert len(set(sentences)) == 14  # train/valid/test slices of distinct sentences
 

@@ -46,6 +46,39 @@ def test_an_older_summary_loads_and_names_the_contract_keys_it_lacks(tmp_path):
     assert {"n_failed", "enhanced_sisnr_mean", "sisnr_improvement_std", "metrics.pesq_wb",
             "metrics.stoi.enhanced_mean"} <= set(missing)
     assert "n" not in missing and "metrics" not in missing
+    # keys of a later evaluator: a paired evaluation headed by SI-SNR, no condition tables
+    assert summary.reference and summary.headline_metric == "sisnr"
+    assert summary.skipped_metrics == {} and summary.conditions == {}
+    assert summary.condition_columns == []
+
+
+def test_clean_less_and_condition_keys_read_back_typed(tmp_path):
+    from tfgridnet.evaluation.schema import summarize
+    from tfgridnet.evaluation.scoring import METRICS, NO_REFERENCE, MetricSet
+
+    metrics = MetricSet(reference=False, dnsmos=True)
+    rows = []
+    for i, (kind, gain) in enumerate([("babble", -0.2), ("babble", -0.4), ("music", 0.5)]):
+        row = {"uttid": f"u{i}", "status": "ok", "noise_kind": kind}
+        for m in metrics.metrics:
+            row.update({m.noisy_column: 2.0, m.enhanced_column: 2.0 + gain,
+                        m.delta_column: m.improvement(2.0, 2.0 + gain)})
+        rows.append(row)
+    data = summarize(rows, metrics, ["noise_kind"]).to_json()
+    data["conditions"]["noise_kind"][0]["metrics"]["from_the_future"] = {"n": 2}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(data))
+    summary, missing = EvaluationSummary.read(path)
+    assert missing == []  # a clean-less summary rightly has no SI-SNR keys
+    assert not summary.reference and summary.headline_metric == "dnsmos_ovrl"
+    assert summary.skipped_metrics == dict.fromkeys(METRICS, NO_REFERENCE)
+    assert summary.condition_columns == ["noise_kind"]
+    babble, music = summary.conditions["noise_kind"]
+    assert (babble.group, babble.n, music.group, music.n) == ("babble", 2, "music", 1)
+    assert set(babble.metrics) == set(metrics.names)
+    assert babble.metrics["dnsmos_ovrl"].improvement_mean == pytest.approx(-0.3)
+    assert summary.best.uttid == "u2" and summary.worst.uttid == "u1"
+    assert data["best"]["dnsmos_ovrl_improvement"] == pytest.approx(0.5)
 
 
 def test_a_summary_that_is_not_a_summary_names_the_file(tmp_path):

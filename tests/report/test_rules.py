@@ -114,6 +114,49 @@ def _failed_utterance(s, tmp: Path) -> tuple[Path, Path | None]:
     return run, s.write_eval(tmp / "eval", [f"u{i}" for i in range(10)], noisy, enhanced)
 
 
+def _eval_extra_case(extra: Callable[[np.ndarray], dict[str, np.ndarray]]):
+    """A healthy SI-SNR evaluation with more metric columns (from the noisy SI-SNR values)."""
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+        noisy = np.full(20, 5.0)
+        enhanced = noisy + _normal(10.0, 1.0, n=20)
+        return run, s.write_eval(tmp / "eval", [f"u{i}" for i in range(20)], noisy, enhanced,
+                                 extra=extra(noisy))
+    return build
+
+
+def _level_off(noisy: np.ndarray) -> dict[str, np.ndarray]:
+    return {"noisy_level_error_db": np.full(len(noisy), 0.5),
+            "level_error_db": np.full(len(noisy), -11.0)}
+
+
+def _snr_falls(noisy: np.ndarray) -> dict[str, np.ndarray]:
+    return {"noisy_snr": noisy, "enhanced_snr": noisy - 2.8}
+
+
+def _cleanless(mos_gain: float):
+    """A clean-less evaluation (DNSMOS only) written by the evaluator's own writers."""
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        from tfgridnet.evaluation.schema import summarize, write_results_csv
+        from tfgridnet.evaluation.scoring import MetricSet
+
+        run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+        metrics = MetricSet(reference=False, dnsmos=True)
+        rows = []
+        for i in range(8):
+            row = {"uttid": f"u{i}", "status": "ok", "error": "", "notes": ""}
+            for m in metrics.metrics:
+                row.update({m.noisy_column: 2.5, m.enhanced_column: 2.5 + mos_gain})
+                row[m.delta_column] = m.improvement(2.5, 2.5 + mos_gain)
+            rows.append(row)
+        eval_dir = tmp / "eval"
+        eval_dir.mkdir()
+        write_results_csv(eval_dir / "evaluation_results.csv", rows, metrics)
+        (eval_dir / "summary.json").write_text(json.dumps(summarize(rows, metrics).to_json()))
+        return run, eval_dir
+    return build
+
+
 degraded = np.concatenate([np.full(48, 10.0), np.full(12, -3.0)])
 CASES: dict[str, tuple[Callable, str]] = {
     "eval_noisy_sisnr_abnormal": (_eval_case(-36.0, _normal(10.0, 1.0)), "error"),
@@ -122,6 +165,9 @@ CASES: dict[str, tuple[Callable, str]] = {
     "eval_high_variance": (_eval_case(5.0, _normal(12.0, 6.0)), "warning"),
     "eval_worse_than_input": (_eval_case(5.0, degraded), "warning"),
     "eval_failed_utterances": (_failed_utterance, "warning"),
+    "eval_output_level_off": (_eval_extra_case(_level_off), "warning"),
+    "eval_snr_sisnr_disagree": (_eval_extra_case(_snr_falls), "info"),
+    "eval_no_reference": (_cleanless(0.6), "info"),
     "model_worse_than_identity": (_eval_case(5.0, _normal(-2.0, 0.5)), "error"),
     "train_not_learning": (_metrics_case(_flat_valid), "error"),
     "train_loss_positive": (_metrics_case(_negative), "warning"),
@@ -238,6 +284,18 @@ def test_training_variant_of_model_worse_than_identity(tmp_path, synth):
     finding = analyse(run_dir).finding("model_worse_than_identity")
     assert finding.evidence["source"] == "training"
     assert finding.evidence["identity_sisnr"] == pytest.approx(20.0)
+
+
+def test_cleanless_evaluation_applies_no_sisnr_rule_and_judges_by_the_mos(tmp_path, synth):
+    analysis = analyse(*_cleanless(-0.4)(synth, tmp_path))
+    finding = analysis.finding("model_worse_than_identity")
+    assert finding.evidence["source"] == "mos" and finding.evidence["metric"] == "DNSMOS OVRL"
+    assert finding.evidence["model_score"] == pytest.approx(2.1)
+    assert finding.evidence["identity_score"] == pytest.approx(2.5)
+    assert not [c for c in analysis.codes if c.startswith("eval_") and c not in (
+        "eval_no_reference",)]
+    for lang in ("en", "zh-TW"):
+        assert "2.10" in finding.message(lang)
 
 
 def test_nonfinite_steps_become_an_error_above_the_share(tmp_path, synth):

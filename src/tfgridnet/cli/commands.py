@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from tfgridnet.errors import UserInputError
+from tfgridnet.text import plural
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
+    from tfgridnet.train.console import quiet_lightning
 
-    run_demo(out_dir=Path(args.out), minutes=args.minutes)
+    with quiet_lightning():  # the demo trains: Lightning's banners go to its train.log only
+        run_demo(out_dir=Path(args.out), minutes=args.minutes)
     return 0
 
 
@@ -77,7 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
-        device=args.device,
+        device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
+        level=not args.raw_level,
     )
 
 
@@ -85,6 +90,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     return run_enhance(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
+        overwrite=args.overwrite,
+        level=not args.raw_level,
     )
 
 
@@ -103,6 +110,29 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- printing around the API (one function per subcommand) ---------------------------------
 
+def _check_json_path(json_path: Path, manifest: Path) -> None:
+    """Refuse a ``--json`` path that is a folder, cannot be written, or would replace the
+    manifest or one of its audio files."""
+    from tfgridnet.data.manifest import ManifestError, read_manifest
+    from tfgridnet.safety import refuse_input_overwrite
+
+    if json_path.is_dir():
+        raise UserInputError(f"{json_path}: --json names a folder; expected a .json file path")
+    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
+    if parent != json_path and not parent.is_dir():
+        raise UserInputError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
+    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
+            json_path.exists() and not os.access(json_path, os.W_OK)):
+        raise UserInputError(f"{json_path}: --json cannot be written (permission denied)")
+    try:
+        pairs = read_manifest(manifest, require=("noisy", "clean"))
+    except ManifestError:
+        pairs = []  # reported (and written to the JSON) by the check itself
+    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
+                                                     for p in (pair.noisy, pair.clean) if p)],
+                           what="--json")
+
+
 def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
                    workers: int | None, max_pairs: int | None = None, seed: int = 0) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
@@ -112,6 +142,8 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     from tfgridnet.data.manifest import ManifestError
     from tfgridnet.fileio import write_json_atomic
 
+    if json_path is not None:
+        _check_json_path(json_path, manifest)  # before any pair is read, and before any writing
     try:
         with progress_reporter("check-data") as progress:
             report = check_data(manifest, sample_rate=sample_rate, workers=workers,
@@ -138,33 +170,44 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     """Entry point of ``tfgridnet train``; returns the exit code."""
     from lightning.pytorch.utilities import rank_zero_only
 
+    from tfgridnet.errors import Interrupted
+    from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
+    from tfgridnet.train.console import quiet_lightning
     from tfgridnet.train.run import train
 
-    config = load_config(config_path, overrides)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    # DataCheckFailed (exit 1) and TrainingDiverged (exit 3) are printed and mapped by `main`.
-    train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    if rank_zero_only.rank == 0:
-        summary_path = run_dir / "train_summary.json"
-        if summary_path.is_file():
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            best = summary.get("best_valid_sisnr")
-            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-                else "none (no finite validation score)"
-            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-                  f"{best_text}  model: {run_dir / 'model'}")
+    refuse_existing_file(run_dir)
+    config = load_config(config_path, overrides)
+    # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
+    with quiet_lightning():
+        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+    summary_path = run_dir / "train_summary.json"
+    if rank_zero_only.rank != 0 or not summary_path.is_file():
+        return 0
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    best = summary.get("best_valid_sisnr")
+    best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
+        else "none (no finite validation score)"
+    print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
+          f"{best_text}  model: {run_dir / 'model'}")
+    if str(summary["stop_reason"]).startswith("signal"):
+        # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
+        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train {config_path} "
+                          f"--out {run_dir} --resume")
     return 0
 
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
-                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None) -> int:
+                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device)
+                       dnsmos=dnsmos, device=device, overwrite=overwrite,
+                       distillmos=distillmos, level=level)
     print(format_summary(summary))
     print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
     for failure in summary["failed"]:
@@ -172,31 +215,49 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     return 1 if summary["n_failed"] else 0
 
 
+def _name_once(source: Path, exc: Exception) -> str:
+    """``source: message``, without repeating the path when the message already starts with it."""
+    message = str(exc)
+    return message if message.startswith(str(source)) else f"{source}: {message}"
+
+
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32") -> int:
-    """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
+                precision: str = "fp32", overwrite: bool = False, level: bool = True) -> int:
+    """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
+
+    Every output path is checked against the inputs before the model is even loaded.
+    """
     from rich.progress import Progress
 
     from tfgridnet.inference.enhancer import Enhancer
     from tfgridnet.inference.streaming import expand_inputs
+    from tfgridnet.safety import claim_output_dir, refuse_input_folder, refuse_input_overwrite
 
-    jobs = expand_inputs(inputs)
+    jobs = expand_inputs(inputs, exclude=Path(out_dir))
+    sources = [source for source, _ in jobs]
+    refuse_input_overwrite([Path(out_dir) / relative for _, relative in jobs], sources)
+    refuse_input_folder(out_dir, sources)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds, precision=precision)
+                                        overlap_seconds=overlap_seconds, precision=precision,
+                                        level=level)
     failures: list[str] = []
-    with Progress(transient=True) as progress:
+    with claim_output_dir(out_dir, "enhance", inputs=sources, overwrite=overwrite,
+                          planned=[relative for _, relative in jobs]), \
+            Progress(transient=True) as progress:
         task = progress.add_task("enhancing", total=len(jobs))
         for source, relative in jobs:
             try:
                 enhancer.enhance_file(source, Path(out_dir) / relative)
             except (ValueError, RuntimeError, OSError) as exc:
-                failures.append(f"{source}: {exc}")
+                failures.append(_name_once(source, exc))
             progress.advance(task)
     rate = ("each file's own rate" if enhancer.rate_independent
             else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"({rate}, device {enhancer.device})")
+          f"({rate}, device {enhancer.device}, level "
+          f"{'matched to the input' if level else 'raw'}; "
+          f"{enhancer.level.limited_samples} samples peak-limited)")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -212,12 +273,15 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
     from tfgridnet.report.render import write_analysis
 
     tr("title", lang, run="")
+    if Path(run_dir).is_dir() and not os.access(run_dir, os.W_OK):
+        raise UserInputError(f"{run_dir}: the run folder is read-only and the report is written "
+                             "into it; copy the run folder somewhere writable and report on the copy")
     analysis = analyse(run_dir, eval_dir)
     paths = write_analysis(analysis, lang)
     counts = {s: sum(f.severity == s for f in analysis.findings)
               for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
-          f"{counts['info']} notes)")
+    print(f"verdict: {analysis.verdict} ({plural(counts['error'], 'error')}, "
+          f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'note')})")
     for finding in analysis.findings:
         if finding.severity != "info":
             print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")

@@ -27,18 +27,21 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
-from tfgridnet.audio.io import to_mono
+from tfgridnet.audio.io import decoder_reason, to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
 from tfgridnet.data.manifest import Pair, read_manifest
+from tfgridnet.errors import UserInputError
+from tfgridnet.text import plural
 
-__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays",
-           "THRESHOLDS", "KINDS"]
+__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays", "THRESHOLDS",
+           "KINDS"]
 
 # kind -> severity. Errors make training refuse to start; warnings are reported only.
 KINDS = {
     "missing_file": "error",
     "unreadable_file": "error",
+    "non_finite_samples": "error",
     "sample_rate_mismatch": "error",
     "unexpected_sample_rate": "warning",
     "multichannel": "warning",
@@ -121,7 +124,8 @@ class CheckReport:
         checked = self.stats.get("n_checked", self.n_pairs)
         bad = len({p.uttid for p in self.errors})
         verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked pairs"
-        lines = [f"check-data: {verdict} ({len(self.errors)} errors, {len(self.warnings)} warnings; "
+        lines = [f"check-data: {verdict} ({plural(len(self.errors), 'error')}, "
+                 f"{plural(len(self.warnings), 'warning')}; "
                  f"{checked} of {self.n_pairs} pairs checked)"]
         if self.sampled:
             lines.append(f"SAMPLED: statistics below are from a random sample of "
@@ -167,10 +171,16 @@ def _read(path: Path, side: str, uttid: str, problems: list[Problem]):
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, never a crash
-        problems.append(_problem(uttid, "unreadable_file", f"{side} file {path}: {exc}"))
+        problems.append(_problem(uttid, "unreadable_file",
+                                 f"{side} file {path}: {decoder_reason(exc)}"))
         return None
     if data.shape[0] == 0:
         problems.append(_problem(uttid, "unreadable_file", f"{side} file {path} has no samples"))
+        return None
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        problems.append(_problem(uttid, "non_finite_samples",
+                                 f"{side} file {path} holds {bad} NaN/inf samples"))
         return None
     return data.T, int(rate)
 
@@ -488,6 +498,10 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     duration) are kept. ``progress(done, total)`` is called as pairs finish.
     Raises ManifestError (a ValueError) when the manifest itself is unusable.
     """
+    if sample_rate is not None and sample_rate <= 0:
+        raise UserInputError(f"--sample-rate {sample_rate}: expected a positive rate in Hz")
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers {workers}: expected 1 or more processes")
     pairs = list(manifest) if isinstance(manifest, list) \
         else read_manifest(manifest, require=("noisy", "clean"))
     n_pairs = len(pairs)
@@ -530,3 +544,4 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     }
     ok = not any(p.severity == "error" for p in problems)
     return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats, sampled=sampled)
+

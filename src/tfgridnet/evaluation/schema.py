@@ -11,18 +11,21 @@ import io
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, scored_metrics
+from tfgridnet.evaluation.conditions import ConditionGroup, breakdown
+from tfgridnet.evaluation.scoring import DEFAULT_METRICS, METRIC_REGISTRY, MetricSet
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
            "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
-           "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
+           "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
+           "MEASUREMENT_COLUMNS", "number_columns"]
 
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 _SISNR = METRIC_REGISTRY["sisnr"]
@@ -47,10 +50,13 @@ class MetricSummary(BaseModel):
 
 
 class UtteranceRef(BaseModel):
-    """The best or worst utterance by SI-SNR improvement."""
+    """The best or worst utterance by the headline metric's improvement, kept under that
+    metric's delta column (``sisnr_improvement``, ``dnsmos_ovrl_improvement`` on a clean-less
+    set)."""
+
+    model_config = ConfigDict(extra="allow")
 
     uttid: str
-    sisnr_improvement: float | None = None
 
 
 class EvaluationSummary(BaseModel):
@@ -91,6 +97,13 @@ class EvaluationSummary(BaseModel):
     elapsed_s: float | None = None
     audio_seconds: float | None = None
     real_time_factor: float | None = None
+    # Clean-less evaluation and the condition breakdown; an older file without them read as a
+    # paired evaluation headed by SI-SNR, without condition tables.
+    reference: bool = True
+    headline_metric: str = _SISNR.name
+    skipped_metrics: dict[str, str] = Field(default_factory=dict)
+    condition_columns: list[str] = Field(default_factory=list)
+    conditions: dict[str, list[ConditionGroup]] = Field(default_factory=dict)
 
     CONTRACT_KEYS: ClassVar[tuple[str, ...]] = (
         "n", "n_failed", "noisy_sisnr_mean", "enhanced_sisnr_mean", "sisnr_improvement_mean",
@@ -115,7 +128,10 @@ class EvaluationSummary(BaseModel):
             raise ValueError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
-        missing = [key for key in cls.CONTRACT_KEYS if raw.get(key) is None]
+        # A clean-less evaluation has no SI-SNR: its sisnr keys are rightly empty.
+        expected = cls.CONTRACT_KEYS if raw.get("reference") is not False else [
+            k for k in cls.CONTRACT_KEYS if "sisnr" not in k]
+        missing = [key for key in expected if raw.get(key) is None]
         entries = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
         metrics = {}
         for name in METRIC_REGISTRY:
@@ -126,19 +142,45 @@ class EvaluationSummary(BaseModel):
                 metrics[name] = entry
                 missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean",
                                                             "improvement_mean") if k not in entry]
+        tables = raw.get("conditions") if isinstance(raw.get("conditions"), dict) else {}
+        conditions = {str(factor): [{**g, "metrics": {k: v for k, v in g["metrics"].items()
+                                                      if k in METRIC_REGISTRY}}
+                                    if isinstance(g.get("metrics"), dict) else g
+                                    for g in groups if isinstance(g, dict)]
+                      for factor, groups in tables.items() if isinstance(groups, list)}
+        if raw.get("headline_metric") not in METRIC_REGISTRY:
+            raw = {k: v for k, v in raw.items() if k != "headline_metric"}
         try:
-            return cls.model_validate({**raw, "metrics": metrics}), missing
+            return cls.model_validate({**raw, "metrics": metrics,
+                                       "conditions": conditions}), missing
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                  for e in exc.errors())
             raise ValueError(f"{path}: not an evaluation summary ({problems})") from None
 
 
-def csv_columns(with_dnsmos: bool) -> list[str]:
-    columns = ["uttid"]
-    for m in scored_metrics(with_dnsmos):
+# evaluation_results.csv's per-utterance measurements after the metric columns, and its free-text
+# columns. Only the metric columns and these measurements hold numbers (or nothing): uttid, the
+# condition columns and the text columns are text.
+MEASUREMENT_COLUMNS = ("duration_s", "enhanced_peak")
+TEXT_COLUMNS = ("status", "error", "notes")
+
+
+def number_columns() -> frozenset[str]:
+    """Every column of ``evaluation_results.csv`` that holds a number, for any metric set."""
+    return frozenset([*(c for m in METRIC_REGISTRY.values()
+                        for c in (m.noisy_column, m.enhanced_column, m.delta_column)),
+                      *MEASUREMENT_COLUMNS])
+
+
+def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
+                conditions: Sequence[str] = ()) -> list[str]:
+    """``evaluation_results.csv``'s header: the utterance's conditions (the manifest's extra
+    columns), three columns per scored metric, then the rest."""
+    columns = ["uttid", *conditions]
+    for m in metrics.metrics:
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
-    return columns + ["duration_s", "enhanced_peak", "status", "error", "notes"]
+    return columns + [*MEASUREMENT_COLUMNS, *TEXT_COLUMNS]
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:
@@ -150,11 +192,18 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> EvaluationSummary:
-    """Means, spread, medians and share improved per metric, identity baseline and warnings."""
+def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
+              conditions: Sequence[str] = ()) -> EvaluationSummary:
+    """Means, spread, medians and share improved per metric, identity baseline and warnings.
+
+    The verdict and the best/worst utterances follow ``metrics.headline`` (SI-SNR, or DNSMOS
+    OVRL on a clean-less set); the ``*sisnr*`` keys are None when SI-SNR was not scored.
+    ``conditions`` (the manifest's condition columns) give the per-condition tables.
+    """
     scored = [r for r in rows if r.get("status") == "ok"]
+    headline = METRIC_REGISTRY[metrics.headline]
     per_metric: dict[str, MetricSummary] = {}
-    for m in scored_metrics(with_dnsmos):
+    for m in metrics.metrics:
         complete = [r for r in scored if r.get(m.delta_column) is not None]
         gains = [r[m.delta_column] for r in complete]
         noisy_stats = _stats([r[m.noisy_column] for r in complete])
@@ -167,10 +216,15 @@ def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> Evaluati
             improvement_mean=gain_stats["mean"], improvement_std=gain_stats["std"],
             improvement_median=gain_stats["median"],
             share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None)
-    sisnr = per_metric[_SISNR.name]
+    sisnr = per_metric.get(_SISNR.name, MetricSummary())
     gains = [r[_SISNR.delta_column] for r in scored if r.get(_SISNR.delta_column) is not None]
     gain_stats = _stats(gains)
-    ranked = rank_by_improvement(rows)
+    ranked = rank_by_improvement(rows, headline.name)
+
+    def ref(row: dict[str, Any]) -> UtteranceRef:
+        return UtteranceRef(uttid=row["uttid"], **{headline.delta_column: row[headline.delta_column]})
+
+    headline_gain = per_metric[headline.name].improvement_mean
     summary = EvaluationSummary(
         n=len(rows), n_scored=len(scored),
         n_failed=sum(r.get("status") == "failed" for r in rows),
@@ -178,14 +232,13 @@ def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> Evaluati
         sisnr_improvement_mean=gain_stats["mean"], sisnr_improvement_std=gain_stats["std"],
         sisnr_improvement_min=gain_stats["min"], sisnr_improvement_max=gain_stats["max"],
         sisnr_improvement_median=gain_stats["median"], share_improved=sisnr.share_improved,
-        best=(UtteranceRef(uttid=ranked[0]["uttid"],
-                           sisnr_improvement=ranked[0][_SISNR.delta_column]) if ranked else None),
-        worst=(UtteranceRef(uttid=ranked[-1]["uttid"],
-                            sisnr_improvement=ranked[-1][_SISNR.delta_column]) if ranked else None),
+        best=ref(ranked[0]) if ranked else None, worst=ref(ranked[-1]) if ranked else None,
         baseline={"name": IDENTITY_BASELINE,
                   **{f"{name}_mean": stats.noisy_mean for name, stats in per_metric.items()}},
-        worse_than_input=bool(gains) and (gain_stats["mean"] or 0.0) < 0.0,
-        metrics=per_metric,
+        worse_than_input=headline_gain is not None and headline_gain < 0.0,
+        metrics=per_metric, reference=metrics.reference, headline_metric=headline.name,
+        skipped_metrics=metrics.skipped, condition_columns=list(conditions),
+        conditions=breakdown(rows, metrics.names, conditions),
         failed=[{"uttid": r["uttid"], "error": r.get("error", "")}
                 for r in rows if r.get("status") == "failed"])
     summary.warnings = _warnings(summary)
@@ -203,9 +256,12 @@ def _warnings(summary: EvaluationSummary) -> list[str]:
             "(misaligned, shifted, swapped, different utterances or wrong scale), so these "
             "numbers say nothing about the model. Run `tfgridnet check-data MANIFEST`.")
     if summary.worse_than_input:
+        headline = METRIC_REGISTRY[summary.headline_metric or _SISNR.name]
+        gain = summary.metrics[headline.name].improvement_mean or 0.0
         warnings.append(
-            f"The model is worse than doing nothing: mean SI-SNR improvement "
-            f"{summary.sisnr_improvement_mean:+.2f} dB against the identity baseline.")
+            f"The model is worse than doing nothing: mean {headline.label} improvement "
+            f"{gain:+.2f}{' ' + headline.unit if headline.unit else ''} against the identity "
+            "baseline.")
     if summary.n_failed:
         warnings.append(f"{summary.n_failed} of {summary.n} utterances could not be "
                         "evaluated (see `failed` and the error column of evaluation_results.csv).")
@@ -216,15 +272,17 @@ def _warnings(summary: EvaluationSummary) -> list[str]:
     return warnings
 
 
-def rank_by_improvement(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    key = _SISNR.delta_column
-    ok = [r for r in rows if r.get("status") == "ok" and r.get(key) is not None]
-    return sorted(ok, key=lambda r: (-r[key], r["uttid"]))
+def rank_by_improvement(rows: list[dict[str, Any]], metric: str = "sisnr") -> list[dict[str, Any]]:
+    """Scored utterances, largest improvement of ``metric`` first."""
+    delta = METRIC_REGISTRY[metric].delta_column
+    ok = [r for r in rows if r.get("status") == "ok" and r.get(delta) is not None]
+    return sorted(ok, key=lambda r: (-r[delta], r["uttid"]))
 
 
-def select_highlights(rows: list[dict[str, Any]], k: int) -> list[tuple[str, dict[str, Any]]]:
-    """The best k and worst k utterances by SI-SNR improvement, each once."""
-    ranked = rank_by_improvement(rows)
+def select_highlights(rows: list[dict[str, Any]], k: int,
+                      metric: str = "sisnr") -> list[tuple[str, dict[str, Any]]]:
+    """The best k and worst k utterances by improvement of ``metric``, each once."""
+    ranked = rank_by_improvement(rows, metric)
     if k <= 0 or not ranked:
         return []
     chosen: list[tuple[str, dict[str, Any]]] = [("best", r) for r in ranked[:k]]
@@ -242,8 +300,9 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def write_results_csv(path: Path, rows: list[dict[str, Any]], with_dnsmos: bool) -> Path:
-    columns = csv_columns(with_dnsmos)
+def write_results_csv(path: Path, rows: list[dict[str, Any]],
+                      metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = ()) -> Path:
+    columns = csv_columns(metrics, conditions)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

@@ -6,7 +6,6 @@ analysed: a file or column that is absent is listed in ``RunFiles.missing``, nev
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tfgridnet.evaluation.schema import number_columns
+from tfgridnet.report.tables import read_csv_table
 from tfgridnet.train.metrics_schema import METRICS_COLUMNS
 
 __all__ = ["RunFiles", "config_value", "find_eval_dir", "load_run", "read_eval_table",
@@ -40,17 +41,11 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path}: metrics.csv not found (is this a run folder?)")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise ValueError(f"{path}: empty file, expected a CSV header with at least 'epoch'")
-        columns = [c.strip() for c in reader.fieldnames]
-        if "epoch" not in columns:
-            raise ValueError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
-        rows = []
-        for number, raw in enumerate(reader, start=2):
-            rows.append({c.strip(): _parse_number(v, path, number, c.strip())
-                         for c, v in raw.items() if c is not None})
+    columns, table = read_csv_table(path)
+    if "epoch" not in columns:
+        raise ValueError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
+    rows = [{c: _parse_number(v, path, number, c) for c, v in zip(columns, fields)}
+            for number, fields in table]
     if not rows:
         raise ValueError(f"{path}: header only, no epoch rows")
     by_epoch: dict[float, dict[str, float]] = {}
@@ -85,23 +80,19 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def read_eval_table(path: Path) -> dict[str, list[Any]]:
-    """evaluation_results.csv -> column -> list (uttid kept as text, the rest as floats)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "uttid" not in reader.fieldnames:
-            raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
-        table: dict[str, list[Any]] = {c: [] for c in reader.fieldnames}
-        for number, raw in enumerate(reader, start=2):
-            for column, value in raw.items():
-                if column is None:
-                    continue
-                if column == "uttid":
-                    table[column].append(value)
-                else:
-                    try:
-                        table[column].append(_parse_number(value, path, number, column))
-                    except ValueError:
-                        table[column].append(math.nan)  # free-text columns (paths, errors)
+    """evaluation_results.csv -> column -> list: the number columns (``number_columns``) as
+    floats, a non-number there refused naming the line; uttid, conditions and notes as text."""
+    columns, rows = read_csv_table(path)
+    if "uttid" not in columns:
+        raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
+    numeric = number_columns()
+    table: dict[str, list[Any]] = {c: [] for c in columns}
+    for number, fields in rows:
+        for column, value in zip(columns, fields):
+            if column in numeric:
+                table[column].append(_parse_number(value, path, number, column))
+            else:
+                table[column].append(value)
     return table
 
 

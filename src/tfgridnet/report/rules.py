@@ -4,69 +4,25 @@ Everything that names a finding iterates ``RULES``: ``analyse`` applies them, th
 rule whether it is about the data, the message catalogs hold ``finding.<code>`` and
 ``rec.<code>`` for each, ``findings.json`` accepts only their codes and severities, and the tests
 check docs/report-rules.md against this table. Every number a rule compares against is a field of
-``Thresholds``, defined once here.
+``Thresholds`` (report/thresholds.py); the evaluation checks live in report/eval_checks.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.report import eval_checks as ev
+from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
 
 __all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "Facts", "Finding", "Rule",
            "Severity", "Thresholds", "apply_rules"]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")  # most severe first
-Evidence = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The numbers every rule compares against (docs/report-rules.md explains each one)."""
-
-    noisy_sisnr_low_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]
-    noisy_sisnr_high_db: float = NOISY_SISNR_PLAUSIBLE_DB[1]
-    no_improvement_db: float = 1.0
-    low_improvement_db: float = 5.0
-    high_variance_std_db: float = 5.0
-    degraded_share_warning: float = 0.10
-    degraded_share_error: float = 0.25
-    not_learning_gain_db: float = 1.0
-    not_learning_min_epochs: int = 3
-    lr_decay_ratio: float = 1000.0
-    lr_decay_min_epochs_left_share: float = 0.10
-    stale_default_patience: int = 20
-    stale_min_share_after_best: float = 0.25
-    overfit_gap_db: float = 3.0
-    overfit_valid_drop_db: float = 1.0
-    overfit_window_share: float = 0.10
-    clipped_share: float = 0.50
-    spike_factor: float = 20.0
-    nonfinite_error_share: float = 0.05
-    memory_headroom_share: float = 0.50
-    memory_near_limit_share: float = 0.95
-    worst_utterances: int = 5
-    top_epochs: int = 5
-
-
-THRESHOLDS = Thresholds()
-
-
-@dataclass
-class Facts:
-    """What the rules look at: the statistics of a run (and its evaluation) and what was missing."""
-
-    training: dict[str, Any]
-    evaluation: dict[str, Any] | None
-    missing: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 Check = Callable[[Facts, Thresholds], Evidence | None]
 
 
@@ -137,13 +93,9 @@ class Finding:
 # Training checks (statistics of metrics.csv)
 
 
-def _outside(value: float, th: Thresholds) -> bool:
-    return not th.noisy_sisnr_low_db <= value <= th.noisy_sisnr_high_db
-
-
 def _noisy_baseline_abnormal(f: Facts, th: Thresholds) -> Evidence | None:
     baseline = f.training.get("valid_noisy_median")
-    if baseline is None or not _outside(baseline, th):
+    if baseline is None or not th.noisy_outside(baseline):
         return None
     return {"valid_noisy_sisnr": baseline, "low_db": th.noisy_sisnr_low_db,
             "high_db": th.noisy_sisnr_high_db}
@@ -168,18 +120,6 @@ def _train_not_learning(f: Facts, th: Thresholds) -> Evidence | None:
             "threshold_db": th.not_learning_gain_db, "n_epochs": t["n_epochs"]}
 
 
-def _model_worse_than_identity(f: Facts, th: Thresholds) -> Evidence | None:
-    """The evaluation's identity baseline is the stronger evidence; training's stands in."""
-    ev = f.evaluation or {}
-    noisy, enhanced = ev.get("noisy_mean"), ev.get("enhanced_mean")
-    if noisy is not None and enhanced is not None and enhanced < noisy:
-        return {"source": "evaluation", "model_sisnr": enhanced, "identity_sisnr": noisy}
-    best, baseline = f.training.get("valid_best"), f.training.get("valid_noisy_median")
-    if best is not None and baseline is not None and best < baseline:
-        return {"source": "training", "model_sisnr": best, "identity_sisnr": baseline}
-    return None
-
-
 def _train_loss_positive(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
     if "train_best" not in t or t["train_best"] >= 0.0:
@@ -189,9 +129,10 @@ def _train_loss_positive(f: Facts, th: Thresholds) -> Evidence | None:
 
 def _lr_decay_too_fast(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    below, n_epochs = t.get("lr_below_index"), t["n_epochs"]
+    below = t.get("lr_below_index")
     if below is None:
         return None
+    n_epochs = t["n_epochs"]
     left = n_epochs - 1 - below
     if left <= 0 or left < th.lr_decay_min_epochs_left_share * n_epochs:
         return None
@@ -284,63 +225,6 @@ def _memory_near_limit(f: Facts, th: Thresholds) -> Evidence | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Evaluation checks (summary.json, evaluation_results.csv)
-
-
-def _eval_noisy_sisnr_abnormal(f: Facts, th: Thresholds) -> Evidence | None:
-    noisy = (f.evaluation or {}).get("noisy_mean")
-    if noisy is None or not _outside(noisy, th):
-        return None
-    return {"noisy_sisnr_mean": noisy, "low_db": th.noisy_sisnr_low_db,
-            "high_db": th.noisy_sisnr_high_db, "n": f.evaluation.get("n")}
-
-
-def _improvement(f: Facts) -> float | None:
-    return (f.evaluation or {}).get("improvement_mean")
-
-
-def _eval_no_improvement(f: Facts, th: Thresholds) -> Evidence | None:
-    imp = _improvement(f)
-    if imp is None or imp >= th.no_improvement_db:
-        return None
-    return {"sisnr_improvement_mean": imp, "threshold_db": th.no_improvement_db}
-
-
-def _eval_low_improvement(f: Facts, th: Thresholds) -> Evidence | None:
-    imp = _improvement(f)
-    if imp is None or not th.no_improvement_db <= imp < th.low_improvement_db:
-        return None
-    return {"sisnr_improvement_mean": imp, "threshold_db": th.low_improvement_db}
-
-
-def _eval_high_variance(f: Facts, th: Thresholds) -> Evidence | None:
-    ev = f.evaluation or {}
-    std = ev.get("improvement_std")
-    if std is None or std <= th.high_variance_std_db:
-        return None
-    return {"sisnr_improvement_std": std, "threshold_db": th.high_variance_std_db,
-            "improvement_min": ev.get("improvement_min"),
-            "improvement_max": ev.get("improvement_max"),
-            "worst_uttids": ", ".join(w["uttid"] for w in ev.get("worst", []))}
-
-
-def _eval_worse_than_input(f: Facts, th: Thresholds) -> Evidence | None:
-    ev = f.evaluation or {}
-    share = ev.get("degraded_share")
-    if share is None or share < th.degraded_share_warning:
-        return None
-    return {"n_degraded": ev["n_degraded"], "n": ev["n"], "degraded_share": share,
-            "threshold_share": th.degraded_share_warning}
-
-
-def _eval_failed_utterances(f: Facts, th: Thresholds) -> Evidence | None:
-    ev = f.evaluation or {}
-    if not ev.get("n_failed"):
-        return None
-    return {"n_failed": ev["n_failed"], "n": ev.get("n")}
-
-
-# ----------------------------------------------------------------------------------------------
 # Whole-run checks
 
 
@@ -374,15 +258,18 @@ RULES: tuple[Rule, ...] = (
          escalate=lambda e, th: e["share"] is not None and e["share"] >= th.nonfinite_error_share),
     Rule("memory_headroom", "info", _memory_headroom),
     Rule("memory_near_limit", "warning", _memory_near_limit),
-    Rule("eval_noisy_sisnr_abnormal", "error", _eval_noisy_sisnr_abnormal, about_data=True),
-    Rule("eval_no_improvement", "error", _eval_no_improvement),
-    Rule("eval_low_improvement", "warning", _eval_low_improvement),
-    Rule("model_worse_than_identity", "error", _model_worse_than_identity, variant_key="source",
-         variants=("evaluation", "training")),
-    Rule("eval_high_variance", "warning", _eval_high_variance),
-    Rule("eval_worse_than_input", "warning", _eval_worse_than_input, escalated_severity="error",
+    Rule("eval_noisy_sisnr_abnormal", "error", ev.noisy_sisnr_abnormal, about_data=True),
+    Rule("eval_no_improvement", "error", ev.no_improvement),
+    Rule("eval_low_improvement", "warning", ev.low_improvement),
+    Rule("model_worse_than_identity", "error", ev.model_worse_than_identity, variant_key="source",
+         variants=("evaluation", "mos", "training")),
+    Rule("eval_high_variance", "warning", ev.high_variance),
+    Rule("eval_worse_than_input", "warning", ev.worse_than_input, escalated_severity="error",
          escalate=lambda e, th: e["degraded_share"] >= th.degraded_share_error),
-    Rule("eval_failed_utterances", "warning", _eval_failed_utterances),
+    Rule("eval_failed_utterances", "warning", ev.failed_utterances),
+    Rule("eval_output_level_off", "warning", ev.output_level_off),
+    Rule("eval_snr_sisnr_disagree", "info", ev.snr_sisnr_disagree),
+    Rule("eval_no_reference", "info", ev.no_reference),
     Rule("insufficient_evidence", "warning", _insufficient_evidence),
     Rule("missing_data", "info", _missing_data),
 )

@@ -232,7 +232,8 @@ def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]
             out[name] = MetricSummary(
                 n=int(both.sum()), n_missing=int((~both).sum()),
                 noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
-                improvement_mean=float((enhanced[both] - noisy[both]).mean()))
+                improvement_mean=float(np.mean([metric.improvement(a, b) for a, b in
+                                                zip(noisy[both], enhanced[both])])))
     return out
 
 
@@ -290,9 +291,22 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing += [f"{summary_path.name}:{key}" for key in absent]
     else:
         missing.append(summary_path.name)
-    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {}}
+    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
+                             "conditions": summary.conditions, "reference": summary.reference}
+    if (eval_dir / "index.html").is_file():
+        stats["index_html"] = eval_dir / "index.html"
+    if not summary.reference:  # a clean-less set: no SI-SNR to read or claim
+        stats.update(n=summary.n, n_failed=summary.n_failed, improvement_mean=None,
+                     metrics=summary.metrics, headline=summary.headline_metric,
+                     skipped=", ".join(summary.skipped_metrics))
+        return stats
     if results_path.is_file():
-        stats.update(_table_stats(read_eval_table(results_path), results_path))
+        table = read_eval_table(results_path)
+        if summary.n is not None and summary.n != len(table["uttid"]):
+            raise ValueError(f"{results_path}: {len(table['uttid'])} rows, but "
+                             f"{summary_path.name} says n={summary.n}: the table is "
+                             "incomplete or from another run")
+        stats.update(_table_stats(table, results_path))
         if summary.n_failed:
             stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
     else:
@@ -312,6 +326,4 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
             stats["source"] = summary_path.name
         else:
             stats.setdefault(ours, None)
-    if (eval_dir / "index.html").is_file():
-        stats["index_html"] = eval_dir / "index.html"
     return stats

@@ -23,14 +23,13 @@ from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
     ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet import __version__
-from tfgridnet.errors import ProblemsFound, TfgridnetError, UserInputError
+from tfgridnet.errors import ProblemsFound, UserInputError
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
+from tfgridnet.text import plural
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
     EpochMonitor,
@@ -41,6 +40,7 @@ from tfgridnet.train.callbacks import (
     TimeBudget,
 )
 from tfgridnet.train.config import Config, ConfigError
+from tfgridnet.train.console import progress_bar
 from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
@@ -55,10 +55,8 @@ class DataCheckFailed(ProblemsFound, ValueError):
     """The start-up data check found broken pairs; the message lists them and what to run."""
 
 
-class TrainingDiverged(TfgridnetError, RuntimeError):
+class TrainingDiverged(ProblemsFound, RuntimeError):
     """Training stopped after too many consecutive non-finite steps (message: the diagnostic)."""
-
-    exit_code = 3
 
 
 class ResumeError(UserInputError):
@@ -79,12 +77,11 @@ def _rank() -> int:
 
 
 def resolve_precision(config: Config) -> str:
-    """``auto``: bf16 mixed precision on a CUDA GPU, full fp32 on the CPU."""
+    """``auto``: bf16 mixed precision on a CUDA GPU or a bf16-capable CPU, else full fp32."""
+    from tfgridnet.train.precision import auto_precision
+
     precision = config.trainer.precision
-    if precision != "auto":
-        return precision
-    wants_gpu = config.trainer.accelerator in ("auto", "gpu", "cuda")
-    return "bf16-mixed" if wants_gpu and torch.cuda.is_available() else "32-true"
+    return auto_precision(config.trainer.accelerator) if precision == "auto" else precision
 
 
 def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
@@ -184,7 +181,7 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> tuple[list[str],
         kinds = sorted({p.kind for p in errors})
         listed = "; ".join(f"{p.uttid}: {p.kind}: {p.message}" for p in errors[:8])
         failures.append(
-            f"{key} ({manifest}): {len(errors)} error(s) in {len(uttids)} of the checked pairs "
+            f"{key} ({manifest}): {plural(len(errors), 'error')} in {len(uttids)} of the checked pairs "
             f"({', '.join(kinds)}): {listed}{' ...' if len(errors) > 8 else ''}\n"
             f"  run `tfgridnet check-data {manifest}` for the full report")
     if failures:
@@ -274,14 +271,6 @@ def _setup_text_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def _progress_bar(kind: str) -> list[Callback]:
-    if kind == "rich":
-        return [RichProgressBar(leave=True)]
-    if kind == "tqdm":
-        return [TQDMProgressBar()]
-    return []
-
-
 def train(config: Config, out_dir: Path, resume: str | None = None,
           ignore_data_errors: bool = False, max_minutes: float | None = None) -> Path:
     """Train a model from ``config`` into the run dir ``out_dir`` and return it.
@@ -356,7 +345,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         callbacks.append(budget)
         # Hard backstop inside an epoch that is itself longer than the budget.
         max_time = timedelta(minutes=trainer_cfg.max_minutes * 1.25 + 0.5)
-    callbacks += _progress_bar(trainer_cfg.progress_bar)
+    callbacks += progress_bar(trainer_cfg.progress_bar)
 
     trainer = pl.Trainer(
         default_root_dir=run_dir,
