@@ -21,6 +21,7 @@ import torch
 
 from tfgridnet.audio import AudioError, audio_info, resample
 from tfgridnet.fileio import atomic_path
+from tfgridnet.inference.precision import PRECISIONS, resolve_precision
 
 __all__ = [
     "Enhancer", "ChunkScheduler", "enhance_cli", "expand_inputs", "crossfade_weights", "pick_device",
@@ -55,16 +56,21 @@ def crossfade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:
     return weights
 
 
-PRECISIONS = ("fp32", "bf16")
+BACKENDS = ("torch", "onnx")
 
 
 class Enhancer:
-    """A loaded model plus the chunking policy. ``enhance(array, sr)`` keeps shape and rate."""
+    """A loaded model plus the chunking policy. ``enhance(array, sr)`` keeps shape and rate.
 
-    def __init__(self, model: torch.nn.Module, sample_rate: int | None = None,
+    ``backend="torch"`` runs a ``torch.nn.Module``; ``backend="onnx"`` runs an
+    :class:`~tfgridnet.inference.onnx_backend.OnnxModel` (onnxruntime, CPU, fp32). Both sit behind
+    ``forward_batch``, the one call the chunk scheduler makes.
+    """
+
+    def __init__(self, model, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
-                 precision: str = "fp32") -> None:
+                 precision: str = "auto", backend: str = "torch") -> None:
         sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
         if not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
@@ -79,9 +85,18 @@ class Enhancer:
                              f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}")
         if precision not in PRECISIONS:
             raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
-        self.precision = precision
-        self.device = pick_device(device)
-        self.model = model.to(self.device).eval()
+        if backend not in BACKENDS:
+            raise ValueError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
+        if (backend == "torch") != isinstance(model, torch.nn.Module):
+            raise ValueError(f"Enhancer: backend={backend!r} needs "
+                             f"{'a torch.nn.Module' if backend == 'torch' else 'an OnnxModel'}, "
+                             f"got {type(model).__name__}")
+        self.backend = backend
+        self.device = pick_device(device if backend == "torch" else device or "cpu")
+        if backend == "onnx" and self.device.type != "cpu":
+            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
+        self.precision = resolve_precision(precision, self.device.type, backend)
+        self.model = model.to(self.device).eval() if backend == "torch" else model
         self.sample_rate = sample_rate
         self.chunk = int(round(chunk_seconds * sample_rate))
         self.overlap = int(round(overlap_seconds * sample_rate))
@@ -89,19 +104,30 @@ class Enhancer:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
-                        **kwargs) -> Enhancer:
-        """Load an exported dir, run dir or checkpoint (never unpickling code)."""
+                        backend: str = "torch", **kwargs) -> Enhancer:
+        """Load an exported dir, run dir or checkpoint (never unpickling code); with
+        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file)."""
+        if backend == "onnx":
+            from tfgridnet.inference.onnx_backend import OnnxModel
+
+            return cls(OnnxModel(path), device=device, backend=backend, **kwargs)
         from tfgridnet.model.io import load_model
 
-        return cls(load_model(path), device=device, **kwargs)
+        return cls(load_model(path), device=device, backend=backend, **kwargs)
 
-    @torch.inference_mode()
     def forward_batch(self, batch: np.ndarray) -> np.ndarray:
         """One model pass over equal-length mono signals ``[B, N]`` at the model's rate."""
+        if self.backend == "onnx":
+            return self.model(batch)
+        return self._forward_torch(batch)
+
+    @torch.inference_mode()
+    def _forward_torch(self, batch: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32), device=self.device)
         # bf16 autocast: the STFT/iSTFT and norm statistics stay float32 inside the model. On a
         # 2-core CPU it takes the seed model from RTF 0.84 to 0.50 at 33.6 dB SI-SNR agreement with
-        # the fp32 output (bench/RESULTS.md), so it is an opt-in approximation, never the default.
+        # the fp32 output (bench/RESULTS.md); ``precision="auto"`` picks it only on CPUs with
+        # native bf16 (tfgridnet.inference.precision).
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
             out = self.model(x)
@@ -323,13 +349,14 @@ def expand_inputs(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
 
 def enhance_cli(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32") -> int:
+                precision: str = "auto", backend: str = "torch") -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
     from rich.progress import Progress
 
     jobs = expand_inputs(inputs)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds, precision=precision)
+                                        overlap_seconds=overlap_seconds, precision=precision,
+                                        backend=backend)
     failures: list[str] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("enhancing", total=len(jobs))
@@ -340,7 +367,8 @@ def enhance_cli(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
                 failures.append(f"{source}: {exc}")
             progress.advance(task)
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"(model rate {enhancer.sample_rate} Hz, device {enhancer.device})")
+          f"(model rate {enhancer.sample_rate} Hz, {enhancer.backend} backend on "
+          f"{enhancer.device}, precision {enhancer.precision})")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -1,0 +1,1 @@
+"""Inference: the Enhancer, its chunk scheduler and backends (PyTorch, onnxruntime)."""
