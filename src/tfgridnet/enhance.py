@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -22,6 +23,9 @@ import torch
 from tfgridnet.audio import AudioError, audio_info, resample
 from tfgridnet.fileio import atomic_path
 from tfgridnet.inference.precision import PRECISIONS, resolve_precision
+
+if TYPE_CHECKING:
+    from tfgridnet.inference.onnx_backend import OnnxModel
 
 __all__ = [
     "Enhancer", "ChunkScheduler", "enhance_cli", "expand_inputs", "crossfade_weights", "pick_device",
@@ -67,7 +71,7 @@ class Enhancer:
     ``forward_batch``, the one call the chunk scheduler makes.
     """
 
-    def __init__(self, model, sample_rate: int | None = None,
+    def __init__(self, model: torch.nn.Module | OnnxModel, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
                  precision: str = "auto", backend: str = "torch") -> None:

@@ -17,6 +17,7 @@ choice of the default STFT is measured in bench/RESULTS.md (parity and onnxrunti
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 from pathlib import Path
 
@@ -131,7 +132,7 @@ def export_onnx_dir(export_dir: Path, stft: str = "matrix") -> Path:
 
 
 def export_onnx(model: TFGridNetV2, out_path: Path, sample_rate: int, stft: str = "matrix") -> Path:
-    """Write the whole enhancer as ONNX (opset 17) to ``out_path`` atomically; return it.
+    """Write the whole enhancer as ONNX (opset 18) to ``out_path`` atomically; return it.
 
     Input ``noisy`` float32 [batch, samples], output ``enhanced`` [batch, samples]; both axes are
     dynamic. The sample rate and STFT variant are stored in the file's metadata.
@@ -143,17 +144,25 @@ def export_onnx(model: TFGridNetV2, out_path: Path, sample_rate: int, stft: str 
     example = torch.randn(2, EXAMPLE_FRAMES * graph.hop + 7)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_path) as tmp, torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic
-        dim = torch.export.Dim.DYNAMIC
-        torch.onnx.export(
-            graph, (example,), str(tmp), dynamo=True, opset_version=OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: dim, 1: dim},), external_data=False, verbose=False, optimize=False,
-        )
-        proto = onnx.load(str(tmp))
-        for key, value in ((META_SAMPLE_RATE, str(int(sample_rate))), (META_STFT, stft)):
-            proto.metadata_props.add(key=key, value=value)
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # registration chatter (e.g. "torchvision not installed")
+    try:
+        with atomic_path(out_path) as tmp, torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic
+            dim = torch.export.Dim.DYNAMIC
+            # optimize=False: onnxruntime optimises the graph itself at load time.
+            torch.onnx.export(
+                graph, (example,), str(tmp), dynamo=True, opset_version=OPSET,
+                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: dim, 1: dim},), external_data=False, verbose=False,
+                optimize=False,
+            )
+            proto = onnx.load(str(tmp))
+            for key, value in ((META_SAMPLE_RATE, str(int(sample_rate))), (META_STFT, stft)):
+                proto.metadata_props.add(key=key, value=value)
+            onnx.checker.check_model(proto)
+            onnx.save(proto, str(tmp))
+    finally:
+        exporter_log.setLevel(level)
     return out_path
