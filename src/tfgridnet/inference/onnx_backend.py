@@ -40,6 +40,7 @@ class OnnxModel:
                                     "MODEL --format onnx --out DIR`)")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: constant-folding notes are not for users
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
