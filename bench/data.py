@@ -30,11 +30,11 @@ from _common import append_results, fmt, markdown_table, set_threads
 
 from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset
 from tfgridnet.data.manifest import Pair, write_manifest, write_single_manifest
+from tfgridnet.train.config import recipe_text
 
 SAMPLE_RATE = 16000
 KEEP_UP_FACTOR = 5.0
 USERS_GPU_SEED_PAIRS_PER_S = 32 / 0.22  # users' RTX 5090 report, batch 32 x 4 s; not measured here
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 
 def write_corpus(folder: Path, n_pairs: int, seconds: float, source_rate: int) -> Path:
@@ -81,11 +81,11 @@ def cold_pairs_per_second(make_dataset, repeats: int) -> float:
 
 
 def demo_step_pairs_per_second(repeats: int) -> tuple[float, int, float]:
-    """Pairs/s one demo training step consumes on this CPU (config from configs/demo.yaml)."""
+    """Pairs/s one demo training step consumes on this CPU (config: the packaged demo recipe)."""
     from tfgridnet.metrics import si_snr
     from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
-    conf = yaml.safe_load(DEMO_CONFIG.read_text())
+    conf = yaml.safe_load(recipe_text("demo"))
     model_conf = {k: v for k, v in conf["model"].items() if k != "gradient_checkpointing"}
     batch, crop = int(conf["data"]["batch_size"]), float(conf["data"]["crop_seconds"])
     model = TFGridNetV2(**model_conf).train()

@@ -38,7 +38,7 @@ from _common import (
     set_threads,
 )
 
-from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.onnx_backend import OnnxModel
 from tfgridnet.metrics import si_snr
 from tfgridnet.model.onnx_export import export_onnx

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tfgridnet.demo import demo_config_path, run_demo
+from tfgridnet.demo import run_demo
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CORPUS = {"n_train": 6, "n_valid": 3, "n_test": 3}
 TINY_RECIPE = ["trainer.max_epochs=1", "data.epoch_size=4", "data.batch_size=2",
                "data.crop_seconds=0.5", "trainer.progress_bar=none", "data.num_workers=0",
                "model.emb_dim=8", "model.lstm_hidden_units=8", "model.attn_n_head=2"]
-
-
-def test_packaged_demo_config_is_the_repository_one() -> None:
-    assert demo_config_path().read_text() == (REPO / "configs" / "demo.yaml").read_text()
 
 
 @pytest.mark.slow

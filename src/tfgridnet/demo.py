@@ -1,6 +1,6 @@
 """`tfgridnet demo`: the whole pipeline on the embedded corpus, on a laptop CPU, in minutes.
 
-data (synthesised, checked) -> training (configs/demo.yaml, bounded time) -> export of the best
+data (synthesised, checked) -> training (the packaged demo recipe, bounded time) -> export of the best
 epoch -> evaluation of the demo test set (metrics, audio, plots, listening page) -> report.
 """
 
@@ -30,7 +30,7 @@ class DemoResult:
 
 
 def demo_config_path() -> Path:
-    """The demo recipe shipped inside the package (identical to configs/demo.yaml)."""
+    """The demo recipe shipped inside the package (``tfgridnet config show demo``)."""
     return Path(str(resources.files("tfgridnet") / "configs" / "demo.yaml"))
 
 
@@ -44,11 +44,11 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     ``corpus`` (``n_train``/``n_valid``/``n_test``) and ``overrides`` (``key=value`` on the demo
     config) shrink the demo, e.g. for tests.
     """
-    from tfgridnet.config import load_config
     from tfgridnet.data.checks import check_data
     from tfgridnet.data.demo import make_demo_data
-    from tfgridnet.evaluate import evaluate
+    from tfgridnet.evaluation.evaluate import evaluate
     from tfgridnet.report.render import write_report
+    from tfgridnet.train.config import load_config
     from tfgridnet.train.run import train
 
     console = console or Console()

@@ -8,9 +8,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["si_snr", "si_snr_numpy", "sisnr_per_utterance", "snr"]
+__all__ = ["si_snr", "si_snr_numpy", "sisnr_per_utterance", "snr", "NOISY_SISNR_PLAUSIBLE_DB"]
 
 DEFAULT_EPS = 1e-8
+# SI-SNR of real noisy inputs against their clean references lies in this range (dB). Far outside
+# it the pairs are broken (misaligned, swapped, mis-scaled: the users' -36 dB), not the model.
+# Training's monitor, the evaluation's warning and the report's rules all use this one range.
+NOISY_SISNR_PLAUSIBLE_DB = (-10.0, 30.0)
 
 
 def _check_shapes(est: torch.Tensor, ref: torch.Tensor) -> None:
@@ -114,7 +118,7 @@ def _mono_pair(est: np.ndarray, ref: np.ndarray, name: str) -> tuple[np.ndarray,
 def _to_rate(audio: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
     if sample_rate == target:
         return audio
-    from tfgridnet.audio import resample
+    from tfgridnet.audio.resample import resample
 
     return resample(audio, sample_rate, target)
 

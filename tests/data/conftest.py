@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfgridnet.audio import bandpass, save_audio
+from tfgridnet.audio.filters import bandpass
+from tfgridnet.audio.io import save_audio
 
 
 def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:

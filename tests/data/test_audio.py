@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from tfgridnet.audio import (
+from tfgridnet.audio import (  # the package facade: every helper in one import
     AudioError,
     bandpass,
     load_audio,

@@ -6,7 +6,9 @@ import soundfile as sf
 import torch
 
 from tfgridnet.cli import main
-from tfgridnet.enhance import Enhancer, crossfade_weights, expand_inputs
+from tfgridnet.inference.chunking import crossfade_weights
+from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.inference.streaming import expand_inputs
 from tfgridnet.metrics import snr
 
 

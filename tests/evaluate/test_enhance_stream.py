@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfgridnet.enhance import ChunkScheduler, Enhancer
+from tfgridnet.inference.chunking import ChunkScheduler
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.metrics import si_snr_numpy, snr
 
 CHUNK, OVERLAP = 0.25, 0.05  # 4000 / 800 samples at the 16 kHz model rate

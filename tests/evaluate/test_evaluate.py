@@ -10,9 +10,11 @@ import torch
 from matplotlib.image import imread
 
 from tfgridnet.cli import main
-from tfgridnet.enhance import Enhancer
-from tfgridnet.evaluate import csv_columns, evaluate, format_summary
-from tfgridnet.viz import COLORS, plot_spectrograms, plot_waveforms
+from tfgridnet.evaluation.artifacts import format_summary
+from tfgridnet.evaluation.evaluate import evaluate
+from tfgridnet.evaluation.plots import COLORS, plot_spectrograms, plot_waveforms
+from tfgridnet.evaluation.schema import csv_columns
+from tfgridnet.inference.enhancer import Enhancer
 
 SUMMARY_KEYS = {"n", "n_failed", "noisy_sisnr_mean", "enhanced_sisnr_mean", "sisnr_improvement_mean",
                 "sisnr_improvement_std", "sisnr_improvement_min", "sisnr_improvement_max",
@@ -165,7 +167,7 @@ def test_plots_are_readable_images_of_the_expected_size_and_colours(make_speech,
 
 
 def test_summary_std_is_the_sample_std_the_report_uses() -> None:
-    from tfgridnet.evaluate import _stats
+    from tfgridnet.evaluation.schema import _stats
 
     values = [0.07, 5.0, 8.76, 21.59]
     assert _stats(values)["std"] == pytest.approx(float(np.std(values, ddof=1)))

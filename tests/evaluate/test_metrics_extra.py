@@ -9,7 +9,7 @@ from torchmetrics.functional.audio import (
     short_time_objective_intelligibility,
 )
 
-from tfgridnet.audio import resample
+from tfgridnet.audio.resample import resample
 from tfgridnet.metrics import MetricError, dnsmos, estoi, pesq_wb, si_sdr, stoi
 
 

@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 import torch
 
-from tfgridnet.enhance import Enhancer
-from tfgridnet.evaluate import evaluate
+from tfgridnet.evaluation.evaluate import evaluate
+from tfgridnet.inference.enhancer import Enhancer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
     "google-chrome")

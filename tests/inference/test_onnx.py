@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from tfgridnet.cli import main
-from tfgridnet.enhance import Enhancer
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.onnx_backend import INPUT_NAME, ONNX_NAME, OUTPUT_NAME, OnnxModel
 from tfgridnet.model.io import load_model, save_exported
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2

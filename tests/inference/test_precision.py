@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tfgridnet.cli import build_parser
-from tfgridnet.enhance import Enhancer
 from tfgridnet.inference import precision as precision_mod
+from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.precision import cpu_has_fast_bf16, resolve_precision
 
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nmodel name\t: Test CPU\n"

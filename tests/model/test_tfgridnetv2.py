@@ -139,9 +139,9 @@ def test_config_rebuilds_the_same_architecture(tiny_model: TFGridNetV2) -> None:
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [({"n_fft": 63}, "n_fft=63"), ({"stride": 128}, "stride=128"),
-     ({"emb_dim": 10, "attn_n_head": 4}, "emb_dim=10"), ({"activation": "relu"}, "prelu"),
-     ({"emb_ks": 2, "emb_hs": 3}, "emb_hs=3")],
+    [({"n_fft": 63}, "n_fft: n_fft must be even"), ({"stride": 128}, "stride \\(hop\\) 128 > n_fft 64"),
+     ({"emb_dim": 10, "attn_n_head": 4}, "emb_dim 10 is not divisible by attn_n_head 4"),
+     ({"activation": "relu"}, "activation: .*prelu"), ({"emb_ks": 2, "emb_hs": 3}, "emb_hs 3 > emb_ks 2")],
 )
 def test_impossible_hyper_parameters_are_rejected_by_name(override: dict, message: str) -> None:
     conf = dict(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8, attn_n_head=2,

@@ -42,22 +42,25 @@ def write_run(run_dir: Path, columns: dict[str, np.ndarray], environment: dict |
 
 def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: np.ndarray,
                extra: dict[str, np.ndarray] | None = None, index_html: bool = True) -> Path:
+    """Scores as if `evaluate` had produced them, written by the evaluator's own writers."""
+    from tfgridnet.evaluation.schema import summarize, write_results_csv
+    from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+
     eval_dir.mkdir(parents=True, exist_ok=True)
-    improvement = enhanced - noisy
-    columns = {"noisy_sisnr": noisy, "enhanced_sisnr": enhanced, "sisnr_improvement": improvement}
+    columns = {"noisy_sisnr": noisy, "enhanced_sisnr": enhanced}
     columns.update(extra or {})
-    with open(eval_dir / "evaluation_results.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["uttid", *columns])
-        for i, uttid in enumerate(uttids):
-            writer.writerow([uttid, *(f"{columns[c][i]:.4f}" for c in columns)])
-    summary = {"n": len(uttids), "n_failed": 0, "noisy_sisnr_mean": float(noisy.mean()),
-               "enhanced_sisnr_mean": float(enhanced.mean()),
-               "sisnr_improvement_mean": float(improvement.mean()),
-               "sisnr_improvement_std": float(improvement.std(ddof=1)),
-               "sisnr_improvement_min": float(improvement.min()),
-               "sisnr_improvement_max": float(improvement.max())}
-    (eval_dir / "summary.json").write_text(json.dumps(summary))
+    rows = []
+    for i, uttid in enumerate(uttids):
+        row = {"uttid": uttid, "status": "ok", "error": "", "notes": ""}
+        row.update({c: float(v[i]) for c, v in columns.items() if np.isfinite(v[i])})
+        if "noisy_sisnr" not in row or "enhanced_sisnr" not in row:  # NaN marks a failed utterance
+            row.update(status="failed", error="enhancement failed")
+        for metric in METRIC_REGISTRY.values():
+            if metric.noisy_column in row and metric.enhanced_column in row:
+                row[metric.delta_column] = row[metric.enhanced_column] - row[metric.noisy_column]
+        rows.append(row)
+    write_results_csv(eval_dir / "evaluation_results.csv", rows, with_dnsmos=False)
+    (eval_dir / "summary.json").write_text(json.dumps(summarize(rows)))
     if index_html:
         (eval_dir / "index.html").write_text("<html></html>")
     return eval_dir
@@ -102,7 +105,7 @@ def healthy_eval(eval_dir: Path, n: int = 50, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     noisy = 5.0 + 3.0 * rng.standard_normal(n)
     improvement = np.clip(10.0 + 2.0 * rng.standard_normal(n), 4.0, None)
-    extra = {"noisy_pesq_wb": np.full(n, 1.5), "enhanced_pesq_wb": np.full(n, 2.6)}
+    extra = {"noisy_pesq_wb": np.full(n, 1.5), "pesq_wb": np.full(n, 2.6)}
     return write_eval(eval_dir, [f"utt{i:03d}" for i in range(n)], noisy, noisy + improvement,
                       extra)
 

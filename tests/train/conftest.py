@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfgridnet.config import Config, config_from_dict
+from tfgridnet.train.config import Config, config_from_dict
 
 SAMPLE_RATE = 8000
 SECONDS = 0.5

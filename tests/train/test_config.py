@@ -8,22 +8,35 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfgridnet.config import ConfigError, config_from_dict, load_config
+from tfgridnet.cli import main
+from tfgridnet.train.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("demo.yaml", "seed.yaml", "dns2020.yaml", "voicebank_demand.yaml")
+RECIPES = ("demo", "seed", "dns2020", "voicebank_demand", "urgent")
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_shipped_recipe_validates_and_packaged_copy_is_identical(name: str) -> None:
-    config = load_config(REPO / "configs" / name)
-    assert config.model.n_srcs == 1
-    packaged = REPO / "src" / "tfgridnet" / "configs" / name
-    assert packaged.read_bytes() == (REPO / "configs" / name).read_bytes()
+def test_shipped_recipe_loads_by_name_and_its_shown_copy_loads_the_same(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    by_name = load_config(name)
+    assert by_name.model.n_srcs == 1
+    assert main(["config", "show", name]) == 0
+    copy = tmp_path / "my.yaml"
+    copy.write_text(capsys.readouterr().out, encoding="utf-8")
+    # Named: paths relative to the current folder; the copy there: relative to its folder (the same).
+    assert load_config(copy).to_dict() == by_name.to_dict()
+    assert by_name.data.valid_manifest.startswith(str(tmp_path))
+
+
+def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ConfigError, match="demo, dns2020, seed, urgent, voicebank_demand"):
+        load_config("nonexistent")
 
 
 def test_seed_recipe_keeps_the_users_setup_with_a_sane_schedule() -> None:
-    config = load_config(REPO / "configs" / "seed.yaml")
+    config = load_config("seed")
     assert (config.model.n_fft, config.model.stride, config.model.n_layers) == (512, 256, 4)
     assert (config.model.lstm_hidden_units, config.model.attn_n_head) == (128, 4)
     assert (config.model.emb_dim, config.model.emb_ks, config.model.emb_hs) == (128, 1, 1)
@@ -35,7 +48,7 @@ def test_seed_recipe_keeps_the_users_setup_with_a_sane_schedule() -> None:
 
 
 def test_dns2020_recipe_mirrors_the_espnet_hyper_parameters() -> None:
-    config = load_config(REPO / "configs" / "dns2020.yaml")
+    config = load_config("dns2020")
     m = config.model
     assert (m.n_fft, m.stride, m.n_layers, m.lstm_hidden_units, m.emb_dim, m.emb_ks, m.emb_hs) \
         == (512, 256, 4, 128, 32, 4, 4)
@@ -137,3 +150,29 @@ def test_missing_or_non_mapping_config_files_are_reported(tmp_path: Path) -> Non
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_urgent_recipe_mirrors_the_espnet_urgent24_baseline() -> None:
+    from tfgridnet.model.architectures import build_model
+
+    config = load_config("urgent")
+    m = config.model
+    assert m.version == "v3" and m.rate_independent and m.normalize_variance
+    assert (m.n_fft, m.stride, m.default_fs) == (256, 128, 8000)
+    assert (m.n_layers, m.lstm_hidden_units, m.attn_n_head, m.attn_qk_output_channel) == (
+        6, 200, 4, 2)
+    assert (m.emb_dim, m.emb_ks, m.emb_hs) == (48, 4, 1)
+    d = config.data
+    assert d.dynamic_mixing and tuple(d.snr_range) == (-5.0, 20.0) and d.crop_seconds == 4.0
+    assert d.distortions.reverb_prob == 0.5 and tuple(d.distortions.clip_quantiles) == (0.1, 0.9)
+    assert (config.optim.lr, config.optim.weight_decay) == (1e-3, 1e-5)
+    assert config.trainer.gradient_clip_val == 1.0
+    model = build_model(m.version, m.model_kwargs())
+    assert type(model).__name__ == "TFGridNetV3"
+
+
+def test_v3_crop_is_checked_against_the_window_at_default_fs() -> None:
+    model = {"version": "v3", "n_fft": 256, "stride": 128, "default_fs": 8000}
+    config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.04}})
+    with pytest.raises(ConfigError, match="at 8000 Hz"):
+        config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.02}})

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from tfgridnet.config import config_from_dict
+from tfgridnet.train.config import config_from_dict
 from tfgridnet.train.run import DataCheckFailed, train
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tfgridnet.config import config_from_dict
 from tfgridnet.metrics import si_snr
+from tfgridnet.train.config import config_from_dict
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 

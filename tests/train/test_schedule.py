@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from tfgridnet.config import SchedulerConfig, config_from_dict
 from tfgridnet.data.datasets import EpochSampler
 from tfgridnet.metrics import sisnr_per_utterance
+from tfgridnet.train.config import SchedulerConfig, config_from_dict
 from tfgridnet.train.module import LRSchedule, lr_decay_before_last_epoch
 
 

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from tfgridnet.config import ConfigError, config_from_dict
 from tfgridnet.model.io import load_model
-from tfgridnet.train.callbacks import METRICS_COLUMNS
+from tfgridnet.train.config import ConfigError, config_from_dict
+from tfgridnet.train.metrics_schema import METRICS_COLUMNS
 from tfgridnet.train.run import ResumeError, TrainingDiverged, train
 
 CONTRACT_COLUMNS = ("epoch,step,train_loss,train_sisnr,valid_sisnr,lr,grad_norm_mean,grad_norm_max,"

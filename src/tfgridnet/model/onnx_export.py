@@ -69,6 +69,8 @@ class WaveformGraph(nn.Module):
 
     def __init__(self, model: TFGridNetV2, stft: str = "matrix") -> None:
         super().__init__()
+        if not isinstance(model, TFGridNetV2):
+            raise ValueError(f"ONNX export covers TF-GridNetV2 models, got {type(model).__name__}")
         if stft not in STFT_MODES:
             raise ValueError(f"stft={stft!r}, expected one of {STFT_MODES}")
         if model.n_srcs != 1 or model.n_imics != 1:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.stft import STFT
 
 __all__ = [
@@ -288,20 +289,17 @@ class TFGridNetV2(nn.Module):
     ) -> None:
         super().__init__()
         del input_dim  # ESPnet passes the encoder's output size here; the model does not use it.
-        _validate(n_srcs=n_srcs, n_fft=n_fft, stride=stride, n_imics=n_imics, n_layers=n_layers,
-                  emb_dim=emb_dim, attn_n_head=attn_n_head, emb_ks=emb_ks, emb_hs=emb_hs,
-                  activation=activation)
+        cfg = validate_model_args(
+            "TFGridNetV2", n_srcs=n_srcs, n_fft=n_fft, stride=stride, window=window,
+            n_imics=n_imics, n_layers=n_layers, lstm_hidden_units=lstm_hidden_units,
+            attn_n_head=attn_n_head, attn_approx_qk_dim=attn_approx_qk_dim, emb_dim=emb_dim,
+            emb_ks=emb_ks, emb_hs=emb_hs, activation=activation, eps=eps,
+            gradient_checkpointing=gradient_checkpointing)
         self.n_srcs = n_srcs
         self.n_layers = n_layers
         self.n_imics = n_imics
         self.gradient_checkpointing = gradient_checkpointing
-        self._config = {
-            "n_srcs": n_srcs, "n_fft": n_fft, "stride": stride, "window": window,
-            "n_imics": n_imics, "n_layers": n_layers, "lstm_hidden_units": lstm_hidden_units,
-            "attn_n_head": attn_n_head, "attn_approx_qk_dim": attn_approx_qk_dim,
-            "emb_dim": emb_dim, "emb_ks": emb_ks, "emb_hs": emb_hs, "activation": activation,
-            "eps": eps,
-        }
+        self._config = cfg.architecture()
 
         n_freqs = n_fft // 2 + 1
         self.stft = STFT(n_fft, stride, window)
@@ -376,25 +374,3 @@ class TFGridNetV2(nn.Module):
                 est.device)[:, None]
             est = est * keep[:, None, :]
         return est[:, 0] if self.n_srcs == 1 else est
-
-
-def _validate(**kw: Any) -> None:
-    def fail(name: str, expected: str) -> None:
-        raise ValueError(f"TFGridNetV2: {name}={kw[name]!r}, expected {expected}")
-
-    if kw["n_srcs"] < 1:
-        fail("n_srcs", "a positive number of output signals")
-    if kw["n_fft"] < 4 or kw["n_fft"] % 2:
-        fail("n_fft", "an even number >= 4")
-    if not 1 <= kw["stride"] <= kw["n_fft"]:
-        fail("stride", f"a hop between 1 and n_fft={kw['n_fft']}")
-    if kw["n_imics"] < 1:
-        fail("n_imics", "at least 1 microphone")
-    if kw["n_layers"] < 1:
-        fail("n_layers", "at least 1 block")
-    if kw["emb_dim"] < 1 or kw["attn_n_head"] < 1 or kw["emb_dim"] % kw["attn_n_head"]:
-        fail("emb_dim", f"a positive multiple of attn_n_head={kw['attn_n_head']}")
-    if not 1 <= kw["emb_hs"] <= kw["emb_ks"]:
-        fail("emb_hs", f"between 1 and emb_ks={kw['emb_ks']} (a larger hop skips bins/frames)")
-    if kw["activation"] != "prelu":
-        fail("activation", "'prelu' (the only activation TF-GridNetV2 blocks support)")

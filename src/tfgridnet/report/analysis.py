@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tfgridnet.evaluation.schema import MetricSummary, read_metric_summaries
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.train.metrics_schema import METRICS_COLUMNS
+
 __all__ = ["THRESHOLDS", "Analysis", "Finding", "Thresholds", "analyse", "find_eval_dir"]
 
-REQUIRED_COLUMNS = (
-    "epoch", "step", "train_loss", "train_sisnr", "valid_sisnr", "lr", "grad_norm_mean",
-    "grad_norm_max", "clipped_steps", "nonfinite_steps", "sec_per_batch", "samples_per_sec",
-    "peak_mem_mb", "time_s",
-)
+REQUIRED_COLUMNS = METRICS_COLUMNS  # the contract columns every run's metrics.csv must have
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -31,8 +32,8 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 class Thresholds:
     """The numbers every rule compares against (docs/report-rules.md explains each one)."""
 
-    noisy_sisnr_low_db: float = -10.0
-    noisy_sisnr_high_db: float = 30.0
+    noisy_sisnr_low_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]
+    noisy_sisnr_high_db: float = NOISY_SISNR_PLAUSIBLE_DB[1]
     no_improvement_db: float = 1.0
     low_improvement_db: float = 5.0
     high_variance_std_db: float = 5.0
@@ -420,8 +421,34 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     return stats
 
 
+# The report's SI-SNR figures -> the summary.json keys the evaluator writes them under.
+_SUMMARY_SISNR_KEYS = {
+    "noisy_mean": "noisy_sisnr_mean", "enhanced_mean": "enhanced_sisnr_mean",
+    "improvement_mean": "sisnr_improvement_mean", "improvement_std": "sisnr_improvement_std",
+    "improvement_min": "sisnr_improvement_min", "improvement_max": "sisnr_improvement_max",
+}
+
+
+def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]:
+    """Per-metric means of an evaluation_results.csv without summary.json (an older evaluator)."""
+    out: dict[str, MetricSummary] = {}
+    for name, metric in METRIC_REGISTRY.items():
+        if metric.noisy_column not in table or metric.enhanced_column not in table:
+            continue
+        noisy = np.array(table[metric.noisy_column], dtype=np.float64)
+        enhanced = np.array(table[metric.enhanced_column], dtype=np.float64)
+        both = np.isfinite(noisy) & np.isfinite(enhanced)
+        if both.any():
+            out[name] = MetricSummary(
+                n=int(both.sum()), n_missing=int((~both).sum()),
+                noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
+                improvement_mean=float((enhanced[both] - noisy[both]).mean()))
+    return out
+
+
 def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
-    """Per-utterance statistics from evaluation_results.csv, falling back to summary.json."""
+    """The evaluation's figures from summary.json; evaluation_results.csv ranks the utterances and
+    stands in for what an older or foreign summary lacks (each gap is added to ``missing``)."""
     results_path = eval_dir / "evaluation_results.csv"
     summary_path = eval_dir / "summary.json"
     if not results_path.is_file() and not summary_path.is_file():
@@ -431,7 +458,10 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     if not summary_path.is_file():
         missing.append(f"{summary_path.name}")
     stats: dict[str, Any] = {"dir": eval_dir, "summary": summary, "source": "summary.json",
-                             "other_metrics": []}
+                             "metrics": {}}
+    if summary:
+        stats["metrics"], absent = read_metric_summaries(summary)
+        missing += [f"{summary_path.name}:{key}" for key in absent]
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
     if results_path.is_file():
@@ -473,27 +503,19 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
 
         stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
         stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
-        for column in table:
-            if column.startswith("enhanced_") and column != "enhanced_sisnr":
-                metric = column[len("enhanced_"):]
-                noisy_column = table.get(f"noisy_{metric}")
-                enhanced_values = np.array(table[column], dtype=np.float64)
-                if noisy_column is None or not np.isfinite(enhanced_values).any():
-                    continue
-                stats["other_metrics"].append({
-                    "metric": metric,
-                    "noisy_mean": float(np.nanmean(np.array(noisy_column, dtype=np.float64))),
-                    "enhanced_mean": float(np.nanmean(enhanced_values)),
-                })
+        if not stats["metrics"]:  # no summary.json metrics: the CSV's columns, by the registry
+            stats["metrics"] = _metrics_from_table(table)
         if "n_failed" in summary and _num(summary["n_failed"]):
             stats["n_failed"] = max(stats["n_failed"], int(summary["n_failed"]))
+        # The evaluator's own SI-SNR figures, at full precision: the CSV's values are rounded to
+        # 4 decimals, so it only ranks utterances and stands in for keys an older summary lacks.
+        for ours, theirs in _SUMMARY_SISNR_KEYS.items():
+            if _num(summary.get(theirs)) is not None:
+                stats[ours] = _num(summary[theirs])
+                stats["source"] = summary_path.name
     else:
         missing.append(results_path.name)
-        keys = {"n": "n", "n_failed": "n_failed", "noisy_mean": "noisy_sisnr_mean",
-                "enhanced_mean": "enhanced_sisnr_mean", "improvement_mean": "sisnr_improvement_mean",
-                "improvement_std": "sisnr_improvement_std", "improvement_min": "sisnr_improvement_min",
-                "improvement_max": "sisnr_improvement_max"}
-        for ours, theirs in keys.items():
+        for ours, theirs in {"n": "n", "n_failed": "n_failed", **_SUMMARY_SISNR_KEYS}.items():
             stats[ours] = _num(summary.get(theirs))
             if stats[ours] is None:
                 missing.append(f"{summary_path.name}:{theirs}")

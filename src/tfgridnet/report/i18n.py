@@ -160,8 +160,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ev.max": ("SI-SNR improvement, best (dB)", "SI-SNR 改善最佳值 (dB)"),
     "ev.degraded": ("Utterances made worse", "變差的樣本比例"),
     "ev.failed": ("Utterances that failed", "評估失敗的樣本"),
-    "ev.other": ("{metric}: noisy {noisy:.3f} → enhanced {enhanced:.3f}",
-                 "{metric}：帶噪 {noisy:.3f} → 增強後 {enhanced:.3f}"),
+    "ev.other": ("{metric}{unit}, mean: noisy → enhanced (change)",
+                 "{metric}{unit} 平均：帶噪 → 增強後（變化）"),
     "exp.range": ("{low:.0f} to {high:.0f}", "{low:.0f} 至 {high:.0f}"),
     "exp.at_least": ("≥ {value:.0f}", "≥ {value:.0f}"),
     "exp.at_most": ("≤ {value:.0f}", "≤ {value:.0f}"),
@@ -169,6 +169,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exp.share_below": ("< {value:.0%}", "< {value:.0%}"),
     "exp.zero": ("none", "無"),
     "exp.higher": ("higher than noisy", "高於帶噪"),
+    "exp.lower": ("lower than noisy", "低於帶噪"),
     "utt.why": ("Listed because the improvement varies widely (std {std:.2f} dB): listen to these "
                 "first.",
                 "由於改善量變異大（標準差 {std:.2f} dB）而列出：請優先試聽這些樣本。"),

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
 from tfgridnet.report.i18n import fmt, tr
 
-__all__ = ["build_blocks", "render_html", "render_markdown", "report_cli", "write_analysis",
+__all__ = ["build_blocks", "render_html", "render_markdown", "write_analysis",
            "write_report"]
 
 DATA_CODES = ("eval_noisy_sisnr_abnormal", "noisy_baseline_abnormal")
@@ -243,11 +244,18 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
          tr("exp.zero", lang), _status(None if failed is None else failed == 0, warn=True)],
     ]
-    for other in ev.get("other_metrics", []):
-        rows.append([tr("ev.other", lang, metric=other["metric"], noisy=other["noisy_mean"],
-                        enhanced=other["enhanced_mean"]), fmt(other["enhanced_mean"], ".3f"),
-                     tr("exp.higher", lang),
-                     _status(other["enhanced_mean"] > other["noisy_mean"])])
+    for name, stats in ev.get("metrics", {}).items():
+        metric = METRIC_REGISTRY[name]
+        if stats.noisy_mean is None or stats.enhanced_mean is None:
+            continue
+        change = (stats.improvement_mean if stats.improvement_mean is not None
+                  else stats.enhanced_mean - stats.noisy_mean)
+        better = change > 0 if metric.higher_is_better else change < 0
+        rows.append([tr("ev.other", lang, metric=metric.label,
+                        unit=f" ({metric.unit})" if metric.unit else ""),
+                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
+                     tr("exp.higher" if metric.higher_is_better else "exp.lower", lang),
+                     _status(better)])
     blocks.append(_table([tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
                           tr("col.status", lang)], rows))
     if analysis.finding("eval_high_variance") and ev.get("worst"):
@@ -466,26 +474,3 @@ def write_report(run_dir: str | Path, eval_dir: str | Path | None = None,
     """Analyse the run and write EXPERIMENT_ANALYSIS.md, report.html, findings.json and plots/."""
     tr("title", lang, run="")  # reject an unknown language before any work
     return write_analysis(analyse(run_dir, eval_dir), lang)
-
-
-def report_cli(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") -> int:
-    """`tfgridnet report`: write the report, print the verdict and where the files are.
-
-    Exit code 0 whatever the verdict: a broken run is a finding, not a failure of the command.
-    """
-    tr("title", lang, run="")
-    analysis = analyse(run_dir, eval_dir)
-    paths = write_analysis(analysis, lang)
-    counts = {s: sum(f.severity == s for f in analysis.findings)
-              for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
-          f"{counts['info']} notes)")
-    for finding in analysis.findings:
-        if finding.severity != "info":
-            print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")
-    if analysis.eval_dir_auto:
-        print(f"evaluation folder found next to the run: {analysis.eval_dir}")
-    for name in ("markdown", "html", "findings"):
-        print(f"wrote {paths[name]}")
-    print(f"plots in {analysis.run_dir / 'plots'}")
-    return 0

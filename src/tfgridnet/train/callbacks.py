@@ -28,24 +28,16 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from tfgridnet.fileio import atomic_path, write_text_atomic
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
 
 __all__ = [
-    "METRICS_COLUMNS", "EXTRA_COLUMNS", "GradientGuard", "EpochMonitor", "ExportBest",
+    "GradientGuard", "EpochMonitor", "ExportBest",
     "GracefulStop", "GracefulStopRequested", "TimeBudget", "AtomicCheckpointIO",
     "peak_memory_mb",
 ]
 
 log = logging.getLogger("tfgridnet.train")
-
-METRICS_COLUMNS = (
-    "epoch", "step", "train_loss", "train_sisnr", "valid_sisnr", "lr", "grad_norm_mean",
-    "grad_norm_max", "clipped_steps", "nonfinite_steps", "sec_per_batch", "samples_per_sec",
-    "peak_mem_mb", "time_s",
-)
-EXTRA_COLUMNS = (
-    "valid_loss", "valid_noisy_sisnr", "valid_sisnri", "grad_clip", "epoch_time_s",
-    "train_batches", "world_size",
-)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -134,7 +126,7 @@ class EpochMonitor(Callback):
     """Writes ``metrics.csv`` (rank 0), TensorBoard scalars and one console line per epoch."""
 
     def __init__(self, run_dir: Path, guard: GradientGuard, identity_margin_db: float = 10.0,
-                 min_noisy_sisnr_db: float = -10.0) -> None:
+                 min_noisy_sisnr_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]) -> None:
         self.metrics_path = Path(run_dir) / "metrics.csv"
         self.guard = guard
         self.identity_margin_db = identity_margin_db
@@ -200,6 +192,8 @@ class EpochMonitor(Callback):
             "train_batches": self._batches,
             "world_size": trainer.world_size,
         }
+        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
+                    if is_rate_metric(name)})
         if math.isfinite(valid) and valid > self.best_sisnr:
             self.best_sisnr, self.best_epoch = valid, trainer.current_epoch
         if trainer.is_global_zero:

@@ -29,7 +29,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet import __version__
-from tfgridnet.config import Config, ConfigError, load_config
+from tfgridnet.errors import ProblemsFound, TfgridnetError, UserInputError
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.callbacks import (
     AtomicCheckpointIO,
@@ -40,32 +40,41 @@ from tfgridnet.train.callbacks import (
     GradientGuard,
     TimeBudget,
 )
+from tfgridnet.train.config import Config, ConfigError
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 
-__all__ = ["train", "train_cli", "DataCheckFailed", "TrainingDiverged", "ResumeError",
+__all__ = ["train", "DataCheckFailed", "TrainingDiverged", "ResumeError",
            "resolve_precision", "validate_resume_checkpoint"]
 
 log = logging.getLogger("tfgridnet.train")
 
 
-class DataCheckFailed(ValueError):
+class DataCheckFailed(ProblemsFound, ValueError):
     """The start-up data check found broken pairs; the message lists them and what to run."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(TfgridnetError, RuntimeError):
     """Training stopped after too many consecutive non-finite steps (message: the diagnostic)."""
 
+    exit_code = 3
 
-class ResumeError(ValueError):
+
+class ResumeError(UserInputError):
     """The checkpoint given to --resume cannot be used; nothing was changed."""
 
 
 def _rank() -> int:
-    for key in ("RANK", "GLOBAL_RANK", "LOCAL_RANK"):
+    """This process's global rank, also before the Trainer exists: torchrun's RANK, SLURM's
+    SLURM_PROCID, else Lightning's NODE_RANK + LOCAL_RANK. On node 1 of a plain Lightning launch
+    only LOCAL_RANK=0 is set, so the node counts: 0 means global rank 0, nothing else does
+    (exact when LOCAL_WORLD_SIZE is set)."""
+    for key in ("RANK", "GLOBAL_RANK", "SLURM_PROCID"):
         if key in os.environ:
             return int(os.environ[key])
-    return 0
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return node * int(os.environ.get("LOCAL_WORLD_SIZE", local + 1)) + local
 
 
 def resolve_precision(config: Config) -> str:
@@ -92,10 +101,10 @@ def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
                           f"checkpoint (missing {', '.join(missing)}); to start from weights only, "
                           "train a fresh run")
     saved = (ckpt["hyper_parameters"] or {}).get("config") or {}
-    saved_model = saved.get("model") or {}
-    wanted = config.model.model_kwargs()
+    saved_model = {"version": "v2", **(saved.get("model") or {})}  # older runs were all V2
+    wanted = {"version": config.model.version, **config.model.architecture()}
     diffs = [f"model.{k}: checkpoint {saved_model.get(k)!r}, config {v!r}"
-             for k, v in wanted.items() if k != "gradient_checkpointing" and saved_model.get(k) != v]
+             for k, v in wanted.items() if saved_model.get(k) != v]
     if diffs:
         raise ResumeError(f"cannot resume from {path}: the model differs from the config ("
                           + "; ".join(diffs) + ")")
@@ -112,9 +121,9 @@ def _resumed_epoch(ckpt: dict[str, Any]) -> int:
 
 def _check_sample_rates(config: Config) -> None:
     """Refuse audio at another rate than data.sample_rate unless data.resample is set."""
-    if config.data.resample or config.data.check_pairs == 0:
-        return
-    from tfgridnet.audio import audio_info
+    if config.data.resample or config.data.check_pairs == 0 or config.model.rate_independent:
+        return  # (a V3 model trains at every file's own rate)
+    from tfgridnet.audio.io import audio_info
     from tfgridnet.data.manifest import read_manifest, read_noise_manifest
 
     data = config.data
@@ -155,7 +164,8 @@ def _startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
     for key, manifest in manifests:
         if manifest is None:
             continue
-        report = check_data(Path(manifest), sample_rate=data.sample_rate,
+        expected_rate = None if config.model.rate_independent else data.sample_rate
+        report = check_data(Path(manifest), sample_rate=expected_rate,
                             max_pairs=data.check_pairs)
         errors = [p for p in report.problems if p.severity == "error"]
         if not errors:
@@ -409,31 +419,3 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     if guard.diagnostic:
         raise TrainingDiverged(guard.diagnostic)
     return run_dir
-
-
-def train_cli(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
-              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
-              ) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code."""
-    config = load_config(config_path, overrides)
-    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    try:
-        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    except DataCheckFailed as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 1
-    except TrainingDiverged as exc:
-        print(f"tfgridnet train: error: {exc}", file=sys.stderr)
-        return 3
-    if _rank() == 0:
-        summary_path = run_dir / "train_summary.json"
-        if summary_path.is_file():
-            import json
-
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            best = summary.get("best_valid_sisnr")
-            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-                else "none (no finite validation score)"
-            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-                  f"{best_text}  model: {run_dir / 'model'}")
-    return 0

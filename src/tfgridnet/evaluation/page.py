@@ -14,13 +14,20 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.evaluation.plots import COLORS
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_text_atomic
 
 __all__ = ["write_page", "wav_data_uri", "TABLE_COLUMNS"]
 
-TABLE_COLUMNS = ("uttid", "noisy_sisnr", "enhanced_sisnr", "sisnr_improvement", "noisy_pesq_wb",
-                 "pesq_wb", "noisy_stoi", "stoi", "noisy_estoi", "estoi", "duration_s", "status")
-_COLORS = {"noisy": "#d62728", "enhanced": "#2ca02c", "clean": "#1f77b4"}
+_SISNR = METRIC_REGISTRY["sisnr"]
+_BESIDE_SISNR = ("pesq_wb", "stoi", "estoi")  # noisy and enhanced shown per utterance
+TABLE_COLUMNS = (
+    "uttid", _SISNR.noisy_column, _SISNR.enhanced_column, _SISNR.delta_column,
+    *(column for name in _BESIDE_SISNR
+      for column in (METRIC_REGISTRY[name].noisy_column, METRIC_REGISTRY[name].enhanced_column)),
+    "duration_s", "status",
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; color: #222; }
@@ -134,8 +141,8 @@ def _results_table(rows: list[dict[str, Any]]) -> str:
 def _utterance(item: dict[str, Any], sample_rate: int) -> str:
     row = item["row"]
     players = "".join(
-        f'<div class="player" style="border-color:{_COLORS[kind]}">'
-        f'<div style="color:{_COLORS[kind]}"><b>{kind.capitalize()}</b></div>'
+        f'<div class="player" style="border-color:{COLORS[kind]}">'
+        f'<div style="color:{COLORS[kind]}"><b>{kind.capitalize()}</b></div>'
         f'<audio controls preload="metadata" data-kind="{kind}" '
         f'src="{wav_data_uri(item[kind], sample_rate)}"></audio></div>'
         for kind in ("noisy", "enhanced", "clean"))

@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import signal
 
+from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.fileio import atomic_path
 
 __all__ = ["COLORS", "DPI", "WAVEFORM_SIZE", "SPECTROGRAM_SIZE", "plot_waveforms",
@@ -59,8 +60,7 @@ def plot_waveforms(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | 
         ax.plot(t, audio, color=COLORS[name], linewidth=0.6)
         ax.set_ylim(-1.05 * peak, 1.05 * peak)
         ax.set_ylabel("amplitude")
-        rms = np.sqrt(np.mean(audio**2)) if audio.size else 0.0
-        ax.set_title(f"{LABELS[name]} (RMS {20 * np.log10(rms + 1e-12):.1f} dBFS)",
+        ax.set_title(f"{LABELS[name]} (RMS {rms_dbfs(audio):.1f} dBFS)",
                      color=COLORS[name], loc="left", fontsize=10)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")

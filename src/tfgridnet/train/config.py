@@ -10,16 +10,24 @@ Relative paths in a config file resolve against the file's folder; relative path
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.data.cache import DEFAULT_CACHE_MB
+from tfgridnet.data.distortions import DistortionConfig
+from tfgridnet.errors import UserInputError
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.model.config import ModelConfig
+
 __all__ = [
-    "Config", "ConfigError", "ModelConfig", "DataConfig", "LossConfig", "OptimConfig",
-    "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
-    "MonitorConfig", "load_config", "config_from_dict", "apply_overrides", "PATH_KEYS",
+    "Config", "ConfigError", "ModelConfig", "TrainModelConfig", "DataConfig", "LossConfig",
+    "OptimConfig", "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
+    "MonitorConfig", "load_config", "recipe_names", "recipe_text", "config_from_dict",
+    "apply_overrides", "PATH_KEYS",
 ]
 
 # Config keys that hold file paths (resolved to absolute paths when the config is loaded).
@@ -28,10 +36,11 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("data", "train_clean_manifest"),
     ("data", "train_noise_manifest"),
     ("data", "valid_manifest"),
+    ("data", "train_rir_manifest"),
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A config cannot be used; the message names the file, each bad key path and what is allowed."""
 
 
@@ -39,24 +48,21 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class ModelConfig(_Section):
-    """TFGridNetV2 constructor arguments (ESPnet names) plus ``gradient_checkpointing``."""
+# The recipes' defaults for the model section (a small enhancement model); the arguments themselves,
+# their ranges and their cross-checks are ModelConfig's (tfgridnet.model.config).
+TRAINING_MODEL_DEFAULTS: dict[str, Any] = {
+    "n_srcs": 1, "n_fft": 512, "stride": 256, "n_layers": 4, "lstm_hidden_units": 128,
+    "attn_n_head": 4, "attn_approx_qk_dim": 512, "emb_dim": 32, "emb_ks": 4, "emb_hs": 4,
+}
 
-    n_srcs: int = Field(1, description="outputs; training enhances one source, so 1")
-    n_fft: int = Field(512, ge=4, description="STFT window = FFT size (even)")
-    stride: int = Field(256, ge=1, description="STFT hop, 1..n_fft")
-    window: Literal["hann", "hamming", "blackman", "bartlett", "kaiser"] = "hann"
-    n_imics: Literal[1] = 1
-    n_layers: int = Field(4, ge=1)
-    lstm_hidden_units: int = Field(128, ge=1)
-    attn_n_head: int = Field(4, ge=1)
-    attn_approx_qk_dim: int = Field(512, ge=1)
-    emb_dim: int = Field(32, ge=1)
-    emb_ks: int = Field(4, ge=1)
-    emb_hs: int = Field(4, ge=1)
-    activation: Literal["prelu"] = "prelu"
-    eps: float = Field(1.0e-5, gt=0)
-    gradient_checkpointing: bool = False
+
+class TrainModelConfig(ModelConfig):
+    """``ModelConfig`` with the recipes' defaults; training enhances one source from one microphone."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _training_defaults(cls, data: Any) -> Any:
+        return {**TRAINING_MODEL_DEFAULTS, **data} if isinstance(data, dict) else data
 
     @field_validator("n_srcs")
     @classmethod
@@ -65,30 +71,12 @@ class ModelConfig(_Section):
             raise ValueError("training is speech enhancement with one clean target: n_srcs must be 1")
         return value
 
-    @field_validator("n_fft")
+    @field_validator("n_imics")
     @classmethod
-    def _even_fft(cls, value: int) -> int:
-        if value % 2:
-            raise ValueError(f"n_fft must be even (e.g. 256, 512), got {value}")
+    def _one_microphone(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("training reads mono pairs: n_imics must be 1")
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ModelConfig:
-        if self.stride > self.n_fft:
-            raise ValueError(f"stride (hop) {self.stride} > n_fft {self.n_fft}: frames would skip "
-                             f"samples; allowed 1..{self.n_fft}")
-        if self.emb_dim % self.attn_n_head:
-            divisors = [h for h in range(1, self.emb_dim + 1) if self.emb_dim % h == 0]
-            raise ValueError(f"emb_dim {self.emb_dim} is not divisible by attn_n_head "
-                             f"{self.attn_n_head}; allowed attn_n_head for this emb_dim: {divisors}")
-        if self.emb_hs > self.emb_ks:
-            raise ValueError(f"emb_hs {self.emb_hs} > emb_ks {self.emb_ks} would skip bins/frames; "
-                             f"allowed emb_hs 1..{self.emb_ks}")
-        return self
-
-    def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``TFGridNetV2(**kwargs)``."""
-        return self.model_dump()
 
 
 class DataConfig(_Section):
@@ -108,9 +96,14 @@ class DataConfig(_Section):
     batch_size: int = Field(4, ge=1)
     valid_batch_size: int | None = Field(None, ge=1, description="None: same as batch_size")
     num_workers: int = Field(2, ge=0)
+    cache_mb: float = Field(DEFAULT_CACHE_MB, ge=0, description="decoded-audio cache per loader "
+                            "process, MB (least recently used out first; 0: no cache)")
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
     check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")
+    train_rir_manifest: str | None = Field(None, description="dynamic mixing: uttid,rir CSV")
+    distortions: DistortionConfig = Field(DistortionConfig(),
+                                          description="dynamic mixing: URGENT-style distortions")
 
     @model_validator(mode="after")
     def _consistent(self) -> DataConfig:
@@ -121,6 +114,9 @@ class DataConfig(_Section):
         if dynamic and (self.train_clean_manifest is None or self.train_noise_manifest is None):
             raise ValueError("dynamic mixing needs both train_clean_manifest and "
                              "train_noise_manifest")
+        if (self.distortions.active or self.train_rir_manifest) and not dynamic:
+            raise ValueError("distortions and train_rir_manifest apply to dynamic mixing: give "
+                             "train_clean_manifest + train_noise_manifest")
         for name in ("snr_range", "gain_range_db"):
             low, high = getattr(self, name)
             if low > high:
@@ -216,12 +212,13 @@ class MonitorConfig(_Section):
     """Thresholds of the loud warning after the first validation (broken pairs look like this)."""
 
     identity_margin_db: float = Field(10.0, ge=0, description="model below noisy input by this")
-    min_noisy_sisnr_db: float = Field(-10.0, description="noisy input itself below this")
+    min_noisy_sisnr_db: float = Field(NOISY_SISNR_PLAUSIBLE_DB[0],
+                                      description="noisy input itself below this")
 
 
 class Config(_Section):
     name: str = "run"
-    model: ModelConfig = ModelConfig()
+    model: TrainModelConfig = TrainModelConfig()
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
@@ -233,12 +230,14 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _cross_section(self) -> Config:
-        crop_samples = self.data.crop_seconds * self.data.sample_rate
+        # V3's n_fft is given at default_fs (and lasts the same time at every rate).
+        rate = self.model.default_fs if self.model.rate_independent else self.data.sample_rate
+        crop_samples = self.data.crop_seconds * rate
         if crop_samples < self.model.n_fft:
             raise ValueError(
                 f"data.crop_seconds {self.data.crop_seconds} s is {crop_samples:.0f} samples at "
-                f"{self.data.sample_rate} Hz, shorter than one STFT window (model.n_fft "
-                f"{self.model.n_fft}); use at least {self.model.n_fft / self.data.sample_rate:.4f}")
+                f"{rate} Hz, shorter than one STFT window (model.n_fft "
+                f"{self.model.n_fft}); use at least {self.model.n_fft / rate:.4f}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -343,21 +342,49 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(_format_errors(exc, source)) from None
 
 
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped in the package (``tfgridnet/configs/*.yaml``)."""
+    folder = resources.files("tfgridnet") / "configs"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def recipe_text(name: str) -> str:
+    """The YAML text of a shipped recipe, comments included (``tfgridnet config show NAME``)."""
+    stem = name[: -len(".yaml")] if name.endswith(".yaml") else name
+    if stem not in recipe_names():
+        raise ConfigError(f"{name}: no such recipe; shipped recipes: {', '.join(recipe_names())}")
+    return (resources.files("tfgridnet") / "configs" / f"{stem}.yaml").read_text(encoding="utf-8")
+
+
 def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str, ...] = ()
                 ) -> Config:
-    """Read a YAML config, resolve its relative paths, apply overrides and validate."""
+    """Read a YAML config file, or a shipped recipe by name; resolve paths, override, validate.
+
+    Relative paths in a file resolve against its folder; in a recipe given by name (``demo``,
+    ``seed``...) against the current folder, since the recipe's own folder is inside the package.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
+        base = path.resolve().parent
+    elif path.suffix in ("", ".yaml") and path.parent == Path(".") and \
+            path.name.removesuffix(".yaml") in recipe_names():
+        text, base = recipe_text(path.name), Path.cwd()
+    else:
+        raise ConfigError(f"{path}: config file not found (nor a shipped recipe: "
+                          f"{', '.join(recipe_names())})")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (model:, data:, ...), "
                           f"got {type(raw).__name__}")
-    _resolve_paths(raw, path.resolve().parent)
+    _resolve_paths(raw, base)
     apply_overrides(raw, list(overrides))
     return config_from_dict(raw, source=str(path))

@@ -1,0 +1,236 @@
+"""What each subcommand does around the Python API: call it, print the outcome, return the exit code.
+
+Heavy modules are imported inside each command so `tfgridnet --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tfgridnet.errors import UserInputError
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tfgridnet.demo import run_demo
+
+    run_demo(out_dir=Path(args.out), minutes=args.minutes)
+    return 0
+
+
+def cmd_make_demo_data(args: argparse.Namespace) -> int:
+    from tfgridnet.data.demo import make_demo_data
+
+    make_demo_data(Path(args.out), seed=args.seed)
+    return 0
+
+
+def cmd_make_manifest(args: argparse.Namespace) -> int:
+    from tfgridnet.data.manifest import make_manifest, read_conditions_csv
+
+    constants = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--set {item!r}: expected COLUMN=VALUE, e.g. --set noise_kind=babble")
+        constants[key.strip().lower()] = value.strip()
+    conditions = read_conditions_csv(Path(args.conditions)) if args.conditions else None
+    n = make_manifest(Path(args.noisy_dir), Path(args.clean_dir), Path(args.out),
+                      conditions=conditions, constants=constants)
+    print(f"wrote {args.out}: {n} pairs")
+    return 0
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    return run_check_data(
+        Path(args.manifest), json_path=Path(args.json) if args.json else None,
+        sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
+        seed=args.seed,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return run_train(
+        Path(args.config), out_dir=Path(args.out) if args.out else None, resume=args.resume,
+        overrides=args.override, ignore_data_errors=args.ignore_data_errors,
+    )
+
+
+def cmd_config_list(args: argparse.Namespace) -> int:
+    from tfgridnet.train.config import recipe_names
+
+    print("\n".join(recipe_names()))
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from tfgridnet.train.config import recipe_text
+
+    sys.stdout.write(recipe_text(args.name))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    return run_evaluate(
+        args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
+        save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
+        device=args.device,
+    )
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    return run_enhance(
+        args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
+        overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
+        backend=args.backend,
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tfgridnet.model.io import export_model
+
+    out = export_model(Path(args.source), Path(args.out))
+    if args.format == "onnx":
+        from tfgridnet.model.onnx_export import export_onnx_dir
+
+        out = export_onnx_dir(out)
+    print(f"exported {args.source} -> {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    return run_report(Path(args.run_dir), eval_dir=Path(args.eval) if args.eval else None,
+                      lang=args.lang)
+
+
+# --- printing around the API (one function per subcommand) ---------------------------------
+
+def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
+                   workers: int | None, max_pairs: int | None = None, seed: int = 0) -> int:
+    """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
+    from tfgridnet.audio.io import AudioError
+    from tfgridnet.cli.progress import progress_reporter
+    from tfgridnet.data.checks import CheckReport, check_data
+    from tfgridnet.data.manifest import ManifestError
+    from tfgridnet.fileio import write_json_atomic
+
+    try:
+        with progress_reporter("check-data") as progress:
+            report = check_data(manifest, sample_rate=sample_rate, workers=workers,
+                                max_pairs=max_pairs, seed=seed, progress=progress)
+    except (ManifestError, AudioError) as exc:
+        print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
+        if json_path is not None:
+            write_json_atomic(json_path, CheckReport(ok=False, n_pairs=0,
+                                                     stats={"error": str(exc)}).to_dict())
+        return 2
+    print(report.summary())
+    if not report.ok:
+        bad = sorted({p.uttid for p in report.errors})
+        print(f"inspect with: tfgridnet check-data {manifest} --json report.json "
+              f"(offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''})")
+    if json_path is not None:
+        write_json_atomic(json_path, report.to_dict())
+    return 0 if report.ok else 1
+
+
+def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
+              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
+              ) -> int:
+    """Entry point of ``tfgridnet train``; returns the exit code."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from tfgridnet.train.config import load_config
+    from tfgridnet.train.run import train
+
+    config = load_config(config_path, overrides)
+    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
+    # DataCheckFailed (exit 1) and TrainingDiverged (exit 3) are printed and mapped by `main`.
+    train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+    if rank_zero_only.rank == 0:
+        summary_path = run_dir / "train_summary.json"
+        if summary_path.is_file():
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            best = summary.get("best_valid_sisnr")
+            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
+                else "none (no finite validation score)"
+            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
+                  f"{best_text}  model: {run_dir / 'model'}")
+    return 0
+
+
+def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
+                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None) -> int:
+    """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
+    from tfgridnet.evaluation.artifacts import format_summary
+    from tfgridnet.evaluation.evaluate import evaluate
+
+    summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
+                       dnsmos=dnsmos, device=device)
+    print(format_summary(summary))
+    print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
+    for failure in summary["failed"]:
+        print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
+    return 1 if summary["n_failed"] else 0
+
+
+def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
+                overlap_seconds: float = 1.0, device: str | None = None,
+                precision: str = "auto", backend: str = "torch") -> int:
+    """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
+    from rich.progress import Progress
+
+    from tfgridnet.inference.enhancer import Enhancer
+    from tfgridnet.inference.streaming import expand_inputs
+
+    jobs = expand_inputs(inputs)
+    enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
+                                        overlap_seconds=overlap_seconds, precision=precision,
+                                        backend=backend)
+    failures: list[str] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("enhancing", total=len(jobs))
+        for source, relative in jobs:
+            try:
+                enhancer.enhance_file(source, Path(out_dir) / relative)
+            except (ValueError, RuntimeError, OSError) as exc:
+                failures.append(f"{source}: {exc}")
+            progress.advance(task)
+    rate = ("each file's own rate" if enhancer.rate_independent
+            else f"model rate {enhancer.sample_rate} Hz")
+    print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
+          f"({rate}, {enhancer.backend} backend on {enhancer.device}, "
+          f"precision {enhancer.precision})")
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") -> int:
+    """`tfgridnet report`: write the report, print the verdict and where the files are.
+
+    Exit code 0 whatever the verdict: a broken run is a finding, not a failure of the command.
+    """
+    from tfgridnet.report.analysis import analyse
+    from tfgridnet.report.i18n import tr
+    from tfgridnet.report.render import write_analysis
+
+    tr("title", lang, run="")
+    analysis = analyse(run_dir, eval_dir)
+    paths = write_analysis(analysis, lang)
+    counts = {s: sum(f.severity == s for f in analysis.findings)
+              for s in ("error", "warning", "info")}
+    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
+          f"{counts['info']} notes)")
+    for finding in analysis.findings:
+        if finding.severity != "info":
+            print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")
+    if analysis.eval_dir_auto:
+        print(f"evaluation folder found next to the run: {analysis.eval_dir}")
+    for name in ("markdown", "html", "findings"):
+        print(f"wrote {paths[name]}")
+    print(f"plots in {analysis.run_dir / 'plots'}")
+    return 0

@@ -1,0 +1,39 @@
+"""The project's error types and the exit code each maps to on the command line.
+
+Library code raises these; only ``tfgridnet.cli`` turns them into a printed line and an exit code,
+so a real bug (any other exception) still shows its traceback. ``UserInputError`` also derives from
+``ValueError`` so callers that caught ``ValueError`` before keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "EXIT_CODES"]
+
+
+class TfgridnetError(Exception):
+    """Base of every error tfgridnet raises on purpose."""
+
+    exit_code = 1
+
+
+class UserInputError(TfgridnetError, ValueError):
+    """Bad input from the user (a file, argument or config value): one line naming it, exit 2."""
+
+    exit_code = 2
+
+
+class ProblemsFound(TfgridnetError):
+    """The command ran but found problems or partly failed (broken pairs, files not enhanced): exit 1."""
+
+    exit_code = 1
+
+
+class Interrupted(TfgridnetError):
+    """Stopped by the user (Ctrl-C / SIGTERM) after saving what could be saved: exit 130."""
+
+    exit_code = 130
+
+
+# Shown in each subcommand's --help epilog, so the codes are documented where they are mapped.
+EXIT_CODES = {0: "success", 1: "problems found or partial failure", 2: "bad input (file, argument, config)",
+              130: "interrupted"}

@@ -1,0 +1,187 @@
+"""Score a model on a manifest against the identity baseline; write the evaluation dir.
+
+Every utterance is scored twice with the same code: the noisy input as if it were the output (the
+identity baseline, "doing nothing") and the enhanced output. A model worse than doing nothing is
+said first, in the CLI output, ``highlights.txt``, ``summary.json`` and the page. A noisy-input
+SI-SNR far outside [-10, 30] dB means the pairs are broken (the users' -36 dB), not the model.
+
+The files it writes are defined in ``evaluation.schema`` (contract: DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tfgridnet.audio.io import AudioError, audio_info
+from tfgridnet.data.manifest import read_manifest
+from tfgridnet.evaluation.artifacts import (
+    load_pair,
+    save_triplet,
+    write_highlights,
+    write_recommended,
+    write_visualization_index,
+    write_visualizations,
+)
+from tfgridnet.evaluation.schema import select_highlights, summarize, write_results_csv
+from tfgridnet.evaluation.scoring import score_pair
+from tfgridnet.fileio import write_json_atomic
+from tfgridnet.inference.enhancer import Enhancer
+
+__all__ = ["evaluate"]
+
+
+def _default_workers(n_items: int) -> int:
+    # Process start-up (spawn, importing torch) costs seconds: only worth it on larger sets.
+    return 1 if n_items < 16 else max(1, min(os.cpu_count() or 1, 8))
+
+
+def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
+             save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
+             device: str | None = None, workers: int | None = None,
+             chunk_seconds: float = 30.0, batch_size: int | None = None,
+             progress: bool = True) -> dict[str, Any]:
+    """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
+
+    Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
+    On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
+    would change the model's normalisation statistics, so unequal lengths are never mixed.
+    """
+    from rich.progress import Progress
+
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model_or_path, Enhancer):
+        enhancer = model_or_path
+        model_name = type(enhancer.model).__name__
+    elif isinstance(model_or_path, torch.nn.Module):
+        # Scores are computed in fp32 everywhere, whatever CPU runs them (no "auto" bf16).
+        enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds,
+                            precision="fp32")
+        model_name = type(model_or_path).__name__
+    else:
+        enhancer = Enhancer.from_pretrained(model_or_path, device=device,
+                                            chunk_seconds=chunk_seconds, precision="fp32")
+        model_name = str(model_or_path)
+    pairs = read_manifest(manifest, require=("noisy", "clean"))
+    if not pairs:
+        raise ValueError(f"{manifest}: manifest holds no pairs")
+    if enhancer.rate_independent:
+        # A V3 model is run and scored at the test set's own rate (its first noisy file's).
+        enhancer = enhancer.at_rate(int(audio_info(pairs[0].noisy).samplerate))
+    sample_rate = enhancer.sample_rate
+    batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
+    workers = workers or _default_workers(len(pairs))
+    rows: dict[str, dict[str, Any]] = {}
+    audio_seconds = 0.0
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 1 else None)
+    in_flight: deque[tuple[dict[str, Any], Future]] = deque()
+
+    def collect(row: dict[str, Any], scores: dict[str, Any]) -> None:
+        errors = scores.pop("metric_errors")
+        row.update(scores)
+        row["notes"] = "; ".join(filter(None, [row.get("notes", "")] + errors))
+        bar.advance(task)
+
+    def drain(limit: int) -> None:
+        while len(in_flight) > limit:
+            row, future = in_flight.popleft()
+            try:
+                scores = future.result()
+            except Exception as exc:  # a crashed worker must not lose the other utterances
+                scores = {"metric_errors": [f"scoring failed: {type(exc).__name__}: {exc}"]}
+            collect(row, scores)
+
+    def submit(row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
+               clean: np.ndarray) -> None:
+        if pool is None:
+            collect(row, score_pair(noisy, enhanced, clean, sample_rate, dnsmos))
+        else:
+            in_flight.append((row, pool.submit(score_pair, noisy, enhanced, clean, sample_rate,
+                                               dnsmos)))
+            drain(4 * workers)  # bounded memory: at most this many utterances wait in flight
+
+    def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray]]) -> None:
+        if not batch:
+            return
+        try:
+            if len(batch) == 1 or batch[0][1].size > enhancer.chunk:
+                outputs = [enhancer.enhance_mono(noisy) for _, noisy, _ in batch]
+            else:
+                outputs = list(enhancer.forward_batch(np.stack([noisy for _, noisy, _ in batch])))
+        except (RuntimeError, ValueError) as exc:
+            for row, _, _ in batch:
+                row.update(status="failed", error=f"enhancement failed: {exc}")
+                bar.advance(task)
+            return
+        for (row, noisy, clean), enhanced in zip(batch, outputs):
+            if not np.all(np.isfinite(enhanced)):
+                row.update(status="failed", error="enhancement produced NaN/inf samples")
+                bar.advance(task)
+                continue
+            row["enhanced_peak"] = float(np.max(np.abs(enhanced)))
+            if save_audio:
+                save_triplet(out_dir, row["uttid"], noisy, enhanced, clean, sample_rate)
+            submit(row, noisy, enhanced, clean)
+
+    try:
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task("evaluating", total=len(pairs))
+            pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray]]] = {}
+            for pair in pairs:
+                row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
+                                       "notes": ""}
+                rows[pair.uttid] = row
+                try:
+                    noisy, clean, note = load_pair(pair, sample_rate)
+                except (AudioError, ValueError, OSError) as exc:
+                    row.update(status="failed", error=str(exc))
+                    bar.advance(task)
+                    continue
+                row["notes"] = note
+                row["duration_s"] = noisy.size / sample_rate
+                audio_seconds += noisy.size / sample_rate
+                bucket = pending.setdefault(noisy.size, [])
+                bucket.append((row, noisy, clean))
+                if len(bucket) >= batch_size:
+                    finish_batch(pending.pop(noisy.size))
+            for length in list(pending):
+                finish_batch(pending.pop(length))
+            drain(0)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    ordered = [rows[p.uttid] for p in pairs]
+    summary = summarize(ordered, with_dnsmos=dnsmos)
+    elapsed = time.perf_counter() - started
+    summary.update({
+        "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
+        "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
+        "audio_seconds": audio_seconds,
+        "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
+    })
+    chosen = select_highlights(ordered, n_plots)
+    summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
+                             "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
+    write_results_csv(out_dir / "evaluation_results.csv", ordered, dnsmos)
+    write_json_atomic(out_dir / "summary.json", summary)
+    write_highlights(out_dir / "highlights.txt", summary, ordered)
+    page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
+                                       save_audio)
+    write_visualization_index(out_dir, chosen)
+    write_recommended(out_dir, summary, ordered)
+    from tfgridnet.evaluation.page import write_page
+
+    write_page(out_dir, summary, ordered, page_items, sample_rate)
+    return summary

@@ -1,0 +1,50 @@
+"""The command line maps the project's errors to documented exit codes and hides nothing else."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tfgridnet.cli import build_parser, main
+from tfgridnet.errors import EXIT_CODES
+
+
+def _subcommands() -> list[str]:
+    action = next(a for a in build_parser()._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_each_subcommand_help_documents_its_exit_codes(command: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    codes = text.split("exit codes:")[1]
+    for code in EXIT_CODES:  # every shared code is listed, with the command's own wording or not
+        assert re.search(rf"^\s+{code}  \S", codes, re.M), code
+
+
+def test_project_errors_become_one_line_and_their_exit_code(monkeypatch, capsys) -> None:
+    from tfgridnet.train import run
+
+    assert main(["train", "no-such-recipe"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+    def diverge(*args, **kwargs):
+        raise run.TrainingDiverged("loss became NaN at step 3")
+
+    monkeypatch.setattr(run, "train", diverge)
+    assert main(["train", "demo"]) == 3
+    assert "loss became NaN at step 3" in capsys.readouterr().err
+
+
+def test_a_real_bug_keeps_its_traceback(monkeypatch) -> None:
+    from tfgridnet.train import run
+
+    def bug(*args, **kwargs):
+        raise KeyError("a programming error, not a user's mistake")
+
+    monkeypatch.setattr(run, "train", bug)
+    with pytest.raises(KeyError):
+        main(["train", "demo"])
