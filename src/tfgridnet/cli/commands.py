@@ -6,7 +6,6 @@ Heavy modules are imported inside each command so `tfgridnet --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,24 +121,20 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
               ) -> int:
     """Entry point of ``tfgridnet train``; returns the exit code."""
-    from lightning.pytorch.utilities import rank_zero_only
-
     from tfgridnet.train.config import load_config
     from tfgridnet.train.run import train
 
     config = load_config(config_path, overrides)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     # DataCheckFailed (exit 1) and TrainingDiverged (exit 3) are printed and mapped by `main`.
-    train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    if rank_zero_only.rank == 0:
-        summary_path = run_dir / "train_summary.json"
-        if summary_path.is_file():
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            best = summary.get("best_valid_sisnr")
-            best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-                else "none (no finite validation score)"
-            print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-                  f"{best_text}  model: {run_dir / 'model'}")
+    result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+    summary = result.summary
+    if summary is not None:  # global rank 0 only
+        best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
+                     if summary.best_valid_sisnr is not None
+                     else "none (no finite validation score)")
+        print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
+              f"{best_text}  model: {result.run_dir / 'model'}")
     return 0
 
 
