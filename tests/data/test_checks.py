@@ -139,7 +139,8 @@ def test_misalignment_message_gives_the_lag_in_ms_and_samples(faulty_report):
 
 def test_report_json_and_summary_follow_the_contract(faulty_report):
     data = json.loads(json.dumps(faulty_report.to_dict()))
-    assert set(data) == {"ok", "n_pairs", "problems", "stats"}
+    assert set(data) == {"ok", "n_pairs", "sampled", "problems", "stats"}
+    assert data["sampled"] is None  # every pair was checked
     assert set(data["problems"][0]) == {"uttid", "kind", "severity", "message"}
     assert {p["severity"] for p in data["problems"]} <= {"error", "warning"}
     assert data["stats"]["sisnr_db"]["median"] == pytest.approx(5.0, abs=3.0)
@@ -168,6 +169,33 @@ def test_sampling_checks_a_reproducible_subset(faulty_corpus):
     second = check_data(manifest, workers=1, max_pairs=5, seed=3)
     assert first.stats["n_checked"] == 5 and first.n_pairs == len(expected)
     assert [p.uttid for p in first.problems] == [p.uttid for p in second.problems]
+    assert first.sampled == {"n": 5, "of": len(expected), "seed": 3}
+
+
+def test_cli_max_pairs_marks_json_and_summary_as_sampled(faulty_corpus, tmp_path, capsys):
+    manifest, expected = faulty_corpus
+    report_path = tmp_path / "sampled.json"
+    main(["check-data", str(manifest), "--json", str(report_path), "--workers", "1",
+          "--max-pairs", "4", "--seed", "11"])
+    data = json.loads(report_path.read_text())
+    assert data["sampled"] == {"n": 4, "of": len(expected), "seed": 11}
+    assert data["stats"]["n_checked"] == 4
+    assert f"random sample of 4 of {len(expected)} pairs (seed 11)" in capsys.readouterr().out
+
+
+def test_progress_lines_come_at_every_tenth_on_a_non_terminal(capsys):
+    from tfgridnet.cli.progress import MIN_REPORTED, progress_reporter
+
+    total = 10 * MIN_REPORTED
+    with progress_reporter("check-data") as progress:
+        for done in range(1, total + 1):
+            progress(done, total)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith(f"check-data: {total}/{total} pairs (100 %")
+    with progress_reporter("check-data") as progress:
+        for done in range(1, MIN_REPORTED):
+            progress(done, MIN_REPORTED - 1)
+    assert capsys.readouterr().err == ""  # short runs stay quiet
 
 
 def test_cli_exit_codes(faulty_corpus, tmp_path, make_pair):
@@ -185,7 +213,7 @@ def test_cli_exit_codes(faulty_corpus, tmp_path, make_pair):
     assert main(["check-data", str(good_manifest), "--json", str(report_path),
                  "--sample-rate", "16000"]) == 0
     assert json.loads(report_path.read_text()) | {"stats": None} == {
-        "ok": True, "n_pairs": 3, "problems": [], "stats": None}
+        "ok": True, "n_pairs": 3, "sampled": None, "problems": [], "stats": None}
 
     broken = tmp_path / "broken.csv"
     broken.write_text("id,path\nx,y\n")

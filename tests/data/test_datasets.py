@@ -165,7 +165,9 @@ def test_dynamic_mix_is_deterministic_and_pads_short_clean(mixing_lists):
     first = DynamicMixDataset(clean, noise, 16000, crop_seconds=3.0, seed=5)
     second = DynamicMixDataset(clean, noise, 16000, crop_seconds=3.0, seed=5)
     assert torch.equal(first[(0, 1)]["noisy"], second[(0, 1)]["noisy"])
-    item = first[0]  # the 1.5 s clean file, padded to 3 s
+    index = next(i for i in range(len(first)) if first.clean_index(i, 0) == 0)
+    item = first[(index, 0)]  # the 1.5 s clean file, padded to 3 s
+    assert item["conditions"]["clean_id"] == "c0"
     assert item["length"] == 24000 and torch.count_nonzero(item["noisy"][24000:]) == 0
 
 

@@ -11,8 +11,14 @@ import soundfile as sf
 from tfgridnet.cli import main
 from tfgridnet.data.checks import check_data
 from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset
-from tfgridnet.data.demo import STAMP_NAME, EspeakSynth, make_demo_data, make_noise
-from tfgridnet.data.manifest import read_manifest, read_noise_manifest
+from tfgridnet.data.demo import (
+    NOISE_KINDS,
+    STAMP_NAME,
+    EspeakSynth,
+    make_demo_data,
+    make_noise,
+)
+from tfgridnet.data.manifest import read_entries, read_manifest, read_noise_manifest
 
 SMALL = {"n_train": 8, "n_valid": 3, "n_test": 3, "noise_files": 6, "noise_seconds": 1.0,
          "progress": None}
@@ -31,11 +37,16 @@ def test_demo_corpus_has_all_manifests_and_passes_check_data(small_demo):
         pairs = read_manifest(paths[split])
         assert len(pairs) == n
         info = sf.info(str(pairs[0].clean))
+        assert all(set(p.conditions) == {"noise_kind", "snr_db"} for p in pairs)
+        assert all(p.conditions["noise_kind"] in NOISE_KINDS and -5.0 <= float(
+            p.conditions["snr_db"]) <= 15.0 for p in pairs)
         assert info.samplerate == 16000 and info.subtype == "PCM_16" and 2.0 < info.duration < 6.0
     report = check_data(paths["train"], sample_rate=16000, workers=1)
     assert report.ok and report.problems == [], report.summary()
     assert -6.0 < report.stats["sisnr_db"]["min"] and report.stats["sisnr_db"]["max"] < 16.0
     assert len(read_noise_manifest(paths["train_noise"])) == 6
+    kinds = [e.conditions["noise_kind"] for e in read_entries(paths["train_noise"], "noise")]
+    assert kinds == [NOISE_KINDS[k % len(NOISE_KINDS)] for k in range(6)]
 
 
 def test_demo_manifests_feed_both_datasets(small_demo):

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfgridnet.errors import UserInputError
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
@@ -26,9 +28,17 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_make_manifest(args: argparse.Namespace) -> int:
-    from tfgridnet.data.manifest import make_manifest
+    from tfgridnet.data.manifest import make_manifest, read_conditions_csv
 
-    n = make_manifest(Path(args.noisy_dir), Path(args.clean_dir), Path(args.out))
+    constants = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--set {item!r}: expected COLUMN=VALUE, e.g. --set noise_kind=babble")
+        constants[key.strip().lower()] = value.strip()
+    conditions = read_conditions_csv(Path(args.conditions)) if args.conditions else None
+    n = make_manifest(Path(args.noisy_dir), Path(args.clean_dir), Path(args.out),
+                      conditions=conditions, constants=constants)
     print(f"wrote {args.out}: {n} pairs")
     return 0
 
@@ -36,7 +46,8 @@ def cmd_make_manifest(args: argparse.Namespace) -> int:
 def cmd_check_data(args: argparse.Namespace) -> int:
     return run_check_data(
         Path(args.manifest), json_path=Path(args.json) if args.json else None,
-        sample_rate=args.sample_rate, workers=args.workers,
+        sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
+        seed=args.seed,
     )
 
 
@@ -92,20 +103,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- printing around the API (one function per subcommand) ---------------------------------
 
 def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
-                   workers: int | None) -> int:
+                   workers: int | None, max_pairs: int | None = None, seed: int = 0) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
     from tfgridnet.audio.io import AudioError
-    from tfgridnet.data.checks import check_data
+    from tfgridnet.cli.progress import progress_reporter
+    from tfgridnet.data.checks import CheckReport, check_data
     from tfgridnet.data.manifest import ManifestError
     from tfgridnet.fileio import write_json_atomic
 
     try:
-        report = check_data(manifest, sample_rate=sample_rate, workers=workers)
+        with progress_reporter("check-data") as progress:
+            report = check_data(manifest, sample_rate=sample_rate, workers=workers,
+                                max_pairs=max_pairs, seed=seed, progress=progress)
     except (ManifestError, AudioError) as exc:
         print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
         if json_path is not None:
-            write_json_atomic(json_path, {"ok": False, "n_pairs": 0, "problems": [],
-                                          "stats": {"error": str(exc)}})
+            write_json_atomic(json_path, CheckReport(ok=False, n_pairs=0,
+                                                     stats={"error": str(exc)}).to_dict())
         return 2
     print(report.summary())
     if not report.ok:

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noisy-dir", required=True)
     p.add_argument("--clean-dir", required=True)
     p.add_argument("--out", required=True, help="manifest CSV to write")
+    p.add_argument("--conditions", default=None, metavar="CSV",
+                   help="side table uttid,<column>,... (e.g. uttid,snr_db,noise_kind) whose columns "
+                        "are added per utterance as condition columns")
+    p.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="a condition column with the same value on every row (repeatable)")
     p.set_defaults(func=cmd_make_manifest)
 
     p = sub.add_parser("check-data", formatter_class=_RAW,
@@ -70,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=int, default=None,
                    help="expected sample rate; pairs at another rate are flagged")
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
+    p.add_argument("--max-pairs", type=int, default=None, metavar="N",
+                   help="check a random sample of N pairs; the statistics are marked as sampled")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --max-pairs sample (default 0)")
     p.set_defaults(func=cmd_check_data)
 
     p = sub.add_parser("train", formatter_class=_RAW,

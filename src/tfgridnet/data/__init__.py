@@ -9,13 +9,14 @@ from importlib import import_module
 from typing import Any
 
 __all__ = [
-    "Pair", "ManifestError", "read_manifest", "read_noise_manifest", "write_manifest",
-    "make_manifest", "PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs",
+    "Pair", "Entry", "ManifestError", "read_manifest", "read_entries", "read_noise_manifest",
+    "write_manifest", "make_manifest", "PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs",
     "Augmentation", "CheckReport", "Problem", "check_data", "make_demo_data",
 ]
 
 _LAZY = {
-    "Pair": "manifest", "ManifestError": "manifest", "read_manifest": "manifest",
+    "Pair": "manifest", "Entry": "manifest", "read_entries": "manifest",
+    "ManifestError": "manifest", "read_manifest": "manifest",
     "read_noise_manifest": "manifest", "write_manifest": "manifest", "make_manifest": "manifest",
     "PairedDataset": "datasets", "DynamicMixDataset": "datasets", "EpochSampler": "datasets",
     "collate_pairs": "datasets", "Augmentation": "augment", "CheckReport": "checks",

@@ -52,25 +52,35 @@ class Augmentation:
             raise ValueError(f"Augmentation.remix_prob must be in [0, 1], got {self.remix_prob}")
 
     def __call__(self, noisy: np.ndarray, clean: np.ndarray, sample_rate: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Return augmented (noisy, clean); both keep equal length."""
+                 rng: np.random.Generator, record: dict | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Return augmented (noisy, clean); both keep equal length.
+
+        ``record`` (optional) receives what was applied, e.g. ``{"speed": 1.1, "gain_db": -2.0}``.
+        """
+        record = {} if record is None else record
         if self.speed:
             factor = float(rng.choice(np.asarray(self.speed, dtype=np.float64)))
             if factor != 1.0:
+                record["speed"] = factor
                 # Playing faster = fewer samples at the same rate; both sides get the same resampler.
                 virtual_sr = int(round(sample_rate / factor))
                 noisy = resample(noisy, sample_rate, virtual_sr)
                 clean = resample(clean, sample_rate, virtual_sr)
         if self.remix_snr_db and rng.random() < self.remix_prob:
-            noisy = self._remix(noisy, clean, rng)
+            noisy = self._remix(noisy, clean, rng, record)
         if self.gain_db:
-            gain = np.float32(10.0 ** (rng.uniform(*self.gain_db) / 20.0))
+            gain_db = float(rng.uniform(*self.gain_db))
+            gain = np.float32(10.0 ** (gain_db / 20.0))
             noisy, clean = noisy * gain, clean * gain
+            record["gain_db"] = gain_db
         if self.time_masks or self.freq_masks:
             noisy = self._mask(noisy, sample_rate, rng)
+            record.update(time_masks=self.time_masks, freq_masks=self.freq_masks)
         return noisy.astype(np.float32, copy=False), clean.astype(np.float32, copy=False)
 
-    def _remix(self, noisy: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _remix(self, noisy: np.ndarray, clean: np.ndarray, rng: np.random.Generator,
+               record: dict) -> np.ndarray:
         noise = noisy.astype(np.float64) - clean
         clean64 = clean.astype(np.float64)
         clean_energy = float(np.sum((clean64 - clean64.mean()) ** 2))
@@ -78,6 +88,7 @@ class Augmentation:
         if clean_energy <= 0 or noise_energy <= 0:
             return noisy
         target = rng.uniform(*self.remix_snr_db)
+        record["remix_snr_db"] = float(target)
         scale = np.sqrt(clean_energy / noise_energy / 10.0 ** (target / 10.0))
         return (clean64 + scale * noise).astype(np.float32)
 

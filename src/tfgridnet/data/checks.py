@@ -15,8 +15,9 @@ import multiprocessing
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterable
+from array import array
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ class CheckReport:
     n_pairs: int
     problems: list[Problem] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    sampled: dict | None = None  # {"n", "of", "seed"} when only a random sample was checked
 
     @property
     def errors(self) -> list[Problem]:
@@ -111,7 +113,7 @@ class CheckReport:
         return [p for p in self.problems if p.severity == "warning"]
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "n_pairs": self.n_pairs,
+        return {"ok": self.ok, "n_pairs": self.n_pairs, "sampled": self.sampled,
                 "problems": [asdict(p) for p in self.problems], "stats": self.stats}
 
     def summary(self, max_listed: int = 10) -> str:
@@ -121,6 +123,10 @@ class CheckReport:
         verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked pairs"
         lines = [f"check-data: {verdict} ({len(self.errors)} errors, {len(self.warnings)} warnings; "
                  f"{checked} of {self.n_pairs} pairs checked)"]
+        if self.sampled:
+            lines.append(f"SAMPLED: statistics below are from a random sample of "
+                         f"{self.sampled['n']} of {self.sampled['of']} pairs (seed "
+                         f"{self.sampled['seed']}); the other pairs were not checked")
         by_kind = Counter((p.severity, p.kind) for p in self.problems)
         for (severity, kind), count in sorted(by_kind.items()):
             lines.append(f"  {severity:7s} {kind:22s} {count}")
@@ -433,8 +439,9 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _run_parallel(pairs: list[Pair], sample_rate: int | None,
-                  workers: int) -> list[tuple[list[Problem], dict]]:
+def _iter_parallel(pairs: list[Pair], sample_rate: int | None,
+                   workers: int) -> Iterator[tuple[list[Problem], dict]]:
+    """Results in pair order, with at most 2 chunks per worker in flight (bounded memory)."""
     import torch
 
     # One torch thread per process: SI-SNR of a few seconds is ~20x slower with a contended
@@ -443,17 +450,22 @@ def _run_parallel(pairs: list[Pair], sample_rate: int | None,
     torch.set_num_threads(1)
     try:
         if workers <= 1 or len(pairs) < 16:
-            return _check_chunk((pairs, sample_rate))
+            for pair in pairs:
+                yield check_pair(pair, sample_rate)
+            return
         size = max(4, min(64, len(pairs) // (workers * 4) or 1))
-        chunks = [(pairs[i:i + size], sample_rate) for i in range(0, len(pairs), size)]
+        chunks = ((pairs[i:i + size], sample_rate) for i in range(0, len(pairs), size))
         # fork on Linux: no re-import of __main__, workers start in milliseconds (as DataLoader's).
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux")
                                               else "spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            results: list[tuple[list[Problem], dict]] = []
-            for chunk in pool.map(_check_chunk, chunks):
-                results.extend(chunk)
-        return results
+            pending: deque = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_check_chunk, chunk))
+                if len(pending) >= 2 * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
     finally:
         torch.set_num_threads(threads)
 
@@ -469,31 +481,45 @@ def _percentiles(values: Iterable[float]) -> dict:
 
 def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int | None = None,
                workers: int | None = None, max_pairs: int | None = None,
-               seed: int = 0) -> CheckReport:
+               seed: int = 0, progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Check every pair of ``manifest`` (or a random sample of ``max_pairs``) in parallel.
 
+    Memory stays bounded on large manifests: per pair only its problems and two floats (SI-SNR,
+    duration) are kept. ``progress(done, total)`` is called as pairs finish.
     Raises ManifestError (a ValueError) when the manifest itself is unusable.
     """
     pairs = list(manifest) if isinstance(manifest, list) \
         else read_manifest(manifest, require=("noisy", "clean"))
     n_pairs = len(pairs)
+    sampled = None
     if max_pairs is not None and max_pairs < n_pairs:
+        if max_pairs < 1:
+            raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
         chosen = np.sort(np.random.default_rng(seed).choice(n_pairs, size=max_pairs, replace=False))
         pairs = [pairs[i] for i in chosen]
+        sampled = {"n": len(pairs), "of": n_pairs, "seed": seed}
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    results = _run_parallel(pairs, sample_rate, workers)
+    problems: list[Problem] = []
+    sisnrs, durations = array("d"), array("d")
+    rates: Counter = Counter()
+    for done, (found, f) in enumerate(_iter_parallel(pairs, sample_rate, workers), 1):
+        problems.extend(found)
+        if "sisnr_db" in f:
+            sisnrs.append(f["sisnr_db"])
+        if "duration_s" in f:
+            durations.append(f["duration_s"])
+        if "noisy_sr" in f:
+            rates[f"{f['noisy_sr']}" if f["noisy_sr"] == f["clean_sr"]
+                  else f"{f['noisy_sr']}/{f['clean_sr']}"] += 1
+        if progress is not None:
+            progress(done, len(pairs))
     elapsed = time.perf_counter() - start
-    problems = [p for found, _ in results for p in found]
-    facts = [f for _, f in results]
-    durations = [f["duration_s"] for f in facts if "duration_s" in f]
-    rates = Counter(f"{f['noisy_sr']}" if f["noisy_sr"] == f["clean_sr"]
-                    else f"{f['noisy_sr']}/{f['clean_sr']}" for f in facts if "noisy_sr" in f)
     stats = {
         "n_checked": len(pairs),
         "n_with_errors": len({p.uttid for p in problems if p.severity == "error"}),
         "problems_by_kind": dict(Counter(p.kind for p in problems)),
-        "sisnr_db": _percentiles(f["sisnr_db"] for f in facts if "sisnr_db" in f),
+        "sisnr_db": _percentiles(sisnrs),
         "duration_s": ({**_percentiles(durations), "total_hours": float(sum(durations) / 3600)}
                        if durations else {}),
         "sample_rates": dict(sorted(rates.items())),
@@ -503,4 +529,4 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
         "thresholds": dict(THRESHOLDS),
     }
     ok = not any(p.severity == "error" for p in problems)
-    return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats)
+    return CheckReport(ok=ok, n_pairs=n_pairs, problems=problems, stats=stats, sampled=sampled)

@@ -4,6 +4,7 @@ Both sides of a pair go through the same load -> resample -> band-pass -> crop, 
 offset. Randomness is a pure function of (seed, epoch, index), so an epoch is reproducible whatever
 the number of DataLoader workers. The epoch lives in shared memory, so ``set_epoch`` reaches
 persistent workers too; a sampler may also send ``(index, epoch)`` keys (see :class:`EpochSampler`).
+Decoded audio is cached per process under a byte budget (``cache_mb``, see data/cache.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from tfgridnet.audio.filters import bandpass as bandpass_filter
-from tfgridnet.audio.io import load_audio
 from tfgridnet.data.augment import Augmentation
-from tfgridnet.data.manifest import Pair, read_manifest, read_noise_manifest
+from tfgridnet.data.cache import DEFAULT_CACHE_MB, AudioCache
+from tfgridnet.data.manifest import SNR_COLUMN, Entry, Pair, read_entries, read_manifest
+from tfgridnet.data.sampling import CLEAN_STREAM, NOISE_STREAM, PassOrder, stream_position
 
 __all__ = ["PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs"]
 
@@ -50,27 +51,10 @@ class _EpochMixin:
         return int(key), self.epoch
 
 
-class _AudioCache:
-    """Decoded, resampled (and filtered) audio kept in memory per process: cheap repeated epochs."""
-
-    def __init__(self, sample_rate: int, bandpass: tuple[float | None, float | None] | None,
-                 enabled: bool = True) -> None:
-        self.sample_rate = sample_rate
-        self.bandpass = bandpass
-        self.enabled = enabled
-        self._store: dict[str, np.ndarray] = {}
-
-    def get(self, path: Path) -> np.ndarray:
-        key = str(path)
-        audio = self._store.get(key) if self.enabled else None
-        if audio is None:
-            audio, _ = load_audio(path, target_sr=self.sample_rate, mono="average")
-            if self.bandpass is not None:
-                audio = bandpass_filter(audio, self.sample_rate, *self.bandpass)
-            audio = np.ascontiguousarray(audio, dtype=np.float32)
-            if self.enabled:
-                self._store[key] = audio
-        return audio
+def _cache_bytes(cache: bool, cache_mb: float) -> int:
+    if cache_mb < 0:
+        raise ValueError(f"cache_mb must be >= 0 (0: no cache), got {cache_mb}")
+    return int(cache_mb * 2**20) if cache else 0
 
 
 def _crop_or_pad(arrays: Sequence[np.ndarray], crop: int | None, offset: int) -> tuple[list, int]:
@@ -88,13 +72,15 @@ class PairedDataset(_EpochMixin, Dataset):
 
     train=True: a random crop (same offset on both sides) of ``crop_seconds``; short pairs are
     zero-padded and ``length`` tells the valid samples. train=False: the whole utterance, or a
-    deterministic centre crop when ``crop_seconds`` is given.
+    deterministic centre crop when ``crop_seconds`` is given. ``conditions`` are the manifest's
+    extra columns for the pair.
     """
 
     def __init__(self, manifest: str | Path | list[Pair], sample_rate: int,
                  crop_seconds: float | None = None,
                  bandpass: tuple[float | None, float | None] | None = None, train: bool = True,
-                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
+                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True,
+                 cache_mb: float = DEFAULT_CACHE_MB) -> None:
         self.pairs = list(manifest) if isinstance(manifest, list) else read_manifest(manifest)
         missing_clean = [p.uttid for p in self.pairs if p.clean is None or p.noisy is None]
         if missing_clean:
@@ -107,7 +93,7 @@ class PairedDataset(_EpochMixin, Dataset):
         self.train = train
         self.seed = seed
         self.augment = augment
-        self._cache = _AudioCache(self.sample_rate, bandpass, enabled=cache)
+        self._cache = AudioCache(self.sample_rate, bandpass, _cache_bytes(cache, cache_mb))
         self._init_epoch()
 
     def __len__(self) -> int:
@@ -138,27 +124,39 @@ class PairedDataset(_EpochMixin, Dataset):
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
             "length": int(valid),
+            "conditions": dict(self.pairs[index].conditions),
         }
 
 
 class DynamicMixDataset(_EpochMixin, Dataset):
     """Clean speech + noise mixed on the fly at a random SNR: a fresh mixture per (seed, epoch, index).
 
-    Each item crops ``crop_seconds`` of one clean utterance (padded when shorter), picks a random
-    noise file and offset (looped when short), scales the zero-mean noise to an SNR drawn from
-    ``snr_range`` (exact: SI-SNR(noisy, clean) equals the item's ``snr_db``) and applies one random gain from ``gain_range_db`` to both sides.
+    Each item crops ``crop_seconds`` of one clean utterance (padded when shorter), takes a noise
+    file at a random offset (looped when short), scales the zero-mean noise to an SNR drawn from
+    ``snr_range`` (exact: SI-SNR(noisy, clean) equals the item's ``snr_db``) and applies one
+    random gain from ``gain_range_db`` to both sides. Clean and noise files are taken in
+    shuffled passes over their whole lists (data/sampling.py): an epoch of ``epoch_size`` items
+    takes the next slice of the current pass, so every file is used before any repeats. Each
+    item's ``conditions`` say how it was made (clean/noise ids, noise kind when the noise
+    manifest has a ``noise_kind`` column, SNR, gain, augmentations applied, manifest columns).
     """
 
     def __init__(self, clean_manifest: str | Path | list[Pair],
-                 noise_manifest: str | Path | list[tuple[str, Path]], sample_rate: int,
-                 crop_seconds: float, snr_range: tuple[float, float] = (-5.0, 15.0),
+                 noise_manifest: str | Path | list[tuple[str, Path]] | list[Entry],
+                 sample_rate: int, crop_seconds: float,
+                 snr_range: tuple[float, float] = (-5.0, 15.0),
                  gain_range_db: tuple[float, float] = (-6.0, 6.0), epoch_size: int | None = None,
-                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True) -> None:
+                 seed: int = 0, augment: Augmentation | None = None, cache: bool = True,
+                 cache_mb: float = DEFAULT_CACHE_MB) -> None:
         clean = clean_manifest if isinstance(clean_manifest, list) \
             else read_manifest(clean_manifest, require=("clean",))
-        self.clean = [(p.uttid, p.clean) for p in clean]
-        self.noise = noise_manifest if isinstance(noise_manifest, list) \
-            else read_noise_manifest(noise_manifest)
+        self.clean = [(p.uttid, p.clean_text) for p in clean]  # (uttid, path as text)
+        # Manifest columns of the clean rows, kept only when some row has any (memory at 100k rows).
+        self._clean_conditions = [p.conditions for p in clean] \
+            if any(p.conditions for p in clean) else None
+        noise = noise_manifest if isinstance(noise_manifest, list) \
+            else read_entries(noise_manifest, "noise")
+        self.noise = [e if isinstance(e, Entry) else Entry(e[0], Path(e[1])) for e in noise]
         if not self.clean or not self.noise:
             raise ValueError("DynamicMixDataset needs at least one clean and one noise file")
         if crop_seconds <= 0:
@@ -173,30 +171,41 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         self.epoch_size = int(epoch_size) if epoch_size else len(self.clean)
         self.seed = seed
         self.augment = augment
-        self._cache = _AudioCache(self.sample_rate, None, enabled=cache)
+        self._clean_order = PassOrder(len(self.clean), seed, CLEAN_STREAM)
+        self._noise_order = PassOrder(len(self.noise), seed, NOISE_STREAM)
+        self._cache = AudioCache(self.sample_rate, None, _cache_bytes(cache, cache_mb))
         self._init_epoch()
 
     def __len__(self) -> int:
         return self.epoch_size
 
-    def _noise_segment(self, rng: np.random.Generator, n: int) -> tuple[str, np.ndarray]:
-        uttid, path = self.noise[int(rng.integers(len(self.noise)))]
-        noise = self._cache.get(path)
+    def clean_index(self, index: int, epoch: int) -> int:
+        """Row of the clean list that item ``index`` of ``epoch`` uses."""
+        return self._clean_order(stream_position(epoch, index, self.epoch_size))
+
+    def noise_index(self, index: int, epoch: int) -> int:
+        """Row of the noise list that item ``index`` of ``epoch`` uses."""
+        return self._noise_order(stream_position(epoch, index, self.epoch_size))
+
+    def _noise_segment(self, entry: Entry, rng: np.random.Generator, n: int) -> np.ndarray:
+        noise = self._cache.get(entry.path_text)
         if noise.shape[-1] < n:
             noise = np.tile(noise, int(np.ceil(n / max(1, noise.shape[-1]))) + 1)
         start = int(rng.integers(0, noise.shape[-1] - n + 1))
-        return uttid, noise[start:start + n].astype(np.float64)
+        return noise[start:start + n].astype(np.float64)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, epoch = self._split_key(key)
         rng = _rng(self.seed, epoch, index)
-        uttid, clean_path = self.clean[index % len(self.clean)]
+        clean_row = self.clean_index(index, epoch)
+        uttid, clean_path = self.clean[clean_row]
         clean_full = self._cache.get(clean_path)
         length = clean_full.shape[-1]
         offset = int(rng.integers(0, length - self.crop + 1)) if length > self.crop else 0
         clean = clean_full[offset:offset + self.crop].astype(np.float64)
         valid = clean.shape[-1]
-        noise_id, noise = self._noise_segment(rng, valid)
+        noise_entry = self.noise[self.noise_index(index, epoch)]
+        noise = self._noise_segment(noise_entry, rng, valid)
         snr_db = float(rng.uniform(*self.snr_range))
         noise = noise - noise.mean()
         centred = clean - clean.mean()
@@ -215,17 +224,25 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         if peak > _MAX_INT16:
             gain *= _MAX_INT16 / peak
         noisy, clean = (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32)
+        applied: dict = {}
         if self.augment is not None:
-            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
+            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng, record=applied)
             valid = min(noisy.shape[-1], self.crop)
             noisy, clean = noisy[:valid], clean[:valid]
         (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, 0)
+        conditions = {
+            **(self._clean_conditions[clean_row] if self._clean_conditions else {}),
+            **noise_entry.conditions,
+            "clean_id": uttid, "noise_id": noise_entry.uttid, SNR_COLUMN: snr_db,
+            "gain_db": float(20.0 * np.log10(gain)), "augmentations": applied,
+        }
         return {
-            "uttid": f"{uttid}__{noise_id}__e{epoch}i{index}",
+            "uttid": f"{uttid}__{noise_entry.uttid}__e{epoch}i{index}",
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean)),
             "length": int(valid),
             "snr_db": snr_db,
+            "conditions": conditions,
         }
 
 
@@ -266,7 +283,10 @@ class EpochSampler(Sampler):
 
 
 def collate_pairs(items: list[dict]) -> dict:
-    """Stack items into a batch, zero-padding to the longest; ``lengths`` gives the valid samples."""
+    """Stack items into a batch, zero-padding to the longest; ``lengths`` gives the valid samples.
+
+    ``conditions`` (when every item has them) stay a list of per-item dicts, not tensors.
+    """
     if not items:
         raise ValueError("collate_pairs: empty batch")
     longest = max(item["noisy"].shape[-1] for item in items)
@@ -285,4 +305,6 @@ def collate_pairs(items: list[dict]) -> dict:
     }
     if all("snr_db" in item for item in items):
         out["snr_db"] = torch.tensor([item["snr_db"] for item in items], dtype=torch.float32)
+    if all("conditions" in item for item in items):
+        out["conditions"] = [item["conditions"] for item in items]  # one dict per row, as given
     return out

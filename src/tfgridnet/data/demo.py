@@ -25,12 +25,19 @@ import numpy as np
 
 from tfgridnet.audio.io import save_audio
 from tfgridnet.audio.resample import resample
-from tfgridnet.data.manifest import Pair, write_manifest, write_single_manifest
+from tfgridnet.data.manifest import (
+    NOISE_KIND_COLUMN,
+    SNR_COLUMN,
+    Entry,
+    Pair,
+    write_manifest,
+    write_single_manifest,
+)
 from tfgridnet.fileio import write_json_atomic
 
 __all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "make_noise"]
 
-DEMO_VERSION = 2
+DEMO_VERSION = 3  # 3: manifests carry the noise_kind / snr_db condition columns
 STAMP_NAME = "demo_stamp.json"
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble", "bursts")
 
@@ -235,8 +242,9 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
                    progress: Callable[[str], None] | None = print) -> dict[str, Path]:
     """Write the demo corpus under ``out_dir`` and return its manifests.
 
-    Returns ``{"train", "valid", "test"}`` (paired ``uttid,noisy,clean``), ``"train_clean"``
-    (``uttid,clean``) and ``"train_noise"`` (``uttid,noise``) under ``out_dir/manifests/``.
+    Returns ``{"train", "valid", "test"}`` (paired ``uttid,noisy,clean,noise_kind,snr_db``),
+    ``"train_clean"`` (``uttid,clean``) and ``"train_noise"`` (``uttid,noise,noise_kind``) under
+    ``out_dir/manifests/``.
     Idempotent: a complete corpus with the same parameters (its stamp is written last) is reused.
     """
     out_dir = Path(out_dir)
@@ -292,22 +300,23 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
                 noisy, clean = noisy * (0.95 / peak), clean * (0.95 / peak)
             clean_path = save_audio(out_dir / split / "clean" / f"{uttid}.wav", clean, sample_rate)
             noisy_path = save_audio(out_dir / split / "noisy" / f"{uttid}.wav", noisy, sample_rate)
-            pairs.append(Pair(uttid, noisy_path, clean_path))
+            pairs.append(Pair(uttid, noisy_path, clean_path,
+                              {NOISE_KIND_COLUMN: kind, SNR_COLUMN: f"{snr_db:.2f}"}))
             if split == "train":
                 train_clean.append((uttid, clean_path))
                 train_audio.append(clean)
         paths[split] = write_manifest(manifests_dir / f"{split}.csv", pairs)
         if progress:
             progress(f"demo data: {split}: {len(pairs)} pairs")
-    noise_entries: list[tuple[str, Path]] = []
+    noise_entries: list[Entry] = []
     n_noise = int(noise_seconds * sample_rate)
     for k in range(noise_files):
         kind = NOISE_KINDS[k % len(NOISE_KINDS)]
         noise = make_noise(kind, n_noise, sample_rate, _keyed_rng(seed, 4, k), train_audio)
         noise *= 0.5 / (np.max(np.abs(noise)) + 1e-12)  # peak 0.5: headroom for mixing gains
         noise_id = f"noise_{kind}_{k:03d}"
-        noise_entries.append((noise_id, save_audio(out_dir / "noise" / f"{noise_id}.wav", noise,
-                                                   sample_rate)))
+        noise_entries.append(Entry(noise_id, save_audio(out_dir / "noise" / f"{noise_id}.wav",
+                                                        noise, sample_rate), {NOISE_KIND_COLUMN: kind}))
     paths["train_clean"] = write_single_manifest(manifests_dir / "train_clean.csv", "clean",
                                                  train_clean)
     paths["train_noise"] = write_single_manifest(manifests_dir / "train_noise.csv", "noise",

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tfgridnet.data.cache import DEFAULT_CACHE_MB
 from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
@@ -93,6 +94,8 @@ class DataConfig(_Section):
     batch_size: int = Field(4, ge=1)
     valid_batch_size: int | None = Field(None, ge=1, description="None: same as batch_size")
     num_workers: int = Field(2, ge=0)
+    cache_mb: float = Field(DEFAULT_CACHE_MB, ge=0, description="decoded-audio cache per loader "
+                            "process, MB (least recently used out first; 0: no cache)")
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
     check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")

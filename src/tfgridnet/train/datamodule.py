@@ -38,18 +38,18 @@ class EnhancementDataModule(pl.LightningDataModule):
                     data.train_clean_manifest, data.train_noise_manifest, data.sample_rate,
                     crop_seconds=data.crop_seconds, snr_range=tuple(data.snr_range),
                     gain_range_db=tuple(data.gain_range_db), epoch_size=data.epoch_size,
-                    seed=seed)
+                    seed=seed, cache_mb=data.cache_mb)
             elif data.train_manifest is not None:
                 self.train_set = PairedDataset(
                     data.train_manifest, data.sample_rate, crop_seconds=data.crop_seconds,
-                    bandpass=bandpass, train=True, seed=seed)
+                    bandpass=bandpass, train=True, seed=seed, cache_mb=data.cache_mb)
             else:
                 raise ValueError("data: give train_manifest, or train_clean_manifest + "
                                  "train_noise_manifest for dynamic mixing")
         if self.valid_set is None:
             self.valid_set = PairedDataset(
                 data.valid_manifest, data.sample_rate, crop_seconds=data.valid_crop_seconds,
-                bandpass=bandpass, train=False, seed=seed)
+                bandpass=bandpass, train=False, seed=seed, cache_mb=data.cache_mb)
 
     def _rank_info(self) -> tuple[int, int]:
         trainer = self.trainer
