@@ -73,6 +73,10 @@ def test_identity_model_writes_the_whole_contract_and_improves_by_exactly_zero(
             assert (out / "visualizations" / f"{uttid}_{plot}.png").is_file()
     on_disk = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(on_disk) and on_disk["n"] == 4 and on_disk["n_failed"] == 0
+    # The result reads as the summary dict evaluate() used to return, and as typed fields.
+    assert json.loads(json.dumps(dict(summary))) == on_disk and summary.out_dir == out
+    assert (summary.n, summary.n_failed, summary.failed) == (4, 0, [])
+    assert summary.metrics["sisnr"].n == 4 and list(summary.metrics) == list(summary["metrics"])
     for metric, stats in summary["metrics"].items():
         assert stats["n"] == 4 and stats["improvement_mean"] == 0.0, metric
         assert stats["noisy_mean"] == stats["enhanced_mean"]

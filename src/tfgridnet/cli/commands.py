@@ -158,13 +158,13 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
-    summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device)
-    print(format_summary(summary))
-    print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
-    for failure in summary["failed"]:
+    result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
+                      dnsmos=dnsmos, device=device)
+    print(format_summary(result))
+    print(f"results in {result.out_dir} (open {result.out_dir / 'index.html'})")
+    for failure in result.failed:
         print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
-    return 1 if summary["n_failed"] else 0
+    return 1 if result.n_failed else 0
 
 
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
@@ -173,26 +173,21 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
     from rich.progress import Progress
 
+    from tfgridnet.inference.batch import enhance_files
     from tfgridnet.inference.enhancer import Enhancer
-    from tfgridnet.inference.streaming import expand_inputs
 
-    jobs = expand_inputs(inputs)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
                                         overlap_seconds=overlap_seconds, precision=precision)
-    failures: list[str] = []
     with Progress(transient=True) as progress:
-        task = progress.add_task("enhancing", total=len(jobs))
-        for source, relative in jobs:
-            try:
-                enhancer.enhance_file(source, Path(out_dir) / relative)
-            except (ValueError, RuntimeError, OSError) as exc:
-                failures.append(f"{source}: {exc}")
-            progress.advance(task)
-    print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"(model rate {enhancer.sample_rate} Hz, device {enhancer.device})")
-    for failure in failures:
-        print(f"failed: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+        task = progress.add_task("enhancing", total=None)
+        result = enhance_files(enhancer, inputs, Path(out_dir),
+                               on_file=lambda done, total: progress.update(
+                                   task, completed=done, total=total))
+    print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
+          f"(model rate {result.sample_rate} Hz, device {result.device})")
+    for source, reason in result.failed:
+        print(f"failed: {source}: {reason}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") -> int:
