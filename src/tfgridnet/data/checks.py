@@ -96,7 +96,7 @@ class Problem:
 
 @dataclass
 class CheckReport:
-    """Result of :func:`check_data`; ``to_dict`` is DESIGN.md's check-data JSON."""
+    """Result of :func:`check_data`; ``to_dict`` is the check-data JSON of docs/design.md."""
 
     ok: bool
     n_pairs: int

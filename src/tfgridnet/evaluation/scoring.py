@@ -26,7 +26,7 @@ class Metric:
 
     Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
     ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
-    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (DESIGN.md §4).
+    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (docs/design.md, file contract).
     """
 
     name: str
