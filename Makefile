@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,dnsmos]'
+	$(PY) -m pip install -q -e '.[test,dnsmos,urgent]'
 	touch $(STAMP)
 
 test: install

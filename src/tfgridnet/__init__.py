@@ -1,4 +1,4 @@
-"""tfgridnet: train, evaluate, diagnose and use TF-GridNetV2 speech-enhancement models."""
+"""tfgridnet: train, evaluate, diagnose and use TF-GridNet (V2/V3) speech-enhancement models."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from typing import Any
 from tfgridnet.metrics import si_snr  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["TFGridNetV2", "Enhancer", "load_model", "export_model", "si_snr", "__version__"]
+__all__ = ["TFGridNetV2", "TFGridNetV3", "Enhancer", "load_model", "export_model", "si_snr", "__version__"]
 
 # Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast.
 _LAZY = {
     "TFGridNetV2": "tfgridnet.model.tfgridnetv2",
+    "TFGridNetV3": "tfgridnet.model.tfgridnetv3",
     "Enhancer": "tfgridnet.inference.enhancer",
     "load_model": "tfgridnet.model.io",
     "export_model": "tfgridnet.model.io",

@@ -114,7 +114,7 @@ def test_cache_keeps_to_its_byte_budget_least_recently_used_out_first(tmp_path) 
     for _, path in files[3:]:
         cache.get(path)
         assert cache.nbytes <= cache.max_bytes
-    kept = set(cache._store)
+    kept = {path for path, _ in cache._store}  # keys: (path, rate)
     assert len(cache) == 3 and str(files[0][1]) not in kept and str(files[5][1]) in kept
     off = AudioCache(RATE, None, max_bytes=0)
     assert off.get(files[0][1]).shape == (800,) and len(off) == 0 and off.nbytes == 0

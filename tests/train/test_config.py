@@ -12,7 +12,7 @@ from tfgridnet.cli import main
 from tfgridnet.train.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("demo", "seed", "dns2020", "voicebank_demand")
+RECIPES = ("demo", "seed", "dns2020", "voicebank_demand", "urgent")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -31,7 +31,7 @@ def test_shipped_recipe_loads_by_name_and_its_shown_copy_loads_the_same(
 
 
 def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match="demo, dns2020, seed, voicebank_demand"):
+    with pytest.raises(ConfigError, match="demo, dns2020, seed, urgent, voicebank_demand"):
         load_config("nonexistent")
 
 
@@ -150,3 +150,29 @@ def test_missing_or_non_mapping_config_files_are_reported(tmp_path: Path) -> Non
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_urgent_recipe_mirrors_the_espnet_urgent24_baseline() -> None:
+    from tfgridnet.model.architectures import build_model
+
+    config = load_config("urgent")
+    m = config.model
+    assert m.version == "v3" and m.rate_independent and m.normalize_variance
+    assert (m.n_fft, m.stride, m.default_fs) == (256, 128, 8000)
+    assert (m.n_layers, m.lstm_hidden_units, m.attn_n_head, m.attn_qk_output_channel) == (
+        6, 200, 4, 2)
+    assert (m.emb_dim, m.emb_ks, m.emb_hs) == (48, 4, 1)
+    d = config.data
+    assert d.dynamic_mixing and tuple(d.snr_range) == (-5.0, 20.0) and d.crop_seconds == 4.0
+    assert d.distortions.reverb_prob == 0.5 and tuple(d.distortions.clip_quantiles) == (0.1, 0.9)
+    assert (config.optim.lr, config.optim.weight_decay) == (1e-3, 1e-5)
+    assert config.trainer.gradient_clip_val == 1.0
+    model = build_model(m.version, m.model_kwargs())
+    assert type(model).__name__ == "TFGridNetV3"
+
+
+def test_v3_crop_is_checked_against_the_window_at_default_fs() -> None:
+    model = {"version": "v3", "n_fft": 256, "stride": 128, "default_fs": 8000}
+    config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.04}})
+    with pytest.raises(ConfigError, match="at 8000 Hz"):
+        config_from_dict({"model": model, "data": {"sample_rate": 48000, "crop_seconds": 0.02}})

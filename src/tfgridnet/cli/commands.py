@@ -183,8 +183,10 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
         result = enhance_files(enhancer, inputs, Path(out_dir),
                                on_file=lambda done, total: progress.update(
                                    task, completed=done, total=total))
+    rate = ("each file's own rate" if result.rate_independent
+            else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
-          f"(model rate {result.sample_rate} Hz, device {result.device})")
+          f"({rate}, device {result.device})")
     for source, reason in result.failed:
         print(f"failed: {source}: {reason}", file=sys.stderr)
     return 1 if result.failed else 0

@@ -35,7 +35,7 @@ def _epilog(**meanings: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgridnet",
-        description="Train, evaluate, diagnose and use TF-GridNetV2 speech-enhancement models.",
+        description="Train, evaluate, diagnose and use TF-GridNet (V2/V3) speech-enhancement models.",
     )
     parser.add_argument("--version", action="version", version=f"tfgridnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

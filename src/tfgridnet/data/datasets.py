@@ -5,6 +5,8 @@ offset. Randomness is a pure function of (seed, epoch, index), so an epoch is re
 the number of DataLoader workers. The epoch lives in shared memory, so ``set_epoch`` reaches
 persistent workers too; a sampler may also send ``(index, epoch)`` keys (see :class:`EpochSampler`).
 Decoded audio is cached per process under a byte budget (``cache_mb``, see data/cache.py).
+``sample_rate=None`` reads every item at its own file's rate (native-rate V3 training; batch such
+items with :class:`~tfgridnet.data.rate_sampler.RateBatchSampler`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from tfgridnet.audio.io import audio_info
 from tfgridnet.data.augment import Augmentation
 from tfgridnet.data.cache import DEFAULT_CACHE_MB, AudioCache
+from tfgridnet.data.distortions import Distortions
 from tfgridnet.data.manifest import SNR_COLUMN, Entry, Pair, read_entries, read_manifest
 from tfgridnet.data.sampling import CLEAN_STREAM, NOISE_STREAM, PassOrder, stream_position
 
@@ -51,6 +55,22 @@ class _EpochMixin:
         return int(key), self.epoch
 
 
+class _RateMixin:
+    """Items at one fixed rate, or (``sample_rate=None``) each at its own file's rate."""
+
+    def _init_rates(self, sample_rate: int | None) -> None:
+        self.sample_rate = int(sample_rate) if sample_rate else None
+        self._native_rates: dict[str, int] = {}
+
+    def _rate_of(self, path: str | Path) -> int:
+        if self.sample_rate is not None:
+            return self.sample_rate
+        key = str(path)
+        if key not in self._native_rates:
+            self._native_rates[key] = int(audio_info(path).samplerate)
+        return self._native_rates[key]
+
+
 def _cache_bytes(cache: bool, cache_mb: float) -> int:
     if cache_mb < 0:
         raise ValueError(f"cache_mb must be >= 0 (0: no cache), got {cache_mb}")
@@ -67,8 +87,10 @@ def _crop_or_pad(arrays: Sequence[np.ndarray], crop: int | None, offset: int) ->
     return [np.pad(a, (0, crop - length)) for a in arrays], length
 
 
-class PairedDataset(_EpochMixin, Dataset):
+class PairedDataset(_EpochMixin, _RateMixin, Dataset):
     """(noisy, clean) pairs from a manifest; items are dicts (see :func:`collate_pairs`).
+
+    ``sample_rate=None`` reads every pair at its noisy file's own rate (clean resampled to it).
 
     train=True: a random crop (same offset on both sides) of ``crop_seconds``; short pairs are
     zero-padded and ``length`` tells the valid samples. train=False: the whole utterance, or a
@@ -76,7 +98,7 @@ class PairedDataset(_EpochMixin, Dataset):
     extra columns for the pair.
     """
 
-    def __init__(self, manifest: str | Path | list[Pair], sample_rate: int,
+    def __init__(self, manifest: str | Path | list[Pair], sample_rate: int | None,
                  crop_seconds: float | None = None,
                  bandpass: tuple[float | None, float | None] | None = None, train: bool = True,
                  seed: int = 0, augment: Augmentation | None = None, cache: bool = True,
@@ -88,38 +110,46 @@ class PairedDataset(_EpochMixin, Dataset):
                              f"{', '.join(missing_clean[:5])}")
         if crop_seconds is not None and crop_seconds <= 0:
             raise ValueError(f"crop_seconds must be positive, got {crop_seconds}")
-        self.sample_rate = int(sample_rate)
-        self.crop = int(round(crop_seconds * sample_rate)) if crop_seconds else None
+        self.crop_seconds = crop_seconds
         self.train = train
         self.seed = seed
         self.augment = augment
+        self._init_rates(sample_rate)
         self._cache = AudioCache(self.sample_rate, bandpass, _cache_bytes(cache, cache_mb))
         self._init_epoch()
 
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def item_rate(self, index: int, epoch: int | None = None) -> int:
+        """The rate item ``index`` comes at: the dataset's, or (native) its noisy file's."""
+        return self._rate_of(self.pairs[index].noisy)
+
     def load_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """The whole pair at the dataset's rate; a few samples of resampling slack are trimmed."""
+        """The whole pair at the item's rate; a few samples of resampling slack are trimmed."""
         pair = self.pairs[index]
-        noisy = self._cache.get(pair.noisy)
-        clean = self._cache.get(pair.clean)
+        rate = self.item_rate(index)
+        noisy = self._cache.get(pair.noisy, rate)
+        clean = self._cache.get(pair.clean, rate)
         n = min(noisy.shape[-1], clean.shape[-1])
         return noisy[:n], clean[:n]
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, epoch = self._split_key(key)
         rng = _rng(self.seed, epoch, index)
+        rate = self.item_rate(index)
+        crop = int(round(self.crop_seconds * rate)) if self.crop_seconds else None
         noisy, clean = self.load_pair(index)
         if self.augment is not None and self.train:
-            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng)
+            noisy, clean = self.augment(noisy, clean, rate, rng)
         length = noisy.shape[-1]
         offset = 0
-        if self.crop is not None and length > self.crop:
-            offset = int(rng.integers(0, length - self.crop + 1)) if self.train \
-                else (length - self.crop) // 2
-        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, offset)
+        if crop is not None and length > crop:
+            offset = int(rng.integers(0, length - crop + 1)) if self.train \
+                else (length - crop) // 2
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], crop, offset)
         return {
+            "sample_rate": rate,
             "uttid": self.pairs[index].uttid,
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
@@ -128,7 +158,7 @@ class PairedDataset(_EpochMixin, Dataset):
         }
 
 
-class DynamicMixDataset(_EpochMixin, Dataset):
+class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
     """Clean speech + noise mixed on the fly at a random SNR: a fresh mixture per (seed, epoch, index).
 
     Each item crops ``crop_seconds`` of one clean utterance (padded when shorter), takes a noise
@@ -138,16 +168,18 @@ class DynamicMixDataset(_EpochMixin, Dataset):
     shuffled passes over their whole lists (data/sampling.py): an epoch of ``epoch_size`` items
     takes the next slice of the current pass, so every file is used before any repeats. Each
     item's ``conditions`` say how it was made (clean/noise ids, noise kind when the noise
-    manifest has a ``noise_kind`` column, SNR, gain, augmentations applied, manifest columns).
+    manifest has a ``noise_kind`` column, SNR, gain, augmentations applied, manifest columns,
+    and with ``distortions`` what the item received, e.g. ``"reverb=rir:kitchen01;clip=0.07-0.93"``).
+    ``sample_rate=None`` mixes at each clean file's own rate (the noise is resampled to it).
     """
 
     def __init__(self, clean_manifest: str | Path | list[Pair],
                  noise_manifest: str | Path | list[tuple[str, Path]] | list[Entry],
-                 sample_rate: int, crop_seconds: float,
+                 sample_rate: int | None, crop_seconds: float,
                  snr_range: tuple[float, float] = (-5.0, 15.0),
                  gain_range_db: tuple[float, float] = (-6.0, 6.0), epoch_size: int | None = None,
                  seed: int = 0, augment: Augmentation | None = None, cache: bool = True,
-                 cache_mb: float = DEFAULT_CACHE_MB) -> None:
+                 cache_mb: float = DEFAULT_CACHE_MB, distortions: Distortions | None = None) -> None:
         clean = clean_manifest if isinstance(clean_manifest, list) \
             else read_manifest(clean_manifest, require=("clean",))
         self.clean = [(p.uttid, p.clean_text) for p in clean]  # (uttid, path as text)
@@ -164,13 +196,14 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         for name, (low, high) in (("snr_range", snr_range), ("gain_range_db", gain_range_db)):
             if low > high:
                 raise ValueError(f"{name}: expected (low, high) with low <= high, got {(low, high)}")
-        self.sample_rate = int(sample_rate)
-        self.crop = int(round(crop_seconds * sample_rate))
+        self.crop_seconds = crop_seconds
         self.snr_range = tuple(snr_range)
         self.gain_range_db = tuple(gain_range_db)
         self.epoch_size = int(epoch_size) if epoch_size else len(self.clean)
         self.seed = seed
         self.augment = augment
+        self.distortions = distortions  # URGENT-style reverb/band-limit/clip/codec (optional)
+        self._init_rates(sample_rate)
         self._clean_order = PassOrder(len(self.clean), seed, CLEAN_STREAM)
         self._noise_order = PassOrder(len(self.noise), seed, NOISE_STREAM)
         self._cache = AudioCache(self.sample_rate, None, _cache_bytes(cache, cache_mb))
@@ -187,8 +220,17 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         """Row of the noise list that item ``index`` of ``epoch`` uses."""
         return self._noise_order(stream_position(epoch, index, self.epoch_size))
 
-    def _noise_segment(self, entry: Entry, rng: np.random.Generator, n: int) -> np.ndarray:
-        noise = self._cache.get(entry.path_text)
+    def item_rate(self, index: int, epoch: int | None = None) -> int:
+        """The rate item ``index`` of ``epoch`` (default: the current one) comes at: the
+        dataset's, or (native) its clean file's, which depends on the epoch's pass order."""
+        if self.sample_rate is not None:
+            return self.sample_rate
+        epoch = self.epoch if epoch is None else epoch
+        return self._rate_of(self.clean[self.clean_index(index, epoch)][1])
+
+    def _noise_segment(self, entry: Entry, rng: np.random.Generator, n: int,
+                       rate: int) -> np.ndarray:
+        noise = self._cache.get(entry.path_text, rate)  # at the speech's rate
         if noise.shape[-1] < n:
             noise = np.tile(noise, int(np.ceil(n / max(1, noise.shape[-1]))) + 1)
         start = int(rng.integers(0, noise.shape[-1] - n + 1))
@@ -199,13 +241,19 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         rng = _rng(self.seed, epoch, index)
         clean_row = self.clean_index(index, epoch)
         uttid, clean_path = self.clean[clean_row]
-        clean_full = self._cache.get(clean_path)
+        rate = self._rate_of(clean_path)
+        crop = int(round(self.crop_seconds * rate))
+        clean_full = self._cache.get(clean_path, rate)
         length = clean_full.shape[-1]
-        offset = int(rng.integers(0, length - self.crop + 1)) if length > self.crop else 0
-        clean = clean_full[offset:offset + self.crop].astype(np.float64)
+        offset = int(rng.integers(0, length - crop + 1)) if length > crop else 0
+        clean = clean_full[offset:offset + crop].astype(np.float64)
         valid = clean.shape[-1]
+        draw = None if self.distortions is None else self.distortions.draw(rng, rate)
+        target = clean
+        if draw is not None:  # the (reverberant) speech is mixed; the target keeps early reverb
+            clean, target = draw.reverberate(clean)
         noise_entry = self.noise[self.noise_index(index, epoch)]
-        noise = self._noise_segment(noise_entry, rng, valid)
+        noise = self._noise_segment(noise_entry, rng, valid, rate)
         snr_db = float(rng.uniform(*self.snr_range))
         noise = noise - noise.mean()
         centred = clean - clean.mean()
@@ -219,6 +267,8 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         if clean_energy > 0 and noise_energy > 0:
             noise *= np.sqrt(clean_energy / noise_energy / 10.0 ** (snr_db / 10.0))
         noisy = clean + noise
+        if draw is not None:
+            noisy, clean = draw.degrade(noisy), target
         gain = 10.0 ** (rng.uniform(*self.gain_range_db) / 20.0)
         peak = float(np.max(np.abs(noisy), initial=0.0)) * gain
         if peak > _MAX_INT16:
@@ -226,17 +276,19 @@ class DynamicMixDataset(_EpochMixin, Dataset):
         noisy, clean = (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32)
         applied: dict = {}
         if self.augment is not None:
-            noisy, clean = self.augment(noisy, clean, self.sample_rate, rng, record=applied)
-            valid = min(noisy.shape[-1], self.crop)
+            noisy, clean = self.augment(noisy, clean, rate, rng, record=applied)
+            valid = min(noisy.shape[-1], crop)
             noisy, clean = noisy[:valid], clean[:valid]
-        (noisy, clean), valid = _crop_or_pad([noisy, clean], self.crop, 0)
+        (noisy, clean), valid = _crop_or_pad([noisy, clean], crop, 0)
         conditions = {
             **(self._clean_conditions[clean_row] if self._clean_conditions else {}),
             **noise_entry.conditions,
             "clean_id": uttid, "noise_id": noise_entry.uttid, SNR_COLUMN: snr_db,
             "gain_db": float(20.0 * np.log10(gain)), "augmentations": applied,
+            **({} if draw is None else {"distortions": draw.conditions}),
         }
         return {
+            "sample_rate": rate,
             "uttid": f"{uttid}__{noise_entry.uttid}__e{epoch}i{index}",
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean)),
@@ -303,6 +355,12 @@ def collate_pairs(items: list[dict]) -> dict:
         "clean": clean,
         "lengths": torch.tensor([int(item["length"]) for item in items], dtype=torch.long),
     }
+    rates = {item.get("sample_rate") for item in items}
+    if len(rates) > 1:
+        raise ValueError(f"collate_pairs: one batch mixes sample rates {sorted(rates)}; batch "
+                         "native-rate items with RateBatchSampler")
+    if None not in rates:
+        out["sample_rate"] = rates.pop()
     if all("snr_db" in item for item in items):
         out["snr_db"] = torch.tensor([item["snr_db"] for item in items], dtype=torch.float32)
     if all("conditions" in item for item in items):

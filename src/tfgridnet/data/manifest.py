@@ -245,9 +245,11 @@ def read_entries(path: str | os.PathLike | Path, column: str) -> list[Entry]:
     return out
 
 
-def read_noise_manifest(path: str | os.PathLike | Path) -> list[tuple[str, Path]]:
-    """Read a ``uttid,noise`` manifest for dynamic mixing as ``(uttid, path)`` rows."""
-    return [(entry.uttid, entry.path) for entry in read_entries(path, "noise")]
+def read_noise_manifest(path: str | os.PathLike | Path,
+                        column: str = "noise") -> list[tuple[str, Path]]:
+    """Read a ``uttid,noise`` manifest for dynamic mixing as ``(uttid, path)`` rows
+    (``column="rir"``: a ``uttid,rir`` one)."""
+    return [(entry.uttid, entry.path) for entry in read_entries(path, column)]
 
 
 def _relative(path: Path | None, base: Path) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfgridnet.audio.io import AudioError
+from tfgridnet.audio.io import AudioError, audio_info
 from tfgridnet.data.manifest import read_manifest
 from tfgridnet.evaluation.artifacts import (
     load_pair,
@@ -130,10 +130,13 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
                                             chunk_seconds=chunk_seconds)
         model_name = str(model_or_path)
-    sample_rate = enhancer.sample_rate
     pairs = read_manifest(manifest, require=("noisy", "clean"))
     if not pairs:
         raise ValueError(f"{manifest}: manifest holds no pairs")
+    if enhancer.rate_independent:
+        # A V3 model is run and scored at the test set's own rate (its first noisy file's).
+        enhancer = enhancer.at_rate(int(audio_info(pairs[0].noisy).samplerate))
+    sample_rate = enhancer.sample_rate
     batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
     workers = workers or _default_workers(len(pairs))
     rows: dict[str, dict[str, Any]] = {}

@@ -25,6 +25,7 @@ class EnhanceResult:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     sample_rate: int = 0
     device: str = ""
+    rate_independent: bool = False  # the model ran at each file's own rate (V3)
 
     @property
     def n_inputs(self) -> int:
@@ -47,4 +48,4 @@ def enhance_files(enhancer: Enhancer, inputs: Sequence[str], out_dir: str | os.P
         if on_file is not None:
             on_file(done, len(jobs))
     return EnhanceResult(Path(out_dir), written, failed, enhancer.sample_rate,
-                         str(enhancer.device))
+                         str(enhancer.device), bool(enhancer.rate_independent))

@@ -1,9 +1,12 @@
 """Enhance any array or file: resample to the model's rate and back, each channel on its own,
 long signals in overlapping chunks (``inference.chunking``), files streamed (``inference.streaming``).
+A sample-rate-independent model (TF-GridNetV3) is run at the input's own rate instead: nothing is
+resampled.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -36,7 +39,13 @@ class Enhancer:
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
                  precision: str = "fp32") -> None:
+        from tfgridnet.model.architectures import is_rate_independent
+
+        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
+        self.rate_independent = is_rate_independent(model)
         sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
+        if sample_rate is None and self.rate_independent:
+            sample_rate = model.default_fs
         if not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
@@ -53,10 +62,23 @@ class Enhancer:
         self.precision = precision
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
-        self.sample_rate = sample_rate
-        self.chunk = int(round(chunk_seconds * sample_rate))
-        self.overlap = int(round(overlap_seconds * sample_rate))
+        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
+
+    def _set_rate(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.chunk = int(round(self.chunk_seconds * sample_rate))
+        self.overlap = int(round(self.overlap_seconds * sample_rate))
+
+    def at_rate(self, sample_rate: int) -> Enhancer:
+        """This enhancer working at ``sample_rate``: itself for a fixed-rate model or the same
+        rate, else a shallow copy (same model, chunk lengths in samples of the new rate)."""
+        if not self.rate_independent or sample_rate == self.sample_rate:
+            return self
+        other = copy.copy(self)
+        other._set_rate(int(sample_rate))
+        return other
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
@@ -75,7 +97,8 @@ class Enhancer:
         # the fp32 output (bench/RESULTS.md), so it is an opt-in approximation, never the default.
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
-            out = self.model(x)
+            out = (self.model(x, sample_rate=self.sample_rate) if self.rate_independent
+                   else self.model(x))
         return out.float().cpu().numpy()
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
@@ -94,6 +117,8 @@ class Enhancer:
             raise ValueError(f"expected audio of shape [N] or [C, N] with N > 0, got {audio.shape}")
         if not np.all(np.isfinite(audio)):
             raise ValueError("input audio holds NaN or inf samples")
+        if self.at_rate(sample_rate) is not self:
+            return self.at_rate(sample_rate).enhance(audio, sample_rate)
         channels = audio.reshape(-1, audio.shape[-1]).astype(np.float32)
         n = channels.shape[-1]
         at_model_rate = resample(channels, sample_rate, self.sample_rate)
@@ -107,7 +132,10 @@ class Enhancer:
         """Enhance one file of any libsndfile format into ``out_path``, streamed with bounded memory.
 
         The output keeps the input's rate and channel count; see ``inference.streaming.enhance_file``.
+        A V3 model runs at the file's own rate.
         """
+        from tfgridnet.audio.io import audio_info
         from tfgridnet.inference.streaming import enhance_file
 
-        return enhance_file(self, in_path, out_path)
+        file_rate = int(audio_info(in_path).samplerate)
+        return enhance_file(self.at_rate(file_rate), in_path, out_path)

@@ -1,28 +1,51 @@
-"""The TF-GridNetV2 constructor arguments and their validation, defined once.
+"""The TF-GridNet constructor arguments (V2 and V3) and their validation, defined once.
 
-``ModelConfig`` is what ``TFGridNetV2(...)`` validates its arguments with, what an export's
-``config.json`` ``model`` entry holds, what the ESPnet import accepts from ``separator_conf`` and
-the base of the training config's ``model:`` section. Names and defaults follow ESPnet's
-``TFGridNetV2`` so ESPnet configs load unchanged.
+``ModelConfig`` is what ``TFGridNetV2(...)`` and ``TFGridNetV3(...)`` validate their arguments
+with, what an export's ``config.json`` ``model`` entry holds, what the ESPnet import accepts from
+``separator_conf`` and the base of the training config's ``model:`` section. ``version`` selects
+the class (``v2``, or the sample-rate-independent ``v3``); each class takes the shared arguments
+plus its own (``V2_ONLY`` / ``V3_ONLY``). Names and defaults follow ESPnet's classes so ESPnet
+configs load unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["ModelConfig", "RUNTIME_ONLY", "ARCHITECTURE_KEYS", "validate_model_args"]
+__all__ = ["ModelConfig", "ModelVersion", "RUNTIME_ONLY", "V2_ONLY", "V3_ONLY",
+           "ARCHITECTURE_KEYS", "architecture_keys", "validate_model_args"]
 
+ModelVersion = Literal["v2", "v3"]
 # Arguments that change how the model runs, not what it computes: never stored in an export.
 RUNTIME_ONLY = ("gradient_checkpointing",)
+# Arguments only one architecture takes (V3's attention has a fixed Q/K width per head; its STFT
+# sizes are given at default_fs and scale with the input's rate).
+V2_ONLY = ("attn_approx_qk_dim",)
+V3_ONLY = ("attn_qk_output_channel", "win_length", "default_fs", "normalize_variance")
 
 
 class ModelConfig(BaseModel):
-    """TFGridNetV2 constructor arguments (ESPnet names and defaults) plus ``gradient_checkpointing``."""
+    """TF-GridNet constructor arguments (ESPnet names and defaults), the ``version`` that selects
+    the class, and ``gradient_checkpointing``.
+
+    ``version: v3`` selects the sample-rate-independent TFGridNetV3: ``n_fft``/``stride``/
+    ``win_length`` are then the STFT sizes at ``default_fs``, and it runs (and trains) at each
+    input's own rate.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    version: ModelVersion = Field("v2", description="v2: one rate; v3: any rate (URGENT)")
     n_srcs: int = Field(2, ge=1, description="output signals (1 for enhancement)")
     n_fft: int = Field(128, ge=4, description="STFT window = FFT size (even)")
     stride: int = Field(64, ge=1, description="STFT hop, 1..n_fft")
@@ -38,19 +61,33 @@ class ModelConfig(BaseModel):
     activation: Literal["prelu"] = "prelu"
     eps: float = Field(1.0e-5, gt=0)
     gradient_checkpointing: bool = False
+    attn_qk_output_channel: int = Field(4, ge=1, description="v3: Q/K channels per head")
+    win_length: int | None = Field(None, ge=1, description="v3: STFT window (None: n_fft)")
+    default_fs: int = Field(16000, ge=1000, description="v3: rate the STFT sizes are given at")
+    normalize_variance: bool = Field(True, description="v3: divide the input by its std")
 
     @field_validator("n_fft")
     @classmethod
-    def _even_fft(cls, value: int) -> int:
-        if value % 2:
+    def _even_fft(cls, value: int, info: ValidationInfo) -> int:
+        # V2 only: V3's n_fft is rescaled per rate (n_fft * fs // default_fs), odd or even anyway.
+        if info.data.get("version", "v2") == "v2" and value % 2:
             raise ValueError(f"n_fft must be even (e.g. 256, 512), got {value}")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
-        if self.stride > self.n_fft:
-            raise ValueError(f"stride (hop) {self.stride} > n_fft {self.n_fft}: frames would skip "
-                             f"samples; allowed 1..{self.n_fft}")
+        window = self.n_fft if self.version == "v2" else (self.win_length or self.n_fft)
+        if self.version == "v3":
+            if window > self.n_fft:
+                raise ValueError(f"win_length {window} > n_fft {self.n_fft}; allowed "
+                                 f"1..{self.n_fft}")
+            if self.n_imics != 1:
+                raise ValueError(f"n_imics {self.n_imics}: V3 is single-microphone (ESPnet's "
+                                 "TFGridNetV3), so n_imics must be 1")
+        if self.stride > window:
+            name = "n_fft" if self.version == "v2" else "win_length"
+            raise ValueError(f"stride (hop) {self.stride} > {name} {window}: frames would skip "
+                             f"samples; allowed 1..{window}")
         if self.emb_dim % self.attn_n_head:
             divisors = [h for h in range(1, self.emb_dim + 1) if self.emb_dim % h == 0]
             raise ValueError(f"emb_dim {self.emb_dim} is not divisible by attn_n_head "
@@ -60,16 +97,29 @@ class ModelConfig(BaseModel):
                              f"allowed emb_hs 1..{self.emb_ks}")
         return self
 
+    @property
+    def rate_independent(self) -> bool:
+        """V3 runs (and trains) at each input's own sample rate."""
+        return self.version == "v3"
+
     def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``TFGridNetV2(**kwargs)``."""
-        return self.model_dump()
+        """Keyword arguments of the selected class (``TFGridNetV2`` or ``TFGridNetV3``)."""
+        keys = set(architecture_keys(self.version)) | set(RUNTIME_ONLY)
+        return {k: v for k, v in self.model_dump().items() if k in keys}
 
     def architecture(self) -> dict[str, Any]:
         """The arguments that define the computed function (an export's ``config.json`` ``model``)."""
-        return {k: v for k, v in self.model_dump().items() if k not in RUNTIME_ONLY}
+        return {k: v for k, v in self.model_kwargs().items() if k not in RUNTIME_ONLY}
 
 
-ARCHITECTURE_KEYS = tuple(k for k in ModelConfig.model_fields if k not in RUNTIME_ONLY)
+def architecture_keys(version: str = "v2") -> tuple[str, ...]:
+    """The arguments (besides the runtime-only ones) that ``version``'s class takes."""
+    other = V3_ONLY if version == "v2" else V2_ONLY
+    return tuple(k for k in ModelConfig.model_fields
+                 if k not in RUNTIME_ONLY and k not in other and k != "version")
+
+
+ARCHITECTURE_KEYS = architecture_keys("v2")  # TFGridNetV2's (and ESPnet V1/V2's separator_conf)
 
 
 def validate_model_args(owner: str, **kwargs: Any) -> ModelConfig:

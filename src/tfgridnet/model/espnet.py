@@ -13,6 +13,10 @@ parameterisation, so its weights are mapped rather than approximated:
 
 Anything else (V1 with overlapping windows pads differently; another activation) cannot be mapped
 exactly and raises :class:`EspnetImportError` saying why.
+
+V3 (``separator: tfgridnetv3``) loads into :class:`TFGridNetV3` unchanged; its STFT comes from the
+checkpoint's ``encoder: stft`` / ``decoder: stft`` settings (which must describe the same transform)
+and its variance normalisation from ``model_conf.normalize_variance``.
 """
 
 from __future__ import annotations
@@ -26,18 +30,33 @@ import torch
 import yaml
 
 from tfgridnet.errors import UserInputError
-from tfgridnet.model.config import ARCHITECTURE_KEYS
+from tfgridnet.model.config import architecture_keys
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+from tfgridnet.model.tfgridnetv3 import TFGridNetV3
 
-__all__ = ["EspnetImportError", "from_espnet_state_dict", "load_espnet_checkpoint"]
+__all__ = ["EspnetImportError", "from_espnet_state_dict", "load_espnet_checkpoint", "stft_kwargs"]
 
 # ESPnet constructor arguments that change nothing in our model.
 _IGNORED_CONF = {"use_builtin_complex", "ref_channel", "input_dim"}
-_MODEL_ARGS = set(ARCHITECTURE_KEYS)  # what separator_conf may set: ModelConfig's arguments
+_MODEL_ARGS = set(architecture_keys("v2"))  # what separator_conf may set: ModelConfig's arguments
+
+# ESPnet STFT encoder/decoder argument -> TFGridNetV3 argument.
+_STFT_ARGS = {"n_fft": "n_fft", "win_length": "win_length", "hop_length": "stride",
+              "window": "window", "default_fs": "default_fs"}
+# V3's separator_conf: ModelConfig's V3 arguments less the STFT ones (ESPnet's encoder_conf) and
+# the variance normalisation (ESPnet's model_conf).
+_V3_SEPARATOR_ARGS = set(architecture_keys("v3")) - set(_STFT_ARGS.values()) - {"normalize_variance"}
+# STFT encoder/decoder arguments whose value is fixed in our model (ESPnet's defaults).
+_STFT_FIXED: dict[str, tuple[Any, ...]] = {
+    "center": (True,), "normalized": (False,), "onesided": (True,),
+    "spec_transform_type": (None, "none"),
+}
+# Only used by a spec_transform_type we refuse, or no effect on the function.
+_STFT_IGNORED = {"use_builtin_complex", "spec_factor", "spec_abs_exponent"}
 
 
 class EspnetImportError(UserInputError):
-    """An ESPnet checkpoint that cannot be represented exactly by our TFGridNetV2."""
+    """An ESPnet checkpoint that cannot be represented exactly by our TFGridNetV2 / TFGridNetV3."""
 
 
 def _strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -128,23 +147,79 @@ def _v1_to_v2(state: dict[str, torch.Tensor], kwargs: dict[str, Any]) -> dict[st
     return out
 
 
-def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: str = "tfgridnetv2",
-                           separator_conf: Mapping[str, Any] | None = None) -> TFGridNetV2:
-    """Build our TFGridNetV2 from an ESPnet separator (or whole enhancement model) state_dict.
+def stft_kwargs(encoder_conf: Mapping[str, Any] | None,
+                decoder_conf: Mapping[str, Any] | None) -> dict[str, Any]:
+    """TFGridNetV3's STFT arguments from ESPnet's ``encoder_conf``/``decoder_conf`` (stft).
 
-    ``separator`` is ESPnet's config name: ``tfgridnetv2`` or ``tfgridnet`` (V1). Keys may carry
-    the ``separator.`` prefix of ``ESPnetEnhancementModel``. Loading is strict.
+    Both must describe the same transform, with the settings our STFT computes (centred, one-sided,
+    not normalised, no spectral transform); anything else is refused with its key.
     """
-    kwargs = _model_kwargs(separator_conf)
+    resolved = []
+    for part, conf in (("encoder_conf", encoder_conf), ("decoder_conf", decoder_conf)):
+        conf = dict(conf or {})
+        unknown = set(conf) - set(_STFT_ARGS) - set(_STFT_FIXED) - _STFT_IGNORED
+        if unknown:
+            raise EspnetImportError(f"{part} has keys the STFT front end does not take: "
+                                    f"{sorted(unknown)}")
+        for key, allowed in _STFT_FIXED.items():
+            if key in conf and conf[key] not in allowed:
+                raise EspnetImportError(f"{part}.{key}={conf[key]!r}: only {allowed[0]!r} is "
+                                        "supported by TFGridNetV3's STFT")
+        resolved.append({_STFT_ARGS[k]: v for k, v in conf.items() if k in _STFT_ARGS})
+    encoder, decoder = resolved
+    encoder.setdefault("win_length", encoder.get("n_fft"))
+    decoder.setdefault("win_length", decoder.get("n_fft"))
+    differ = sorted(k for k in set(encoder) | set(decoder) if encoder.get(k) != decoder.get(k))
+    if differ:
+        raise EspnetImportError(f"encoder_conf and decoder_conf differ in {differ}: the STFT and "
+                                "its inverse must use the same window and hop")
+    return {k: v for k, v in encoder.items() if v is not None}
+
+
+def _v3_from_state(state: dict[str, torch.Tensor], separator_conf: Mapping[str, Any] | None,
+                   stft: Mapping[str, Any], normalize_variance: bool) -> TFGridNetV3:
+    conf = dict(separator_conf or {})
+    unknown = set(conf) - _V3_SEPARATOR_ARGS - _IGNORED_CONF
+    if unknown:
+        raise EspnetImportError(
+            f"separator_conf has keys TFGridNetV3 does not take: {sorted(unknown)}; "
+            f"expected a subset of {sorted(_V3_SEPARATOR_ARGS | _IGNORED_CONF)}")
+    kwargs = {k: v for k, v in conf.items() if k in _V3_SEPARATOR_ARGS}
+    kwargs.update(stft)
+    try:
+        model = TFGridNetV3(**kwargs, normalize_variance=normalize_variance)
+    except ValueError as exc:
+        raise EspnetImportError(str(exc)) from exc
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise EspnetImportError(
+            f"ESPnet weights do not fit TFGridNetV3({kwargs}): {exc}") from exc
+    return model.eval()
+
+
+def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: str = "tfgridnetv2",
+                           separator_conf: Mapping[str, Any] | None = None,
+                           stft: Mapping[str, Any] | None = None,
+                           normalize_variance: bool = False) -> TFGridNetV2 | TFGridNetV3:
+    """Build our model from an ESPnet separator (or whole enhancement model) state_dict.
+
+    ``separator`` is ESPnet's config name: ``tfgridnetv2``, ``tfgridnet`` (V1) or ``tfgridnetv3``.
+    Keys may carry the ``separator.`` prefix of ``ESPnetEnhancementModel``. Loading is strict.
+    For V3, ``stft`` holds its STFT arguments (see :func:`stft_kwargs`) and ``normalize_variance``
+    is ESPnet's ``model_conf.normalize_variance``.
+    """
     state = _strip_prefix(state_dict)
+    if separator == "tfgridnetv3":
+        return _v3_from_state(state, separator_conf, stft or {}, normalize_variance)
+    kwargs = _model_kwargs(separator_conf)
     if separator == "tfgridnetv2":
         pass
     elif separator == "tfgridnet":
         state = _v1_to_v2(state, kwargs)
     else:
         raise EspnetImportError(
-            f"separator={separator!r}: expected 'tfgridnetv2' or 'tfgridnet' (V1); "
-            "V3 takes spectra rather than waveforms and is not this architecture")
+            f"separator={separator!r}: expected 'tfgridnetv2', 'tfgridnet' (V1) or 'tfgridnetv3'")
     model = TFGridNetV2(**kwargs)
     try:
         model.load_state_dict(state, strict=True)
@@ -155,33 +230,59 @@ def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: st
 
 
 def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
-                           sample_rate: int | None = None) -> TFGridNetV2:
-    """Load an ESPnet enhancement model (``*.pth`` + its ``config.yaml``) as our TFGridNetV2.
+                           sample_rate: int | None = None) -> TFGridNetV2 | TFGridNetV3:
+    """Load an ESPnet enhancement model (``*.pth`` + its ``config.yaml``) as our model.
 
-    The weights are read with ``torch.load(weights_only=True)``: no code is unpickled. The sample
-    rate is taken from ``sample_rate``, else the config's ``fs`` when present (ESPnet enhancement
-    configs often omit it), and stored as ``model.sample_rate``.
+    V1/V2 give a :class:`TFGridNetV2`, V3 a :class:`TFGridNetV3`. The weights are read with
+    ``torch.load(weights_only=True)``: no code is unpickled. The sample rate is taken from
+    ``sample_rate``, else the config's ``fs`` when present (ESPnet enhancement configs often omit
+    it), and stored as ``model.sample_rate``; a V3 model without one gets its ``default_fs`` there
+    (it runs at its input's rate whatever that attribute says).
     """
     config_yaml = Path(config_yaml)
     with open(config_yaml, encoding="utf-8") as handle:
         config = yaml.safe_load(handle) or {}
     separator = config.get("separator")
-    if separator not in ("tfgridnetv2", "tfgridnet"):
+    if separator not in ("tfgridnetv2", "tfgridnet", "tfgridnetv3"):
         raise EspnetImportError(
-            f"{config_yaml}: separator is {separator!r}, expected 'tfgridnetv2' or 'tfgridnet'")
-    for part in ("encoder", "decoder"):
-        if config.get(part, "same") != "same":
+            f"{config_yaml}: separator is {separator!r}, expected 'tfgridnetv2', 'tfgridnet' or "
+            "'tfgridnetv3'")
+    stft: dict[str, Any] = {}
+    normalize_variance = False
+    if separator == "tfgridnetv3":
+        for part in ("encoder", "decoder"):
+            if config.get(part) != "stft":
+                raise EspnetImportError(f"{config_yaml}: {part}={config.get(part)!r}; TFGridNetV3 "
+                                        "takes spectra from the 'stft' encoder/decoder")
+        try:
+            stft = stft_kwargs(config.get("encoder_conf"), config.get("decoder_conf"))
+        except EspnetImportError as exc:
+            raise EspnetImportError(f"{config_yaml}: {exc}") from exc
+        model_conf = config.get("model_conf") or {}
+        if model_conf.get("always_forward_in_48k"):
             raise EspnetImportError(
-                f"{config_yaml}: {part}={config.get(part)!r}; TF-GridNet(V2) has its own STFT and "
-                "is used with the 'same' (null) encoder/decoder")
+                f"{config_yaml}: model_conf.always_forward_in_48k is set: that model was trained "
+                "on input upsampled to 48 kHz, while TFGridNetV3 here runs at the input's own "
+                "rate, so its outputs would not be the checkpoint's; not supported")
+        normalize_variance = bool(model_conf.get("normalize_variance")
+                                  or model_conf.get("normalize_variance_per_ch"))
+    else:
+        for part in ("encoder", "decoder"):
+            if config.get(part, "same") != "same":
+                raise EspnetImportError(
+                    f"{config_yaml}: {part}={config.get(part)!r}; TF-GridNet(V2) has its own STFT "
+                    "and is used with the 'same' (null) encoder/decoder")
     try:
         state = torch.load(model_file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not plain tensors"
         raise EspnetImportError(f"{model_file}: not a loadable tensor checkpoint ({exc})") from exc
     if not isinstance(state, Mapping):
         raise EspnetImportError(f"{model_file}: expected a state_dict mapping, got {type(state)}")
-    model = from_espnet_state_dict(state, separator, config.get("separator_conf"))
+    model = from_espnet_state_dict(state, separator, config.get("separator_conf"), stft,
+                                   normalize_variance)
     model.sample_rate = sample_rate or _parse_fs(config.get("fs"))
+    if model.sample_rate is None and isinstance(model, TFGridNetV3):
+        model.sample_rate = model.default_fs  # only a default: V3 runs at its input's rate
     return model
 
 

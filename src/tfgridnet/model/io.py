@@ -24,8 +24,13 @@ from safetensors.torch import load_file, save_file
 
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
-from tfgridnet.model.config import RUNTIME_ONLY
-from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+from tfgridnet.model.architectures import (
+    ARCHITECTURES,
+    DEFAULT_ARCHITECTURE,
+    architecture_of,
+    build_model,
+)
+from tfgridnet.model.config import RUNTIME_ONLY, validate_model_args
 
 __all__ = [
     "EXPORT_FORMAT", "EXPORT_VERSION", "ModelLoadError", "save_exported", "load_model",
@@ -33,19 +38,23 @@ __all__ = [
 ]
 
 EXPORT_FORMAT = "tfgridnet-export"
-EXPORT_VERSION = 1
+# 2 added the "architecture" key (V3); V2 exports are still written as 1, which older readers take.
+EXPORT_VERSION = 2
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-# Training-only switches: meaningless at inference, dropped when rebuilding the model.
 
 
 class ModelLoadError(UserInputError):
     """A model source is missing, malformed or unsafe; the message names the file."""
 
 
-def save_exported(model: TFGridNetV2, sample_rate: int, out_dir: Path,
+def save_exported(model: torch.nn.Module, sample_rate: int, out_dir: Path,
                   extra: dict | None = None) -> Path:
-    """Write ``out_dir/model.safetensors`` and ``out_dir/config.json`` atomically; return out_dir."""
+    """Write ``out_dir/model.safetensors`` and ``out_dir/config.json`` atomically; return out_dir.
+
+    ``config.json`` names the architecture (``v2``/``v3``); for V3, ``sample_rate`` is the rate it
+    was trained or imported at, while it runs at its input's rate.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not hasattr(model, "config"):
@@ -54,14 +63,18 @@ def save_exported(model: TFGridNetV2, sample_rate: int, out_dir: Path,
     tensors = {name: t.detach().cpu().contiguous().clone() for name, t in model.state_dict().items()}
     with atomic_path(out_dir / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": EXPORT_FORMAT})
-    config = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
+    architecture = architecture_of(model)
+    config = {"format": EXPORT_FORMAT,
+              "version": 1 if architecture == DEFAULT_ARCHITECTURE else EXPORT_VERSION,
+              "architecture": architecture,
               "model": _inference_kwargs(dict(model.config)), "sample_rate": int(sample_rate)}
     config.update(extra or {})
     write_json_atomic(out_dir / CONFIG_NAME, config)
     return out_dir
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> TFGridNetV2:
+def load_model(path: str | os.PathLike,
+               map_location: str | torch.device = "cpu") -> torch.nn.Module:
     """Load an exported dir, a run dir or a Lightning checkpoint; eval mode, ``.sample_rate`` set."""
     path = Path(path)
     if not path.exists():
@@ -149,19 +162,28 @@ def _inference_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k not in RUNTIME_ONLY}
 
 
-def _build(kwargs: Any, source: Path) -> TFGridNetV2:
+def _build(kwargs: Any, source: Path, architecture: Any = None) -> torch.nn.Module:
+    """The model class named by ``architecture`` (an export's key) or by the training config's
+    ``version`` inside ``kwargs``; neither means V2 (written before V3 existed)."""
     if not isinstance(kwargs, dict):
-        raise ModelLoadError(f"{source}: model configuration must be a mapping of TFGridNetV2 "
+        raise ModelLoadError(f"{source}: model configuration must be a mapping of model "
                              f"arguments, got {type(kwargs).__name__}")
+    kwargs = dict(kwargs)
+    architecture = architecture or kwargs.pop("version", None) or DEFAULT_ARCHITECTURE
+    kwargs.pop("version", None)
+    if architecture not in ARCHITECTURES:
+        raise ModelLoadError(f"{source}: unknown model architecture {architecture!r}; expected "
+                             f"one of {sorted(ARCHITECTURES)}")
+    name = ARCHITECTURES[architecture].__name__
     try:
-        return TFGridNetV2(**_inference_kwargs(kwargs))
-    except TypeError as exc:
-        raise ModelLoadError(f"{source}: model configuration does not match TFGridNetV2 ({exc})") \
+        return build_model(architecture, _inference_kwargs(kwargs))
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{source}: model configuration does not match {name} ({exc})") \
             from exc
 
 
-def _finish(model: TFGridNetV2, state: dict[str, torch.Tensor], sample_rate: Any,
-            source: Path, map_location: str | torch.device) -> TFGridNetV2:
+def _finish(model: torch.nn.Module, state: dict[str, torch.Tensor], sample_rate: Any,
+            source: Path, map_location: str | torch.device) -> torch.nn.Module:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -174,7 +196,7 @@ def _finish(model: TFGridNetV2, state: dict[str, torch.Tensor], sample_rate: Any
     return model.to(map_location).eval()
 
 
-def _load_exported(model_dir: Path, map_location: str | torch.device) -> TFGridNetV2:
+def _load_exported(model_dir: Path, map_location: str | torch.device) -> torch.nn.Module:
     config_path, weights_path = model_dir / CONFIG_NAME, model_dir / WEIGHTS_NAME
     for required in (config_path, weights_path):
         if not required.is_file():
@@ -192,11 +214,11 @@ def _load_exported(model_dir: Path, map_location: str | torch.device) -> TFGridN
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
         raise ModelLoadError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
-    model = _build(config.get("model"), config_path)
+    model = _build(config.get("model"), config_path, config.get("architecture"))
     return _finish(model, state, config.get("sample_rate"), weights_path, map_location)
 
 
-def _load_checkpoint(path: Path, map_location: str | torch.device) -> TFGridNetV2:
+def _load_checkpoint(path: Path, map_location: str | torch.device) -> torch.nn.Module:
     ckpt = read_checkpoint(path)
     state_dict = ckpt.get("state_dict")
     hparams = ckpt.get("hyper_parameters") or {}
@@ -210,4 +232,17 @@ def _load_checkpoint(path: Path, map_location: str | torch.device) -> TFGridNetV
     if not state:
         raise ModelLoadError(f"{path}: state_dict holds no 'model.*' weights")
     sample_rate = (config.get("data") or {}).get("sample_rate")
-    return _finish(_build(config["model"], path), state, sample_rate, path, map_location)
+    return _finish(_build(_checkpoint_model_kwargs(config["model"], path), path), state,
+                   sample_rate, path, map_location)
+
+
+def _checkpoint_model_kwargs(model_section: Any, source: Path) -> Any:
+    """The training config's model section -> ``version`` + the selected class's arguments."""
+    if not isinstance(model_section, dict):
+        return model_section  # _build names the problem
+    try:
+        parsed = validate_model_args("model", **model_section)
+    except ValueError as exc:
+        raise ModelLoadError(f"{source}: invalid model configuration in the checkpoint "
+                             f"({exc})") from exc
+    return {"version": parsed.version, **parsed.model_kwargs()}

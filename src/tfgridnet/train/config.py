@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
+from tfgridnet.data.distortions import DistortionConfig
 from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
@@ -35,6 +36,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("data", "train_clean_manifest"),
     ("data", "train_noise_manifest"),
     ("data", "valid_manifest"),
+    ("data", "train_rir_manifest"),
 )
 
 
@@ -99,6 +101,9 @@ class DataConfig(_Section):
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
     check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")
+    train_rir_manifest: str | None = Field(None, description="dynamic mixing: uttid,rir CSV")
+    distortions: DistortionConfig = Field(DistortionConfig(),
+                                          description="dynamic mixing: URGENT-style distortions")
 
     @model_validator(mode="after")
     def _consistent(self) -> DataConfig:
@@ -109,6 +114,9 @@ class DataConfig(_Section):
         if dynamic and (self.train_clean_manifest is None or self.train_noise_manifest is None):
             raise ValueError("dynamic mixing needs both train_clean_manifest and "
                              "train_noise_manifest")
+        if (self.distortions.active or self.train_rir_manifest) and not dynamic:
+            raise ValueError("distortions and train_rir_manifest apply to dynamic mixing: give "
+                             "train_clean_manifest + train_noise_manifest")
         for name in ("snr_range", "gain_range_db"):
             low, high = getattr(self, name)
             if low > high:
@@ -222,12 +230,14 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _cross_section(self) -> Config:
-        crop_samples = self.data.crop_seconds * self.data.sample_rate
+        # V3's n_fft is given at default_fs (and lasts the same time at every rate).
+        rate = self.model.default_fs if self.model.rate_independent else self.data.sample_rate
+        crop_samples = self.data.crop_seconds * rate
         if crop_samples < self.model.n_fft:
             raise ValueError(
                 f"data.crop_seconds {self.data.crop_seconds} s is {crop_samples:.0f} samples at "
-                f"{self.data.sample_rate} Hz, shorter than one STFT window (model.n_fft "
-                f"{self.model.n_fft}); use at least {self.model.n_fft / self.data.sample_rate:.4f}")
+                f"{rate} Hz, shorter than one STFT window (model.n_fft "
+                f"{self.model.n_fft}); use at least {self.model.n_fft / rate:.4f}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.train.callbacks import GradientGuard, console_print, metric
-from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS
+from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
 
 __all__ = ["EpochMonitor", "peak_memory_mb"]
 
@@ -102,6 +102,8 @@ class EpochMonitor(Callback):
             "train_batches": self._batches,
             "world_size": trainer.world_size,
         }
+        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
+                    if is_rate_metric(name)})
         if trainer.is_global_zero:
             self._write_row(row)
             if trainer.logger is not None:

@@ -19,8 +19,9 @@ from torchmetrics import MeanMetric
 
 from tfgridnet.losses import NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
-from tfgridnet.model import TFGridNetV2
+from tfgridnet.model.architectures import build_model, is_rate_independent
 from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
+from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -99,13 +100,14 @@ def lr_decay_before_last_epoch(config: Config, steps_per_epoch: float) -> float:
 
 
 class EnhancementModule(pl.LightningModule):
-    """TF-GridNetV2 trained to map noisy speech to clean speech with the -SI-SNR loss."""
+    """TF-GridNet (V2, or V3 at every batch's rate) trained to map noisy to clean speech with the
+    -SI-SNR loss."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config_from_dict(config, source="checkpoint config")
-        self.model = TFGridNetV2(**self.cfg.model.model_kwargs())
+        self.model = build_model(self.cfg.model.version, self.cfg.model.model_kwargs())
         self.loss_fn = NegSISNRLoss(clamp_db=self.cfg.loss.clamp_db)
         # torchmetrics means: utterance-weighted, NaN-ignoring, synchronised across DDP ranks.
         self.train_loss = MeanMetric(nan_strategy="ignore")
@@ -114,12 +116,15 @@ class EnhancementModule(pl.LightningModule):
         self.valid_sisnr = MeanMetric(nan_strategy="ignore")
         self.valid_noisy_sisnr = MeanMetric(nan_strategy="ignore")
 
-    def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None,
+                sample_rate: int | None = None) -> torch.Tensor:
+        if is_rate_independent(self.model):
+            return self.model(noisy, lengths, sample_rate=sample_rate)
         return self.model(noisy, lengths)
 
     def _scores(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         lengths = batch.get("lengths")
-        est = self.model(batch["noisy"], lengths)
+        est = self(batch["noisy"], lengths, batch.get("sample_rate"))
         sisnr = sisnr_per_utterance(est, batch["clean"], lengths)
         return self.loss_fn.from_sisnr(sisnr), sisnr
 
@@ -153,6 +158,14 @@ class EnhancementModule(pl.LightningModule):
         self.log("valid_sisnr", self.valid_sisnr, on_epoch=True, prog_bar=True,
                  batch_size=batch_size)
         self.log("valid_noisy_sisnr", self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size)
+        if "sample_rate" in batch and is_rate_independent(self.model):
+            # Native-rate batches hold one rate each (RateBatchSampler): a mean per rate too
+            # (this rank's; not synchronised, as ranks need not see the same rates).
+            finite = sisnr[torch.isfinite(sisnr)]
+            if finite.numel():
+                name = RATE_METRIC_FORMAT.format(rate=int(batch["sample_rate"]))
+                self.log(name, finite.mean(), on_epoch=True,
+                         batch_size=finite.numel())
 
     def _warn_fast_decay(self, steps_per_epoch: float) -> None:
         """The users' run decayed 8,200x and learned nothing after epoch 100: say so up front."""

@@ -40,8 +40,8 @@ def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
                           f"checkpoint (missing {', '.join(missing)}); to start from weights only, "
                           "train a fresh run")
     saved = (ckpt["hyper_parameters"] or {}).get("config") or {}
-    saved_model = saved.get("model") or {}
-    wanted = config.model.architecture()
+    saved_model = {"version": "v2", **(saved.get("model") or {})}  # older runs were all V2
+    wanted = {"version": config.model.version, **config.model.architecture()}
     diffs = [f"model.{k}: checkpoint {saved_model.get(k)!r}, config {v!r}"
              for k, v in wanted.items() if saved_model.get(k) != v]
     if diffs:
@@ -60,8 +60,8 @@ def resumed_epoch(ckpt: dict[str, Any]) -> int:
 
 def check_sample_rates(config: Config) -> None:
     """Refuse audio at another rate than data.sample_rate unless data.resample is set."""
-    if config.data.resample or config.data.check_pairs == 0:
-        return
+    if config.data.resample or config.data.check_pairs == 0 or config.model.rate_independent:
+        return  # (a V3 model trains at every file's own rate)
     from tfgridnet.audio.io import audio_info
     from tfgridnet.data.manifest import read_manifest, read_noise_manifest
 
@@ -103,7 +103,8 @@ def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
     for key, manifest in manifests:
         if manifest is None:
             continue
-        report = check_data(Path(manifest), sample_rate=data.sample_rate,
+        expected_rate = None if config.model.rate_independent else data.sample_rate
+        report = check_data(Path(manifest), sample_rate=expected_rate,
                             max_pairs=data.check_pairs)
         errors = [p for p in report.problems if p.severity == "error"]
         if not errors:

@@ -1,0 +1,280 @@
+"""TF-GridNetV3: the sampling-frequency-independent TF-GridNet, parameter-compatible with ESPnet.
+
+The network is ESPnet's ``TFGridNetV3`` separator (same module names and parameter shapes, so its
+state_dict loads with ``strict=True``) wrapped in the two pieces of ESPnet's enhancement model that
+it is trained with, so that ``model(noisy, sample_rate=fs)`` is the whole waveform-to-waveform path:
+
+* the STFT encoder/decoder whose FFT size, window and hop are given at ``default_fs`` and scale
+  with the input's rate (``n * fs // default_fs``): the frames last the same time at every rate and
+  only the number of frequency bins changes;
+* the model-level variance normalisation (``normalize_variance=True``): the input is divided by its
+  standard deviation and the output multiplied back.
+
+What V3 changes against V2, and why no layer depends on the number of frequency bins: the
+attention's Q/K width is a constant ``attn_qk_output_channel`` per head, the per-head norms
+normalise over that width only (affine per channel, not per bin), and the projection after the
+attention normalises over channels only. The intra/inter-frame BLSTM paths, the attention itself and
+the edge handling are V2's (imported from :mod:`tfgridnet.model.tfgridnetv2`, the same math):
+
+* the std has a floor, so silence gives silence instead of NaN;
+* the input is zero-padded to a multiple of the hop at its rate (and to more than half a window,
+  so a very short input still has a centred frame) and the output cropped back;
+* with ``lengths``, samples past each item's length are zeroed;
+* normalisation statistics run in float32 under autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.stft import STFT
+from tfgridnet.model.tfgridnetv2 import STD_FLOOR, GridNetV2Block
+
+__all__ = ["TFGridNetV3", "GridNetV3Block", "LayerNormalization4DC",
+           "AllHeadPReLULayerNormalization4DC", "scaled_stft_sizes"]
+
+
+def scaled_stft_sizes(n_fft: int, win_length: int, hop: int, default_fs: int,
+                      sample_rate: int) -> tuple[int, int, int]:
+    """(n_fft, win_length, hop) at ``sample_rate``: ESPnet's ``size * fs // default_fs``."""
+    sizes = tuple(size * sample_rate // default_fs for size in (n_fft, win_length, hop))
+    if min(sizes) < 1:
+        raise ValueError(f"sample_rate={sample_rate}: too low for an STFT of n_fft={n_fft}, "
+                         f"hop={hop} samples at default_fs={default_fs} (the hop would be 0)")
+    return sizes  # type: ignore[return-value]
+
+
+class LayerNormalization4DC(nn.Module):
+    """Normalise each (batch, frame, bin) over channels; affine per channel ([1, C, 1, 1])."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(1, channels, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T, F]
+        return self.forward_channel_last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    def forward_channel_last(self, x: torch.Tensor) -> torch.Tensor:
+        """The same normalisation on [..., C]: one fused ``layer_norm`` over the last axis."""
+        return F.layer_norm(x.float(), x.shape[-1:], self.gamma.flatten(), self.beta.flatten(),
+                            self.eps)
+
+
+class AllHeadPReLULayerNormalization4DC(nn.Module):
+    """Per-head PReLU, then per-(head, frame, bin) normalisation over E with per-(head, E) affine.
+
+    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
+    """
+
+    def __init__(self, input_dimension: tuple[int, int], eps: float = 1e-5) -> None:
+        super().__init__()
+        if len(input_dimension) != 2:
+            raise ValueError(f"input_dimension must be (heads, E), got {input_dimension}")
+        n_heads, emb = input_dimension
+        self.gamma = nn.Parameter(torch.ones(1, n_heads, emb, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(1, n_heads, emb, 1, 1))
+        self.act = nn.PReLU(num_parameters=n_heads, init=0.25)
+        self.eps = eps
+        self.H = n_heads
+        self.E = emb
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, n_frames, n_freqs = x.shape
+        y = x.view(batch, self.H, self.E, n_frames, n_freqs).permute(0, 1, 3, 4, 2).contiguous()
+        return self.forward_heads_first(y).permute(0, 1, 4, 2, 3)
+
+    def forward_heads_first(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function on a contiguous [B, H, T, F, E] tensor, returned in that layout."""
+        batch, n_heads = x.shape[:2]
+        x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
+        x = F.layer_norm(x, x.shape[-1:], eps=self.eps)
+        return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
+
+
+class GridNetV3Block(GridNetV2Block):
+    """V2's block with frequency-independent attention norms (no layer sees the number of bins).
+
+    The forward passes (BLSTM paths, attention, checkpointing) are inherited: they only call the
+    norms through ``forward_heads_first`` / ``forward_channel_last``, which the V3 norms provide.
+    """
+
+    def __init__(
+        self,
+        emb_dim: int,
+        emb_ks: int,
+        emb_hs: int,
+        hidden_channels: int,
+        n_head: int = 4,
+        qk_output_channel: int = 4,
+        activation: str = "prelu",
+        eps: float = 1e-5,
+    ) -> None:
+        # V2's constructor sizes its norms by the number of bins; build the V3 layers instead.
+        nn.Module.__init__(self)
+        if activation != "prelu":
+            raise ValueError(f"activation={activation!r}: TF-GridNetV3 blocks only support 'prelu'")
+        if emb_dim % n_head != 0:
+            raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
+        in_channels = emb_dim * emb_ks
+
+        def projection() -> nn.Module:
+            if emb_ks == emb_hs:
+                return nn.Linear(hidden_channels * 2, in_channels)
+            return nn.ConvTranspose1d(hidden_channels * 2, emb_dim, emb_ks, stride=emb_hs)
+
+        self.intra_norm = nn.LayerNorm(emb_dim, eps=eps)
+        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
+        self.intra_linear = projection()
+        self.inter_norm = nn.LayerNorm(emb_dim, eps=eps)
+        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
+        self.inter_linear = projection()
+
+        head_dim = emb_dim // n_head
+        self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
+        self.attn_norm_Q = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
+        self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
+        self.attn_norm_K = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
+        self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
+        self.attn_norm_V = AllHeadPReLULayerNormalization4DC((n_head, head_dim), eps)
+        self.attn_concat_proj = nn.Sequential(
+            nn.Conv2d(emb_dim, emb_dim, 1),
+            nn.PReLU(),
+            LayerNormalization4DC(emb_dim, eps=eps),
+        )
+
+        self.emb_dim = emb_dim
+        self.emb_ks = emb_ks
+        self.emb_hs = emb_hs
+        self.n_head = n_head
+
+
+class TFGridNetV3(nn.Module):
+    """TF-GridNetV3 for enhancement (``n_srcs=1``) or separation, at any sample rate.
+
+    ``model(noisy, sample_rate=fs)`` with ``noisy`` [B, N] returns [B, N] when ``n_srcs == 1`` and
+    [B, S, N] otherwise; the output always has the input's length. ``sample_rate`` defaults to
+    ``default_fs``. ``n_fft``, ``stride`` (ESPnet's ``hop_length``) and ``win_length`` are the STFT
+    sizes at ``default_fs``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int | None = None,
+        n_srcs: int = 2,
+        n_imics: int = 1,
+        n_layers: int = 6,
+        lstm_hidden_units: int = 192,
+        attn_n_head: int = 4,
+        attn_qk_output_channel: int = 4,
+        emb_dim: int = 48,
+        emb_ks: int = 4,
+        emb_hs: int = 1,
+        activation: str = "prelu",
+        eps: float = 1.0e-5,
+        n_fft: int = 512,
+        stride: int = 128,
+        win_length: int | None = None,
+        window: str = "hann",
+        default_fs: int = 16000,
+        normalize_variance: bool = True,
+        gradient_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        del input_dim  # ESPnet passes the encoder's output size here; V3 does not use it.
+        cfg = validate_model_args(
+            "TFGridNetV3", version="v3", n_srcs=n_srcs, n_imics=n_imics, n_layers=n_layers,
+            lstm_hidden_units=lstm_hidden_units, attn_n_head=attn_n_head,
+            attn_qk_output_channel=attn_qk_output_channel, emb_dim=emb_dim, emb_ks=emb_ks,
+            emb_hs=emb_hs, activation=activation, eps=eps, n_fft=n_fft, stride=stride,
+            win_length=win_length or n_fft, window=window, default_fs=default_fs,
+            normalize_variance=normalize_variance, gradient_checkpointing=gradient_checkpointing)
+        self.n_srcs = n_srcs
+        self.n_layers = n_layers
+        self.n_imics = n_imics
+        self.gradient_checkpointing = gradient_checkpointing
+        self._config = cfg.architecture()
+        self.default_fs = default_fs
+        self.normalize_variance = normalize_variance
+
+        self.conv = nn.Sequential(
+            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
+            nn.GroupNorm(1, emb_dim, eps=eps),
+        )
+        self.blocks = nn.ModuleList(
+            GridNetV3Block(emb_dim, emb_ks, emb_hs, lstm_hidden_units, n_head=attn_n_head,
+                           qk_output_channel=attn_qk_output_channel, activation=activation,
+                           eps=eps)
+            for _ in range(n_layers)
+        )
+        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-able) that rebuild this architecture."""
+        return dict(self._config)
+
+    @property
+    def num_spk(self) -> int:
+        return self.n_srcs
+
+    def stft_at(self, sample_rate: int) -> STFT:
+        """The STFT front end at ``sample_rate`` (window and hop scaled from ``default_fs``)."""
+        c = self._config
+        n_fft, win_length, hop = scaled_stft_sizes(c["n_fft"], c["win_length"], c["stride"],
+                                                   self.default_fs, int(sample_rate))
+        return STFT(n_fft, hop, c["window"], win_length=win_length)
+
+    def hop_at(self, sample_rate: int) -> int:
+        """STFT hop in samples at ``sample_rate``."""
+        return self.stft_at(sample_rate).hop
+
+    def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None,
+                sample_rate: int | None = None) -> torch.Tensor:
+        if noisy.ndim != 2:
+            raise ValueError(f"expected mono input [batch, samples], got {tuple(noisy.shape)}")
+        stft = self.stft_at(sample_rate or self.default_fs).to(noisy.device)
+        batch, n_samples = noisy.shape
+        x = noisy.float()
+        if self.normalize_variance:
+            # ESPnet's unbiased std; a single sample has none (NaN), so it counts as silence.
+            correction = 1 if n_samples > 1 else 0
+            std = x.std(dim=1, correction=correction, keepdim=True).clamp_min(STD_FLOOR)  # [B, 1]
+            x = x / std
+
+        hop = stft.hop
+        # Up to a multiple of the hop, and past half a window (the centred STFT reflects that much).
+        padded_len = max(n_samples, stft.n_fft // 2 + 1)
+        padded_len += (-padded_len) % hop
+        pad = padded_len - n_samples
+        spec = stft(F.pad(x, (0, pad)) if pad else x)  # [B, T, F] complex
+        n_frames, n_freqs = spec.shape[1], spec.shape[2]
+        if lengths is not None:
+            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
+                lengths.to(spec.device)[:, None] // hop + 1)
+            spec = spec * frame_ok[:, :, None]
+        h = torch.stack((spec.real, spec.imag), dim=1)  # [B, 2, T, F]
+
+        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
+        checkpoint_paths = (self.gradient_checkpointing and self.training
+                            and torch.is_grad_enabled())
+        for block in self.blocks:
+            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
+        h = self.deconv(h.permute(1, 3, 0, 2)).float()  # [B, 2S, T, F]
+
+        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        est = stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
+        est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples]
+        if self.normalize_variance:
+            est = est * std[:, :, None]
+        if lengths is not None:
+            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
+                est.device)[:, None]
+            est = est * keep[:, None, :]
+        return est[:, 0] if self.n_srcs == 1 else est
