@@ -35,7 +35,7 @@ def test_project_errors_become_one_line_and_their_exit_code(monkeypatch, capsys)
         raise run.TrainingDiverged("loss became NaN at step 3")
 
     monkeypatch.setattr(run, "train", diverge)
-    assert main(["train", "demo"]) == 3
+    assert main(["train", "demo"]) == 1  # problems found: the documented codes are 0/1/2/130
     assert "loss became NaN at step 3" in capsys.readouterr().err
 
 

@@ -7,6 +7,7 @@ layout is transposed here and nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,20 @@ from tfgridnet.audio.resample import resample
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
 
-__all__ = ["AudioError", "MONO_POLICIES", "load_audio", "save_audio", "audio_info", "to_mono"]
+__all__ = ["AudioError", "MONO_POLICIES", "load_audio", "save_audio", "audio_info", "to_mono",
+           "decoder_reason"]
 
 MONO_POLICIES = ("average", "first", "error", "keep")
 
 
 class AudioError(UserInputError, ValueError):
     """An audio file is missing, unreadable or not what the caller asked for (path in the message)."""
+
+
+def decoder_reason(exc: BaseException) -> str:
+    """libsndfile's reason without its own copy of the path ("Error opening 'x.wav': ..."),
+    so messages that already start with the path say it once."""
+    return re.sub(r"^Error opening .*?: ", "", str(exc)).strip() or type(exc).__name__
 
 
 def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
@@ -33,7 +41,7 @@ def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
     try:
         return sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioError(f"{path}: unreadable audio file ({exc})") from exc
+        raise AudioError(f"{path}: unreadable audio file ({decoder_reason(exc)})") from exc
 
 
 def to_mono(audio: np.ndarray, policy: str = "average", source: str = "audio") -> np.ndarray:
@@ -66,7 +74,7 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None,
     try:
         data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, ValueError, EOFError) as exc:
-        raise AudioError(f"{path}: unreadable audio file ({exc})") from exc
+        raise AudioError(f"{path}: unreadable audio file ({decoder_reason(exc)})") from exc
     if data.shape[0] == 0:
         raise AudioError(f"{path}: audio file holds no samples")
     audio = np.ascontiguousarray(data.T)  # soundfile gives (frames, channels); we use [C, N]

@@ -6,17 +6,21 @@ Heavy modules are imported inside each command so `tfgridnet --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from tfgridnet.errors import UserInputError
+from tfgridnet.text import plural
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
+    from tfgridnet.train.console import quiet_lightning
 
-    run_demo(out_dir=Path(args.out), minutes=args.minutes)
+    with quiet_lightning():  # the demo trains: Lightning's banners go to its train.log only
+        run_demo(out_dir=Path(args.out), minutes=args.minutes)
     return 0
 
 
@@ -76,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
-        device=args.device,
+        device=args.device, overwrite=args.overwrite,
     )
 
 
@@ -84,6 +88,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     return run_enhance(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
+        overwrite=args.overwrite,
     )
 
 
@@ -102,6 +107,29 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- printing around the API (one function per subcommand) ---------------------------------
 
+def _check_json_path(json_path: Path, manifest: Path) -> None:
+    """Refuse a ``--json`` path that is a folder, cannot be written, or would replace the
+    manifest or one of its audio files."""
+    from tfgridnet.data.manifest import ManifestError, read_manifest
+    from tfgridnet.safety import refuse_input_overwrite
+
+    if json_path.is_dir():
+        raise UserInputError(f"{json_path}: --json names a folder; expected a .json file path")
+    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
+    if parent != json_path and not parent.is_dir():
+        raise UserInputError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
+    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
+            json_path.exists() and not os.access(json_path, os.W_OK)):
+        raise UserInputError(f"{json_path}: --json cannot be written (permission denied)")
+    try:
+        pairs = read_manifest(manifest, require=("noisy", "clean"))
+    except ManifestError:
+        pairs = []  # reported (and written to the JSON) by the check itself
+    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
+                                                     for p in (pair.noisy, pair.clean) if p)],
+                           what="--json")
+
+
 def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
                    workers: int | None, max_pairs: int | None = None, seed: int = 0) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
@@ -111,6 +139,8 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     from tfgridnet.data.manifest import ManifestError
     from tfgridnet.fileio import write_json_atomic
 
+    if json_path is not None:
+        _check_json_path(json_path, manifest)  # before any pair is read, and before any writing
     try:
         with progress_reporter("check-data") as progress:
             report = check_data(manifest, sample_rate=sample_rate, workers=workers,
@@ -135,60 +165,77 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
               ) -> int:
     """Entry point of ``tfgridnet train``; returns the exit code."""
+    from tfgridnet.errors import Interrupted
+    from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
+    from tfgridnet.train.console import quiet_lightning
     from tfgridnet.train.run import train
 
-    config = load_config(config_path, overrides)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    # DataCheckFailed (exit 1) and TrainingDiverged (exit 3) are printed and mapped by `main`.
-    result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+    refuse_existing_file(run_dir)
+    config = load_config(config_path, overrides)
+    # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
+    with quiet_lightning():
+        result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
     summary = result.summary
-    if summary is not None:  # global rank 0 only
-        best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
-                     if summary.best_valid_sisnr is not None
-                     else "none (no finite validation score)")
-        print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
-              f"{best_text}  model: {result.run_dir / 'model'}")
+    if summary is None:  # not global rank 0
+        return 0
+    best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
+                 if summary.best_valid_sisnr is not None else "none (no finite validation score)")
+    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
+          f"{best_text}  model: {result.run_dir / 'model'}")
+    if summary.stop_reason.startswith("signal"):
+        # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
+        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train {config_path} "
+                          f"--out {run_dir} --resume")
     return 0
 
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
-                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None) -> int:
+                 n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
+                 overwrite: bool = False) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                      dnsmos=dnsmos, device=device)
+                      dnsmos=dnsmos, device=device, overwrite=overwrite)
     print(format_summary(result))
-    print(f"results in {result.out_dir} (open {result.out_dir / 'index.html'})")
+    print(f"results in {result.out_dir} (open {Path(result.out_dir) / 'index.html'})")
     for failure in result.failed:
         print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
     return 1 if result.n_failed else 0
 
 
+def _name_once(source: Path, message: str) -> str:
+    """``source: message``, without repeating the path when the message already starts with it."""
+    return message if message.startswith(str(source)) else f"{source}: {message}"
+
+
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32") -> int:
-    """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed."""
+                precision: str = "fp32", overwrite: bool = False) -> int:
+    """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
+
+    Every output path is checked against the inputs before the model is even loaded.
+    """
     from rich.progress import Progress
 
     from tfgridnet.inference.batch import enhance_files
-    from tfgridnet.inference.enhancer import Enhancer
 
-    enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds, precision=precision)
     with Progress(transient=True) as progress:
         task = progress.add_task("enhancing", total=None)
-        result = enhance_files(enhancer, inputs, Path(out_dir),
+        result = enhance_files(model, inputs, out_dir, overwrite=overwrite,
                                on_file=lambda done, total: progress.update(
-                                   task, completed=done, total=total))
+                                   task, completed=done, total=total),
+                               device=device, chunk_seconds=chunk_seconds,
+                               overlap_seconds=overlap_seconds, precision=precision)
     rate = ("each file's own rate" if result.rate_independent
             else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
           f"({rate}, device {result.device})")
     for source, reason in result.failed:
-        print(f"failed: {source}: {reason}", file=sys.stderr)
+        print(f"failed: {_name_once(source, reason)}", file=sys.stderr)
     return 1 if result.failed else 0
 
 
@@ -202,12 +249,15 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
     from tfgridnet.report.render import write_analysis
 
     tr("title", lang, run="")
+    if Path(run_dir).is_dir() and not os.access(run_dir, os.W_OK):
+        raise UserInputError(f"{run_dir}: the run folder is read-only and the report is written "
+                             "into it; copy the run folder somewhere writable and report on the copy")
     analysis = analyse(run_dir, eval_dir)
     paths = write_analysis(analysis, lang)
     counts = {s: sum(f.severity == s for f in analysis.findings)
               for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({counts['error']} errors, {counts['warning']} warnings, "
-          f"{counts['info']} notes)")
+    print(f"verdict: {analysis.verdict} ({plural(counts['error'], 'error')}, "
+          f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'note')})")
     for finding in analysis.findings:
         if finding.severity != "info":
             print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")

@@ -19,7 +19,7 @@ from tfgridnet.cli.commands import (
     cmd_report,
     cmd_train,
 )
-from tfgridnet.errors import EXIT_CODES, TfgridnetError, UserInputError
+from tfgridnet.errors import EXIT_CODES, Interrupted, TfgridnetError, UserInputError
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgridnet",
         description="Train, evaluate, diagnose and use TF-GridNet (V2/V3) speech-enhancement models.",
+        formatter_class=_RAW, epilog=_epilog(),
     )
     parser.add_argument("--version", action="version", version=f"tfgridnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=int, default=5, help="plot the best K and worst K (default 5)")
     p.add_argument("--dnsmos", action="store_true", help="also compute DNSMOS (needs speechmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder holding files tfgridnet did not write "
+                        "(a previous run's outputs are always replaced; inputs never are)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("enhance", formatter_class=_RAW,
@@ -134,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: autocast, about 1.7x faster on a CPU, output within ~34 dB of fp32")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder holding files tfgridnet did not write "
+                        "(a previous run's outputs are always replaced; inputs never are)")
     p.set_defaults(func=cmd_enhance)
 
     p = sub.add_parser("export", formatter_class=_RAW, epilog=_epilog(),
@@ -158,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except Interrupted as exc:
+        print(f"tfgridnet {args.command}: interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
     except TfgridnetError as exc:
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (FileNotFoundError, ValueError) as exc:  # user input refused by a plain ValueError
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
+            ValueError) as exc:  # user input (or an unwritable output) refused by the OS/a check
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return UserInputError.exit_code
     except KeyboardInterrupt:

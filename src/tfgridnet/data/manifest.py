@@ -353,9 +353,19 @@ def make_manifest(noisy_dir: str | os.PathLike | Path, clean_dir: str | os.PathL
     ({column: value}, the same on every row) become condition columns; a ``conditions`` uttid
     that names no pair is an error (a naming mismatch), a pair it omits gets empty cells.
     """
+    from tfgridnet.safety import refuse_input_overwrite
+
     noisy_dir, clean_dir, out = Path(noisy_dir), Path(clean_dir), Path(out)
+    if noisy_dir.resolve() == clean_dir.resolve():
+        raise ManifestError(f"{noisy_dir}: the same folder was given for noisy and clean; every "
+                            "file would be paired with itself")
+    if out.is_dir():
+        raise ManifestError(f"{out}: --out is a folder; expected the manifest CSV file to write")
+    if out.suffix.lower() in AUDIO_SUFFIXES:
+        raise ManifestError(f"{out}: --out names an audio file; expected a .csv manifest path")
     noisy = _audio_files(noisy_dir)
     clean = _audio_files(clean_dir)
+    refuse_input_overwrite([out], [*noisy.values(), *clean.values()])
     if not noisy:
         raise ManifestError(f"{noisy_dir}: no audio files ({', '.join(AUDIO_SUFFIXES[:3])}, ...)")
     if not clean:

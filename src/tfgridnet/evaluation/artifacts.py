@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfgridnet.audio.io import load_audio, save_audio
+from tfgridnet.audio.io import AudioError, load_audio, save_audio
 from tfgridnet.evaluation.schema import fmt_value, rank_by_improvement
 from tfgridnet.fileio import write_text_atomic
 
@@ -120,9 +120,24 @@ def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[st
 
 
 def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Both sides of a pair at ``sample_rate``, mono, cropped to the shorter (said in the note)."""
+    """Both sides of a pair at ``sample_rate``, mono, cropped to the shorter (said in the note).
+
+    An input with NaN/inf or a silent reference is refused here (AudioError naming the file), so
+    neither is blamed on the model nor scored.
+    """
+    from tfgridnet.audio.levels import rms_dbfs
+    from tfgridnet.data.checks import THRESHOLDS
+
     noisy, _ = load_audio(pair.noisy, target_sr=sample_rate, mono="average")
     clean, _ = load_audio(pair.clean, target_sr=sample_rate, mono="average")
+    for path, audio in ((pair.noisy, noisy), (pair.clean, clean)):
+        if not np.all(np.isfinite(audio)):
+            raise AudioError(f"{path}: input audio holds NaN or inf samples")
+    level = rms_dbfs(clean)
+    if level < THRESHOLDS["silence_dbfs"]:
+        raise AudioError(f"{pair.clean}: clean reference is silent (RMS {level:.1f} dBFS < "
+                         f"{THRESHOLDS['silence_dbfs']:.0f} dBFS); no score against it means "
+                         "anything")
     note = ""
     if noisy.size != clean.size:
         note = (f"length mismatch: noisy {noisy.size} vs clean {clean.size} samples; "

@@ -107,9 +107,29 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
-             progress: bool = True) -> EvaluationResult:
+             progress: bool = True, overwrite: bool = False) -> EvaluationResult:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
     (an :class:`EvaluationResult`, which reads as the summary dict).
+
+    ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
+    a previous evaluation there is cleared first, anything else needs ``overwrite``.
+    """
+    from tfgridnet.safety import claim_output_dir, refuse_input_folder
+
+    pairs = read_manifest(manifest, require=("noisy", "clean"))
+    inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)]
+    refuse_input_folder(out_dir, inputs)
+    with claim_output_dir(out_dir, "evaluate", inputs=inputs, overwrite=overwrite):
+        return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
+                         n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
+                         chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress)
+
+
+def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
+              save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
+              workers: int | None, chunk_seconds: float, batch_size: int | None,
+              progress: bool) -> EvaluationResult:
+    """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding

@@ -20,7 +20,7 @@ from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
-           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE"]
+           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS"]
 
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 
@@ -67,12 +67,16 @@ def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSumm
     return out, missing
 
 
+# The free-text columns of evaluation_results.csv; every other column holds numbers (or nothing).
+TEXT_COLUMNS = ("status", "error", "notes")
+
+
 def csv_columns(with_dnsmos: bool) -> list[str]:
     columns = ["uttid"]
     for metric in metric_names(with_dnsmos):
         m = METRIC_REGISTRY[metric]
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
-    return columns + ["duration_s", "enhanced_peak", "status", "error", "notes"]
+    return columns + ["duration_s", "enhanced_peak", *TEXT_COLUMNS]
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tfgridnet.audio.io import AudioError, audio_info
+from tfgridnet.audio.io import AudioError, audio_info, decoder_reason
 from tfgridnet.fileio import atomic_path
 from tfgridnet.inference.chunking import ChunkScheduler
 
@@ -70,7 +70,7 @@ def enhance_file(enhancer: Enhancer, in_path: str | os.PathLike, out_path: str |
     try:
         source = sf.SoundFile(str(in_path))
     except (RuntimeError, sf.LibsndfileError, ValueError, EOFError) as exc:
-        raise AudioError(f"{in_path}: unreadable audio file ({exc})") from exc
+        raise AudioError(f"{in_path}: unreadable audio file ({decoder_reason(exc)})") from exc
     with source, atomic_path(out_path) as tmp, sf.SoundFile(
             str(tmp), "w", samplerate=file_rate, channels=n_channels, subtype=subtype,
             format=fmt) as sink:
@@ -112,21 +112,32 @@ def _is_audio(path: Path) -> bool:
         ".mp3", ".opus")
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
-    """Files, folders (searched recursively) and globs -> ``(input, relative output path)``."""
+def expand_inputs(inputs: Iterable[str],
+                  exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """Files, folders (searched recursively) and globs -> ``(input, relative output path)``.
+
+    Folder searches skip ``exclude`` (the output folder) when it lies strictly inside the
+    searched folder, so a previous run's outputs there are not taken as inputs.
+    """
+    skipped = exclude.resolve() if exclude is not None else None
+
+    def wanted(p: Path, root: Path | None = None) -> bool:
+        inside = root is not None and skipped is not None and skipped != root.resolve() \
+            and skipped in p.resolve().parents
+        return p.is_file() and _is_audio(p) and not inside
+
     found: list[tuple[Path, Path]] = []
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_audio(p))
+            files = sorted(p for p in path.rglob("*") if wanted(p, path))
             if not files:
                 raise ValueError(f"{path}: folder holds no audio files")
             found += [(p, p.relative_to(path).with_suffix(".wav")) for p in files]
         elif path.is_file():
             found.append((path, Path(path.name).with_suffix(".wav")))
         elif glob.has_magic(spec):
-            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True)
-                             if Path(p).is_file() and _is_audio(Path(p)))
+            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if wanted(Path(p)))
             if not matches:
                 raise ValueError(f"{spec}: pattern matches no audio files")
             found += [(p, Path(p.name).with_suffix(".wav")) for p in matches]

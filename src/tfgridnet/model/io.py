@@ -22,6 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from tfgridnet.data.manifest import AUDIO_SUFFIXES
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
 from tfgridnet.model.architectures import (
@@ -93,7 +94,12 @@ def load_model(path: str | os.PathLike,
 
 def export_model(source: Path, out_dir: Path) -> Path:
     """Turn a run dir or checkpoint (or another export) into an exported model dir."""
+    from tfgridnet.safety import refuse_existing_file, refuse_input_overwrite
+
     source, out_dir = Path(source), Path(out_dir)
+    refuse_existing_file(out_dir)
+    read = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+    refuse_input_overwrite([out_dir / WEIGHTS_NAME, out_dir / CONFIG_NAME], read)
     model = load_model(source)
     extra: dict[str, Any] = {"source": str(source)}
     if source.is_file() and source.suffix != ".safetensors":
@@ -131,17 +137,23 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: checkpoint not found")
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        raise ModelLoadError(f"{path}: this is an audio file, not a model; MODEL is an exported "
+                             "model dir, a run dir or a .ckpt checkpoint (it comes first)")
     try:
         obj = torch.load(str(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        unsafe = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(exc))
+        if unsafe is None:
+            raise ModelLoadError(f"{path}: corrupt or not a checkpoint") from None
         raise ModelLoadError(
-            f"{path}: refused to load: the checkpoint contains pickled Python objects that are not "
-            "tensors or plain data, and loading it could run arbitrary code. Only safetensors "
-            "exports and plain-data checkpoints (torch.load weights_only=True) are accepted. "
-            f"Details: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: unreadable checkpoint ({exc})") from exc
+            f"{path}: refused to load: the checkpoint contains the pickled Python object "
+            f"{unsafe.group(1)}, and loading it could run arbitrary code; only safetensors "
+            "exports and plain-data checkpoints are accepted") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read checkpoint ({exc.strerror or exc})") from None
+    except Exception:  # noqa: BLE001 - any failure to decode untrusted bytes means "corrupt"
+        raise ModelLoadError(f"{path}: corrupt or not a checkpoint") from None
     if not isinstance(obj, dict):
         raise ModelLoadError(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
     return obj

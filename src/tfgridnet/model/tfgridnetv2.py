@@ -9,7 +9,8 @@ Where the reference misbehaves we differ on purpose, and only there:
   the centred iSTFT divides by a near-zero window envelope in the last samples when N mod hop is
   just below the hop, which makes the reference's output explode there;
 * with ``lengths``, samples past each item's length are zeroed in the output;
-* the normalisation statistics run in float32 under autocast (bf16 variance loses the signal).
+* the normalisation statistics run in float32 under autocast (bf16 variance loses the signal);
+* under CUDA bf16 autocast the BLSTMs run in bf16, not autocast's fp16 (see model/recurrence.py).
 
 Layout notes: between and inside the blocks the features are time-major channel-last,
 [T, B, F, C] (see :class:`GridNetV2Block`); only the first conv and the last deconv see the
@@ -27,6 +28,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.recurrence import run_lstm
 from tfgridnet.model.stft import STFT
 
 __all__ = [
@@ -225,7 +227,7 @@ class GridNetV2Block(nn.Module):
             groups = seq_len // ks
             # [L, N1, N2, C] -> [G, ks, N1, N2, C] -> [G, N1, N2, ks, C]
             u = norm(seq.view(groups, ks, n1, n2, channels).permute(0, 2, 3, 1, 4))
-            u, _ = rnn(u.reshape(groups, n1 * n2, ks * channels))
+            u = run_lstm(rnn, u.reshape(groups, n1 * n2, ks * channels))
             u = proj(u).view(groups, n1, n2, ks, channels)
             if seq_axis == 0:  # h [T, B, F, C] seen as [G, ks, B, F, C]
                 out = h.view(groups, ks, n1, n2, channels) + u.permute(0, 3, 1, 2, 4)
@@ -235,7 +237,7 @@ class GridNetV2Block(nn.Module):
         # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
         u = norm(seq).reshape(seq_len, n1 * n2, channels)
         u = u.unfold(0, ks, hs)  # [W, N, C, ks]
-        u, _ = rnn(u.reshape(u.shape[0], n1 * n2, channels * ks))  # [W, N, 2H]
+        u = run_lstm(rnn, u.reshape(u.shape[0], n1 * n2, channels * ks))  # [W, N, 2H]
         # [N, 2H, W] -> ConvTranspose1d overlap-add -> [N1, N2, C, L]
         u = proj(u.permute(1, 2, 0)).view(n1, n2, channels, seq_len)
         # back to h's [T, B, F, C]: [L=T, N1=B, N2=F, C] or [N2=T, N1=B, L=F, C]

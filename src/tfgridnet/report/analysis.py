@@ -7,7 +7,6 @@ foreign runs can be analysed: anything missing is listed in ``Analysis.missing``
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,9 +16,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tfgridnet.evaluation.schema import MetricSummary, read_metric_summaries
+from tfgridnet.evaluation.schema import TEXT_COLUMNS, MetricSummary, read_metric_summaries
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.report.tables import read_csv_table
 from tfgridnet.train.metrics_schema import METRICS_COLUMNS
 
 __all__ = ["THRESHOLDS", "Analysis", "Finding", "Thresholds", "analyse", "find_eval_dir"]
@@ -141,17 +141,11 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path}: metrics.csv not found (is this a run folder?)")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise ValueError(f"{path}: empty file, expected a CSV header with at least 'epoch'")
-        columns = [c.strip() for c in reader.fieldnames]
-        if "epoch" not in columns:
-            raise ValueError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
-        rows = []
-        for number, raw in enumerate(reader, start=2):
-            rows.append({c.strip(): _parse_number(v, path, number, c.strip())
-                         for c, v in raw.items() if c is not None})
+    columns, table = read_csv_table(path)
+    if "epoch" not in columns:
+        raise ValueError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
+    rows = [{c: _parse_number(v, path, number, c) for c, v in zip(columns, fields)}
+            for number, fields in table]
     if not rows:
         raise ValueError(f"{path}: header only, no epoch rows")
     by_epoch: dict[float, dict[str, float]] = {}
@@ -187,22 +181,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def read_eval_table(path: Path) -> dict[str, list[Any]]:
     """evaluation_results.csv -> column -> list (uttid kept as text, the rest as floats)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "uttid" not in reader.fieldnames:
-            raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
-        table: dict[str, list[Any]] = {c: [] for c in reader.fieldnames}
-        for number, raw in enumerate(reader, start=2):
-            for column, value in raw.items():
-                if column is None:
-                    continue
-                if column == "uttid":
-                    table[column].append(value)
-                else:
-                    try:
-                        table[column].append(_parse_number(value, path, number, column))
-                    except ValueError:
-                        table[column].append(math.nan)  # free-text columns (paths, errors)
+    columns, rows = read_csv_table(path)
+    if "uttid" not in columns:
+        raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
+    table: dict[str, list[Any]] = {c: [] for c in columns}
+    for number, fields in rows:
+        for column, value in zip(columns, fields):
+            if column == "uttid":
+                table[column].append(value)
+            elif column in TEXT_COLUMNS:
+                table[column].append(math.nan)
+            else:
+                table[column].append(_parse_number(value, path, number, column))
     return table
 
 
@@ -466,6 +456,11 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         stats["index_html"] = eval_dir / "index.html"
     if results_path.is_file():
         table = read_eval_table(results_path)
+        expected = _num(summary.get("n"))
+        if expected is not None and int(expected) != len(table["uttid"]):
+            raise ValueError(f"{results_path}: {len(table['uttid'])} rows, but "
+                             f"{summary_path.name} says n={int(expected)}: the table is "
+                             "incomplete or from another run")
         noisy = np.array(table.get("noisy_sisnr", []), dtype=np.float64)
         enhanced = np.array(table.get("enhanced_sisnr", []), dtype=np.float64)
         if "sisnr_improvement" in table:
@@ -519,6 +514,9 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
             stats[ours] = _num(summary.get(theirs))
             if stats[ours] is None:
                 missing.append(f"{summary_path.name}:{theirs}")
+        for count in ("n", "n_failed"):  # counts, printed as integers
+            if stats[count] is not None:
+                stats[count] = int(stats[count])
         if stats["improvement_mean"] is None:
             raise ValueError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
                              "evaluation_results.csv to compute it from")

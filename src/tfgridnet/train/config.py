@@ -22,6 +22,7 @@ from tfgridnet.data.distortions import DistortionConfig
 from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
+from tfgridnet.text import plural
 
 __all__ = [
     "Config", "ConfigError", "ModelConfig", "TrainModelConfig", "DataConfig", "LossConfig",
@@ -269,7 +270,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid config ({exc.error_count()} problem(s)):"]
+    lines = [f"{source}: invalid config ({plural(exc.error_count(), 'problem')}):"]
     for err in exc.errors():
         loc = tuple(str(p) for p in err["loc"])
         path = ".".join(loc) or "(top level)"
@@ -342,6 +343,20 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(_format_errors(exc, source)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def recipe_names() -> list[str]:
     """Names of the recipes shipped in the package (``tfgridnet/configs/*.yaml``)."""
     folder = resources.files("tfgridnet") / "configs"
@@ -377,11 +392,16 @@ def load_config(path: str | os.PathLike | Path, overrides: list[str] | tuple[str
         raise ConfigError(f"{path}: config file not found (nor a shipped recipe: "
                           f"{', '.join(recipe_names())})")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read as YAML ({exc})") from exc
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{path}: config file is empty; expected sections such as model:, "
+                          "data:, trainer:")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (model:, data:, ...), "
                           f"got {type(raw).__name__}")

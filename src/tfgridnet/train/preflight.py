@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tfgridnet.errors import ProblemsFound, UserInputError
+from tfgridnet.text import plural
 from tfgridnet.train.config import Config, ConfigError
 
 __all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
@@ -114,7 +115,8 @@ def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
         kinds = sorted({p.kind for p in errors})
         listed = "; ".join(f"{p.uttid}: {p.kind}: {p.message}" for p in errors[:8])
         failures.append(
-            f"{key} ({manifest}): {len(errors)} error(s) in {len(uttids)} of the checked pairs "
+            f"{key} ({manifest}): {plural(len(errors), 'error')} in {len(uttids)} of the checked "
+            "pairs "
             f"({', '.join(kinds)}): {listed}{' ...' if len(errors) > 8 else ''}\n"
             f"  run `tfgridnet check-data {manifest}` for the full report")
     if failures:

@@ -23,13 +23,11 @@ import torch
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
-    RichProgressBar,
     Timer,
-    TQDMProgressBar,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from tfgridnet.errors import TfgridnetError
+from tfgridnet.errors import ProblemsFound
 from tfgridnet.train.callbacks import (
     MONITOR,
     AtomicCheckpointIO,
@@ -39,6 +37,7 @@ from tfgridnet.train.callbacks import (
     GradientGuard,
 )
 from tfgridnet.train.config import Config
+from tfgridnet.train.console import progress_bar
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.epoch_log import EpochMonitor
 from tfgridnet.train.module import EnhancementModule
@@ -58,10 +57,8 @@ __all__ = ["train", "TrainResult", "TrainSummary", "DataCheckFailed", "TrainingD
 log = logging.getLogger("tfgridnet.train")
 
 
-class TrainingDiverged(TfgridnetError, RuntimeError):
+class TrainingDiverged(ProblemsFound, RuntimeError):
     """Training stopped after too many consecutive non-finite steps (message: the diagnostic)."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -81,14 +78,6 @@ def resolve_precision(config: Config) -> str:
         return precision
     wants_gpu = config.trainer.accelerator in ("auto", "gpu", "cuda")
     return "bf16-mixed" if wants_gpu and torch.cuda.is_available() else "32-true"
-
-
-def _progress_bar(kind: str) -> list[Callback]:
-    if kind == "rich":
-        return [RichProgressBar(leave=True)]
-    if kind == "tqdm":
-        return [TQDMProgressBar()]
-    return []
 
 
 def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | None) -> str:
@@ -161,7 +150,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
             monitor=MONITOR, mode="max", patience=config.early_stopping.patience,
             min_delta=config.early_stopping.min_delta, check_on_train_epoch_end=True,
             check_finite=False))
-    callbacks += _progress_bar(trainer_cfg.progress_bar)
+    callbacks += progress_bar(trainer_cfg.progress_bar)
 
     trainer = pl.Trainer(
         default_root_dir=run_dir,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from tfgridnet.audio.io import to_mono
+from tfgridnet.audio.io import decoder_reason, to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
 from tfgridnet.data.checks.report import Problem
@@ -82,11 +82,16 @@ def decode(path: Path, side: str, uttid: str, problems: list[Problem]
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding, never a crash
         problems.append(Problem(uttid, "unreadable_file", KINDS["unreadable_file"],
-                                f"{side} file {path}: {exc}"))
+                                f"{side} file {path}: {decoder_reason(exc)}"))
         return None
     if data.shape[0] == 0:
         problems.append(Problem(uttid, "unreadable_file", KINDS["unreadable_file"],
                                 f"{side} file {path} has no samples"))
+        return None
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        problems.append(Problem(uttid, "non_finite_samples", KINDS["non_finite_samples"],
+                                f"{side} file {path} holds {bad} NaN/inf samples"))
         return None
     return data.T, int(rate)
 
@@ -239,8 +244,9 @@ def _spectrum(pair: PairAudio) -> None:
 # Registry order is examination order. Errors make training refuse to start; warnings are
 # reported only. length_mismatch is a warning below THRESHOLDS["length_error_s"].
 DETECTORS: tuple[Detector, ...] = (
-    Detector("files", {"missing_file": "error", "unreadable_file": "error"}, None,
-             "each side exists and decodes to at least one sample"),
+    Detector("files", {"missing_file": "error", "unreadable_file": "error",
+                       "non_finite_samples": "error"}, None,
+             "each side exists and decodes to at least one finite sample"),
     Detector("format", {"sample_rate_mismatch": "error", "unexpected_sample_rate": "warning",
                         "multichannel": "warning", "length_mismatch": "error"}, _format,
              "sample rates, channels and lengths of the two sides"),

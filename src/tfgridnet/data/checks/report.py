@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from tfgridnet.text import plural
+
 __all__ = ["Problem", "CheckReport"]
 
 
@@ -46,7 +48,8 @@ class CheckReport:
         checked = self.stats.get("n_checked", self.n_pairs)
         bad = len({p.uttid for p in self.errors})
         verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked pairs"
-        lines = [f"check-data: {verdict} ({len(self.errors)} errors, {len(self.warnings)} warnings; "
+        lines = [f"check-data: {verdict} ({plural(len(self.errors), 'error')}, "
+                 f"{plural(len(self.warnings), 'warning')}; "
                  f"{checked} of {self.n_pairs} pairs checked)"]
         if self.sampled:
             lines.append(f"SAMPLED: statistics below are from a random sample of "

@@ -19,6 +19,7 @@ from tfgridnet.data.checks.detectors import DETECTORS, KINDS, PairAudio, decode
 from tfgridnet.data.checks.report import CheckReport, Problem
 from tfgridnet.data.checks.thresholds import THRESHOLDS
 from tfgridnet.data.manifest import Pair, read_manifest
+from tfgridnet.errors import UserInputError
 
 __all__ = ["check_pair", "check_arrays", "check_data"]
 
@@ -114,6 +115,10 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     duration) are kept. ``progress(done, total)`` is called as pairs finish.
     Raises ManifestError (a ValueError) when the manifest itself is unusable.
     """
+    if sample_rate is not None and sample_rate <= 0:
+        raise UserInputError(f"--sample-rate {sample_rate}: expected a positive rate in Hz")
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers {workers}: expected 1 or more processes")
     pairs = list(manifest) if isinstance(manifest, list) \
         else read_manifest(manifest, require=("noisy", "clean"))
     n_pairs = len(pairs)

@@ -1,0 +1,57 @@
+"""The BLSTMs under mixed precision: run them in the dtype the user asked for, not in fp16.
+
+PyTorch's CUDA autocast hard-codes float16 for cuDNN RNNs (``_cudnn_rnn``), whatever dtype the
+autocast region was opened with. Under Lightning's ``bf16-mixed`` there is no gradient scaler, so
+the LSTMs' backward would run in fp16 with nothing guarding its range (smallest normal 6.1e-5).
+Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
+bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
+oneDNN's LSTM in the region's own dtype, so it is left alone.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+__all__ = ["CUDNN_BF16_RNN_VERSION", "lstm_compute_dtype", "run_lstm"]
+
+# First cuDNN release whose RNN kernels accept bfloat16 input (PyTorch #164411).
+CUDNN_BF16_RNN_VERSION = 91300
+
+
+def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
+                       cudnn_version: int | None) -> torch.dtype | None:
+    """The dtype an LSTM must run in explicitly, or None where autocast already gets it right.
+
+    ``autocast_dtype`` is the enclosing autocast region's dtype on ``device_type`` (None: no
+    autocast). Only CUDA with a non-fp16 region needs help: autocast would give the LSTM fp16.
+    """
+    if device_type != "cuda" or autocast_dtype in (None, torch.float16):
+        return None
+    if autocast_dtype == torch.bfloat16 and (cudnn_version or 0) >= CUDNN_BF16_RNN_VERSION:
+        return torch.bfloat16
+    return torch.float32
+
+
+def run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``rnn(x)[0]``, in ``dtype`` when given, else in :func:`lstm_compute_dtype`'s choice.
+
+    The weights are cast per call (differentiably, so their float32 masters get the gradient);
+    cuDNN then packs them itself, which costs a copy of a few hundred kB per call.
+    """
+    if dtype is None:
+        device_type = x.device.type
+        autocast = (torch.get_autocast_dtype(device_type)
+                    if torch.is_autocast_enabled(device_type) else None)
+        dtype = lstm_compute_dtype(
+            device_type, autocast, torch.backends.cudnn.version() if x.is_cuda else None)
+    if dtype is None:
+        return rnn(x)[0]
+    params = {name: param.to(dtype) for name, param in rnn.named_parameters()}
+    with torch.autocast(x.device.type, enabled=False), warnings.catch_warnings():
+        # The cast weights are, by construction, not one contiguous cuDNN buffer.
+        warnings.filterwarnings("ignore", message="RNN module weights are not part of single")
+        return functional_call(rnn, params, (x.to(dtype),))[0]

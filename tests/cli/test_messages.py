@@ -1,0 +1,78 @@
+"""Console wording: exit codes documented in --help, counts in words, each path said once."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tfgridnet.cli import build_parser
+
+
+def test_the_top_level_help_lists_the_exit_codes_too(capsys):
+    """Each subcommand's --help is covered by tests/test_cli.py; `tfgridnet --help` as well."""
+    from tfgridnet.errors import EXIT_CODES
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    codes = capsys.readouterr().out.split("exit codes:")[1]
+    for code, meaning in EXIT_CODES.items():
+        assert f"{code}  {meaning}" in codes
+
+
+def test_counts_are_words_not_word_s():
+    from tfgridnet.text import plural
+
+    assert [plural(n, "warning") for n in (0, 1, 2)] == ["0 warnings", "1 warning", "2 warnings"]
+    assert plural(1, "utterance") == "1 utterance"
+
+
+def test_check_data_summary_says_1_warning(cli, corpus):
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr = sf.read(str(corpus / "noisy" / "u0.wav"))
+    stereo = np.stack([audio, audio], axis=1)  # two channels: a warning, not an error
+    sf.write(str(corpus / "noisy" / "u0.wav"), stereo, sr, subtype="FLOAT")
+    result = cli("check-data", corpus / "m.csv", "--workers", "1")
+    first = result.out.splitlines()[0]
+    assert "(0 errors, 1 warning;" in first, result.out
+    assert "warning(s)" not in result.out and "warnings;" not in first
+
+
+def test_a_failed_file_names_its_path_once(cli, corpus, model_dir, tmp_path):
+    broken = corpus / "noisy" / "u1.wav"
+    broken.write_bytes(b"RIFF....not audio")
+    result = cli("enhance", model_dir, corpus / "noisy", "--out", tmp_path / "o")
+    assert result.code == 1
+    failed = [line for line in result.err.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].count(str(broken)) == 1, failed
+
+
+def test_report_on_an_eval_folder_without_its_table(cli, corpus, model_dir, tmp_path):
+    """summary.json alone (no evaluation_results.csv): the counts print as integers."""
+    from tfgridnet.report.analysis import evaluation_stats
+
+    out = tmp_path / "eval"
+    assert cli("evaluate", model_dir, "--manifest", corpus / "m.csv", "--out", out,
+               "--no-audio", "--plots", "0").code == 0
+    (out / "evaluation_results.csv").unlink()
+    missing: list[str] = []
+    stats = evaluation_stats(out, missing)
+    assert stats["n"] == 3 and isinstance(stats["n"], int) and isinstance(stats["n_failed"], int)
+    assert "evaluation_results.csv" in missing
+
+
+def test_report_into_a_read_only_run_folder(cli, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,train_loss\n0,1.0\n")
+    run.chmod(0o500)
+    try:
+        if os.access(run, os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        result = cli("report", run)
+        assert result.code == 2
+        assert "read-only" in result.one_line_error()
+    finally:
+        run.chmod(0o700)
