@@ -104,6 +104,10 @@ def faulty_corpus(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     stereo = save_audio(root / "noisy" / "stereo.wav", np.stack([noisy, noisy]), RATE)
     pairs.append(Pair("stereo_noisy", stereo, c_path))
     expected["stereo_noisy"] = "multichannel"
+    with_nan = root / "noisy" / "nan.wav"
+    sf.write(with_nan, np.where(np.arange(noisy.size) == 100, np.nan, noisy), RATE, subtype="FLOAT")
+    pairs.append(Pair("nan_noisy", with_nan, c_path))
+    expected["nan_noisy"] = "non_finite_samples"
     manifest = write_manifest(root / "manifest.csv", pairs)
     return manifest, expected
 
