@@ -49,7 +49,14 @@ from tfgridnet.train.preflight import (
     startup_data_check,
     validate_resume_checkpoint,
 )
-from tfgridnet.train.rundir import RunFiles, TrainSummary, close_text_log, lay_out_run_dir
+from tfgridnet.train.rundir import (
+    RunFiles,
+    TrainSummary,
+    buffer_log,
+    close_text_log,
+    lay_out_run_dir,
+    release_log,
+)
 
 __all__ = ["train", "TrainResult", "TrainSummary", "DataCheckFailed", "TrainingDiverged",
            "ResumeError", "resolve_precision", "validate_resume_checkpoint"]
@@ -94,6 +101,38 @@ def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | N
     if early is not None and early.stopped_epoch:
         return "early stopping"
     return "max_epochs"
+
+
+def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir: Path
+             ) -> pl.Trainer:
+    """The Lightning Trainer of a run: devices, precision, limits and logger from the config."""
+    trainer_cfg = config.trainer
+    return pl.Trainer(
+        default_root_dir=run_dir,
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        num_nodes=trainer_cfg.num_nodes,
+        strategy=trainer_cfg.strategy,
+        precision=precision,
+        max_epochs=trainer_cfg.max_epochs,
+        max_time=(timedelta(minutes=trainer_cfg.max_minutes)
+                  if trainer_cfg.max_minutes is not None else None),
+        accumulate_grad_batches=trainer_cfg.accumulate_grad_batches,
+        gradient_clip_val=trainer_cfg.gradient_clip_val,
+        gradient_clip_algorithm="norm",
+        deterministic=trainer_cfg.deterministic,
+        limit_train_batches=trainer_cfg.limit_train_batches,
+        limit_val_batches=trainer_cfg.limit_val_batches,
+        log_every_n_steps=trainer_cfg.log_every_n_steps,
+        num_sanity_val_steps=1,
+        callbacks=callbacks,
+        logger=TensorBoardLogger(save_dir=str(run_dir / "logs"), name="", version="tensorboard",
+                                 default_hp_metric=False),
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=trainer_cfg.progress_bar != "none",
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+    )
 
 
 def train(config: Config, out_dir: Path, resume: str | None = None,
@@ -152,40 +191,19 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
             check_finite=False))
     callbacks += progress_bar(trainer_cfg.progress_bar)
 
-    trainer = pl.Trainer(
-        default_root_dir=run_dir,
-        accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
-        num_nodes=trainer_cfg.num_nodes,
-        strategy=trainer_cfg.strategy,
-        precision=precision,
-        max_epochs=trainer_cfg.max_epochs,
-        max_time=(timedelta(minutes=trainer_cfg.max_minutes)
-                  if trainer_cfg.max_minutes is not None else None),
-        accumulate_grad_batches=trainer_cfg.accumulate_grad_batches,
-        gradient_clip_val=trainer_cfg.gradient_clip_val,
-        gradient_clip_algorithm="norm",
-        deterministic=trainer_cfg.deterministic,
-        limit_train_batches=trainer_cfg.limit_train_batches,
-        limit_val_batches=trainer_cfg.limit_val_batches,
-        log_every_n_steps=trainer_cfg.log_every_n_steps,
-        num_sanity_val_steps=1,
-        callbacks=callbacks,
-        logger=TensorBoardLogger(save_dir=str(run_dir / "logs"), name="", version="tensorboard",
-                                 default_hp_metric=False),
-        plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=trainer_cfg.progress_bar != "none",
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-    )
+    held = buffer_log()
+    try:
+        trainer = _trainer(config, precision, callbacks, run_dir)
+    except BaseException:
+        release_log(held, None)
+        raise
     # The Trainer has resolved this process's global rank from its cluster environment (torchrun's
     # RANK, SLURM_PROCID, or NODE_RANK and LOCAL_RANK of a plain Lightning launch): only rank 0
     # creates and writes the run folder, so node 1's first process (LOCAL_RANK 0) does not.
-    handler = None
-    if trainer.is_global_zero:
-        handler = lay_out_run_dir(run_dir, config)
-        for note in data_notes:
-            log.info("data check: %s", note)
+    handler = lay_out_run_dir(run_dir, config) if trainer.is_global_zero else None
+    release_log(held, handler)
+    for note in data_notes if handler is not None else ():
+        log.info("data check: %s", note)
 
     module = EnhancementModule(config.to_dict())
     datamodule = EnhancementDataModule(config, start_epoch=start_epoch)

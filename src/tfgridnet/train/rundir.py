@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import logging.handlers
 import os
 import platform
 import sys
@@ -24,7 +25,7 @@ from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.config import Config
 
 __all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "TrainSummary", "RunFiles", "environment",
-           "lay_out_run_dir", "setup_text_log", "close_text_log"]
+           "lay_out_run_dir", "setup_text_log", "close_text_log", "buffer_log", "release_log"]
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -138,16 +139,39 @@ class RunFiles(Callback):
             self.digests = [mine]
 
 
-def setup_text_log(run_dir: Path) -> logging.Handler:
-    """Copy tfgridnet's and Lightning's INFO log lines into ``logs/train.log``."""
-    handler = logging.FileHandler(run_dir / "logs" / "train.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def _attach(handler: logging.Handler) -> None:
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         if logger.level == logging.NOTSET or logger.level > logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+def setup_text_log(run_dir: Path) -> logging.Handler:
+    """Copy tfgridnet's and Lightning's INFO log lines into ``logs/train.log``."""
+    handler = logging.FileHandler(run_dir / "logs" / "train.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _attach(handler)
     return handler
+
+
+def buffer_log() -> logging.handlers.MemoryHandler:
+    """Hold the log lines written before the run folder may be created: the Trainer's device
+    lines come while it resolves this process's rank, which decides who writes ``train.log``."""
+    buffer = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 1)
+    _attach(buffer)
+    return buffer
+
+
+def release_log(buffer: logging.handlers.MemoryHandler, target: logging.Handler | None) -> None:
+    """Detach :func:`buffer_log`'s handler, passing what it held to ``target`` (None: drop)."""
+    for name in _LOGGERS:
+        logging.getLogger(name).removeHandler(buffer)
+    if target is not None:
+        buffer.setTarget(target)
+        buffer.flush()
+    buffer.buffer.clear()
+    buffer.close()
 
 
 def close_text_log(handler: logging.Handler) -> None:
