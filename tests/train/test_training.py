@@ -15,6 +15,7 @@ import torch
 from tfgridnet.model.io import load_model
 from tfgridnet.train.config import ConfigError, config_from_dict
 from tfgridnet.train.metrics_schema import METRICS_COLUMNS
+from tfgridnet.train.precision import auto_precision
 from tfgridnet.train.run import ResumeError, TrainingDiverged, train
 
 CONTRACT_COLUMNS = ("epoch,step,train_loss,train_sisnr,valid_sisnr,lr,grad_norm_mean,grad_norm_max,"
@@ -54,7 +55,8 @@ def test_run_dir_follows_the_file_contract(make_config, tmp_path: Path) -> None:
 
     env = json.loads((run / "environment.json").read_text())
     assert {"device", "device_mem_mb", "torch", "precision", "world_size"} <= set(env)
-    assert env["precision"] == "32-true" and env["world_size"] == 1
+    assert env["precision"] == auto_precision(config.trainer.accelerator)  # "auto" resolved
+    assert env["world_size"] == 1
     resolved = (run / "config.yaml").read_text()
     assert config_from_dict(__import__("yaml").safe_load(resolved)) == config
     assert (run / "logs" / "train.log").read_text().count("valid_sisnr") >= 3

@@ -81,6 +81,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
         device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
+        level=not args.raw_level,
     )
 
 
@@ -89,6 +90,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
         overwrite=args.overwrite,
+        level=not args.raw_level,
     )
 
 
@@ -193,14 +195,14 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
-                 overwrite: bool = False, distillmos: bool = False) -> int:
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
-                      distillmos=distillmos)
+                      distillmos=distillmos, level=level)
     print(format_summary(result))
     print(f"results in {result.out_dir} (open {Path(result.out_dir) / 'index.html'})")
     for failure in result.failed:
@@ -215,7 +217,7 @@ def _name_once(source: Path, message: str) -> str:
 
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32", overwrite: bool = False) -> int:
+                precision: str = "fp32", overwrite: bool = False, level: bool = True) -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -230,11 +232,14 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
                                on_file=lambda done, total: progress.update(
                                    task, completed=done, total=total),
                                device=device, chunk_seconds=chunk_seconds,
-                               overlap_seconds=overlap_seconds, precision=precision)
+                               overlap_seconds=overlap_seconds, precision=precision,
+                               level=level)
     rate = ("each file's own rate" if result.rate_independent
             else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
-          f"({rate}, device {result.device})")
+          f"({rate}, device {result.device}, level "
+          f"{'matched to the input' if level else 'raw'}; "
+          f"{result.limited_samples} samples peak-limited)")
     for source, reason in result.failed:
         print(f"failed: {_name_once(source, reason)}", file=sys.stderr)
     return 1 if result.failed else 0

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distillmos", action="store_true",
                    help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
+                   help="keep the model's raw output gain (default: rescale each output onto "
+                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into an --out folder holding files tfgridnet did not write "
                         "(a previous run's outputs are always replaced; inputs never are)")
@@ -142,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: autocast, about 1.7x faster on a CPU, output within ~34 dB of fp32")
+    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
+                   help="keep the model's raw output gain (default: rescale each output onto "
+                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into an --out folder holding files tfgridnet did not write "
                         "(a previous run's outputs are always replaced; inputs never are)")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfgridnet.audio.filters import bandpass
 from tfgridnet.audio.io import save_audio
 from tfgridnet.audio.resample import resample
 from tfgridnet.data.manifest import (
@@ -37,7 +38,7 @@ from tfgridnet.fileio import write_json_atomic
 
 __all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "make_noise"]
 
-DEMO_VERSION = 3  # 3: manifests carry the noise_kind / snr_db condition columns
+DEMO_VERSION = 4  # 3: manifests carry the noise_kind / snr_db condition columns; 4: wider train speech
 STAMP_NAME = "demo_stamp.json"
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble", "bursts")
 
@@ -46,6 +47,17 @@ _TRAIN_VOICES = [f"{lang}+{variant}" for lang in ("en-us", "en", "en-gb-x-rp")
                  for variant in ("m1", "m2", "m3", "f1", "f2", "f3", "klatt")]
 _TEST_VOICES = [f"{lang}+{variant}" for lang in ("en-gb-scotland", "en-029")
                 for variant in ("m4", "m7", "f4", "f5")]
+# Training speech is wider than valid/test (which keep the recipe above, so that figures stay
+# comparable): more accents and voice variants, faster/slower, higher/lower, flatter/livelier, some
+# questions and exclamations, and a share band-limited like telephone or old recordings. Still
+# disjoint from the test voices (no en-gb-scotland/en-029, no m4/m7/f4/f5).
+_TRAIN_VOICES_WIDE = [f"{lang}+{variant}" for lang in (
+    "en-us", "en", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
+    for variant in ("m1", "m2", "m3", "m5", "m6", "m8", "f1", "f2", "f3", "klatt", "klatt3",
+                    "Andy", "Annie", "adam", "aunty", "belinda", "david", "edward", "grandma",
+                    "ian", "linda", "max", "paul", "robert", "steph", "travis", "zac")]
+_WIDE_PROSODY = {"rate_wpm": (115, 235), "pitch": (15, 86), "pitch_range": (10, 101)}
+_BANDLIMIT_SHARE = 0.25  # of training utterances: low-pass at 3.4-7 kHz (telephone to wideband)
 
 _SUBJECTS = ["the old farmer", "a young doctor", "my neighbour", "the tired pilot", "our teacher",
              "the small child", "a quiet student", "the baker", "her brother", "the captain",
@@ -210,6 +222,22 @@ def make_noise(kind: str, n: int, sample_rate: int, rng: np.random.Generator,
     return noise / (np.std(noise) + 1e-12)
 
 
+def _wide_job(text: str, rng: np.random.Generator) -> tuple[str, str, int, int, int]:
+    """(text, voice, rate, pitch, pitch range) of one training utterance, widely varied."""
+    ending = rng.choice([".", ".", "?", "!"])
+    text = text[:-1] + str(ending)
+    lo_hi = [_WIDE_PROSODY[key] for key in ("rate_wpm", "pitch", "pitch_range")]
+    return (text, _TRAIN_VOICES_WIDE[int(rng.integers(len(_TRAIN_VOICES_WIDE)))],
+            *(int(rng.integers(lo, hi)) for lo, hi in lo_hi))
+
+
+def _maybe_bandlimit(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Low-pass a share (:data:`_BANDLIMIT_SHARE`) of utterances at a random 3.4-7 kHz cutoff."""
+    if rng.random() >= _BANDLIMIT_SHARE:
+        return audio
+    return bandpass(audio, sample_rate, None, float(rng.uniform(3400.0, 7000.0)))
+
+
 def _mix(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     clean_energy = float(np.sum(clean.astype(np.float64) ** 2))
     noise_energy = float(np.sum(noise ** 2))
@@ -267,6 +295,9 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
         voices = _TEST_VOICES if split == "test" else _TRAIN_VOICES
         for k, text in enumerate(texts):
             rng = _keyed_rng(seed, 1, split_index, k)
+            if split == "train":
+                jobs.append(_wide_job(text, rng))
+                continue
             jobs.append((text, voices[int(rng.integers(len(voices)))], int(rng.integers(140, 200)),
                          int(rng.integers(30, 71)), int(rng.integers(30, 80))))
     synth = EspeakSynth.shared()
@@ -283,6 +314,8 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
         for k in range(len(texts)):
             audio = _trim_silence(next(speech_iter), synth_rate)
             audio = resample(audio, synth_rate, sample_rate).astype(np.float64)
+            if split == "train":
+                audio = _maybe_bandlimit(audio, sample_rate, _keyed_rng(seed, 5, split_index, k))
             level_db = _keyed_rng(seed, 2, split_index, k).uniform(-30.0, -20.0)
             audio *= 10 ** (level_db / 20) / (np.sqrt(np.mean(audio ** 2)) + 1e-12)
             cleans.append((f"{split}_{k:04d}", audio))
@@ -324,7 +357,7 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
     write_json_atomic(out_dir / STAMP_NAME, {
         "params": params,
         "manifests": {name: p.relative_to(out_dir).as_posix() for name, p in paths.items()},
-        "voices": {"train_valid": _TRAIN_VOICES, "test": _TEST_VOICES},
+        "voices": {"train": _TRAIN_VOICES_WIDE, "valid": _TRAIN_VOICES, "test": _TEST_VOICES},
         "noise_kinds": list(NOISE_KINDS),
         # What each utterance was synthesised from: the plan a rebuild must reproduce.
         "utterances": {f"{split}_{k:04d}": {"text": job[0], "voice": job[1]}

@@ -134,7 +134,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             distillmos: bool = False) -> EvaluationResult:
+             distillmos: bool = False, level: bool = True) -> EvaluationResult:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
     (an :class:`EvaluationResult`, which reads as the summary dict).
 
@@ -151,13 +151,13 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
                          n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
                          chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress,
-                         distillmos=distillmos)
+                         distillmos=distillmos, level=level)
 
 
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool) -> EvaluationResult:
+              progress: bool, distillmos: bool, level: bool) -> EvaluationResult:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
@@ -166,6 +166,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     A manifest without a ``clean`` column (real recordings) is scored by the non-intrusive
     metrics only, DNSMOS and Distill-MOS, noisy vs enhanced; ``summary.json`` lists the
     intrusive metrics it skipped and why.
+    ``level=False`` scores the model's raw output gain instead of the level-corrected output.
     """
     from rich.progress import Progress
 
@@ -176,11 +177,12 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         enhancer = model_or_path
         model_name = type(enhancer.model).__name__
     elif isinstance(model_or_path, torch.nn.Module):
-        enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds)
+        enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds,
+                            level=level)
         model_name = type(model_or_path).__name__
     else:
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
-                                            chunk_seconds=chunk_seconds)
+                                            chunk_seconds=chunk_seconds, level=level)
         model_name = str(model_or_path)
     pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:
@@ -230,7 +232,8 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
             if len(batch) == 1 or batch[0][1].size > enhancer.chunk:
                 outputs = [enhancer.enhance_mono(noisy) for _, noisy, _ in batch]
             else:
-                outputs = list(enhancer.forward_batch(np.stack([noisy for _, noisy, _ in batch])))
+                stacked = np.stack([noisy for _, noisy, _ in batch])
+                outputs = list(enhancer.level(enhancer.forward_batch(stacked), stacked))
         except (RuntimeError, ValueError) as exc:
             for row, _, _ in batch:
                 row.update(status="failed", error=f"enhancement failed: {exc}")

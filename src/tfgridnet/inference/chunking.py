@@ -53,6 +53,7 @@ class ChunkScheduler:
         self.total = 0  # samples received so far
         self.next_start = 0  # next regular chunk start
         self.previous_end = 0  # end of the last chunk run
+        self.level = enhancer.level.stream(channels)  # one running gain per channel
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add ``[C, m]`` samples; return the enhanced samples now final (maybe none)."""
@@ -94,8 +95,10 @@ class ChunkScheduler:
         step = self.enhancer.chunks_per_batch
         for first in range(0, len(rows), step):
             group = rows[first:first + step]
-            enhanced = self.enhancer.forward_batch(np.stack(
-                [self.inputs[c, s - self.base:s - self.base + length] for s, c, _ in group]))
+            inputs = np.stack(
+                [self.inputs[c, s - self.base:s - self.base + length] for s, c, _ in group])
+            enhanced = self.level(self.enhancer.forward_batch(inputs),
+                                  inputs, [c for _, c, _ in group])
             for (start, c, weights), chunk_out in zip(group, enhanced):
                 self.acc[c, start - self.base:start - self.base + length] += weights * chunk_out
 

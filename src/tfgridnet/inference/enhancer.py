@@ -16,6 +16,7 @@ import torch
 
 from tfgridnet.audio.resample import resample
 from tfgridnet.inference.chunking import ChunkScheduler
+from tfgridnet.inference.level import LevelCorrection
 
 __all__ = ["Enhancer", "pick_device", "PRECISIONS", "as_float_audio", "channels_first"]
 
@@ -69,7 +70,7 @@ class Enhancer:
     def __init__(self, model: torch.nn.Module, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", level: bool = True) -> None:
         from tfgridnet.model.architectures import is_rate_independent
 
         # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
@@ -97,6 +98,9 @@ class Enhancer:
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
+        # level=True: each model output is rescaled onto its input (mixture-consistent gain),
+        # since a -SI-SNR model's own gain is arbitrary; the peak limiter runs either way.
+        self.level = LevelCorrection(sample_rate, enabled=level)
 
     def _set_rate(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
@@ -105,11 +109,13 @@ class Enhancer:
 
     def at_rate(self, sample_rate: int) -> Enhancer:
         """This enhancer working at ``sample_rate``: itself for a fixed-rate model or the same
-        rate, else a shallow copy (same model, chunk lengths in samples of the new rate)."""
+        rate, else a shallow copy (same model; chunk lengths and level correction in samples of
+        the new rate)."""
         if not self.rate_independent or sample_rate == self.sample_rate:
             return self
         other = copy.copy(self)
         other._set_rate(int(sample_rate))
+        other.level = self.level.at_rate(sample_rate)
         return other
 
     @classmethod
@@ -122,7 +128,8 @@ class Enhancer:
 
     @torch.inference_mode()
     def forward_batch(self, batch: np.ndarray) -> np.ndarray:
-        """One model pass over equal-length mono signals ``[B, N]`` at the model's rate.
+        """One raw model pass over equal-length mono signals ``[B, N]`` at the model's rate
+        (``self.level(out, batch)`` corrects whole utterances; the chunk scheduler does it).
 
         Signals shorter than one STFT frame (the centred STFT's reflect padding needs more than
         ``n_fft / 2`` samples) are zero-padded to a frame and cropped back.

@@ -79,12 +79,11 @@ class TrainResult:
 
 
 def resolve_precision(config: Config) -> str:
-    """``auto``: bf16 mixed precision on a CUDA GPU, full fp32 on the CPU."""
+    """``auto``: bf16 mixed precision on a CUDA GPU or a bf16-capable CPU, else full fp32."""
+    from tfgridnet.train.precision import auto_precision
+
     precision = config.trainer.precision
-    if precision != "auto":
-        return precision
-    wants_gpu = config.trainer.accelerator in ("auto", "gpu", "cuda")
-    return "bf16-mixed" if wants_gpu and torch.cuda.is_available() else "32-true"
+    return auto_precision(config.trainer.accelerator) if precision == "auto" else precision
 
 
 def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | None) -> str:
