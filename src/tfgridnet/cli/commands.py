@@ -89,8 +89,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     return run_enhance(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
-        overwrite=args.overwrite,
-        level=not args.raw_level,
+        overwrite=args.overwrite, level=not args.raw_level, backend=args.backend,
     )
 
 
@@ -98,6 +97,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tfgridnet.model.io import export_model
 
     out = export_model(Path(args.source), Path(args.out))
+    if args.format == "onnx":
+        from tfgridnet.model.onnx_export import export_onnx_dir
+
+        out = export_onnx_dir(out)
     print(f"exported {args.source} -> {out}")
     return 0
 
@@ -217,7 +220,8 @@ def _name_once(source: Path, message: str) -> str:
 
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32", overwrite: bool = False, level: bool = True) -> int:
+                precision: str = "auto", overwrite: bool = False, level: bool = True,
+                backend: str = "torch") -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -233,11 +237,12 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
                                    task, completed=done, total=total),
                                device=device, chunk_seconds=chunk_seconds,
                                overlap_seconds=overlap_seconds, precision=precision,
-                               level=level)
+                               level=level, backend=backend)
     rate = ("each file's own rate" if result.rate_independent
             else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
-          f"({rate}, device {result.device}, level "
+          f"({rate}, {result.backend} backend on {result.device}, "
+          f"precision {result.precision}, level "
           f"{'matched to the input' if level else 'raw'}; "
           f"{result.limited_samples} samples peak-limited)")
     for source, reason in result.failed:

@@ -177,12 +177,14 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         enhancer = model_or_path
         model_name = type(enhancer.model).__name__
     elif isinstance(model_or_path, torch.nn.Module):
+        # Scores are computed in fp32 everywhere, whatever CPU runs them (no "auto" bf16).
         enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds,
-                            level=level)
+                            precision="fp32", level=level)
         model_name = type(model_or_path).__name__
     else:
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
-                                            chunk_seconds=chunk_seconds, level=level)
+                                            chunk_seconds=chunk_seconds, precision="fp32",
+                                            level=level)
         model_name = str(model_or_path)
     pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:

@@ -29,6 +29,8 @@ class EnhanceResult:
     device: str = ""
     rate_independent: bool = False  # the model ran at each file's own rate (V3)
     limited_samples: int = 0  # output samples the level correction's peak limiter touched
+    backend: str = "torch"  # or "onnx"
+    precision: str = "fp32"
 
     @property
     def n_inputs(self) -> int:
@@ -68,4 +70,5 @@ def enhance_files(model: Enhancer | str | os.PathLike, inputs: Sequence[str],
             if on_file is not None:
                 on_file(done, len(jobs))
     return EnhanceResult(out_dir, written, failed, enhancer.sample_rate, str(enhancer.device),
-                         bool(enhancer.rate_independent), int(enhancer.level.limited_samples))
+                         bool(enhancer.rate_independent), int(enhancer.level.limited_samples),
+                         str(enhancer.backend), str(enhancer.precision))
