@@ -90,7 +90,8 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
           config.trainer.max_minutes)
 
     stage("4/5 evaluation of the demo test set")
-    summary = evaluate(run_dir, manifests["test"], eval_dir, save_audio=True, n_plots=n_plots)
+    summary = evaluate(run_dir, manifests["test"], eval_dir, save_audio=True,
+                       n_plots=n_plots).summary
 
     stage("5/5 report")
     report_files = write_report(run_dir, eval_dir=eval_dir)

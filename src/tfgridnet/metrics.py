@@ -1,6 +1,6 @@
 """Signal metrics. SI-SNR lives here once; the loss, evaluation and reports all call it.
 
-Convention (DESIGN.md §2): SI-SNR is in dB and higher is better. The training loss is its negative.
+Convention (docs/design.md, conventions): SI-SNR is in dB and higher is better. The training loss is its negative.
 """
 
 from __future__ import annotations

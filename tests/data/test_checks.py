@@ -11,7 +11,7 @@ from scipy import signal
 from tfgridnet.audio.io import save_audio
 from tfgridnet.audio.resample import resample
 from tfgridnet.cli import main
-from tfgridnet.data.checks import KINDS, check_arrays, check_data
+from tfgridnet.data.checks import DETECTORS, KINDS, check_arrays, check_data
 from tfgridnet.data.demo import EspeakSynth, make_noise
 from tfgridnet.data.manifest import Pair, write_manifest
 
@@ -104,6 +104,10 @@ def faulty_corpus(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     stereo = save_audio(root / "noisy" / "stereo.wav", np.stack([noisy, noisy]), RATE)
     pairs.append(Pair("stereo_noisy", stereo, c_path))
     expected["stereo_noisy"] = "multichannel"
+    with_nan = root / "noisy" / "nan.wav"
+    sf.write(with_nan, np.where(np.arange(noisy.size) == 100, np.nan, noisy), RATE, subtype="FLOAT")
+    pairs.append(Pair("nan_noisy", with_nan, c_path))
+    expected["nan_noisy"] = "non_finite_samples"
     manifest = write_manifest(root / "manifest.csv", pairs)
     return manifest, expected
 
@@ -221,3 +225,32 @@ def test_cli_exit_codes(faulty_corpus, tmp_path, make_pair):
     assert main(["check-data", str(tmp_path / "absent.csv")]) == 2
     assert main(["make-manifest", "--noisy-dir", str(folder / "noisy"), "--clean-dir",
                  str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.csv")]) == 2
+
+
+def _documented_detectors() -> list[tuple[str, dict[str, str]]]:
+    """The detector table of docs/data-checks.md: name -> {kind: severity}."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "data-checks.md").read_text()
+    table = text.split("## Detectors")[1].split("\n\n")[1]
+    out = []
+    for line in table.splitlines()[2:]:
+        name, kinds = line.split("|")[1:3]
+        out.append((name.strip().strip("`"),
+                    dict(re.findall(r"`(\w+)` \((error|warning)\)", kinds))))
+    return out
+
+
+def test_docs_list_every_registered_detector_and_kind_with_its_severity():
+    assert _documented_detectors() == [(d.name, d.kinds) for d in DETECTORS]
+    assert KINDS == {k: s for d in DETECTORS for k, s in d.kinds.items()}
+
+
+def test_every_registered_kind_has_a_planted_fault(faulty_corpus):
+    _, expected = faulty_corpus
+    covered = set(expected.values()) | {
+        "unexpected_sample_rate",  # test_expected_sample_rate_is_reported_when_different
+    }
+    for detector in DETECTORS:
+        assert set(detector.kinds) <= covered, (detector.name, set(detector.kinds) - covered)

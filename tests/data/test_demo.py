@@ -17,7 +17,6 @@ from tfgridnet.data.demo import (
     EspeakSynth,
     make_demo_data,
     make_noise,
-    make_sentences,
 )
 from tfgridnet.data.manifest import read_entries, read_manifest, read_noise_manifest
 
@@ -59,12 +58,21 @@ def test_demo_manifests_feed_both_datasets(small_demo):
 
 
 def test_test_split_uses_other_voices_and_sentences(small_demo):
-    out, _ = small_demo
-    stamp = json.loads((out / STAMP_NAME).read_text())
-    assert not set(stamp["voices"]["test"]) & (set(stamp["voices"]["train"])
-                                                | set(stamp["voices"]["valid"]))
-    sentences = make_sentences(14, seed=1)
-    assert len(set(sentences)) == 14  # train/valid/test slices of distinct sentences
+    out, paths = small_demo
+    plan = json.loads((out / STAMP_NAME).read_text())["utterances"]
+    by_split = {split: [plan[p.uttid] for p in read_manifest(paths[split])]
+                for split in ("train", "valid", "test")}
+    for split, pairs in (("train", 8), ("valid", 3), ("test", 3)):
+        assert len(by_split[split]) == pairs
+        for pair in read_manifest(paths[split]):  # each manifest lists its own split's files
+            assert (pair.noisy.parent.resolve(), pair.clean.parent.resolve()) == (
+                out.resolve() / split / "noisy", out.resolve() / split / "clean")
+    seen = {split: ({u["voice"] for u in us}, {u["text"] for u in us})
+            for split, us in by_split.items()}
+    train_voices = seen["train"][0] | seen["valid"][0]
+    assert seen["test"][0] and not seen["test"][0] & train_voices
+    texts = [u["text"] for us in by_split.values() for u in us]
+    assert len(set(texts)) == len(texts) == 14  # no sentence in two utterances, let alone splits
 
 
 def test_demo_is_idempotent_and_its_plan_and_noises_are_deterministic(small_demo, tmp_path):

@@ -96,3 +96,22 @@ def test_two_inputs_with_one_output_name_are_refused(tmp_path):
 def test_bad_chunking_is_refused(tiny_model, sr):
     with pytest.raises(ValueError, match="chunk_seconds > overlap_seconds"):
         Enhancer(tiny_model, sr, chunk_seconds=1.0, overlap_seconds=1.0)
+
+
+def test_enhance_files_lists_what_it_wrote_and_each_failure_with_its_file(tmp_path, sr):
+    from tfgridnet.inference.batch import enhance_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    audio = np.random.default_rng(2).standard_normal(sr // 2).astype(np.float32) * 0.1
+    sf.write(folder / "good.wav", audio, sr)
+    (folder / "broken.wav").write_bytes(b"RIFF but not really a wav")
+    calls = []
+    result = enhance_files(Enhancer(LocalFilter(), sr), [str(folder)], tmp_path / "out",
+                           on_file=lambda done, total: calls.append((done, total)))
+    assert result.written == [tmp_path / "out" / "good.wav"] and result.n_inputs == 2
+    assert [(p.name, "broken.wav" in reason) for p, reason in result.failed] == [
+        ("broken.wav", True)]
+    assert calls == [(1, 2), (2, 2)] and result.sample_rate == sr
+    enhanced, rate = sf.read(tmp_path / "out" / "good.wav", dtype="float32")
+    assert rate == sr and enhanced.shape == audio.shape

@@ -73,6 +73,10 @@ def test_identity_model_writes_the_whole_contract_and_improves_by_exactly_zero(
             assert (out / "visualizations" / f"{uttid}_{plot}.png").is_file()
     on_disk = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(on_disk) and on_disk["n"] == 4 and on_disk["n_failed"] == 0
+    # The result reads as the summary dict evaluate() used to return, and as typed fields.
+    assert json.loads(json.dumps(dict(summary))) == on_disk and summary.out_dir == out
+    assert (summary.n, summary.n_failed, summary.failed) == (4, 0, [])
+    assert summary.metrics["sisnr"].n == 4 and list(summary.metrics) == list(summary["metrics"])
     for metric, stats in summary["metrics"].items():
         assert stats["n"] == 4 and stats["improvement_mean"] == 0.0, metric
         assert stats["noisy_mean"] == stats["enhanced_mean"]
@@ -108,18 +112,33 @@ def test_missing_and_corrupt_files_are_reported_and_the_rest_evaluated(make_pair
     assert any("2 of 4 utterances could not be evaluated" in w for w in summary["warnings"])
 
 
-def test_broken_pairs_and_a_harmful_model_are_said_first(make_pairs, tmp_path, sr):
+def test_broken_pairs_are_said_to_be_the_data_not_the_model(make_pairs, tmp_path, sr):
     manifest = make_pairs(tmp_path / "data", n=3)
-    # Shuffle the clean side: every noisy input now faces another utterance, as in the users' run.
-    text = manifest.read_text().replace("clean/utt00", "clean/tmp").replace(
-        "clean/utt01", "clean/utt00").replace("clean/tmp", "clean/utt01")
-    manifest.write_text(text.replace("clean/utt02", "clean/utt02"))
+    # Rotate the clean side: every noisy input now faces another utterance, as in the users' run.
+    text = manifest.read_text()
+    for old, new in (("clean/utt00", "clean/tmp"), ("clean/utt01", "clean/utt00"),
+                     ("clean/utt02", "clean/utt01"), ("clean/tmp", "clean/utt02")):
+        text = text.replace(old, new)
+    manifest.write_text(text)
+    summary = evaluate(Enhancer(Identity(), sr), manifest, tmp_path / "eval", n_plots=0,
+                       progress=False)
+    assert summary["noisy_sisnr_mean"] < -10  # unrelated utterances, not a noisy version
+    assert not summary["worse_than_input"]  # identity: the model is not what is wrong
+    broken = [w for w in summary["warnings"] if "pairs are probably broken" in w]
+    assert len(broken) == 1 and "check-data" in broken[0]
+    assert broken[0] in format_summary(summary)
+    assert "WARNING: The noisy inputs score" in (tmp_path / "eval" / "highlights.txt").read_text()
+
+
+def test_a_model_worse_than_doing_nothing_is_said_first(make_pairs, tmp_path, sr):
+    manifest = make_pairs(tmp_path / "data", n=3)
     summary = evaluate(Enhancer(Reverser(), sr), manifest, tmp_path / "eval", n_plots=0,
                        progress=False)
+    assert 4 < summary["noisy_sisnr_mean"] < 12  # sound pairs: the model alone is at fault
+    assert summary["worse_than_input"] and summary["sisnr_improvement_mean"] < 0
+    assert not any("pairs are probably broken" in w for w in summary["warnings"])
     report = format_summary(summary)
     assert report.splitlines()[0].startswith("WARNING: the model is WORSE than doing nothing")
-    assert summary["worse_than_input"] or summary["noisy_sisnr_mean"] < -10
-    assert any("check-data" in w for w in summary["warnings"])
     assert (tmp_path / "eval" / "highlights.txt").read_text().startswith("WARNING")
     assert "WORSE than doing nothing" in (tmp_path / "eval" / "index.html").read_text()
 

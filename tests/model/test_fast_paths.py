@@ -1,11 +1,20 @@
-"""The speed/memory paths of the model: per-path checkpointing and the channel-last block."""
+"""The speed/memory paths of the model: per-path checkpointing and the channel-last norms.
+
+The block's channel-last path as a whole is checked against ESPnet's own output
+(test_espnet_fixtures.py); here each normalisation's fast path is checked against its reference
+layout and both against the float64 definition."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from tfgridnet.model.tfgridnetv2 import GridNetV2Block, TFGridNetV2
+from tfgridnet.model.tfgridnetv2 import (
+    AllHeadPReLULayerNormalization4DCF,
+    LayerNormalization4DCF,
+    TFGridNetV2,
+)
 
 CONF = dict(n_srcs=1, n_fft=64, stride=32, n_layers=2, lstm_hidden_units=16, attn_n_head=2,
             emb_dim=16)
@@ -53,26 +62,49 @@ def test_path_checkpointing_gives_the_same_gradients(emb_ks: int, emb_hs: int) -
         torch.testing.assert_close(grads[1][name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
-@pytest.mark.parametrize(("emb_ks", "emb_hs"), [(1, 1), (4, 4), (4, 2)])
-def test_block_reference_interface_equals_the_channel_last_path(emb_ks: int, emb_hs: int) -> None:
-    torch.manual_seed(0)
-    block = GridNetV2Block(8, emb_ks, emb_hs, n_freqs=17, hidden_channels=8, n_head=2)
-    x = torch.randn(2, 8, 11, 17)  # [B, C, T, F], sizes that need padding for emb_ks=4
-    with torch.no_grad():
-        expected = block.forward_tbfc(x.permute(2, 0, 3, 1).contiguous()).permute(1, 3, 0, 2)
-        out = block(x)
-    assert out.shape == x.shape and out.is_contiguous()
-    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+def _numpy_norm(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    """Layer normalisation over ``axes`` in float64: the definition, nothing fused."""
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
 
 
-def test_lstm_weights_load_from_a_batch_first_reference_unchanged() -> None:
-    # Our LSTMs run sequence-first; batch_first is not part of the state_dict, so a reference
-    # (batch_first=True) LSTM's weights give the same function on the transposed input.
+def test_cf_norm_reference_layout_and_channel_last_path_match_float64() -> None:
+    # The reference layout [B, C, T, F] is the oracle the model's channel-last path must equal.
     torch.manual_seed(0)
-    block = GridNetV2Block(8, 1, 1, n_freqs=17, hidden_channels=8, n_head=2)
-    reference = torch.nn.LSTM(8, 8, 1, batch_first=True, bidirectional=True)
-    reference.load_state_dict(block.intra_rnn.state_dict(), strict=True)
-    x = torch.randn(3, 5, 8)
+    norm = LayerNormalization4DCF((6, 17), eps=1e-5)
     with torch.no_grad():
-        torch.testing.assert_close(block.intra_rnn(x.transpose(0, 1))[0].transpose(0, 1),
-                                   reference(x)[0])
+        norm.gamma.normal_()
+        norm.beta.normal_()
+    x = 3.0 + 2.0 * torch.randn(2, 6, 5, 17)  # [B, C, T, F]
+    gamma, beta = norm.gamma.detach().double().numpy(), norm.beta.detach().double().numpy()
+    expected = _numpy_norm(x.double().numpy(), (1, 3), 1e-5) * gamma + beta
+    with torch.no_grad():
+        reference = norm(x)
+        fast = norm.forward_channel_last(x.permute(0, 2, 3, 1))  # [B, T, F, C]
+    np.testing.assert_allclose(reference.double().numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.permute(0, 3, 1, 2).double().numpy(), expected,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_all_head_norm_reference_layout_and_heads_first_path_match_float64() -> None:
+    torch.manual_seed(0)
+    heads, emb, n_freqs = 2, 3, 9
+    norm = AllHeadPReLULayerNormalization4DCF((heads, emb, n_freqs), eps=1e-5)
+    with torch.no_grad():
+        norm.gamma.normal_()
+        norm.beta.normal_()
+        norm.act.weight.copy_(torch.tensor([0.1, 0.7]))
+    x = torch.randn(2, heads * emb, 4, n_freqs)  # [B, H*E, T, F], head-major channels
+    slope = norm.act.weight.detach().double().numpy()[None, :, None, None, None]
+    h = x.double().numpy().reshape(2, heads, emb, 4, n_freqs)
+    h = np.where(h >= 0, h, slope * h)  # per-head PReLU
+    gamma, beta = norm.gamma.detach().double().numpy(), norm.beta.detach().double().numpy()
+    expected = _numpy_norm(h, (2, 4), 1e-5) * gamma + beta  # [B, H, E, T, F]
+    with torch.no_grad():
+        reference = norm(x)
+        heads_first = x.view(2, heads, emb, 4, n_freqs).permute(0, 1, 3, 4, 2)  # [B, H, T, F, E]
+        fast = norm.forward_heads_first(heads_first.contiguous())
+    np.testing.assert_allclose(reference.double().numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.permute(0, 1, 4, 2, 3).double().numpy(), expected,
+                               rtol=1e-4, atol=1e-5)

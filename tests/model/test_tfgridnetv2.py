@@ -95,13 +95,22 @@ def test_output_stays_bounded_at_every_length_modulo_hop(remainder: int) -> None
     assert tail_peak < 3 * body_peak
 
 
-def test_multiple_of_hop_is_not_padded(tiny_model: TFGridNetV2) -> None:
-    # At N = k*hop our padding is a no-op, so a longer input's prefix frames are unaffected by it.
-    noisy = torch.randn(1, 32 * 20)
-    with torch.no_grad():
-        padded = tiny_model(torch.nn.functional.pad(noisy, (0, 0)))
-        plain = tiny_model(noisy)
-    assert torch.equal(padded, plain)
+@pytest.mark.parametrize(("n_samples", "stft_samples"), [(32 * 20, 32 * 20), (32 * 20 + 1, 32 * 21),
+                                                        (32 * 21 - 2, 32 * 21)])
+def test_stft_sees_the_input_padded_to_the_next_multiple_of_the_hop(
+        tiny_model: TFGridNetV2, n_samples: int, stft_samples: int) -> None:
+    # At N = k*hop nothing is padded (the reference's function exactly); otherwise the pad is
+    # the least that reaches a multiple of the hop, and the output is cropped back to N.
+    seen: list[int] = []
+    hook = tiny_model.stft.register_forward_hook(
+        lambda module, args, output: seen.append(args[0].shape[-1]))
+    try:
+        with torch.no_grad():
+            out = tiny_model(torch.randn(1, n_samples))
+    finally:
+        hook.remove()
+    assert seen == [stft_samples]
+    assert out.shape == (1, n_samples)
 
 
 def test_silent_and_near_silent_input_give_finite_output(tiny_model: TFGridNetV2) -> None:

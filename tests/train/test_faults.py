@@ -62,7 +62,7 @@ def test_signal_finishes_the_step_writes_last_ckpt_and_exits_130(
     assert (run / "model" / "model.safetensors").is_file()
     # and the run resumes from it
     raw["trainer"]["max_epochs"] = ckpt["epoch"] + 2
-    resumed = train(config_from_dict(raw), run, resume="auto")
+    resumed = train(config_from_dict(raw), run, resume="auto").run_dir
     again = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)
     assert again["global_step"] > ckpt["global_step"]
 
@@ -171,7 +171,7 @@ def test_broken_pairs_stop_training_before_it_starts(make_config, corpus, tmp_pa
     # --ignore-data-errors trains, and the first validation raises the loud warning
     raw["data"]["valid_manifest"] = str(_all_swapped(corpus, tmp_path))
     raw["trainer"]["max_epochs"] = 1
-    run = train(config_from_dict(raw), tmp_path / "run", ignore_data_errors=True)
+    run = train(config_from_dict(raw), tmp_path / "run", ignore_data_errors=True).run_dir
     summary = json.loads((run / "train_summary.json").read_text())
     assert "check-data" in summary["early_warning"]
     assert "noisy validation input itself scores" in summary["early_warning"]

@@ -20,9 +20,10 @@ EPOCH_SIZE = 4  # 8 clean files in the corpus: two epochs make one pass over the
 # Records the (index, epoch) key and clean file of every training item this process reads.
 DRIVER = textwrap.dedent("""
     import json, os, sys
+    from lightning.pytorch.utilities import rank_zero_only
     import tfgridnet.data.datasets as datasets
+    import tfgridnet.train.run as run
     from tfgridnet.cli import main
-    from tfgridnet.train.run import _rank
 
     seen = []
     read = datasets.DynamicMixDataset.__getitem__
@@ -33,10 +34,17 @@ DRIVER = textwrap.dedent("""
         return item
 
     datasets.DynamicMixDataset.__getitem__ = recording
-    rank_at_start = _rank()  # what decides who creates the run folder and its log
+    laid_out = []  # whether this process created the run folder and its log
+    lay_out = run.lay_out_run_dir
+
+    def recording_lay_out(*args, **kwargs):
+        laid_out.append(True)
+        return lay_out(*args, **kwargs)
+
+    run.lay_out_run_dir = recording_lay_out
     code = main(["train", sys.argv[1], "--out", sys.argv[2]])
     with open(sys.argv[3], "w") as handle:
-        json.dump({"seen": seen, "rank_at_start": rank_at_start, "rank_at_end": _rank()}, handle)
+        json.dump({"seen": seen, "laid_out": bool(laid_out), "rank": rank_zero_only.rank}, handle)
     sys.exit(code)
 """)
 
@@ -90,5 +98,5 @@ def test_two_nodes_read_disjoint_shares_and_only_global_rank_zero_writes(
     assert summary["world_size"] == 2 and len(set(summary["weight_digests"])) == 1
     # Node 1's process has no RANK variable (Lightning sets only LOCAL_RANK=0 there): it must
     # still know it is not global rank 0, or it writes the run folder's files too.
-    assert [(r["rank_at_start"], r["rank_at_end"]) for r in records] == [(0, 0), (1, 1)]
+    assert [(r["laid_out"], r["rank"]) for r in records] == [(True, 0), (False, 1)]
     assert "run dir:" in outputs[0]

@@ -129,7 +129,7 @@ def test_multi_rate_training_smoke(mixed_corpus, tmp_path: Path) -> None:
                     "num_threads": 1},
         "early_stopping": {"patience": None},
     }
-    run = train(config_from_dict(raw), tmp_path / "run")
+    run = train(config_from_dict(raw), tmp_path / "run").run_dir
     with open(run / "metrics.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and int(rows[0]["step"]) == 4  # 3 + 3 items: 2 + 2 one-rate batches

@@ -19,7 +19,7 @@ from tfgridnet.train.run import train
 
 def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
         make_config, corpus: dict[str, Path], tmp_path: Path) -> None:
-    run = train(config_from_dict(make_config(trainer={"max_epochs": 1})), tmp_path / "run")
+    run = train(config_from_dict(make_config(trainer={"max_epochs": 1})), tmp_path / "run").run_dir
     evaluate(run, corpus["valid"], run / "eval", n_plots=1, progress=False, save_audio=False)
     summary = json.loads((run / "eval" / "summary.json").read_text(encoding="utf-8"))
     computed = {name: stats for name, stats in summary["metrics"].items() if stats["n"]}

@@ -34,7 +34,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_run_dir_follows_the_file_contract(make_config, tmp_path: Path) -> None:
     config = config_from_dict(make_config(trainer={"max_epochs": 3}, checkpoint={"save_top_k": 1}))
-    run = train(config, tmp_path / "run")
+    run = train(config, tmp_path / "run").run_dir
 
     assert tuple(CONTRACT_COLUMNS) == METRICS_COLUMNS
     with open(run / "metrics.csv", encoding="utf-8") as handle:
@@ -76,8 +76,11 @@ def test_run_dir_follows_the_file_contract(make_config, tmp_path: Path) -> None:
     assert summary["best_epoch"] == int(best_row["epoch"])
     exported = json.loads((run / "model" / "config.json").read_text())
     assert exported["epoch"] == summary["best_epoch"] and exported["sample_rate"] == 8000
+    assert exported["checkpoint"] == summary["best_checkpoint"]
     model = load_model(run / "model")
     best = torch.load(run / "checkpoints" / summary["best_checkpoint"], weights_only=True)
+    # ModelCheckpoint's state under its usual key: older and newer runs resume into each other
+    assert any(key.startswith("ModelCheckpoint{") for key in best["callbacks"])
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, best["state_dict"][f"model.{name}"])
 
@@ -86,9 +89,9 @@ def test_two_epochs_plus_resume_equal_four_straight_and_retention_is_bounded(
         make_config, tmp_path: Path) -> None:
     raw = make_config(trainer={"max_epochs": 4}, checkpoint={"save_top_k": 2},
                       data={"num_workers": 1})
-    straight = train(config_from_dict(raw), tmp_path / "straight")
+    straight = train(config_from_dict(raw), tmp_path / "straight").run_dir
     raw["trainer"]["max_epochs"] = 2
-    split = train(config_from_dict(raw), tmp_path / "split")
+    split = train(config_from_dict(raw), tmp_path / "split").run_dir
     raw["trainer"]["max_epochs"] = 4
     train(config_from_dict(raw), split, resume="auto")
 
@@ -102,14 +105,19 @@ def test_two_epochs_plus_resume_equal_four_straight_and_retention_is_bounded(
     assert opt_a["global_step"] == opt_b["global_step"] == 8
     assert opt_a["lr_schedulers"][0]["last_epoch"] == opt_b["lr_schedulers"][0]["last_epoch"]
     assert [r["train_loss"] for r in _rows(straight)] == [r["train_loss"] for r in _rows(split)]
-    # top-2 + last, however many epochs ran
+    # top-2 + last, however many epochs ran; the best epoch survives the resume
     for run in (straight, split):
         assert len(list((run / "checkpoints").glob("*.ckpt"))) == 3
+    best = [json.loads((run / "train_summary.json").read_text())["best_checkpoint"]
+            for run in (straight, split)]
+    assert best[0] == best[1]
+    assert [json.loads((run / "model" / "config.json").read_text())["checkpoint"]
+            for run in (straight, split)] == best
 
 
 def test_corrupt_checkpoint_is_refused_and_nothing_is_touched(make_config, tmp_path: Path) -> None:
     config = config_from_dict(make_config(trainer={"max_epochs": 1}))
-    run = train(config, tmp_path / "run")
+    run = train(config, tmp_path / "run").run_dir
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     corrupt = run / "checkpoints" / "last.ckpt"
     data = corrupt.read_bytes()
@@ -155,7 +163,7 @@ def test_nonfinite_steps_are_skipped_and_counted_without_touching_the_weights(
     config = config_from_dict(make_config(data={"train_manifest": str(manifest),
                                                 "crop_seconds": 0.5},
                                           trainer={"max_epochs": 2}))
-    run = train(config, tmp_path / "run")
+    run = train(config, tmp_path / "run").run_dir
     rows = _rows(run)
     assert [int(r["nonfinite_steps"]) for r in rows] == [1, 1]  # one bad batch per epoch
     assert all(np.isfinite(float(r["train_loss"])) for r in rows)
@@ -186,13 +194,13 @@ def test_early_stopping_time_budget_and_fast_decay_warning(make_config, tmp_path
     config = config_from_dict(make_config(
         optim={"lr": 1e-9}, scheduler={"name": "exponential", "gamma": 0.1, "min_lr": 1e-13},
         trainer={"max_epochs": 20}, early_stopping={"patience": 1, "min_delta": 0.5}))
-    run = train(config, tmp_path / "early")
+    run = train(config, tmp_path / "early").run_dir
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["stop_reason"] == "early stopping" and summary["epochs_completed"] == 2
     assert "decay the LR by" in (run / "logs" / "train.log").read_text()
 
     budget = config_from_dict(make_config(trainer={"max_epochs": 50}))
-    run = train(budget, tmp_path / "budget", max_minutes=0.0005)
+    run = train(budget, tmp_path / "budget", max_minutes=0.0005).run_dir
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["stop_reason"] == "time budget" and summary["epochs_completed"] == 1
     assert (run / "model" / "model.safetensors").is_file()
@@ -209,7 +217,7 @@ def test_sample_rate_different_from_the_data_is_refused_before_training(
 def test_bf16_on_cpu_with_gradient_accumulation(make_config, tmp_path: Path) -> None:
     config = config_from_dict(make_config(trainer={"max_epochs": 1, "precision": "bf16-mixed",
                                                    "accumulate_grad_batches": 2}))
-    run = train(config, tmp_path / "run")
+    run = train(config, tmp_path / "run").run_dir
     env = json.loads((run / "environment.json").read_text())
     assert env["precision"] == "bf16-mixed"
     row = _rows(run)[0]

@@ -6,7 +6,6 @@ Heavy modules are imported inside each command so `tfgridnet --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -171,8 +170,6 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
               ) -> int:
     """Entry point of ``tfgridnet train``; returns the exit code."""
-    from lightning.pytorch.utilities import rank_zero_only
-
     from tfgridnet.errors import Interrupted
     from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
@@ -184,17 +181,15 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
-        train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
-    summary_path = run_dir / "train_summary.json"
-    if rank_zero_only.rank != 0 or not summary_path.is_file():
+        result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+    summary = result.summary
+    if summary is None:  # not global rank 0
         return 0
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    best = summary.get("best_valid_sisnr")
-    best_text = f"{best:.2f} dB at epoch {summary['best_epoch']}" if best is not None \
-        else "none (no finite validation score)"
-    print(f"run dir: {run_dir}  stopped: {summary['stop_reason']}  best valid_sisnr: "
-          f"{best_text}  model: {run_dir / 'model'}")
-    if str(summary["stop_reason"]).startswith("signal"):
+    best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
+                 if summary.best_valid_sisnr is not None else "none (no finite validation score)")
+    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
+          f"{best_text}  model: {result.run_dir / 'model'}")
+    if summary.stop_reason.startswith("signal"):
         # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
         raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train {config_path} "
                           f"--out {run_dir} --resume")
@@ -208,19 +203,18 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
-    summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device, overwrite=overwrite,
-                       distillmos=distillmos, level=level)
-    print(format_summary(summary))
-    print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
-    for failure in summary["failed"]:
+    result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
+                      dnsmos=dnsmos, device=device, overwrite=overwrite,
+                      distillmos=distillmos, level=level)
+    print(format_summary(result))
+    print(f"results in {result.out_dir} (open {Path(result.out_dir) / 'index.html'})")
+    for failure in result.failed:
         print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
-    return 1 if summary["n_failed"] else 0
+    return 1 if result.n_failed else 0
 
 
-def _name_once(source: Path, exc: Exception) -> str:
+def _name_once(source: Path, message: str) -> str:
     """``source: message``, without repeating the path when the message already starts with it."""
-    message = str(exc)
     return message if message.startswith(str(source)) else f"{source}: {message}"
 
 
@@ -234,38 +228,26 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     """
     from rich.progress import Progress
 
-    from tfgridnet.inference.enhancer import Enhancer
-    from tfgridnet.inference.streaming import expand_inputs
-    from tfgridnet.safety import claim_output_dir, refuse_input_folder, refuse_input_overwrite
+    from tfgridnet.inference.batch import enhance_files
 
-    jobs = expand_inputs(inputs, exclude=Path(out_dir))
-    sources = [source for source, _ in jobs]
-    refuse_input_overwrite([Path(out_dir) / relative for _, relative in jobs], sources)
-    refuse_input_folder(out_dir, sources)
-    enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
-                                        overlap_seconds=overlap_seconds, precision=precision,
-                                        level=level, backend=backend)
-    failures: list[str] = []
-    with claim_output_dir(out_dir, "enhance", inputs=sources, overwrite=overwrite,
-                          planned=[relative for _, relative in jobs]), \
-            Progress(transient=True) as progress:
-        task = progress.add_task("enhancing", total=len(jobs))
-        for source, relative in jobs:
-            try:
-                enhancer.enhance_file(source, Path(out_dir) / relative)
-            except (ValueError, RuntimeError, OSError) as exc:
-                failures.append(_name_once(source, exc))
-            progress.advance(task)
-    rate = ("each file's own rate" if enhancer.rate_independent
-            else f"model rate {enhancer.sample_rate} Hz")
-    print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"({rate}, {enhancer.backend} backend on {enhancer.device}, "
-          f"precision {enhancer.precision}, level "
+    with Progress(transient=True) as progress:
+        task = progress.add_task("enhancing", total=None)
+        result = enhance_files(model, inputs, out_dir, overwrite=overwrite,
+                               on_file=lambda done, total: progress.update(
+                                   task, completed=done, total=total),
+                               device=device, chunk_seconds=chunk_seconds,
+                               overlap_seconds=overlap_seconds, precision=precision,
+                               level=level, backend=backend)
+    rate = ("each file's own rate" if result.rate_independent
+            else f"model rate {result.sample_rate} Hz")
+    print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
+          f"({rate}, {result.backend} backend on {result.device}, "
+          f"precision {result.precision}, level "
           f"{'matched to the input' if level else 'raw'}; "
-          f"{enhancer.level.limited_samples} samples peak-limited)")
-    for failure in failures:
-        print(f"failed: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+          f"{result.limited_samples} samples peak-limited)")
+    for source, reason in result.failed:
+        print(f"failed: {_name_once(source, reason)}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") -> int:

@@ -359,6 +359,11 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
         "manifests": {name: p.relative_to(out_dir).as_posix() for name, p in paths.items()},
         "voices": {"train": _TRAIN_VOICES_WIDE, "valid": _TRAIN_VOICES, "test": _TEST_VOICES},
         "noise_kinds": list(NOISE_KINDS),
+        # What each utterance was synthesised from: the plan a rebuild must reproduce.
+        "utterances": {f"{split}_{k:04d}": {"text": job[0], "voice": job[1]}
+                       for (split, k), job in zip(
+                           ((split, k) for split, texts in split_sentences.items()
+                            for k in range(len(texts))), jobs)},
     })
     if progress:
         progress(f"demo data: {len(noise_entries)} noise files; manifests in {manifests_dir}")

@@ -1,4 +1,4 @@
-"""Manifests: which noisy file goes with which clean file (DESIGN.md §4).
+"""Manifests: which noisy file goes with which clean file (docs/design.md, file contract).
 
 A manifest is a CSV with header ``uttid,noisy,clean`` (``clean`` optional for enhance-only sets);
 dynamic-mixing sets use ``uttid,clean`` plus a noise manifest ``uttid,noise``. Relative paths are

@@ -5,7 +5,7 @@ identity baseline, "doing nothing") and the enhanced output. A model worse than 
 said first, in the CLI output, ``highlights.txt``, ``summary.json`` and the page. A noisy-input
 SI-SNR far outside [-10, 30] dB means the pairs are broken (the users' -36 dB), not the model.
 
-The files it writes are defined in ``evaluation.schema`` (contract: DESIGN.md §4).
+The files it writes are defined in ``evaluation.schema`` (contract: docs/design.md, files).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import multiprocessing
 import os
 import time
 from collections import deque
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,9 @@ from tfgridnet.evaluation.artifacts import (
     write_visualizations,
 )
 from tfgridnet.evaluation.schema import (
+    MetricSummary,
     csv_columns,
+    read_metric_summaries,
     select_highlights,
     summarize,
     write_results_csv,
@@ -41,7 +45,58 @@ from tfgridnet.evaluation.scoring import MetricSet, score_pair
 from tfgridnet.fileio import write_json_atomic
 from tfgridnet.inference.enhancer import Enhancer
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "EvaluationResult"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult(Mapping[str, Any]):
+    """What :func:`evaluate` returns: the evaluation folder and ``summary.json``'s content.
+
+    It reads as the summary dict ``evaluate`` returned before (``result["n_failed"]``,
+    ``result["metrics"]["sisnr"]``, ``dict(result)``), with typed access beside it.
+    """
+
+    out_dir: Path
+    summary: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.summary[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.summary)
+
+    def __len__(self) -> int:
+        return len(self.summary)
+
+    @property
+    def n(self) -> int:
+        """Utterances in the manifest."""
+        return int(self.summary["n"])
+
+    @property
+    def n_failed(self) -> int:
+        """Utterances that could not be evaluated (listed in :attr:`failed`)."""
+        return int(self.summary["n_failed"])
+
+    @property
+    def failed(self) -> list[dict[str, str]]:
+        """``{"uttid", "error"}`` of each utterance that could not be evaluated."""
+        return list(self.summary.get("failed", []))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader must know first (broken pairs, worse than doing nothing, ...)."""
+        return list(self.summary.get("warnings", []))
+
+    @property
+    def worse_than_input(self) -> bool:
+        """The model's mean SI-SNR improvement over the identity baseline is negative."""
+        return bool(self.summary.get("worse_than_input", False))
+
+    @property
+    def metrics(self) -> dict[str, MetricSummary]:
+        """Per-metric noisy/enhanced statistics, through the summary.json schema."""
+        return read_metric_summaries(self.summary)[0]
 
 
 def _default_workers(n_items: int) -> int:
@@ -79,8 +134,9 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             distillmos: bool = False, level: bool = True) -> dict[str, Any]:
-    """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
+             distillmos: bool = False, level: bool = True) -> EvaluationResult:
+    """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
+    (an :class:`EvaluationResult`, which reads as the summary dict).
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
@@ -101,7 +157,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool, level: bool) -> dict[str, Any]:
+              progress: bool, distillmos: bool, level: bool) -> EvaluationResult:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
@@ -245,4 +301,4 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     from tfgridnet.evaluation.page import write_page
 
     write_page(out_dir, summary, ordered, page_items, sample_rate)
-    return summary
+    return EvaluationResult(out_dir, summary)

@@ -29,7 +29,7 @@ class Metric:
 
     Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
     ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
-    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (DESIGN.md §4).
+    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (docs/design.md, file contract).
     The improvement is positive when the enhanced signal is better: ``enhanced - noisy`` for a
     higher-is-better metric, the reduction of the distance to ``target`` for a metric that is
     best at one value (the level error is best at 0 dB).

@@ -164,6 +164,12 @@ def _score_from_name(name: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def epoch_from_name(name: str) -> int | None:
+    """The epoch in a training checkpoint's file name (``epoch007-valid_sisnr=...``), if any."""
+    match = re.match(r"epoch(\d+)", name)
+    return int(match.group(1)) if match else None
+
+
 def _inference_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k not in RUNTIME_ONLY}
 

@@ -104,6 +104,7 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
         batch, n_heads = x.shape[:2]
         x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
         x = F.layer_norm(x, x.shape[-2:], eps=self.eps)
+        # gamma/beta [1, H, E, 1, F] -> [1, H, 1, F, E], broadcast over [B, H, T, F, E]
         return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
 
 
@@ -170,6 +171,7 @@ class GridNetV2Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, T, F] -> [B, C, T, F] (the reference's interface)."""
+        # [B, C, T, F] -> [T, B, F, C] -> blocks -> [B, C, T, F]
         return self.forward_tbfc(x.permute(2, 0, 3, 1)).permute(1, 3, 0, 2).contiguous()
 
     def forward_tbfc(self, x: torch.Tensor, checkpoint_paths: bool = False) -> torch.Tensor:
@@ -223,19 +225,22 @@ class GridNetV2Block(nn.Module):
         if ks == hs:
             # ks consecutive positions concatenated position-major: feature = i*C + c.
             groups = seq_len // ks
+            # [L, N1, N2, C] -> [G, ks, N1, N2, C] -> [G, N1, N2, ks, C]
             u = norm(seq.view(groups, ks, n1, n2, channels).permute(0, 2, 3, 1, 4))
             u = run_lstm(rnn, u.reshape(groups, n1 * n2, ks * channels))
             u = proj(u).view(groups, n1, n2, ks, channels)
-            if seq_axis == 0:
+            if seq_axis == 0:  # h [T, B, F, C] seen as [G, ks, B, F, C]
                 out = h.view(groups, ks, n1, n2, channels) + u.permute(0, 3, 1, 2, 4)
-            else:
+            else:  # h [T, B, F, C] seen as [T, B, G, ks, C]; u [G, B, T, ks, C] -> [T, B, G, ks, C]
                 out = h.view(n2, n1, groups, ks, channels) + u.permute(2, 1, 0, 3, 4)
             return out.reshape(h.shape)
         # Overlapping windows: unfold (channel-major features), BLSTM, overlap-add by ConvTranspose1d.
         u = norm(seq).reshape(seq_len, n1 * n2, channels)
         u = u.unfold(0, ks, hs)  # [W, N, C, ks]
-        u = run_lstm(rnn, u.reshape(u.shape[0], n1 * n2, channels * ks))
-        u = proj(u.permute(1, 2, 0)).view(n1, n2, channels, seq_len)  # [N1, N2, C, L]
+        u = run_lstm(rnn, u.reshape(u.shape[0], n1 * n2, channels * ks))  # [W, N, 2H]
+        # [N, 2H, W] -> ConvTranspose1d overlap-add -> [N1, N2, C, L]
+        u = proj(u.permute(1, 2, 0)).view(n1, n2, channels, seq_len)
+        # back to h's [T, B, F, C]: [L=T, N1=B, N2=F, C] or [N2=T, N1=B, L=F, C]
         return h + (u.permute(3, 0, 1, 2) if seq_axis == 0 else u.permute(1, 0, 3, 2))
 
     def _heads(self, conv: nn.Conv2d, norm: AllHeadPReLULayerNormalization4DCF,
@@ -243,6 +248,7 @@ class GridNetV2Block(nn.Module):
         """1x1 conv as a Linear on [T, B, F, C], then per-head PReLU + norm; -> [B, H, T, F, E]."""
         n_frames, batch, n_freqs, _ = z.shape
         y = F.linear(z, conv.weight.flatten(1), conv.bias)
+        # [T, B, F, H*E] -> [T, B, F, H, E] -> [B, H, T, F, E]
         y = y.view(n_frames, batch, n_freqs, self.n_head, -1).permute(1, 3, 0, 2, 4)
         return norm.forward_heads_first(y.contiguous())
 
@@ -257,6 +263,7 @@ class GridNetV2Block(nn.Module):
         k = self._heads(self.attn_conv_K, self.attn_norm_K, z).flatten(3)
         v = self._heads(self.attn_conv_V, self.attn_norm_V, z)  # [B, H, T, F, C/H]
         out = F.scaled_dot_product_attention(q, k, v.flatten(3)).view(v.shape)
+        # [B, H, T, F, C/H] -> [T, B, F, H, C/H] -> [T, B, F, C] (head-major channels)
         out = out.permute(2, 0, 3, 1, 4).reshape(n_frames, batch, n_freqs, channels)
         conv, act, norm = self.attn_concat_proj
         out = norm.forward_channel_last(act(F.linear(out, conv.weight.flatten(1), conv.bias)))
@@ -352,6 +359,7 @@ class TFGridNetV2(nn.Module):
             x = F.pad(x, (0, 0, 0, pad))
         padded_len = n_samples + pad
 
+        # [B, N, M] -> [B, M, N] -> [B*M, N]: one STFT per microphone; spec [B*M, T, F]
         spec = self.stft(x.transpose(1, 2).reshape(batch * n_mics, padded_len))
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
         spec = spec.reshape(batch, n_mics, n_frames, n_freqs)
@@ -366,7 +374,8 @@ class TFGridNetV2(nn.Module):
                             and torch.is_grad_enabled())
         for block in self.blocks:
             h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        h = self.deconv(h.permute(1, 3, 0, 2)).float()  # [B, 2S, T, F]
+        # [T, B, F, C] -> [B, C, T, F] -> deconv -> [B, 2S, T, F]
+        h = self.deconv(h.permute(1, 3, 0, 2)).float()
 
         h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = self.stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)

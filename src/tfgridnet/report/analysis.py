@@ -1,7 +1,7 @@
 """Read a run's contract files and turn them into statistics and findings.
 
 Every finding comes from one explicit rule with a named threshold (``THRESHOLDS``); the rules are
-documented in docs/report-rules.md. Only the contract files are read (DESIGN.md §4), so old or
+documented in docs/report-rules.md. Only the contract files are read (docs/design.md, file contract), so old or
 foreign runs can be analysed: anything missing is listed in ``Analysis.missing``, never invented.
 """
 

@@ -1,8 +1,8 @@
 """The ``metrics.csv`` file contract: one row per epoch, written by training, read by the report.
 
-``METRICS_COLUMNS`` come first in this order (DESIGN.md §3) and every run has them; the
+``METRICS_COLUMNS`` come first in this order (docs/design.md, file contract) and every run has them; the
 ``EXTRA_COLUMNS`` follow when known, then a native-rate (V3) run's per-rate validation SI-SNR
-(``RATE_METRIC_FORMAT``). Both the writer (``train.callbacks.EpochMonitor``) and the
+(``RATE_METRIC_FORMAT``). Both the writer (``train.epoch_log.EpochMonitor``) and the
 reader (``report.analysis``) import them from here.
 """
 

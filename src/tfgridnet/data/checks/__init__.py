@@ -1,0 +1,20 @@
+"""`check-data`: find the pairs that would silently ruin a training run, before it starts.
+
+Every pair is read and compared at an analysis rate of 16 kHz (or lower when both files are lower)
+by the detectors of :data:`DETECTORS`, in order:
+  * files, format: missing/unreadable files, rates, channels, lengths;
+  * levels: silence, clipping, DC offset;
+  * alignment: FFT cross-correlation over a bounded window -> lag (misaligned), peak (not_a_pair);
+  * snr: SI-SNR(noisy, clean) (metrics.si_snr) -> identical pairs, very low SNR;
+  * swap, spectrum: residual correlations and the transfer function noisy/clean (Welch
+    cross-spectrum) -> swapped columns, one-sided filtering, phase distortion, scale mismatch.
+Thresholds and the measurements behind them are in docs/data-checks.md (:data:`THRESHOLDS`).
+"""
+
+from tfgridnet.data.checks.detectors import DETECTORS, KINDS, Detector, PairAudio
+from tfgridnet.data.checks.report import CheckReport, Problem
+from tfgridnet.data.checks.run import check_arrays, check_data, check_pair
+from tfgridnet.data.checks.thresholds import THRESHOLDS
+
+__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays",
+           "THRESHOLDS", "KINDS", "DETECTORS", "Detector", "PairAudio"]

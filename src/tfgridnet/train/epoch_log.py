@@ -1,0 +1,176 @@
+"""The per-epoch record of a run: one ``metrics.csv`` row (columns from
+``train.metrics_schema``), TensorBoard scalars, a console line, and the loud broken-pairs warning
+after the first validation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from tfgridnet.fileio import write_text_atomic
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.train.callbacks import GradientGuard, console_print, metric
+from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
+
+__all__ = ["EpochMonitor", "peak_memory_mb"]
+
+log = logging.getLogger("tfgridnet.train")
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated on ``device``, else the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+class EpochMonitor(Callback):
+    """Writes ``metrics.csv`` (rank 0), TensorBoard scalars and one console line per epoch."""
+
+    def __init__(self, run_dir: Path, guard: GradientGuard, identity_margin_db: float = 10.0,
+                 min_noisy_sisnr_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]) -> None:
+        self.metrics_path = Path(run_dir) / "metrics.csv"
+        self.guard = guard
+        self.identity_margin_db = identity_margin_db
+        self.min_noisy_sisnr_db = min_noisy_sisnr_db
+        self.elapsed_before = 0.0  # seconds trained in earlier (resumed-from) processes
+        self.warned = False
+        self.warning: str | None = None
+        self._rows: list[dict[str, str]] | None = None
+        self._fit_start = time.monotonic()
+        self._epoch_start = self._fit_start
+        self._train_end = self._fit_start
+        self._batches = 0
+        self._samples = 0
+
+    # -- timing ---------------------------------------------------------------------------------
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_start = time.monotonic()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_start = time.monotonic()
+        self._train_end = self._epoch_start
+        self._batches = 0
+        self._samples = 0
+        if pl_module.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(pl_module.device)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._batches += 1
+        self._samples += int(batch["noisy"].shape[0])
+        self._train_end = time.monotonic()
+
+    # -- epoch row --------------------------------------------------------------------------------
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        now = time.monotonic()
+        train_time = max(self._train_end - self._epoch_start, 1e-9)
+        norms = self.guard.norms
+        sec_per_batch = train_time / self._batches if self._batches else float("nan")
+        valid = metric(trainer, "valid_sisnr")
+        noisy = metric(trainer, "valid_noisy_sisnr")
+        row: dict[str, Any] = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "train_loss": metric(trainer, "train_loss"),
+            "train_sisnr": metric(trainer, "train_sisnr"),
+            "valid_sisnr": valid,
+            "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan,
+            "grad_norm_mean": sum(norms) / len(norms) if norms else float("nan"),
+            "grad_norm_max": max(norms) if norms else float("nan"),
+            "clipped_steps": self.guard.clipped_steps,
+            "nonfinite_steps": self.guard.nonfinite_steps,
+            "sec_per_batch": sec_per_batch,
+            "samples_per_sec": self._samples * trainer.world_size / train_time,
+            "peak_mem_mb": peak_memory_mb(pl_module.device),
+            "time_s": self.elapsed_before + now - self._fit_start,
+            "valid_loss": metric(trainer, "valid_loss"),
+            "valid_noisy_sisnr": noisy,
+            "valid_sisnri": valid - noisy,
+            "grad_clip": trainer.gradient_clip_val if trainer.gradient_clip_val else "",
+            "epoch_time_s": now - self._epoch_start,
+            "train_batches": self._batches,
+            "world_size": trainer.world_size,
+        }
+        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
+                    if is_rate_metric(name)})
+        if trainer.is_global_zero:
+            self._write_row(row)
+            if trainer.logger is not None:
+                numeric = {f"epoch/{k}": float(v) for k, v in row.items()
+                           if isinstance(v, int | float) and k not in ("epoch", "step")}
+                trainer.logger.log_metrics(numeric, step=trainer.global_step)
+            line = (f"epoch {row['epoch']}/{trainer.max_epochs - 1}  step {row['step']}  "
+                    f"loss {row['train_loss']:.3f}  train_sisnr {row['train_sisnr']:.2f} dB  "
+                    f"valid_sisnr {valid:.2f} dB (noisy {noisy:.2f}, SI-SNRi "
+                    f"{valid - noisy:+.2f})  lr {row['lr']:.3g}  grad max "
+                    f"{row['grad_norm_max']:.3g}  {sec_per_batch:.3f} s/batch")
+            console_print(trainer, line)
+            log.info(line)
+        if not self.warned and math.isfinite(noisy):
+            self.warned = True
+            self._early_warning(trainer, valid, noisy)
+
+    def _early_warning(self, trainer: pl.Trainer, valid: float, noisy: float) -> None:
+        reasons = []
+        if noisy < self.min_noisy_sisnr_db:
+            reasons.append(f"the noisy validation input itself scores {noisy:.1f} dB SI-SNR against "
+                           f"its clean reference (below {self.min_noisy_sisnr_db:g} dB: real noisy "
+                           "speech is rarely this far from its clean version, broken pairs are)")
+        if valid < noisy - self.identity_margin_db:
+            reasons.append(f"the model scores {valid:.1f} dB, {noisy - valid:.1f} dB below "
+                           f"returning the noisy input unchanged ({noisy:.1f} dB)")
+        if not reasons:
+            return
+        self.warning = ("WARNING: after the first validation " + "; and ".join(reasons) +
+                        ". This is what misaligned, mis-paired or wrongly resampled noisy/clean "
+                        "pairs look like. Run `tfgridnet check-data MANIFEST` on the train and "
+                        "valid manifests before training further.")
+        log.warning(self.warning)
+        if trainer.is_global_zero:
+            bar = "!" * 100
+            console_print(trainer, f"{bar}\n{self.warning}\n{bar}")
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        if self._rows is None:
+            self._rows = []
+            if self.metrics_path.is_file():
+                with open(self.metrics_path, newline="", encoding="utf-8") as handle:
+                    self._rows = list(csv.DictReader(handle))
+        epoch = int(row["epoch"])
+        # A resumed run rewrites the epochs it replays; earlier rows are kept.
+        self._rows = [r for r in self._rows if r.get("epoch", "").isdigit()
+                      and int(r["epoch"]) < epoch]
+        self._rows.append({k: _fmt(v) for k, v in row.items()})
+        columns = list(METRICS_COLUMNS) + list(EXTRA_COLUMNS)
+        for r in self._rows:
+            columns += [k for k in r if k not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self._rows)
+        write_text_atomic(self.metrics_path, buffer.getvalue())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"elapsed_s": self.elapsed_before + time.monotonic() - self._fit_start,
+                "warned": self.warned}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.elapsed_before = float(state_dict.get("elapsed_s", 0.0))
+        self.warned = bool(state_dict.get("warned", False))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)

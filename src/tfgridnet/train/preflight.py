@@ -1,0 +1,129 @@
+"""Checks made before a run starts, each refusing with one clear line: the resume checkpoint
+(complete, readable without unpickling code, same model), the audio's sample rate against the
+config, and the start-up data check on a sample of the paired manifests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tfgridnet.errors import ProblemsFound, UserInputError
+from tfgridnet.text import plural
+from tfgridnet.train.config import Config, ConfigError
+
+__all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
+           "check_sample_rates", "startup_data_check"]
+
+log = logging.getLogger("tfgridnet.train")
+
+
+class DataCheckFailed(ProblemsFound, ValueError):
+    """The start-up data check found broken pairs; the message lists them and what to run."""
+
+
+class ResumeError(UserInputError):
+    """The checkpoint given to --resume cannot be used; nothing was changed."""
+
+
+def validate_resume_checkpoint(path: Path, config: Config) -> dict[str, Any]:
+    """Read a checkpoint safely and check it is a resumable run of this model; raise ResumeError."""
+    from tfgridnet.model.io import ModelLoadError, read_checkpoint
+
+    try:
+        ckpt = read_checkpoint(path)
+    except ModelLoadError as exc:
+        raise ResumeError(f"cannot resume: {exc}") from None
+    missing = [k for k in ("state_dict", "optimizer_states", "loops", "hyper_parameters", "epoch")
+               if k not in ckpt]
+    if missing:
+        raise ResumeError(f"cannot resume from {path}: not a complete tfgridnet training "
+                          f"checkpoint (missing {', '.join(missing)}); to start from weights only, "
+                          "train a fresh run")
+    saved = (ckpt["hyper_parameters"] or {}).get("config") or {}
+    saved_model = {"version": "v2", **(saved.get("model") or {})}  # older runs were all V2
+    wanted = {"version": config.model.version, **config.model.architecture()}
+    diffs = [f"model.{k}: checkpoint {saved_model.get(k)!r}, config {v!r}"
+             for k, v in wanted.items() if saved_model.get(k) != v]
+    if diffs:
+        raise ResumeError(f"cannot resume from {path}: the model differs from the config ("
+                          + "; ".join(diffs) + ")")
+    return ckpt
+
+
+def resumed_epoch(ckpt: dict[str, Any]) -> int:
+    """The epoch Lightning will pass to ``set_epoch`` first when resuming from ``ckpt``."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("epoch", 0))
+
+
+def check_sample_rates(config: Config) -> None:
+    """Refuse audio at another rate than data.sample_rate unless data.resample is set."""
+    if config.data.resample or config.data.check_pairs == 0 or config.model.rate_independent:
+        return  # (a V3 model trains at every file's own rate)
+    from tfgridnet.audio.io import audio_info
+    from tfgridnet.data.manifest import read_manifest, read_noise_manifest
+
+    data = config.data
+    files: list[tuple[str, Path]] = []
+    for key in ("train_manifest", "valid_manifest", "train_clean_manifest"):
+        manifest = getattr(data, key)
+        if manifest is None:
+            continue
+        require = ("clean",) if key == "train_clean_manifest" else ("noisy", "clean")
+        for pair in read_manifest(manifest, require=require)[:3]:
+            files += [(key, p) for p in (pair.noisy, pair.clean) if p is not None]
+    if data.train_noise_manifest is not None:
+        files += [("train_noise_manifest", p)
+                  for _, p in read_noise_manifest(data.train_noise_manifest)[:3]]
+    for key, path in files:
+        try:
+            rate = int(audio_info(path).samplerate)
+        except (OSError, ValueError, RuntimeError):
+            continue  # unreadable files are reported by the data check
+        if rate != data.sample_rate:
+            raise ConfigError(
+                f"data.sample_rate is {data.sample_rate} Hz but {path} (from data.{key}) is "
+                f"{rate} Hz; set data.sample_rate: {rate}, or data.resample: true to resample "
+                "every file on load")
+
+
+def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
+    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors."""
+    data = config.data
+    if data.check_pairs == 0:
+        return []
+    from tfgridnet.data.checks import check_data
+
+    notes: list[str] = []
+    failures: list[str] = []
+    manifests = [("data.train_manifest", data.train_manifest),
+                 ("data.valid_manifest", data.valid_manifest)]
+    for key, manifest in manifests:
+        if manifest is None:
+            continue
+        expected_rate = None if config.model.rate_independent else data.sample_rate
+        report = check_data(Path(manifest), sample_rate=expected_rate,
+                            max_pairs=data.check_pairs)
+        errors = [p for p in report.problems if p.severity == "error"]
+        if not errors:
+            notes.append(f"{key}: {report.summary()}")
+            continue
+        uttids = sorted({p.uttid for p in errors})
+        kinds = sorted({p.kind for p in errors})
+        listed = "; ".join(f"{p.uttid}: {p.kind}: {p.message}" for p in errors[:8])
+        failures.append(
+            f"{key} ({manifest}): {plural(len(errors), 'error')} in {len(uttids)} of the checked "
+            "pairs "
+            f"({', '.join(kinds)}): {listed}{' ...' if len(errors) > 8 else ''}\n"
+            f"  run `tfgridnet check-data {manifest}` for the full report")
+    if failures:
+        message = ("start-up data check found broken pairs; training on them cannot work "
+                   "(this is how a run ends at -36 dB):\n" + "\n".join(failures))
+        if not ignore_errors:
+            raise DataCheckFailed(message + "\n(--ignore-data-errors trains anyway)")
+        log.warning("%s\n--ignore-data-errors given: training anyway", message)
+        notes.append("data errors ignored: " + message)
+    return notes
