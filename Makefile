@@ -11,11 +11,17 @@ install: $(STAMP)
 
 # Re-runs only when pyproject.toml changes. torch is pinned to the local CPU wheel here so that
 # no install step ever pulls a multi-GB CUDA build; the package itself only asks torch>=2.4.
-$(STAMP): pyproject.toml
+# Distill-MOS (clean-less evaluation) ships its weights in its wheel; it is installed without its
+# declared dependencies, which would replace torch (torchaudio pins its own torch build): the
+# model needs only torch, and xls-r-sqa's transformer layers.
+DISTILLMOS := distillmos==0.9.1 xls-r-sqa==0.1.0
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test,dnsmos,urgent]'
+	$(PY) -m pip install -q --no-deps $(DISTILLMOS)
 	touch $(STAMP)
 
 test: install

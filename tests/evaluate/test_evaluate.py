@@ -62,7 +62,7 @@ def test_identity_model_writes_the_whole_contract_and_improves_by_exactly_zero(
                  "visualizations/VISUALIZATION_INDEX.md", "visualizations/RECOMMENDED_SAMPLES.md"):
         assert (out / name).is_file(), name
     rows = _rows(out)
-    assert list(rows[0]) == csv_columns(False) and [r["uttid"] for r in rows] == [
+    assert list(rows[0]) == csv_columns() and [r["uttid"] for r in rows] == [
         "utt00", "utt01", "utt02", "utt03"]
     for kind in ("noisy", "enhanced", "clean"):
         info = sf.info(str(out / kind / "utt00.wav"))

@@ -57,9 +57,10 @@ def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: n
             row.update(status="failed", error="enhancement failed")
         for metric in METRIC_REGISTRY.values():
             if metric.noisy_column in row and metric.enhanced_column in row:
-                row[metric.delta_column] = row[metric.enhanced_column] - row[metric.noisy_column]
+                row[metric.delta_column] = metric.improvement(row[metric.noisy_column],
+                                                              row[metric.enhanced_column])
         rows.append(row)
-    write_results_csv(eval_dir / "evaluation_results.csv", rows, with_dnsmos=False)
+    write_results_csv(eval_dir / "evaluation_results.csv", rows)
     (eval_dir / "summary.json").write_text(json.dumps(summarize(rows)))
     if index_html:
         (eval_dir / "index.html").write_text("<html></html>")

@@ -21,7 +21,8 @@ ALL_CODES = (
     "train_loss_positive", "noisy_baseline_abnormal", "model_worse_than_identity",
     "lr_decay_too_fast", "stale_best_epoch", "overfitting", "frequent_clipping",
     "gradient_spikes", "nonfinite_steps", "memory_headroom", "memory_near_limit", "missing_data",
-    "insufficient_evidence",
+    "insufficient_evidence", "eval_output_level_off", "eval_snr_sisnr_disagree",
+    "eval_no_reference",
 )
 
 

@@ -57,3 +57,15 @@ def test_eval_table_cut_mid_line_is_said(healthy_run, capsys):
     table.write_text(table.read_text()[:-7])
     line = _report_refused(capsys, healthy_run, "--eval", healthy_run.parent / "eval")
     assert "evaluation_results.csv:" in line and "incomplete" in line
+
+
+def test_eval_table_non_number_in_a_metric_column_is_said(healthy_run, capsys):
+    table = healthy_run.parent / "eval" / "evaluation_results.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    fields = lines[3].rstrip("\n").split(",")
+    fields[header.index("enhanced_sisnr")] = "1O.5"  # letter O: a corrupted digit
+    lines[3] = ",".join(fields) + "\n"
+    table.write_text("".join(lines))
+    line = _report_refused(capsys, healthy_run, "--eval", healthy_run.parent / "eval")
+    assert "evaluation_results.csv" in line and "enhanced_sisnr" in line and "'1O.5'" in line

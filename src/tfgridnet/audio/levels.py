@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rms_dbfs", "peak_normalise_pair", "loudness_normalise_pair", "EPS"]
+__all__ = ["rms_dbfs", "level_error_db", "peak_normalise_pair", "loudness_normalise_pair", "EPS"]
 
 EPS = 1e-12  # power floor: silence reads as -120 dBFS, never -inf
 
@@ -17,6 +17,11 @@ def rms_dbfs(audio: np.ndarray) -> float:
     audio = np.asarray(audio, dtype=np.float64)
     power = float(np.mean(audio * audio)) if audio.size else 0.0
     return float(10.0 * np.log10(power + EPS))
+
+
+def level_error_db(audio: np.ndarray, reference: np.ndarray) -> float:
+    """How much louder ``audio`` is than ``reference``, RMS in dB (0: the same level)."""
+    return rms_dbfs(audio) - rms_dbfs(reference)
 
 
 def peak_normalise_pair(noisy: np.ndarray, clean: np.ndarray,

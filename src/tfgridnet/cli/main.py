@@ -112,11 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_epilog(c1="some utterances could not be evaluated"),
                        help="score a model on a manifest: metrics, audio, plots, page")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
-    p.add_argument("--manifest", required=True, help="uttid,noisy,clean CSV to score")
+    p.add_argument("--manifest", required=True,
+                   help="uttid,noisy,clean CSV to score; uttid,noisy alone (real recordings) is "
+                        "scored by DNSMOS and Distill-MOS only")
     p.add_argument("--out", required=True, help="evaluation folder to write")
     p.add_argument("--no-audio", action="store_true", help="do not write enhanced/noisy/clean WAVs")
     p.add_argument("--plots", type=int, default=5, help="plot the best K and worst K (default 5)")
     p.add_argument("--dnsmos", action="store_true", help="also compute DNSMOS (needs speechmos)")
+    p.add_argument("--distillmos", action="store_true",
+                   help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
                    help="keep the model's raw output gain (default: rescale each output onto "

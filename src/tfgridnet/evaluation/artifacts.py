@@ -11,6 +11,7 @@ import numpy as np
 
 from tfgridnet.audio.io import AudioError, load_audio, save_audio
 from tfgridnet.evaluation.schema import fmt_value, rank_by_improvement
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
 from tfgridnet.fileio import write_text_atomic
 
 if TYPE_CHECKING:
@@ -20,18 +21,34 @@ __all__ = ["load_pair", "write_highlights", "write_visualization_index", "recomm
            "write_recommended", "save_triplet", "write_visualizations", "format_summary"]
 
 
+def headline_metric(summary: dict[str, Any]) -> Metric:
+    """The metric the verdict and highlights use (SI-SNR, or a MOS on a clean-less set)."""
+    return METRIC_REGISTRY[summary.get("headline_metric") or "sisnr"]
+
+
+def _unit(metric: Metric) -> str:
+    return f" {metric.unit}" if metric.unit else ""
+
+
 def _headline(summary: dict[str, Any]) -> list[str]:
     """The first lines of every human-facing output: verdict, identity baseline, warnings."""
     lines = []
     if summary["worse_than_input"]:
         lines.append("WARNING: the model is WORSE than doing nothing (identity baseline).")
-    noisy, enhanced = summary["noisy_sisnr_mean"], summary["enhanced_sisnr_mean"]
-    if noisy is not None:
-        lines.append(f"identity baseline (noisy input as output): SI-SNR {noisy:.2f} dB")
-        lines.append(f"model output:                              SI-SNR {enhanced:.2f} dB "
-                     f"(improvement {summary['sisnr_improvement_mean']:+.2f} "
-                     f"± {summary['sisnr_improvement_std']:.2f} dB, "
-                     f"{100 * summary['share_improved']:.0f}% of utterances improved)")
+    if summary.get("skipped_metrics"):
+        lines.append("no clean references: scored by non-intrusive metrics only (not measured: "
+                     f"{', '.join(summary['skipped_metrics'])})")
+    metric = headline_metric(summary)
+    stats = summary["metrics"].get(metric.name) or {}
+    if stats.get("noisy_mean") is not None:
+        unit = _unit(metric)
+        lines.append(f"identity baseline (noisy input as output): {metric.label} "
+                     f"{stats['noisy_mean']:.2f}{unit}")
+        lines.append(f"model output:                              {metric.label} "
+                     f"{stats['enhanced_mean']:.2f}{unit} "
+                     f"(improvement {stats['improvement_mean']:+.2f} "
+                     f"± {stats['improvement_std']:.2f}{unit}, "
+                     f"{100 * stats['share_improved']:.0f}% of utterances improved)")
     lines += [f"WARNING: {w}" for w in summary["warnings"]
               if not w.startswith("The model is worse")]
     return lines
@@ -39,18 +56,22 @@ def _headline(summary: dict[str, Any]) -> list[str]:
 
 def write_highlights(path: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
                      k: int = 5) -> Path:
-    ranked = rank_by_improvement(rows)
+    m = headline_metric(summary)
+    ranked = rank_by_improvement(rows, m.name)
+    gains = [r[m.delta_column] for r in ranked]
     lines = _headline(summary) + [
         f"utterances: {summary['n']} ({summary['n_failed']} failed)",
-        f"improvement min {fmt_value(summary['sisnr_improvement_min'])} dB, "
-        f"median {fmt_value(summary['sisnr_improvement_median'])} dB, "
-        f"max {fmt_value(summary['sisnr_improvement_max'])} dB", ""]
-    header = f"{'uttid':<24} {'improvement':>12} {'noisy SI-SNR':>13} {'enhanced SI-SNR':>16}"
-    for title, group in ((f"Top {k} (largest SI-SNR improvement)", ranked[:k]),
-                         (f"Bottom {k} (smallest SI-SNR improvement)", list(reversed(ranked))[:k])):
+        f"improvement min {fmt_value(min(gains, default=None))}{_unit(m)}, "
+        f"median {fmt_value(summary['metrics'][m.name]['improvement_median'])}{_unit(m)}, "
+        f"max {fmt_value(max(gains, default=None))}{_unit(m)}", ""]
+    header = (f"{'uttid':<24} {'improvement':>12} {'noisy ' + m.label:>16} "
+              f"{'enhanced ' + m.label:>19}")
+    for title, group in ((f"Top {k} (largest {m.label} improvement)", ranked[:k]),
+                         (f"Bottom {k} (smallest {m.label} improvement)",
+                          list(reversed(ranked))[:k])):
         lines += [title, header]
-        lines += [f"{r['uttid']:<24} {r['sisnr_improvement']:>+12.2f} {r['noisy_sisnr']:>13.2f} "
-                  f"{r['enhanced_sisnr']:>16.2f}" for r in group]
+        lines += [f"{r['uttid']:<24} {r[m.delta_column]:>+12.2f} {r[m.noisy_column]:>16.2f} "
+                  f"{r[m.enhanced_column]:>19.2f}" for r in group]
         lines.append("")
     return write_text_atomic(path, "\n".join(lines))
 
@@ -60,25 +81,30 @@ def _audio_link(out_dir: Path, kind: str, uttid: str) -> str:
     return f"[{kind}]({kind}/{uttid}.wav)" if path.is_file() else f"{kind}: not saved"
 
 
-def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]) -> Path:
+def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
+                              metric: str = "sisnr") -> Path:
+    m = METRIC_REGISTRY[metric]
+    unit = f" ({m.unit})" if m.unit else ""
     lines = ["# Visualisations", "",
              "Waveform and spectrogram comparisons (Noisy red, Enhanced green, Clean blue; "
-             "STFT 512/256; 150 DPI) of the utterances with the largest and smallest SI-SNR "
+             f"STFT 512/256; 150 DPI) of the utterances with the largest and smallest {m.label} "
              "improvement.", "",
-             "| group | uttid | SI-SNR improvement (dB) | noisy (dB) | enhanced (dB) | waveform "
-             "| spectrogram |", "|---|---|---:|---:|---:|---|---|"]
+             f"| group | uttid | {m.label} improvement{unit} | noisy{unit} | enhanced{unit} | "
+             "waveform | spectrogram |", "|---|---|---:|---:|---:|---|---|"]
     for group, r in chosen:
         u = r["uttid"]
-        lines.append(f"| {group} | {u} | {r['sisnr_improvement']:+.2f} | {r['noisy_sisnr']:.2f} | "
-                     f"{r['enhanced_sisnr']:.2f} | [png]({u}_waveform.png) | "
+        lines.append(f"| {group} | {u} | {r[m.delta_column]:+.2f} | {r[m.noisy_column]:.2f} | "
+                     f"{r[m.enhanced_column]:.2f} | [png]({u}_waveform.png) | "
                      f"[png]({u}_spectrogram.png) |")
     return write_text_atomic(out_dir / "visualizations" / "VISUALIZATION_INDEX.md",
                              "\n".join(lines) + "\n")
 
 
-def recommend_samples(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str]]:
+def recommend_samples(rows: list[dict[str, Any]],
+                      metric: str = "sisnr") -> list[tuple[str, dict[str, Any], str]]:
     """Which utterances to listen to, and why: one line per reason, each utterance once."""
-    ranked = rank_by_improvement(rows)
+    m = METRIC_REGISTRY[metric]
+    ranked = rank_by_improvement(rows, metric)
     if not ranked:
         return []
     picks: list[tuple[str, dict[str, Any], str]] = []
@@ -87,14 +113,15 @@ def recommend_samples(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, A
         if row["uttid"] not in {p[1]["uttid"] for p in picks}:
             picks.append((title, row, why))
 
-    add("best", ranked[0], "largest SI-SNR improvement: what the model does at its best")
+    add("best", ranked[0], f"largest {m.label} improvement: what the model does at its best")
     add("typical", ranked[len(ranked) // 2], "median improvement: what most listeners will hear")
     add("worst", ranked[-1], "smallest improvement: look for distortion or suppressed speech")
-    by_output = min(ranked, key=lambda r: r["enhanced_sisnr"])
-    add("lowest output", by_output, "lowest enhanced SI-SNR: is the output even audible/speech?")
-    hardest = min(ranked, key=lambda r: r["noisy_sisnr"])
+    by_output = min(ranked, key=lambda r: r[m.enhanced_column])
+    add("lowest output", by_output,
+        f"lowest enhanced {m.label}: is the output even audible/speech?")
+    hardest = min(ranked, key=lambda r: r[m.noisy_column])
     add("hardest input", hardest, "noisiest input: how the model copes with heavy noise")
-    degraded = [r for r in ranked if r["sisnr_improvement"] < 0]
+    degraded = [r for r in ranked if r[m.delta_column] < 0]
     for r in degraded[-3:]:
         add("degraded", r, "the output is worse than the input: listen for what went wrong")
     loud = [r for r in ranked if (r.get("enhanced_peak") or 0) > 1.0]
@@ -107,20 +134,24 @@ def recommend_samples(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, A
 def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
     lines = ["# Recommended samples to listen to", ""]
     lines += [f"> {line}" for line in _headline(summary)] + [""]
-    lines += ["Play noisy, enhanced and clean of each in turn (or open `../index.html`).", "",
-              "| why | uttid | SI-SNR improvement (dB) | noisy | enhanced | clean | reason |",
-              "|---|---|---:|---|---|---|---|"]
-    for title, r, why in recommend_samples(rows):
-        links = [_audio_link(out_dir, kind, r["uttid"]).replace("](", "](../")
-                 for kind in ("noisy", "enhanced", "clean")]
-        lines.append(f"| {title} | {r['uttid']} | {r['sisnr_improvement']:+.2f} | "
+    m = headline_metric(summary)
+    kinds = ("noisy", "enhanced", "clean") if summary.get("reference", True) else (
+        "noisy", "enhanced")
+    unit = f" ({m.unit})" if m.unit else ""
+    lines += [f"Play {' and '.join(kinds)} of each in turn (or open `../index.html`).", "",
+              f"| why | uttid | {m.label} improvement{unit} | {' | '.join(kinds)} | reason |",
+              "|---|---|---:|" + "---|" * len(kinds) + "---|"]
+    for title, r, why in recommend_samples(rows, m.name):
+        links = [_audio_link(out_dir, kind, r["uttid"]).replace("](", "](../") for kind in kinds]
+        lines.append(f"| {title} | {r['uttid']} | {r[m.delta_column]:+.2f} | "
                      f"{' | '.join(links)} | {why} |")
     return write_text_atomic(out_dir / "visualizations" / "RECOMMENDED_SAMPLES.md",
                              "\n".join(lines) + "\n")
 
 
-def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Both sides of a pair at ``sample_rate``, mono, cropped to the shorter (said in the note).
+def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Both sides of a pair at ``sample_rate``, mono, cropped to the shorter (said in the note);
+    clean is None for a clean-less manifest.
 
     An input with NaN/inf or a silent reference is refused here (AudioError naming the file), so
     neither is blamed on the model nor scored.
@@ -129,10 +160,13 @@ def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray, str]
     from tfgridnet.data.checks import THRESHOLDS
 
     noisy, _ = load_audio(pair.noisy, target_sr=sample_rate, mono="average")
+    if not np.all(np.isfinite(noisy)):
+        raise AudioError(f"{pair.noisy}: input audio holds NaN or inf samples")
+    if pair.clean is None:
+        return noisy, None, ""
     clean, _ = load_audio(pair.clean, target_sr=sample_rate, mono="average")
-    for path, audio in ((pair.noisy, noisy), (pair.clean, clean)):
-        if not np.all(np.isfinite(audio)):
-            raise AudioError(f"{path}: input audio holds NaN or inf samples")
+    if not np.all(np.isfinite(clean)):
+        raise AudioError(f"{pair.clean}: input audio holds NaN or inf samples")
     level = rms_dbfs(clean)
     if level < THRESHOLDS["silence_dbfs"]:
         raise AudioError(f"{pair.clean}: clean reference is silent (RMS {level:.1f} dBFS < "
@@ -148,29 +182,33 @@ def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray, str]
 
 
 def save_triplet(out_dir: Path, uttid: str, noisy: np.ndarray, enhanced: np.ndarray,
-                  clean: np.ndarray, sample_rate: int) -> None:
+                  clean: np.ndarray | None, sample_rate: int) -> None:
     for kind, audio in (("noisy", noisy), ("enhanced", enhanced), ("clean", clean)):
-        save_audio(out_dir / kind / f"{uttid}.wav", audio, sample_rate, subtype="PCM_16")
+        if audio is not None:
+            save_audio(out_dir / kind / f"{uttid}.wav", audio, sample_rate, subtype="PCM_16")
 
 
 def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
                           pairs: dict[str, Any], enhancer: Enhancer,
-                          audio_saved: bool) -> list[dict[str, Any]]:
+                          audio_saved: bool, metric: str = "sisnr") -> list[dict[str, Any]]:
     """Plots of the highlighted utterances. Only these few are held in memory: their audio is
     read back from the saved WAVs (what a listener hears), or enhanced again when not saved."""
     from tfgridnet.evaluation.plots import plot_spectrograms, plot_waveforms
 
+    m = METRIC_REGISTRY[metric]
     items = []
     vis = out_dir / "visualizations"
     for group, row in chosen:
-        saved = [out_dir / kind / f"{row['uttid']}.wav" for kind in ("noisy", "enhanced", "clean")]
+        kinds = ("noisy", "enhanced") + (("clean",) if pairs[row["uttid"]].clean else ())
+        saved = [out_dir / kind / f"{row['uttid']}.wav" for kind in kinds]
         if audio_saved and all(path.is_file() for path in saved):
-            noisy, enhanced, clean = (load_audio(path, mono="first")[0] for path in saved)
+            noisy, enhanced, *rest = (load_audio(path, mono="first")[0] for path in saved)
+            clean = rest[0] if rest else None
         else:
             noisy, clean, _ = load_pair(pairs[row["uttid"]], enhancer.sample_rate)
             enhanced = enhancer.enhance_mono(noisy)
-        title = (f"{row['uttid']}: SI-SNR {row['noisy_sisnr']:.2f} -> {row['enhanced_sisnr']:.2f} "
-                 f"dB ({row['sisnr_improvement']:+.2f} dB)")
+        title = (f"{row['uttid']}: {m.label} {row[m.noisy_column]:.2f} -> "
+                 f"{row[m.enhanced_column]:.2f}{_unit(m)} ({row[m.delta_column]:+.2f})")
         waveform = plot_waveforms(noisy, enhanced, clean, enhancer.sample_rate,
                                   vis / f"{row['uttid']}_waveform.png", title)
         spectrogram = plot_spectrograms(noisy, enhanced, clean, enhancer.sample_rate,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from tfgridnet.audio.io import AudioError, audio_info
-from tfgridnet.data.manifest import read_manifest
+from tfgridnet.data.manifest import ManifestError, read_manifest
 from tfgridnet.evaluation.artifacts import (
     load_pair,
     save_triplet,
@@ -31,8 +31,13 @@ from tfgridnet.evaluation.artifacts import (
     write_visualization_index,
     write_visualizations,
 )
-from tfgridnet.evaluation.schema import select_highlights, summarize, write_results_csv
-from tfgridnet.evaluation.scoring import score_pair
+from tfgridnet.evaluation.schema import (
+    csv_columns,
+    select_highlights,
+    summarize,
+    write_results_csv,
+)
+from tfgridnet.evaluation.scoring import MetricSet, score_pair
 from tfgridnet.fileio import write_json_atomic
 from tfgridnet.inference.enhancer import Enhancer
 
@@ -44,12 +49,37 @@ def _default_workers(n_items: int) -> int:
     return 1 if n_items < 16 else max(1, min(os.cpu_count() or 1, 8))
 
 
+def _metric_set(manifest: str | os.PathLike, pairs: list[Any], dnsmos: bool,
+                distillmos: bool) -> MetricSet:
+    """Intrusive metrics when every pair has a clean file, the MOS predictors when none has."""
+    without = [p.uttid for p in pairs if p.clean is None]
+    if without and len(without) < len(pairs):
+        raise ManifestError(
+            f"{manifest}: uttid {without[0]!r} has no clean file while other rows have one; "
+            "give every row a clean file, or none (clean-less evaluation with DNSMOS and "
+            "Distill-MOS)")
+    if without:
+        return MetricSet(reference=False, dnsmos=True, distillmos=True)
+    return MetricSet(reference=True, dnsmos=dnsmos, distillmos=distillmos)
+
+
+def _condition_columns(manifest: str | os.PathLike, pairs: list[Any],
+                       metric_set: MetricSet) -> list[str]:
+    """The manifest's condition columns (``Pair.conditions``), kept per utterance in the CSV."""
+    columns = list(dict.fromkeys(name for pair in pairs for name in pair.conditions))
+    clash = [c for c in columns if c in csv_columns(metric_set)]
+    if clash:
+        raise ManifestError(f"{manifest}: condition column(s) {', '.join(clash)} have the name of "
+                            "an evaluation_results.csv column; rename them")
+    return columns
+
+
 def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             level: bool = True) -> dict[str, Any]:
+             level: bool = True, distillmos: bool = False) -> dict[str, Any]:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
@@ -57,26 +87,30 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     """
     from tfgridnet.safety import claim_output_dir, refuse_input_folder
 
-    pairs = read_manifest(manifest, require=("noisy", "clean"))
-    inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)]
+    pairs = read_manifest(manifest, require=("noisy",))
+    inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)
+                                 if p is not None]
     refuse_input_folder(out_dir, inputs)
     with claim_output_dir(out_dir, "evaluate", inputs=inputs, overwrite=overwrite):
         return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
                          n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
                          chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress,
-                         level=level)
+                         level=level, distillmos=distillmos)
 
 
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, level: bool = True) -> dict[str, Any]:
+              progress: bool, distillmos: bool, level: bool = True) -> dict[str, Any]:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
     would change the model's normalisation statistics, so unequal lengths are never mixed.
     ``level=False`` scores the model's raw output gain instead of the level-corrected output.
+    A manifest without a ``clean`` column (real recordings) is scored by the non-intrusive
+    metrics only, DNSMOS and Distill-MOS, noisy vs enhanced; ``summary.json`` lists the
+    intrusive metrics it skipped and why.
     """
     from rich.progress import Progress
 
@@ -94,9 +128,11 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
                                             chunk_seconds=chunk_seconds, level=level)
         model_name = str(model_or_path)
-    pairs = read_manifest(manifest, require=("noisy", "clean"))
+    pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:
         raise ValueError(f"{manifest}: manifest holds no pairs")
+    metric_set = _metric_set(manifest, pairs, dnsmos, distillmos)
+    conditions = _condition_columns(manifest, pairs, metric_set)
     if enhancer.rate_independent:
         # A V3 model is run and scored at the test set's own rate (its first noisy file's).
         enhancer = enhancer.at_rate(int(audio_info(pairs[0].noisy).samplerate))
@@ -125,15 +161,15 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
             collect(row, scores)
 
     def submit(row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
-               clean: np.ndarray) -> None:
+               clean: np.ndarray | None) -> None:
         if pool is None:
-            collect(row, score_pair(noisy, enhanced, clean, sample_rate, dnsmos))
+            collect(row, score_pair(noisy, enhanced, clean, sample_rate, metric_set))
         else:
             in_flight.append((row, pool.submit(score_pair, noisy, enhanced, clean, sample_rate,
-                                               dnsmos)))
+                                               metric_set)))
             drain(4 * workers)  # bounded memory: at most this many utterances wait in flight
 
-    def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray]]) -> None:
+    def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]) -> None:
         if not batch:
             return
         try:
@@ -160,10 +196,10 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     try:
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("evaluating", total=len(pairs))
-            pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray]]] = {}
+            pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]] = {}
             for pair in pairs:
                 row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
-                                       "notes": ""}
+                                       "notes": "", **pair.conditions}
                 rows[pair.uttid] = row
                 try:
                     noisy, clean, note = load_pair(pair, sample_rate)
@@ -186,7 +222,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
             pool.shutdown(cancel_futures=True)
 
     ordered = [rows[p.uttid] for p in pairs]
-    summary = summarize(ordered, with_dnsmos=dnsmos)
+    summary = summarize(ordered, metric_set, conditions)
     elapsed = time.perf_counter() - started
     summary.update({
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
@@ -194,15 +230,15 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
     })
-    chosen = select_highlights(ordered, n_plots)
+    chosen = select_highlights(ordered, n_plots, metric_set.headline)
     summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
                              "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
-    write_results_csv(out_dir / "evaluation_results.csv", ordered, dnsmos)
+    write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set, conditions)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
-                                       save_audio)
-    write_visualization_index(out_dir, chosen)
+                                       save_audio, metric_set.headline)
+    write_visualization_index(out_dir, chosen, metric_set.headline)
     write_recommended(out_dir, summary, ordered)
     from tfgridnet.evaluation.page import write_page
 

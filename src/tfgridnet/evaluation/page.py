@@ -14,20 +14,26 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_text_atomic
 
-__all__ = ["write_page", "wav_data_uri", "TABLE_COLUMNS"]
+__all__ = ["write_page", "wav_data_uri", "table_columns"]
 
-_SISNR = METRIC_REGISTRY["sisnr"]
-_BESIDE_SISNR = ("pesq_wb", "stoi", "estoi")  # noisy and enhanced shown per utterance
-TABLE_COLUMNS = (
-    "uttid", _SISNR.noisy_column, _SISNR.enhanced_column, _SISNR.delta_column,
-    *(column for name in _BESIDE_SISNR
-      for column in (METRIC_REGISTRY[name].noisy_column, METRIC_REGISTRY[name].enhanced_column)),
-    "duration_s", "status",
-)
+# Shown per utterance (noisy and enhanced) beside the headline metric, when scored.
+_BESIDE = ("pesq_wb", "stoi", "estoi", "level_error_db", "dnsmos_ovrl", "distillmos")
+
+
+def table_columns(headline: str, scored: list[str] | tuple[str, ...],
+                  conditions: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The per-utterance table: the utterance's conditions, the headline metric's three columns,
+    then the others scored."""
+    first = METRIC_REGISTRY[headline]
+    beside = [METRIC_REGISTRY[n] for n in _BESIDE if n in scored and n != headline]
+    return ("uttid", *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
+            *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
+            "duration_s", "status")
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; color: #222; }
@@ -101,13 +107,16 @@ def _number(value: Any, fmt: str = ".2f") -> str:
 
 
 def _verdict(summary: dict[str, Any]) -> str:
-    gain = summary.get("sisnr_improvement_mean")
+    m = METRIC_REGISTRY[summary.get("headline_metric") or "sisnr"]
+    stats = summary["metrics"].get(m.name) or {}
+    gain = stats.get("improvement_mean")
     if gain is None:
         return '<div class="verdict bad">No utterance could be scored.</div>'
-    text = (f"Identity baseline (noisy input as output): SI-SNR "
-            f"{_number(summary['noisy_sisnr_mean'])} dB. Model output: "
-            f"{_number(summary['enhanced_sisnr_mean'])} dB, improvement {gain:+.2f} dB, "
-            f"{100 * (summary.get('share_improved') or 0):.0f}% of utterances improved.")
+    unit = f" {m.unit}" if m.unit else ""
+    text = (f"Identity baseline (noisy input as output): {m.label} "
+            f"{_number(stats['noisy_mean'])}{unit}. Model output: "
+            f"{_number(stats['enhanced_mean'])}{unit}, improvement {gain:+.2f}{unit}, "
+            f"{100 * (stats.get('share_improved') or 0):.0f}% of utterances improved.")
     if summary.get("worse_than_input"):
         return ('<div class="verdict bad" id="verdict">The model is WORSE than doing nothing. '
                 f"{html.escape(text)}</div>")
@@ -130,28 +139,50 @@ def _metric_table(summary: dict[str, Any]) -> str:
     return "".join(rows) + "</tbody></table>"
 
 
-def _results_table(rows: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{c}</th>" for c in TABLE_COLUMNS)
-    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in TABLE_COLUMNS) + "</tr>"
+def _breakdown(summary: dict[str, Any]) -> str:
+    """One table per condition (URGENT-style): each group's means of every metric."""
+    tables = read_breakdown(summary)
+    if not tables:
+        return ""
+    names = list(summary["metrics"])
+    parts = ["<h2>By condition</h2><p class='muted'>Means per group: noisy → enhanced "
+             "(improvement; for the level error, how much closer to 0 dB).</p>"]
+    for factor, groups in tables.items():
+        label = html.escape(FACTOR_LABELS.get(factor, factor))
+        head = f"<th>{label}</th><th>n</th>" + "".join(
+            f"<th>{html.escape(METRIC_REGISTRY[n].label)}</th>" for n in names)
+        body = "".join(
+            f"<tr><td>{html.escape(g.group)}</td><td>{g.n}</td>"
+            + "".join(f"<td>{html.escape(group_cell(g.metrics.get(n)))}</td>" for n in names)
+            + "</tr>" for g in groups)
+        parts.append(f"<table class='breakdown' id='by-{html.escape(factor)}'><thead><tr>{head}"
+                     f"</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
+
+
+def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
                    for r in rows)
     return (f"<table class='sortable' id='results'><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
 
-def _utterance(item: dict[str, Any], sample_rate: int) -> str:
+def _utterance(item: dict[str, Any], sample_rate: int, headline: str) -> str:
     row = item["row"]
+    m = METRIC_REGISTRY[headline]
     players = "".join(
         f'<div class="player" style="border-color:{COLORS[kind]}">'
         f'<div style="color:{COLORS[kind]}"><b>{kind.capitalize()}</b></div>'
         f'<audio controls preload="metadata" data-kind="{kind}" '
         f'src="{wav_data_uri(item[kind], sample_rate)}"></audio></div>'
-        for kind in ("noisy", "enhanced", "clean"))
+        for kind in ("noisy", "enhanced", "clean") if item.get(kind) is not None)
     uttid = html.escape(row["uttid"])
     plots = "".join(f'<img alt="{uttid} {name}" src="{_png_data_uri(item[name])}">'
                     for name in ("waveform", "spectrogram"))
     return (f'<div class="utt" id="utt-{uttid}"><h3>{item["group"]}: {uttid} '
-            f'<span class="muted">SI-SNR {row["noisy_sisnr"]:.2f} → {row["enhanced_sisnr"]:.2f} '
-            f'dB ({row["sisnr_improvement"]:+.2f} dB)</span></h3>'
+            f'<span class="muted">{m.label} {row[m.noisy_column]:.2f} → '
+            f'{row[m.enhanced_column]:.2f} {m.unit} ({row[m.delta_column]:+.2f})</span></h3>'
             f'<div class="players">{players}</div><div class="plots">{plots}</div></div>')
 
 
@@ -163,6 +194,12 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
     failed = "".join(f"<li>{html.escape(f['uttid'])}: {html.escape(f['error'])}</li>"
                      for f in summary.get("failed", []))
     model = html.escape(str(summary.get("model", "")))
+    headline = summary.get("headline_metric") or "sisnr"
+    label = METRIC_REGISTRY[headline].label
+    skipped = summary.get("skipped_metrics") or {}
+    no_reference = (f'<div class="warn" id="no-reference">No clean references: scored by the '
+                    f'non-intrusive metrics only. Not measured: {html.escape(", ".join(skipped))} '
+                    f'({html.escape(next(iter(skipped.values())))}).</div>' if skipped else "")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -174,16 +211,20 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 <div class="muted">model {model} · {summary['n']} utterances ({summary['n_failed']} failed) ·
 {sample_rate} Hz · device {html.escape(str(summary.get('device', '')))}</div>
 {_verdict(summary)}
+{no_reference}
 {warnings}
 <h2>Summary</h2>
 {_metric_table(summary)}
+{_breakdown(summary)}
 {f'<h2>Failed utterances</h2><ul>{failed}</ul>' if failed else ''}
-<h2>Listen: best and worst by SI-SNR improvement</h2>
+<h2>Listen: best and worst by {label} improvement</h2>
 <p class="muted">Noisy red, Enhanced green, Clean blue. Spectrograms: STFT 512 / hop 256.</p>
-{''.join(_utterance(item, sample_rate) for item in items) or '<p>No utterance to show.</p>'}
+{''.join(_utterance(item, sample_rate, headline) for item in items)
+ or '<p>No utterance to show.</p>'}
 <h2>All utterances</h2>
 <p class="muted">Click a column header to sort.</p>
-{_results_table(rows)}
+{_results_table(rows, table_columns(headline, list(summary["metrics"]),
+                                    summary.get("condition_columns") or ()))}
 <script>{_SCRIPT}</script>
 </body></html>
 """

@@ -10,17 +10,25 @@ import csv
 import io
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, enhanced_column, metric_names
+from tfgridnet.evaluation.conditions import breakdown
+from tfgridnet.evaluation.scoring import (
+    DEFAULT_METRICS,
+    METRIC_REGISTRY,
+    MetricSet,
+    enhanced_column,
+)
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
-           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS"]
+           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
+           "MEASUREMENT_COLUMNS", "number_columns"]
 
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 
@@ -67,16 +75,29 @@ def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSumm
     return out, missing
 
 
-# The free-text columns of evaluation_results.csv; every other column holds numbers (or nothing).
+# evaluation_results.csv's per-utterance measurements after the metric columns, and its free-text
+# columns. Only the metric columns and these measurements hold numbers (or nothing): uttid, the
+# condition columns and the text columns are text.
+MEASUREMENT_COLUMNS = ("duration_s", "enhanced_peak")
 TEXT_COLUMNS = ("status", "error", "notes")
 
 
-def csv_columns(with_dnsmos: bool) -> list[str]:
-    columns = ["uttid"]
-    for metric in metric_names(with_dnsmos):
+def number_columns() -> frozenset[str]:
+    """Every column of ``evaluation_results.csv`` that holds a number, for any metric set."""
+    return frozenset([*(c for m in METRIC_REGISTRY.values()
+                        for c in (m.noisy_column, m.enhanced_column, m.delta_column)),
+                      *MEASUREMENT_COLUMNS])
+
+
+def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
+                conditions: Sequence[str] = ()) -> list[str]:
+    """``evaluation_results.csv``'s header: the utterance's conditions (the manifest's extra
+    columns), three columns per scored metric, then the rest."""
+    columns = ["uttid", *conditions]
+    for metric in metrics.names:
         m = METRIC_REGISTRY[metric]
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
-    return columns + ["duration_s", "enhanced_peak", *TEXT_COLUMNS]
+    return columns + [*MEASUREMENT_COLUMNS, *TEXT_COLUMNS]
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:
@@ -88,13 +109,22 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> dict[str, Any]:
-    """Means, spread, medians and share improved per metric, identity baseline and warnings."""
+def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
+              conditions: Sequence[str] = ()) -> dict[str, Any]:
+    """Means, spread, medians and share improved per metric, identity baseline and warnings.
+
+    The verdict and the best/worst utterances follow ``metrics.headline`` (SI-SNR, or DNSMOS
+    OVRL on a clean-less set); the ``*sisnr*`` keys are None when SI-SNR was not scored.
+    ``conditions`` (the manifest's condition columns) give the per-condition tables.
+    """
     scored = [r for r in rows if r.get("status") == "ok"]
+    headline = METRIC_REGISTRY[metrics.headline]
     summary: dict[str, Any] = {"n": len(rows), "n_scored": len(scored),
-                               "n_failed": sum(r.get("status") == "failed" for r in rows)}
+                               "n_failed": sum(r.get("status") == "failed" for r in rows),
+                               "reference": metrics.reference, "headline_metric": headline.name,
+                               "skipped_metrics": metrics.skipped}
     per_metric: dict[str, Any] = {}
-    for metric in metric_names(with_dnsmos):
+    for metric in metrics.names:
         m = METRIC_REGISTRY[metric]
         complete = [r for r in scored if r.get(m.delta_column) is not None]
         noisy = [r[m.noisy_column] for r in complete]
@@ -109,7 +139,7 @@ def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> dict[str
             improvement_median=gain_stats["median"],
             share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None,
         ).model_dump()
-    sisnr = per_metric["sisnr"]
+    sisnr = per_metric.get("sisnr", MetricSummary(n=0).model_dump())
     gains = [r["sisnr_improvement"] for r in scored if r.get("sisnr_improvement") is not None]
     gain_stats = _stats(gains)
     summary.update({
@@ -119,20 +149,22 @@ def summarize(rows: list[dict[str, Any]], with_dnsmos: bool = False) -> dict[str
         "sisnr_improvement_median": gain_stats["median"],
         "share_improved": sisnr["share_improved"],
     })
-    for metric in metric_names(with_dnsmos):
+    for metric in metrics.names:
         summary[f"noisy_{metric}_mean"] = per_metric[metric]["noisy_mean"]
         summary[f"{enhanced_column(metric)}_mean"] = per_metric[metric]["enhanced_mean"]
-    ranked = rank_by_improvement(rows)
+    ranked = rank_by_improvement(rows, headline.name)
     if ranked:
         summary["best"] = {"uttid": ranked[0]["uttid"],
-                           "sisnr_improvement": ranked[0]["sisnr_improvement"]}
+                           headline.delta_column: ranked[0][headline.delta_column]}
         summary["worst"] = {"uttid": ranked[-1]["uttid"],
-                            "sisnr_improvement": ranked[-1]["sisnr_improvement"]}
+                            headline.delta_column: ranked[-1][headline.delta_column]}
     summary["baseline"] = {"name": IDENTITY_BASELINE,
-                           **{f"{m}_mean": per_metric[m]["noisy_mean"]
-                              for m in metric_names(with_dnsmos)}}
-    summary["worse_than_input"] = bool(gains) and (gain_stats["mean"] or 0.0) < 0.0
+                           **{f"{m}_mean": per_metric[m]["noisy_mean"] for m in metrics.names}}
+    headline_gain = per_metric[headline.name]["improvement_mean"]
+    summary["worse_than_input"] = headline_gain is not None and headline_gain < 0.0
     summary["metrics"] = per_metric
+    summary["condition_columns"] = list(conditions)
+    summary["conditions"] = breakdown(rows, metrics.names, conditions)
     summary["warnings"] = _warnings(summary)
     summary["failed"] = [{"uttid": r["uttid"], "error": r.get("error", "")}
                          for r in rows if r.get("status") == "failed"]
@@ -150,9 +182,12 @@ def _warnings(summary: dict[str, Any]) -> list[str]:
             "(misaligned, shifted, swapped, different utterances or wrong scale), so these "
             "numbers say nothing about the model. Run `tfgridnet check-data MANIFEST`.")
     if summary["worse_than_input"]:
+        headline = METRIC_REGISTRY[summary["headline_metric"]]
+        gain = summary["metrics"][headline.name]["improvement_mean"]
         warnings.append(
-            f"The model is worse than doing nothing: mean SI-SNR improvement "
-            f"{summary['sisnr_improvement_mean']:+.2f} dB against the identity baseline.")
+            f"The model is worse than doing nothing: mean {headline.label} improvement "
+            f"{gain:+.2f}{' ' + headline.unit if headline.unit else ''} against the identity "
+            "baseline.")
     if summary["n_failed"]:
         warnings.append(f"{summary['n_failed']} of {summary['n']} utterances could not be "
                         "evaluated (see `failed` and the error column of evaluation_results.csv).")
@@ -163,14 +198,17 @@ def _warnings(summary: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def rank_by_improvement(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ok = [r for r in rows if r.get("status") == "ok" and r.get("sisnr_improvement") is not None]
-    return sorted(ok, key=lambda r: (-r["sisnr_improvement"], r["uttid"]))
+def rank_by_improvement(rows: list[dict[str, Any]], metric: str = "sisnr") -> list[dict[str, Any]]:
+    """Scored utterances, largest improvement of ``metric`` first."""
+    delta = METRIC_REGISTRY[metric].delta_column
+    ok = [r for r in rows if r.get("status") == "ok" and r.get(delta) is not None]
+    return sorted(ok, key=lambda r: (-r[delta], r["uttid"]))
 
 
-def select_highlights(rows: list[dict[str, Any]], k: int) -> list[tuple[str, dict[str, Any]]]:
-    """The best k and worst k utterances by SI-SNR improvement, each once."""
-    ranked = rank_by_improvement(rows)
+def select_highlights(rows: list[dict[str, Any]], k: int,
+                      metric: str = "sisnr") -> list[tuple[str, dict[str, Any]]]:
+    """The best k and worst k utterances by improvement of ``metric``, each once."""
+    ranked = rank_by_improvement(rows, metric)
     if k <= 0 or not ranked:
         return []
     chosen: list[tuple[str, dict[str, Any]]] = [("best", r) for r in ranked[:k]]
@@ -188,8 +226,9 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def write_results_csv(path: Path, rows: list[dict[str, Any]], with_dnsmos: bool) -> Path:
-    columns = csv_columns(with_dnsmos)
+def write_results_csv(path: Path, rows: list[dict[str, Any]],
+                      metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = ()) -> Path:
+    columns = csv_columns(metrics, conditions)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Metric", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS", "enhanced_column",
-           "metric_names", "score_pair"]
+from tfgridnet.audio.levels import level_error_db
+
+__all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
+           "enhanced_column", "score_pair", "NO_REFERENCE", "DEFAULT_METRICS"]
 
 Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
+NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,19 @@ class Metric:
     Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
     ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
     name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (DESIGN.md §4).
+    The improvement is positive when the enhanced signal is better: ``enhanced - noisy`` for a
+    higher-is-better metric, the reduction of the distance to ``target`` for a metric that is
+    best at one value (the level error is best at 0 dB).
     """
 
     name: str
     label: str
     unit: str
     higher_is_better: bool
-    compute: Scorer | None  # None: scored as a group without a reference (DNSMOS)
+    compute: Scorer | None  # None: scored as a group without a reference (``group``)
     prefixed: bool = False
+    target: float | None = None
+    group: str | None = None  # non-intrusive scorer that yields several metrics at once
 
     @property
     def noisy_column(self) -> str:
@@ -47,6 +55,16 @@ class Metric:
     @property
     def delta_column(self) -> str:
         return f"{self.name}_improvement"
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.compute is not None
+
+    def improvement(self, noisy: float, enhanced: float) -> float:
+        """How much better ``enhanced`` is than ``noisy`` (positive: better)."""
+        if self.target is not None:
+            return abs(noisy - self.target) - abs(enhanced - self.target)
+        return enhanced - noisy if self.higher_is_better else noisy - enhanced
 
 
 def _metric_fn(name: str, as_float64: bool = False) -> Scorer:
@@ -66,6 +84,10 @@ def _metric_fn(name: str, as_float64: bool = False) -> Scorer:
     return score
 
 
+def _level_error(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
+    return level_error_db(est, ref)
+
+
 _REGISTRY = (
     Metric("sisnr", "SI-SNR", "dB", True, _metric_fn("si_snr_numpy"), prefixed=True),
     Metric("sisdr", "SI-SDR", "dB", True, _metric_fn("si_sdr", as_float64=True), prefixed=True),
@@ -73,22 +95,64 @@ _REGISTRY = (
     Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb")),
     Metric("stoi", "STOI", "", True, _metric_fn("stoi")),
     Metric("estoi", "ESTOI", "", True, _metric_fn("estoi")),
-    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None),
-    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None),
-    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None),
-    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None),
+    Metric("level_error_db", "level error (vs clean RMS)", "dB", False, _level_error, target=0.0),
+    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None, group="dnsmos"),
+    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos"),
+    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos"),
+    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None, group="dnsmos"),
+    Metric("distillmos", "Distill-MOS", "MOS", True, None, group="distillmos"),
 )
 METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
-METRICS = tuple(m.name for m in _REGISTRY if m.compute is not None)
-DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.compute is None)
+METRICS = tuple(m.name for m in _REGISTRY if m.needs_reference)
+DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.group == "dnsmos")
+
+
+def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:
+    from tfgridnet import metrics
+
+    return {"dnsmos": metrics.dnsmos, "distillmos": metrics.distill_mos}[group]
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """Which metrics an evaluation scores: the intrusive ones need clean references; DNSMOS and
+    Distill-MOS judge a signal alone (a clean-less manifest gets only these)."""
+
+    reference: bool = True
+    dnsmos: bool = False
+    distillmos: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        groups = {g for g, on in (("dnsmos", self.dnsmos), ("distillmos", self.distillmos)) if on}
+        return tuple(m.name for m in _REGISTRY
+                     if (m.needs_reference and self.reference) or m.group in groups)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(METRIC_REGISTRY[n].group for n in self.names
+                                   if METRIC_REGISTRY[n].group))
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Intrusive metrics left out, with the reason (empty when references exist)."""
+        return {} if self.reference else dict.fromkeys(METRICS, NO_REFERENCE)
+
+    @property
+    def headline(self) -> str:
+        """The metric the verdict, highlights and ranking use: SI-SNR, else a MOS."""
+        for name in ("sisnr", "dnsmos_ovrl", "distillmos"):
+            if name in self.names:
+                return name
+        raise ValueError("MetricSet: no metric selected; a clean-less manifest needs DNSMOS or "
+                         "Distill-MOS")
+
+
+DEFAULT_METRICS = MetricSet()  # a paired manifest without the optional MOS predictors
 
 
 def enhanced_column(metric: str) -> str:
     return METRIC_REGISTRY[metric].enhanced_column
-
-
-def metric_names(with_dnsmos: bool) -> tuple[str, ...]:
-    return METRICS + (DNSMOS_METRICS if with_dnsmos else ())
 
 
 def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
@@ -98,18 +162,21 @@ def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) 
     return compute(est, ref, sample_rate)
 
 
-def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sample_rate: int,
-               with_dnsmos: bool = False) -> dict[str, Any]:
+def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None,
+               sample_rate: int, metrics: MetricSet = DEFAULT_METRICS) -> dict[str, Any]:
     """All metrics of one utterance, noisy and enhanced, by the same code; undefined ones are
     left out with their reason in ``metric_errors``."""
-    from tfgridnet.metrics import MetricError, dnsmos
+    from tfgridnet.metrics import MetricError
 
     row: dict[str, Any] = {}
     errors: list[str] = []
     # An unchanged signal gets the very same scores (SIMD summation order can differ with memory
     # alignment by ~1e-15, which would make "doing nothing" look like a change).
     unchanged = noisy.shape == enhanced.shape and np.array_equal(noisy, enhanced)
-    for metric in METRICS:
+    intrusive = [n for n in metrics.names if METRIC_REGISTRY[n].needs_reference]
+    if intrusive and clean is None:
+        raise ValueError("score_pair: intrusive metrics need the clean reference")
+    for metric in intrusive:
         for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
             m = METRIC_REGISTRY[metric]
             column = m.noisy_column if prefix else m.enhanced_column
@@ -122,19 +189,21 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray, sampl
             except (MetricError, ValueError, RuntimeError) as exc:
                 row[column] = None
                 errors.append(f"{column}: {exc}")
-    if with_dnsmos:
+    for group in metrics.groups:
+        members = [m for m in _REGISTRY if m.group == group]
         for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
             try:
-                scores = dnsmos(signal_, sample_rate)
+                scores = _group_scorer(group)(signal_, sample_rate)
             except (MetricError, ValueError, RuntimeError) as exc:
-                scores = dict.fromkeys(DNSMOS_METRICS)
-                errors.append(f"{prefix}dnsmos: {exc}")
-            row.update({f"{prefix}{k}": v for k, v in scores.items()})
-    for metric in metric_names(with_dnsmos):
+                scores = dict.fromkeys(m.name for m in members)
+                errors.append(f"{prefix}{group}: {exc}")
+            row.update({(m.noisy_column if prefix else m.enhanced_column): scores[m.name]
+                        for m in members})
+    for metric in metrics.names:
         m = METRIC_REGISTRY[metric]
         noisy_value, enhanced_value = row.get(m.noisy_column), row.get(m.enhanced_column)
-        row[m.delta_column] = (enhanced_value - noisy_value
-                                        if noisy_value is not None and enhanced_value is not None
-                                        else None)
+        row[m.delta_column] = (m.improvement(noisy_value, enhanced_value)
+                               if noisy_value is not None and enhanced_value is not None
+                               else None)
     row["metric_errors"] = errors
     return row

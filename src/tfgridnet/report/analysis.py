@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tfgridnet.evaluation.schema import TEXT_COLUMNS, MetricSummary, read_metric_summaries
+from tfgridnet.evaluation.conditions import read_breakdown
+from tfgridnet.evaluation.schema import MetricSummary, number_columns, read_metric_summaries
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.report.tables import read_csv_table
@@ -53,6 +54,7 @@ class Thresholds:
     nonfinite_error_share: float = 0.05
     memory_headroom_share: float = 0.50
     memory_near_limit_share: float = 0.95
+    output_level_off_db: float = 3.0
     worst_utterances: int = 5
     top_epochs: int = 5
 
@@ -180,19 +182,19 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def read_eval_table(path: Path) -> dict[str, list[Any]]:
-    """evaluation_results.csv -> column -> list (uttid kept as text, the rest as floats)."""
+    """evaluation_results.csv -> column -> list: the number columns (``number_columns``) as
+    floats, a non-number there refused naming the line; uttid, conditions and notes as text."""
     columns, rows = read_csv_table(path)
     if "uttid" not in columns:
         raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
+    numeric = number_columns()
     table: dict[str, list[Any]] = {c: [] for c in columns}
     for number, fields in rows:
         for column, value in zip(columns, fields):
-            if column == "uttid":
-                table[column].append(value)
-            elif column in TEXT_COLUMNS:
-                table[column].append(math.nan)
-            else:
+            if column in numeric:
                 table[column].append(_parse_number(value, path, number, column))
+            else:
+                table[column].append(value)
     return table
 
 
@@ -432,7 +434,8 @@ def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]
             out[name] = MetricSummary(
                 n=int(both.sum()), n_missing=int((~both).sum()),
                 noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
-                improvement_mean=float((enhanced[both] - noisy[both]).mean()))
+                improvement_mean=float(np.mean([metric.improvement(a, b) for a, b in
+                                                zip(noisy[both], enhanced[both])])))
     return out
 
 
@@ -454,6 +457,14 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing += [f"{summary_path.name}:{key}" for key in absent]
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
+    stats["conditions"] = read_breakdown(summary)
+    if summary.get("reference") is False:  # a clean-less set: no SI-SNR to read or claim
+        n, n_failed = _num(summary.get("n")), _num(summary.get("n_failed"))
+        stats.update(reference=False, n=None if n is None else int(n),
+                     n_failed=None if n_failed is None else int(n_failed), improvement_mean=None,
+                     headline=summary.get("headline_metric"),
+                     skipped=", ".join(summary.get("skipped_metrics") or {}))
+        return stats
     if results_path.is_file():
         table = read_eval_table(results_path)
         expected = _num(summary.get("n"))
@@ -533,6 +544,8 @@ def _add(findings: list[Finding], code: str, severity: str, **evidence: Any) -> 
 
 def evaluation_rules(ev: dict[str, Any], th: Thresholds = THRESHOLDS) -> list[Finding]:
     """Findings from an evaluation folder's statistics."""
+    if ev.get("reference") is False:
+        return _no_reference_rules(ev)
     out: list[Finding] = []
     noisy = ev.get("noisy_mean")
     if noisy is not None and not th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db:
@@ -562,6 +575,44 @@ def evaluation_rules(ev: dict[str, Any], th: Thresholds = THRESHOLDS) -> list[Fi
              threshold_share=th.degraded_share_warning)
     if ev.get("n_failed"):
         _add(out, "eval_failed_utterances", "warning", n_failed=ev["n_failed"], n=ev.get("n"))
+    out += level_rules(ev.get("metrics", {}), th)
+    return out
+
+
+def _no_reference_rules(ev: dict[str, Any]) -> list[Finding]:
+    """A clean-less evaluation: say what was not measured; judge by the headline MOS only."""
+    out: list[Finding] = []
+    headline = ev["metrics"].get(ev.get("headline") or "")
+    label = METRIC_REGISTRY[ev["headline"]].label if headline is not None else None
+    _add(out, "eval_no_reference", "info", skipped=ev["skipped"], metric=label,
+         noisy_mean=headline.noisy_mean if headline else None,
+         enhanced_mean=headline.enhanced_mean if headline else None)
+    if (headline is not None and headline.improvement_mean is not None
+            and headline.improvement_mean < 0):
+        _add(out, "model_worse_than_identity", "error", source="mos", metric=label,
+             model_score=headline.enhanced_mean, identity_score=headline.noisy_mean)
+    if ev.get("n_failed"):
+        _add(out, "eval_failed_utterances", "warning", n_failed=ev["n_failed"], n=ev.get("n"))
+    return out
+
+
+def level_rules(metrics: dict[str, MetricSummary], th: Thresholds = THRESHOLDS) -> list[Finding]:
+    """The output level against the clean speech, and SNR read against SI-SNR: SNR counts a
+    wrong output gain as error, SI-SNR ignores it, so the two disagreeing points at the level."""
+    out: list[Finding] = []
+    level = metrics.get("level_error_db")
+    level_mean = level.enhanced_mean if level is not None else None
+    if level_mean is not None and abs(level_mean) > th.output_level_off_db:
+        _add(out, "eval_output_level_off", "warning", level_error_db=level_mean,
+             noisy_level_error_db=level.noisy_mean, threshold_db=th.output_level_off_db,
+             n=level.n)
+    snr, sisnr = metrics.get("snr"), metrics.get("sisnr")
+    if (snr is not None and sisnr is not None and snr.improvement_mean is not None
+            and sisnr.improvement_mean is not None and snr.improvement_mean < 0.0
+            < sisnr.improvement_mean):
+        _add(out, "eval_snr_sisnr_disagree", "info", noisy_snr=snr.noisy_mean,
+             enhanced_snr=snr.enhanced_mean, snr_improvement=snr.improvement_mean,
+             sisnr_improvement=sisnr.improvement_mean, level_error_db=level_mean)
     return out
 
 

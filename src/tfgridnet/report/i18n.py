@@ -54,6 +54,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "h.recommendations": ("Recommendations", "建議"),
     "h.plots": ("Plots", "圖表"),
     "h.missing": ("Missing data", "缺少的資料"),
+    "h.conditions": ("By condition", "依條件分組"),
+    "cond.note": ("Means per group, noisy → enhanced (improvement; for the level error, how much "
+                  "closer to 0 dB), from summary.json.",
+                  "各組平均，帶噪 → 增強後（改善量；音量誤差則為更接近 0 dB 的程度），取自 "
+                  "summary.json。"),
+    "cond.noise_kind": ("Noise kind", "噪音種類"),
+    "cond.snr_db": ("Input SNR ({width:g} dB bins)", "輸入 SNR（每 {width:g} dB 一組）"),
+    "cond.duration_s": ("Duration", "長度"),
     # --- generic table words -----------------------------------------------------------------
     "col.item": ("Item", "項目"),
     "col.value": ("Value", "數值"),
@@ -170,6 +178,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exp.zero": ("none", "無"),
     "exp.higher": ("higher than noisy", "高於帶噪"),
     "exp.lower": ("lower than noisy", "低於帶噪"),
+    "exp.target": ("{value:+.0f} ± {tol:.0f}", "{value:+.0f} ± {tol:.0f}"),
     "utt.why": ("Listed because the improvement varies widely (std {std:.2f} dB): listen to these "
                 "first.",
                 "由於改善量變異大（標準差 {std:.2f} dB）而列出：請優先試聽這些樣本。"),
@@ -247,6 +256,17 @@ STRINGS: dict[str, tuple[str, str]] = {
         "({identity_sisnr:.2f} dB): doing nothing would be better.",
         "增強後輸出（{model_sisnr:.2f} dB）比未處理的輸入（{identity_sisnr:.2f} dB）還差："
         "什麼都不做反而更好。"),
+    "finding.model_worse_than_identity.mos": (
+        "Without clean references, the enhanced output ({metric} {model_score:.2f}) scores lower "
+        "than the unprocessed input ({identity_score:.2f}): doing nothing would be better.",
+        "在沒有乾淨參考的情況下，增強後輸出（{metric} {model_score:.2f}）比未處理的輸入"
+        "（{identity_score:.2f}）還差：什麼都不做反而更好。"),
+    "finding.eval_no_reference": (
+        "The evaluation set has no clean references: it was scored by non-intrusive metrics only "
+        "({metric}: noisy {noisy_mean:.2f} → enhanced {enhanced_mean:.2f}). Not measured: "
+        "{skipped}; no SI-SNR statement can be made about this set.",
+        "評估集沒有乾淨參考：只以非侵入式指標評分（{metric}：帶噪 {noisy_mean:.2f} → 增強後 "
+        "{enhanced_mean:.2f}）。未量測：{skipped}；無法對此資料集做任何 SI-SNR 的判斷。"),
     "finding.model_worse_than_identity.training": (
         "Even the best validation epoch ({model_sisnr:.2f} dB) scores lower than the unprocessed "
         "input ({identity_sisnr:.2f} dB).",
@@ -265,6 +285,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finding.eval_failed_utterances": (
         "{n_failed} of {n} utterances could not be evaluated.",
         "{n} 句中有 {n_failed} 句無法評估。"),
+    "finding.eval_output_level_off": (
+        "The enhanced speech comes out {level_error_db:+.1f} dB from the clean speech's level "
+        "(mean RMS level error over {n} utterances; the noisy input is at "
+        "{noisy_level_error_db:+.1f} dB; threshold ±{threshold_db:.0f} dB). Listeners hear it "
+        "too quiet or too loud, and level-sensitive metrics (SNR) count the gain as error.",
+        "增強後語音的音量與乾淨語音相差 {level_error_db:+.1f} dB（{n} 句的平均 RMS 音量誤差；"
+        "帶噪輸入為 {noisy_level_error_db:+.1f} dB；門檻 ±{threshold_db:.0f} dB）。聽者會覺得太小聲"
+        "或太大聲，對音量敏感的指標（SNR）也會把這個增益算成誤差。"),
+    "finding.eval_snr_sisnr_disagree": (
+        "SNR falls ({noisy_snr:.2f} → {enhanced_snr:.2f} dB, {snr_improvement:+.2f} dB) while "
+        "SI-SNR rises ({sisnr_improvement:+.2f} dB): SNR counts the output's gain, SI-SNR ignores "
+        "it, so the output is at the wrong level (mean level error {level_error_db:+.1f} dB), "
+        "not worse speech.",
+        "SNR 下降（{noisy_snr:.2f} → {enhanced_snr:.2f} dB，{snr_improvement:+.2f} dB），而 SI-SNR "
+        "上升（{sisnr_improvement:+.2f} dB）：SNR 會計入輸出的增益，SI-SNR 則忽略它，因此問題在於"
+        "輸出音量不對（平均音量誤差 {level_error_db:+.1f} dB），而不是語音變差。"),
     "finding.train_not_learning.identity": (
         "Not learning: the best validation SI-SNR ({valid_best:.2f} dB, epoch {best_epoch}) is "
         "{gain_db:+.2f} dB relative to the noisy input (a gain of at least {threshold_db:.0f} dB "
@@ -387,6 +423,23 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Read the evaluation log for the {n_failed} failed utterances (unreadable, too short, "
         "wrong sample rate).",
         "查看評估日誌中 {n_failed} 句失敗樣本的原因（無法讀取、太短、取樣率錯誤）。"),
+    "rec.eval_output_level_off": (
+        "Evaluate and enhance with level correction on (the default; drop `--raw-level`, or "
+        "`level=True` in Python): it rescales each output onto its input, so the speech comes "
+        "out at its own level ({level_error_db:+.1f} dB now).",
+        "評估與增強時開啟音量校正（預設即開啟；請移除 `--raw-level`，或在 Python 中使用 "
+        "`level=True`）：它會把每個輸出依其輸入重新縮放，讓語音回到原本的音量（目前為 "
+        "{level_error_db:+.1f} dB）。"),
+    "rec.eval_snr_sisnr_disagree": (
+        "Read SI-SNR for separation quality and the level error for loudness; fix the level "
+        "(see `eval_output_level_off`) before comparing SNR.",
+        "以 SI-SNR 判斷分離品質、以音量誤差判斷音量；比較 SNR 之前先修正音量（見 "
+        "`eval_output_level_off`）。"),
+    "rec.eval_no_reference": (
+        "For SI-SNR, PESQ and the level error, evaluate on a set with clean references too "
+        "(e.g. the demo test set or your own paired recordings).",
+        "若需 SI-SNR、PESQ 與音量誤差，請另外在有乾淨參考的資料集上評估（例如 demo 測試集或您"
+        "自己的配對錄音）。"),
     "rec.train_not_learning": (
         "Before another long run, overfit a small subset (a few utterances) to prove that data, "
         "loss and model can learn at all.",

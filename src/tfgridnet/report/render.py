@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.report.analysis import THRESHOLDS, Analysis, Finding, analyse
-from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.i18n import STRINGS, fmt, tr
 
 __all__ = ["build_blocks", "render_html", "render_markdown", "write_analysis",
            "write_report"]
@@ -207,6 +208,46 @@ def _status(ok: bool | None, warn: bool = False) -> str:
     return ICONS["warn"] if warn else ICONS["bad"]
 
 
+def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
+    """One row per evaluated metric: noisy -> enhanced (change), expected direction, status."""
+    th = THRESHOLDS
+    rows: list[list[str]] = []
+    for name, stats in ev.get("metrics", {}).items():
+        metric = METRIC_REGISTRY[name]
+        if stats.noisy_mean is None or stats.enhanced_mean is None:
+            continue
+        change = stats.enhanced_mean - stats.noisy_mean
+        gain = (stats.improvement_mean if stats.improvement_mean is not None
+                else metric.improvement(stats.noisy_mean, stats.enhanced_mean))
+        if metric.target is not None:  # the level error: judged by eval_output_level_off's rule
+            expected = tr("exp.target", lang, value=metric.target, tol=th.output_level_off_db)
+            ok = abs(stats.enhanced_mean - metric.target) <= th.output_level_off_db
+        else:
+            expected = tr("exp.higher" if metric.higher_is_better else "exp.lower", lang)
+            ok = gain > 0
+        rows.append([tr("ev.other", lang, metric=metric.label,
+                        unit=f" ({metric.unit})" if metric.unit else ""),
+                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
+                     expected, _status(ok, warn=metric.target is not None)])
+    return rows
+
+
+def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
+    """The evaluation's per-condition tables (summary.json ``conditions``), one per factor."""
+    tables = ev.get("conditions") or {}
+    if not tables:
+        return []
+    names = list(ev.get("metrics", {}))
+    blocks = [_h(tr("h.conditions", lang), 3), _p(tr("cond.note", lang))]
+    for factor, groups in tables.items():
+        key = f"cond.{factor}"
+        title = tr(key, lang, width=SNR_BIN_DB) if key in STRINGS else f"`{factor}`"
+        header = [title, "n"] + [METRIC_REGISTRY[n].label for n in names]
+        blocks.append(_table(header, [[g.group, str(g.n)] + [group_cell(g.metrics.get(n))
+                                                            for n in names] for g in groups]))
+    return blocks
+
+
 def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     ev = analysis.evaluation
     th = THRESHOLDS
@@ -217,6 +258,15 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     if ev.get("index_html"):
         href = Path(os.path.relpath(ev["index_html"], analysis.run_dir)).as_posix()
         blocks.append(_p(tr("ev.link", lang, href=href)))
+    if ev.get("reference") is False:  # clean-less: the metric rows only, no SI-SNR rows
+        failed = ev.get("n_failed")
+        rows = [[tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
+                 tr("exp.zero", lang), _status(None if failed is None else failed == 0,
+                                               warn=True)]]
+        blocks.append(_table([tr("col.item", lang), tr("col.value", lang),
+                              tr("col.expected", lang), tr("col.status", lang)],
+                             _metric_rows(ev, lang) + rows))
+        return blocks + _conditions(ev, lang)
     noisy, enhanced, imp = ev.get("noisy_mean"), ev.get("enhanced_mean"), ev["improvement_mean"]
     std, share, failed = ev.get("improvement_std"), ev.get("degraded_share"), ev.get("n_failed")
     noisy_ok = None if noisy is None else th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db
@@ -244,20 +294,10 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
          tr("exp.zero", lang), _status(None if failed is None else failed == 0, warn=True)],
     ]
-    for name, stats in ev.get("metrics", {}).items():
-        metric = METRIC_REGISTRY[name]
-        if stats.noisy_mean is None or stats.enhanced_mean is None:
-            continue
-        change = (stats.improvement_mean if stats.improvement_mean is not None
-                  else stats.enhanced_mean - stats.noisy_mean)
-        better = change > 0 if metric.higher_is_better else change < 0
-        rows.append([tr("ev.other", lang, metric=metric.label,
-                        unit=f" ({metric.unit})" if metric.unit else ""),
-                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
-                     tr("exp.higher" if metric.higher_is_better else "exp.lower", lang),
-                     _status(better)])
+    rows += _metric_rows(ev, lang)
     blocks.append(_table([tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
                           tr("col.status", lang)], rows))
+    blocks += _conditions(ev, lang)
     if analysis.finding("eval_high_variance") and ev.get("worst"):
         blocks.append(_h(tr("h.utterances", lang), 3))
         blocks.append(_p(tr("utt.why", lang, std=std)))
@@ -298,7 +338,7 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
         blocks.append(_p(tr("diag.healthy", lang)))
     if "best_epoch" in t:
         blocks.append(_p(tr("diag.best", lang, valid=t["valid_best"], epoch=t["best_epoch"])))
-    if ev is not None:
+    if ev is not None and ev.get("improvement_mean") is not None:
         blocks.append(_p(tr("diag.eval", lang, imp=ev["improvement_mean"], n=ev.get("n"))))
     if ev is None and t.get("valid_noisy_mean") is None:
         blocks.append(_p(tr("diag.no_identity", lang)))
