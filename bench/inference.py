@@ -1,19 +1,30 @@
-"""Real-time factor of chunked enhancement of a 60 s recording on the CPU (demo and seed configs).
+"""Real-time factor of chunked enhancement of a 60 s recording on the CPU: both backends, both
+precisions, ESPnet in the same run.
 
-    python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 0]
+    python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 2]
+                              [--chunking 8:1] [--int8]
 
-Runs tfgridnet.inference.Enhancer (8 s chunks, 1 s cross-faded overlap, one chunk per pass on the
-CPU) around our model and, when installed, around ESPnet's class with the same weights. RTF =
-wall-clock seconds / audio seconds (< 1 is faster than real time). A third row runs our model under
-CPU bf16 autocast (an opt-in approximation, not the default): its agreement with the fp32 output is
-given as SI-SNR in dB of the bf16 output against the fp32 one.
+Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU):
+
+* ours torch fp32 / bf16 (autocast; what ``--precision auto`` picks on CPUs with AMX/AVX512-BF16);
+* ESPnet's class with the same weights, fp32 (when installed: ``make bench-deps``);
+* ours onnx: the exported model.onnx in onnxruntime (all graph optimisations), once with the
+  matrix-basis STFT (the default) and once with the ONNX STFT operator; with ``--int8`` also the
+  matrix export after onnxruntime's dynamic int8 quantisation.
+
+RTF = wall-clock seconds / audio seconds. Agreement = SI-SNR (dB) of each output against ours
+torch fp32 (same chunking). ``--chunking`` lists chunk:overlap seconds pairs; the torch fp32 and
+bf16 rows are repeated for each (the other rows use the first pair). The ONNX export parity
+(max abs error over the peak, one 4 s pass) is printed in the notes.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,26 +39,16 @@ from _common import (
 )
 
 from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.inference.onnx_backend import OnnxModel
 from tfgridnet.metrics import si_snr
+from tfgridnet.model.onnx_export import export_onnx
 
 
-class Bf16Autocast(torch.nn.Module):
-    """Run a model under CPU bf16 autocast; output back to float32."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.sample_rate = SAMPLE_RATE
-
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.model(noisy).float()
-
-
-def timed_enhance(model: torch.nn.Module, audio: np.ndarray, repeats: int
-                  ) -> tuple[float, np.ndarray]:
-    enhancer = Enhancer(model, sample_rate=SAMPLE_RATE, device="cpu", chunk_seconds=8.0,
-                        overlap_seconds=1.0)
+def timed_enhance(model, audio: np.ndarray, repeats: int, chunking: tuple[float, float],
+                  **kwargs) -> tuple[float, np.ndarray]:
+    enhancer = Enhancer(model, sample_rate=SAMPLE_RATE, device="cpu", chunk_seconds=chunking[0],
+                        overlap_seconds=chunking[1], **kwargs)
+    enhancer.enhance(audio[:SAMPLE_RATE], SAMPLE_RATE)  # warm-up: first-call allocations
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
@@ -56,42 +57,81 @@ def timed_enhance(model: torch.nn.Module, audio: np.ndarray, repeats: int
     return statistics.median(times), out
 
 
+def onnx_contenders(ours: torch.nn.Module, folder: Path, threads: int, int8: bool
+                    ) -> tuple[dict[str, OnnxModel], list[str]]:
+    """Export both STFT variants (and int8 when asked); notes give export time and parity."""
+    models, notes = {}, []
+    probe = torch.randn(1, 4 * SAMPLE_RATE + 123)
+    with torch.no_grad():
+        want = ours(probe).numpy()
+    for stft in ("matrix", "op"):
+        start = time.perf_counter()
+        path = export_onnx(ours, folder / f"{stft}.onnx", SAMPLE_RATE, stft=stft)
+        models[f"ours onnx fp32 ({stft} STFT)"] = OnnxModel(path, threads=threads)
+        err = np.abs(models[f"ours onnx fp32 ({stft} STFT)"](probe.numpy()) - want).max()
+        notes.append(f"onnx export ({stft} STFT): {time.perf_counter() - start:.0f} s, "
+                     f"max abs error / peak vs torch on one 4 s pass: {err / np.abs(want).max():.1e}")
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(folder / "matrix.onnx", folder / "int8.onnx", weight_type=QuantType.QInt8)
+        models["ours onnx int8 dynamic"] = OnnxModel(folder / "int8.onnx", threads=threads)
+    return models, notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="demo,seed")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the recording")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
+    parser.add_argument("--chunking", default="8:1", help="chunk:overlap seconds, comma-separated")
+    parser.add_argument("--int8", action="store_true", help="also onnxruntime int8 dynamic quant")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
     threads = set_threads(args.threads)
+    chunkings = [tuple(float(v) for v in pair.split(":")) for pair in args.chunking.split(",")]
 
     rng = np.random.default_rng(0)
     n = int(args.seconds * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     audio = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
-    rows = []
+    rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} run(s)",
+                       "shared machine (other jobs running): compare ratios within this run"]
     for config in args.configs.split(","):
         ours, ref = build_models(config.strip())
-        contenders = {"ours fp32": ours, "ESPnet fp32": ref, "ours bf16 autocast": Bf16Autocast(ours)}
-        outputs = {}
-        for name, model in contenders.items():
-            if model is None:
-                rows.append([config, name, "—", "—", REFERENCE_MISSING])
-                continue
-            wall, outputs[name] = timed_enhance(model, audio, args.repeats)
-            agreement = ""
-            if name != "ours fp32":
-                agreement = f"{si_snr(outputs[name], outputs['ours fp32']).item():.1f} dB vs ours fp32"
-            rows.append([config, name, fmt(wall, 1), fmt(wall / args.seconds, 3), agreement])
-            print(" | ".join(rows[-1]), flush=True)
-    table = markdown_table(["config", "model", f"wall s ({args.seconds:.0f} s file)", "RTF",
-                            "output agreement"], rows)
+        with tempfile.TemporaryDirectory() as folder:
+            onnx_models, export_notes = onnx_contenders(ours, Path(folder), threads, args.int8)
+            notes += [f"{config}: {note}" for note in export_notes]
+            contenders = []
+            for chunking in chunkings:
+                contenders += [("ours torch fp32", ours, chunking, dict(precision="fp32")),
+                               ("ours torch bf16", ours, chunking, dict(precision="bf16"))]
+            contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
+            contenders += [(name, model, chunkings[0], dict(backend="onnx"))
+                           for name, model in onnx_models.items()]
+            fp32 = {}
+            for name, model, chunking, kwargs in contenders:
+                label = f"{chunking[0]:g}/{chunking[1]:g}"
+                if model is None:
+                    rows.append([config, name, label, "—", "—", "—", REFERENCE_MISSING])
+                    continue
+                wall, out = timed_enhance(model, audio, args.repeats, chunking, **kwargs)
+                if name == "ours torch fp32":
+                    fp32[chunking] = (wall, out)
+                base_wall, base_out = fp32.get(chunking, fp32[chunkings[0]])
+                agreement = "" if name == "ours torch fp32" else (
+                    f"{si_snr(out, base_out).item():.1f} dB")
+                rows.append([config, name, label, fmt(wall, 1), fmt(wall / args.seconds, 3),
+                             fmt(wall / base_wall, 2), agreement])
+                print(" | ".join(rows[-1]), flush=True)
+    table = markdown_table(["config", "model", "chunk/overlap s", f"wall s ({args.seconds:.0f} s)",
+                            "RTF", "time / torch fp32", "agreement vs torch fp32"], rows)
     print(table)
+    print("\n".join(notes))
     if not args.no_append:
-        append_results("inference (CPU, Enhancer, 8 s chunks, 1 s overlap)", table,
-                       [f"{threads} torch threads; median of {args.repeats} run(s)"])
+        append_results("inference (CPU, Enhancer, both backends and precisions)", table, notes)
 
 
 if __name__ == "__main__":

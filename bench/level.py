@@ -25,11 +25,11 @@ import numpy as np
 from _common import append_results, fmt, markdown_table
 
 from tfgridnet.audio.io import load_audio
+from tfgridnet.audio.levels import level_error_db
 from tfgridnet.data.manifest import read_manifest
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.level import (
     LIMITER_CEILING,
-    level_error_db,
     limit_peaks,
     mixture_consistent_gain,
 )

@@ -24,9 +24,9 @@ import numpy as np
 from _common import append_results, fmt, markdown_table
 
 from tfgridnet.audio.io import load_audio, save_audio
+from tfgridnet.audio.levels import level_error_db
 from tfgridnet.data.demo import make_noise
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
-from tfgridnet.inference.level import level_error_db
 
 SOURCE = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 KINDS = ("white", "pink", "brown", "hum", "bursts")

@@ -13,13 +13,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from importlib import import_module  # noqa: E402
 from typing import Any
 
-from tfgridnet.metrics import si_snr  # noqa: E402
-
 __version__ = "0.1.0"
 __all__ = ["TFGridNetV2", "TFGridNetV3", "Enhancer", "load_model", "export_model", "si_snr", "__version__"]
 
-# Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast.
+# Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast,
+# and the onnxruntime backend (tfgridnet.inference.onnx_backend) runs without torch installed.
 _LAZY = {
+    "si_snr": "tfgridnet.metrics",
     "TFGridNetV2": "tfgridnet.model.tfgridnetv2",
     "TFGridNetV3": "tfgridnet.model.tfgridnetv3",
     "Enhancer": "tfgridnet.inference.enhancer",

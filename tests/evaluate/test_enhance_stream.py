@@ -101,7 +101,7 @@ def test_bf16_precision_is_close_to_fp32_and_unknown_precision_is_refused() -> N
     model = TFGridNetV2(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
                         attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
     noisy = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
-    fp32 = Enhancer(model, sample_rate=8000).enhance(noisy, 8000)
+    fp32 = Enhancer(model, sample_rate=8000, precision="fp32").enhance(noisy, 8000)
     bf16 = Enhancer(model, sample_rate=8000, precision="bf16").enhance(noisy, 8000)
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
     assert si_snr_numpy(bf16, fp32) > 20.0

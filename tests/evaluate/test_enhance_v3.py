@@ -40,8 +40,9 @@ def test_48khz_file_is_enhanced_at_48khz_without_resampling(v3_model, tmp_path: 
     rate = 48000
     noisy = (0.1 * np.random.default_rng(0).standard_normal(int(0.7 * rate))).astype(np.float32)
     sf.write(tmp_path / "in.wav", noisy, rate, subtype="FLOAT")
-    # raw level: the comparison is with the model called directly (level: test_level.py)
-    enhancer = Enhancer(v3_model, chunk_seconds=30, level=False)  # one pass over the whole file
+    # raw level and fp32: the comparison is with the model called directly (level: test_level.py)
+    enhancer = Enhancer(v3_model, chunk_seconds=30, level=False,
+                        precision="fp32")  # one pass over the whole file
     enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav")
     out, out_rate = sf.read(tmp_path / "out.wav", dtype="float32")
     assert out_rate == rate and out.shape == noisy.shape
@@ -54,7 +55,7 @@ def test_48khz_file_is_enhanced_at_48khz_without_resampling(v3_model, tmp_path: 
 
 
 def test_chunking_at_the_file_rate_uses_that_rates_samples(v3_model) -> None:
-    enhancer = Enhancer(v3_model, chunk_seconds=0.5, overlap_seconds=0.1)
+    enhancer = Enhancer(v3_model, chunk_seconds=0.5, overlap_seconds=0.1, precision="fp32")
     at_48k = enhancer.at_rate(48000)
     assert (at_48k.chunk, at_48k.overlap) == (24000, 4800)
     assert (enhancer.chunk, enhancer.overlap) == (4000, 800)
@@ -84,3 +85,13 @@ def test_evaluate_scores_a_48khz_set_at_48khz(v3_model, make_pairs, tmp_path: Pa
     summary = evaluate(v3_model, manifest, tmp_path / "eval", n_plots=0, progress=False)
     assert summary["sample_rate"] == 48000 and summary["n_failed"] == 0
     assert sf.info(str(tmp_path / "eval" / "enhanced" / "utt00.wav")).samplerate == 48000
+
+
+def test_level_correction_works_at_the_file_rate_and_counts_once(v3_model) -> None:
+    enhancer = Enhancer(v3_model, chunk_seconds=0.5, overlap_seconds=0.1)
+    at_48k = enhancer.at_rate(48000)
+    # the projection's STFT frames and the limiter's window are sized in samples of that rate
+    assert at_48k.level.sample_rate == 48000 and enhancer.level.sample_rate == 8000
+    loud = np.full((1, 4800), 2.0, dtype=np.float32)  # over full scale: the limiter acts
+    at_48k.level.limit(loud)
+    assert enhancer.level.limited_samples == at_48k.level.limited_samples > 0

@@ -7,12 +7,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from tfgridnet.audio.levels import level_error_db
 from tfgridnet.cli import main
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.level import (
     LIMITER_CEILING,
     LevelCorrection,
-    level_error_db,
     limit_peaks,
     mixture_consistent_gain,
 )

@@ -62,11 +62,10 @@ def test_level_improvement_is_the_reduction_of_the_distance_to_zero():
     assert LEVEL.improvement(1.0, -12.0) == pytest.approx(-11.0)
 
 
-def _evaluate(model: torch.nn.Module, manifest, out, sr: int) -> dict:
-    # level=False: these tests measure the model's own output gain, which the default
-    # mixture-consistent level correction would otherwise restore.
-    return evaluate(Enhancer(model, sr, level=False), manifest, out, save_audio=False,
-                    n_plots=0, progress=False)
+def _evaluate(model: torch.nn.Module, manifest, out, sr: int, level: bool = False) -> dict:
+    """Evaluate ``model``; by default its raw output gain (``level=False``), the thing measured."""
+    return evaluate(Enhancer(model, sr, level=level), manifest, out, save_audio=False, n_plots=0,
+                    progress=False)
 
 
 def test_a_quiet_output_is_measured_and_the_report_warns(pairs_manifest, tmp_path, sr):
@@ -103,3 +102,12 @@ def test_an_output_at_the_clean_level_raises_no_level_finding(pairs_manifest, tm
     assert abs(summary["metrics"]["level_error_db"]["enhanced_mean"]) < 1e-3
     codes = {f.code for f in evaluation_rules(evaluation_stats(out, []))}
     assert not codes & {"eval_output_level_off", "eval_snr_sisnr_disagree"}
+
+
+def test_the_level_correction_brings_a_quiet_output_back(pairs_manifest, tmp_path, sr):
+    """The default Enhancer (level correction on) scores the same quiet model near 0 dB."""
+    out = tmp_path / "eval"
+    summary = _evaluate(Gained(Oracle(pairs_manifest), 0.25), pairs_manifest, out, sr, level=True)
+    assert abs(summary["metrics"]["level_error_db"]["enhanced_mean"]) < 1.0
+    codes = {f.code for f in evaluation_rules(evaluation_stats(out, []))}
+    assert "eval_output_level_off" not in codes

@@ -1,11 +1,11 @@
-"""``trainer.precision: auto`` on CPUs with and without native bf16 (cpuinfo mocked)."""
+"""``trainer.precision: auto`` on CPUs with and without native bf16 (cpuinfo mocked; the flag
+parsing itself: tests/test_hardware.py)."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from tfgridnet.train.precision import auto_precision, cpu_has_bf16
+from tfgridnet.train.precision import auto_precision
 
 FLAGS = "fpu vme sse sse2 avx avx2 avx512f avx512bw"
 
@@ -15,16 +15,6 @@ def _cpuinfo(tmp_path, flags: str):
     path.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n"
                     f"processor\t: 1\nflags\t\t: {flags}\n")
     return path
-
-
-@pytest.mark.parametrize("extra,expected", [("", False), ("amx_tile amx_bf16", True),
-                                            ("avx512_bf16", True), ("avx512_bf16x", False)])
-def test_bf16_is_detected_from_the_cpu_flags(tmp_path, extra, expected):
-    assert cpu_has_bf16(_cpuinfo(tmp_path, f"{FLAGS} {extra}")) is expected
-
-
-def test_unreadable_cpuinfo_means_no_bf16(tmp_path):
-    assert cpu_has_bf16(tmp_path / "missing") is False
 
 
 def test_auto_precision_on_the_cpu(tmp_path, monkeypatch):

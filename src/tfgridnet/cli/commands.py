@@ -81,8 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
-        device=args.device, overwrite=args.overwrite, level=not args.raw_level,
-        distillmos=args.distillmos,
+        device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
+        level=not args.raw_level,
     )
 
 
@@ -90,8 +90,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     return run_enhance(
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
-        overwrite=args.overwrite,
-        level=not args.raw_level,
+        overwrite=args.overwrite, level=not args.raw_level, backend=args.backend,
     )
 
 
@@ -99,6 +98,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tfgridnet.model.io import export_model
 
     out = export_model(Path(args.source), Path(args.out))
+    if args.format == "onnx":
+        from tfgridnet.model.onnx_export import export_onnx_dir
+
+        out = export_onnx_dir(out)
     print(f"exported {args.source} -> {out}")
     return 0
 
@@ -200,15 +203,14 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
-                 overwrite: bool = False, level: bool = True,
-                 distillmos: bool = False) -> int:
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     summary = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
-                       dnsmos=dnsmos, device=device, overwrite=overwrite, level=level,
-                       distillmos=distillmos)
+                       dnsmos=dnsmos, device=device, overwrite=overwrite,
+                       distillmos=distillmos, level=level)
     print(format_summary(summary))
     print(f"results in {out_dir} (open {Path(out_dir) / 'index.html'})")
     for failure in summary["failed"]:
@@ -224,7 +226,8 @@ def _name_once(source: Path, exc: Exception) -> str:
 
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
                 overlap_seconds: float = 1.0, device: str | None = None,
-                precision: str = "fp32", overwrite: bool = False, level: bool = True) -> int:
+                precision: str = "auto", overwrite: bool = False, level: bool = True,
+                backend: str = "torch") -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -241,7 +244,7 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     refuse_input_folder(out_dir, sources)
     enhancer = Enhancer.from_pretrained(model, device=device, chunk_seconds=chunk_seconds,
                                         overlap_seconds=overlap_seconds, precision=precision,
-                                        level=level)
+                                        level=level, backend=backend)
     failures: list[str] = []
     with claim_output_dir(out_dir, "enhance", inputs=sources, overwrite=overwrite,
                           planned=[relative for _, relative in jobs]), \
@@ -256,7 +259,8 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
     rate = ("each file's own rate" if enhancer.rate_independent
             else f"model rate {enhancer.sample_rate} Hz")
     print(f"enhanced {len(jobs) - len(failures)}/{len(jobs)} files into {out_dir} "
-          f"({rate}, device {enhancer.device}, level "
+          f"({rate}, {enhancer.backend} backend on {enhancer.device}, "
+          f"precision {enhancer.precision}, level "
           f"{'matched to the input' if level else 'raw'}; "
           f"{enhancer.level.limited_samples} samples peak-limited)")
     for failure in failures:

@@ -79,7 +79,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             level: bool = True, distillmos: bool = False) -> dict[str, Any]:
+             distillmos: bool = False, level: bool = True) -> dict[str, Any]:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary.
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
@@ -95,22 +95,22 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
                          n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
                          chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress,
-                         level=level, distillmos=distillmos)
+                         distillmos=distillmos, level=level)
 
 
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool, level: bool = True) -> dict[str, Any]:
+              progress: bool, distillmos: bool, level: bool) -> dict[str, Any]:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
     On a GPU, utterances of identical length are batched (``batch_size``, default 8); padding
     would change the model's normalisation statistics, so unequal lengths are never mixed.
-    ``level=False`` scores the model's raw output gain instead of the level-corrected output.
     A manifest without a ``clean`` column (real recordings) is scored by the non-intrusive
     metrics only, DNSMOS and Distill-MOS, noisy vs enhanced; ``summary.json`` lists the
     intrusive metrics it skipped and why.
+    ``level=False`` scores the model's raw output gain instead of the level-corrected output.
     """
     from rich.progress import Progress
 
@@ -121,12 +121,14 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         enhancer = model_or_path
         model_name = type(enhancer.model).__name__
     elif isinstance(model_or_path, torch.nn.Module):
+        # Scores are computed in fp32 everywhere, whatever CPU runs them (no "auto" bf16).
         enhancer = Enhancer(model_or_path, device=device, chunk_seconds=chunk_seconds,
-                            level=level)
+                            precision="fp32", level=level)
         model_name = type(model_or_path).__name__
     else:
         enhancer = Enhancer.from_pretrained(model_or_path, device=device,
-                                            chunk_seconds=chunk_seconds, level=level)
+                                            chunk_seconds=chunk_seconds, precision="fp32",
+                                            level=level)
         model_name = str(model_or_path)
     pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:

@@ -10,6 +10,7 @@ import copy
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,8 +18,13 @@ import torch
 from tfgridnet.audio.resample import resample
 from tfgridnet.inference.chunking import ChunkScheduler
 from tfgridnet.inference.level import LevelCorrection
+from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_precision
 
-__all__ = ["Enhancer", "pick_device", "PRECISIONS", "as_float_audio", "channels_first"]
+if TYPE_CHECKING:
+    from tfgridnet.inference.onnx_backend import OnnxModel
+
+__all__ = ["Enhancer", "pick_device", "PRECISIONS", "BACKENDS", "as_float_audio",
+           "channels_first"]
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -37,7 +43,6 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-PRECISIONS = ("fp32", "bf16")
 # A 2-D array with at most this many columns and more rows than columns is [samples, channels].
 MAX_CHANNELS = 32
 _PCM_SCALE = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
@@ -65,12 +70,17 @@ def channels_first(audio: np.ndarray) -> np.ndarray:
 
 
 class Enhancer:
-    """A loaded model plus the chunking policy. ``enhance(array, sr)`` keeps shape and rate."""
+    """A loaded model plus the chunking policy. ``enhance(array, sr)`` keeps shape and rate.
 
-    def __init__(self, model: torch.nn.Module, sample_rate: int | None = None,
+    ``backend="torch"`` runs a ``torch.nn.Module``; ``backend="onnx"`` runs an
+    :class:`~tfgridnet.inference.onnx_backend.OnnxModel` (onnxruntime, CPU, fp32). Both sit behind
+    ``forward_batch``, the one call the chunk scheduler makes.
+    """
+
+    def __init__(self, model: torch.nn.Module | OnnxModel, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = 8.0,
                  overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
-                 precision: str = "fp32", level: bool = True) -> None:
+                 precision: str = "auto", level: bool = True, backend: str = "torch") -> None:
         from tfgridnet.model.architectures import is_rate_independent
 
         # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
@@ -92,9 +102,18 @@ class Enhancer:
                              f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}")
         if precision not in PRECISIONS:
             raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
-        self.precision = precision
-        self.device = pick_device(device)
-        self.model = model.to(self.device).eval()
+        if backend not in BACKENDS:
+            raise ValueError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
+        if (backend == "torch") != isinstance(model, torch.nn.Module):
+            raise ValueError(f"Enhancer: backend={backend!r} needs "
+                             f"{'a torch.nn.Module' if backend == 'torch' else 'an OnnxModel'}, "
+                             f"got {type(model).__name__}")
+        self.backend = backend
+        self.device = pick_device(device if backend == "torch" else device or "cpu")
+        if backend == "onnx" and self.device.type != "cpu":
+            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
+        self.precision = resolve_precision(precision, self.device.type, backend)
+        self.model = model.to(self.device).eval() if backend == "torch" else model
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
@@ -109,22 +128,28 @@ class Enhancer:
 
     def at_rate(self, sample_rate: int) -> Enhancer:
         """This enhancer working at ``sample_rate``: itself for a fixed-rate model or the same
-        rate, else a shallow copy (same model, chunk lengths in samples of the new rate)."""
+        rate, else a shallow copy (same model; chunk lengths and level correction in samples of
+        the new rate)."""
         if not self.rate_independent or sample_rate == self.sample_rate:
             return self
         other = copy.copy(self)
         other._set_rate(int(sample_rate))
+        other.level = self.level.at_rate(sample_rate)
         return other
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
-                        **kwargs) -> Enhancer:
-        """Load an exported dir, run dir or checkpoint (never unpickling code)."""
+                        backend: str = "torch", **kwargs) -> Enhancer:
+        """Load an exported dir, run dir or checkpoint (never unpickling code); with
+        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file)."""
+        if backend == "onnx":
+            from tfgridnet.inference.onnx_backend import OnnxModel
+
+            return cls(OnnxModel(path), device=device, backend=backend, **kwargs)
         from tfgridnet.model.io import load_model
 
-        return cls(load_model(path), device=device, **kwargs)
+        return cls(load_model(path), device=device, backend=backend, **kwargs)
 
-    @torch.inference_mode()
     def forward_batch(self, batch: np.ndarray) -> np.ndarray:
         """One raw model pass over equal-length mono signals ``[B, N]`` at the model's rate
         (``self.level(out, batch)`` corrects whole utterances; the chunk scheduler does it).
@@ -136,15 +161,22 @@ class Enhancer:
         min_len = int(getattr(getattr(self.model, "stft", None), "n_fft", 0))
         if n < min_len:
             batch = np.pad(batch, ((0, 0), (0, min_len - n)))
+        if self.backend == "onnx":
+            return self.model(batch)[..., :n]
+        return self._forward_torch(batch)[..., :n]
+
+    @torch.inference_mode()
+    def _forward_torch(self, batch: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32), device=self.device)
         # bf16 autocast: the STFT/iSTFT and norm statistics stay float32 inside the model. On a
         # 2-core CPU it takes the seed model from RTF 0.84 to 0.50 at 33.6 dB SI-SNR agreement with
-        # the fp32 output (bench/RESULTS.md), so it is an opt-in approximation, never the default.
+        # the fp32 output (bench/RESULTS.md); ``precision="auto"`` picks it only on CPUs with
+        # native bf16 (tfgridnet.inference.precision).
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
             out = (self.model(x, sample_rate=self.sample_rate) if self.rate_independent
                    else self.model(x))
-        return out.float().cpu().numpy()[..., :n]
+        return out.float().cpu().numpy()
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
         """Enhance ``[N]`` at the model's rate: one pass when it fits a chunk, else overlap-add."""

@@ -20,15 +20,14 @@ had to bring down, so a louder output is never bought with clipping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from tfgridnet.audio.levels import rms_dbfs
-
 __all__ = [
-    "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "level_error_db", "limit_peaks",
+    "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "limit_peaks",
     "mixture_consistent_gain", "LevelStream", "projection_sums", "stft_frames",
 ]
 
@@ -124,11 +123,6 @@ def limit_peaks(audio: np.ndarray, sample_rate: int, ceiling: float = LIMITER_CE
     return out, over
 
 
-def level_error_db(enhanced: np.ndarray, clean: np.ndarray) -> float:
-    """Enhanced minus clean RMS level, in dB (0: the speech comes out at its own level)."""
-    return rms_dbfs(enhanced) - rms_dbfs(clean)
-
-
 @dataclass
 class LevelCorrection:
     """What the Enhancer applies to each model output: gain, then limiter; counts what it did.
@@ -142,7 +136,20 @@ class LevelCorrection:
     enabled: bool = True
     limiter: bool = True
     ceiling: float = LIMITER_CEILING
-    limited_samples: int = 0
+    # one count shared with every at_rate() copy, so a V3 enhancer's total covers all its rates
+    _limited: list[int] = field(default_factory=lambda: [0], repr=False)
+
+    @property
+    def limited_samples(self) -> int:
+        """Samples the limiter brought down so far (this correction and its at_rate copies)."""
+        return self._limited[0]
+
+    def at_rate(self, sample_rate: int) -> LevelCorrection:
+        """The same correction for signals at ``sample_rate`` (frames and limiter window sized in
+        its samples), sharing this one's count of limited samples."""
+        other = copy.copy(self)
+        other.sample_rate = int(sample_rate)
+        return other
 
     def __call__(self, estimate: np.ndarray, mixture: np.ndarray) -> np.ndarray:
         """Correct ``[B, N]`` model outputs given the ``[B, N]`` inputs they came from."""
@@ -158,7 +165,7 @@ class LevelCorrection:
             return np.asarray(audio, dtype=np.float32)
         out, over = limit_peaks(np.asarray(audio, dtype=np.float32), self.sample_rate,
                                 self.ceiling)
-        self.limited_samples += over
+        self._limited[0] += over
         return out
 
     def stream(self, channels: int) -> LevelStream:

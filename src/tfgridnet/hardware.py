@@ -1,0 +1,29 @@
+"""What this machine's CPU can do, read once for training and inference alike.
+
+bf16 autocast pays on a CPU only where the hardware does bf16 arithmetic (Intel AMX tiles or
+AVX512-BF16 dot products); elsewhere bf16 is emulated and slower than fp32. Both
+``trainer.precision: auto`` (:mod:`tfgridnet.train.precision`) and ``--precision auto``
+(:mod:`tfgridnet.inference.precision`) ask :func:`cpu_has_bf16`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "cpu_has_bf16"]
+
+# /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_has_bf16(cpuinfo: str | os.PathLike = CPUINFO) -> bool:
+    """True when the CPU lists one of :data:`BF16_CPU_FLAGS` (False when unreadable: not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = {word for line in text.splitlines() if line.startswith("flags")
+             for word in line.split(":", 1)[-1].split()}
+    return any(flag in flags for flag in BF16_CPU_FLAGS)

@@ -1,0 +1,67 @@
+"""Run an exported ``model.onnx`` with onnxruntime and numpy alone: this module never imports torch.
+
+The file contract (file name, input/output names, metadata keys) is defined here, once, and the
+exporter (:mod:`tfgridnet.model.onnx_export`) writes to it. A deployment needs only this file,
+onnxruntime and numpy; see docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+__all__ = ["ONNX_NAME", "INPUT_NAME", "OUTPUT_NAME", "META_SAMPLE_RATE", "META_STFT",
+           "OnnxModel"]
+
+ONNX_NAME = "model.onnx"
+INPUT_NAME = "noisy"  # float32 [batch, samples] at the model's rate
+OUTPUT_NAME = "enhanced"  # float32 [batch, samples], the input's length
+# Keys of the file's metadata_props.
+META_SAMPLE_RATE = "sample_rate"
+META_STFT = "stft"
+
+
+class OnnxModel:
+    """An onnxruntime CPU session over ``model.onnx``; ``model(batch [B, N]) -> [B, N]`` numpy.
+
+    ``path`` is the ``.onnx`` file or the exported model dir holding it. ``threads`` sets
+    onnxruntime's intra-op threads (None: one per core). All graph optimisations are enabled.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            path = path / ONNX_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no ONNX model here (write one with `tfgridnet export "
+                                    "MODEL --format onnx --out DIR`)")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: constant-folding notes are not for users
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types per failure
+            raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from exc
+        meta = self.session.get_modelmeta().custom_metadata_map
+        rate = meta.get(META_SAMPLE_RATE, "")
+        if not rate.isdigit() or int(rate) <= 0:
+            raise ValueError(f"{path}: metadata '{META_SAMPLE_RATE}' missing or invalid ({rate!r}); "
+                             "export the model with `tfgridnet export --format onnx`")
+        self.path = path
+        self.sample_rate = int(rate)
+        self.n_srcs = 1
+        self.n_imics = 1
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Enhance equal-length mono signals ``[B, N]`` at ``self.sample_rate``."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 2:
+            raise ValueError(f"expected [batch, samples] audio, got shape {batch.shape}")
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
