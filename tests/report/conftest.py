@@ -119,7 +119,7 @@ def healthy_run(tmp_path: Path) -> Path:
     return run_dir
 
 
-# --- the users' failed run (shared/seed report), rebuilt from its figures -----------------------
+# --- the users' failed run (their hand-written report), rebuilt from its figures ----------------
 
 USERS_EPOCHS = 1496
 USERS_HOURS = 10.0

@@ -1,4 +1,4 @@
-"""Replay of the users' failed run (shared/seed report): the tool must call it broken, for the
+"""Replay of the users' failed run (from their hand-written report): the tool must call it broken, for the
 right reasons, in its first lines, in both languages; a healthy run must be called healthy."""
 
 from __future__ import annotations
