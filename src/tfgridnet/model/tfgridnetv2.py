@@ -20,6 +20,7 @@ reference's [B, C, T, F].
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -117,6 +118,8 @@ class GridNetV2Block(nn.Module):
     matrix products on the last axis, reading the same parameters.
     """
 
+    MODEL_NAME = "TF-GridNetV2"
+
     def __init__(
         self,
         emb_dim: int,
@@ -130,8 +133,23 @@ class GridNetV2Block(nn.Module):
         eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        self._build(
+            emb_dim, emb_ks, emb_hs, hidden_channels, n_head, math.ceil(approx_qk_dim * 1.0 / n_freqs),
+            activation, eps,
+            head_norm=lambda width: AllHeadPReLULayerNormalization4DCF((n_head, width, n_freqs), eps),
+            channel_norm=lambda: LayerNormalization4DCF((emb_dim, n_freqs), eps=eps))
+
+    def _build(self, emb_dim: int, emb_ks: int, emb_hs: int, hidden_channels: int, n_head: int,
+               qk_channels: int, activation: str, eps: float,
+               head_norm: Callable[[int], nn.Module], channel_norm: Callable[[], nn.Module]) -> None:
+        """Create the block's layers; V2 and V3 differ only in the attention norms they pass in.
+
+        ``head_norm(E)`` normalises H heads of width E ([B, H*E, T, F] -> [B, H, E, T, F]);
+        ``channel_norm()`` ends the projection after the attention.
+        """
         if activation != "prelu":
-            raise ValueError(f"activation={activation!r}: TF-GridNetV2 blocks only support 'prelu'")
+            raise ValueError(f"activation={activation!r}: {self.MODEL_NAME} blocks only support "
+                             "'prelu'")
         if emb_dim % n_head != 0:
             raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
         in_channels = emb_dim * emb_ks
@@ -150,19 +168,15 @@ class GridNetV2Block(nn.Module):
         self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
         self.inter_linear = projection()
 
-        qk_channels = math.ceil(approx_qk_dim * 1.0 / n_freqs)
         head_dim = emb_dim // n_head
         self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
-        self.attn_norm_Q = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_norm_Q = head_norm(qk_channels)
         self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
-        self.attn_norm_K = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_norm_K = head_norm(qk_channels)
         self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
-        self.attn_norm_V = AllHeadPReLULayerNormalization4DCF((n_head, head_dim, n_freqs), eps)
-        self.attn_concat_proj = nn.Sequential(
-            nn.Conv2d(emb_dim, emb_dim, 1),
-            nn.PReLU(),
-            LayerNormalization4DCF((emb_dim, n_freqs), eps=eps),
-        )
+        self.attn_norm_V = head_norm(head_dim)
+        self.attn_concat_proj = nn.Sequential(nn.Conv2d(emb_dim, emb_dim, 1), nn.PReLU(),
+                                              channel_norm())
 
         self.emb_dim = emb_dim
         self.emb_ks = emb_ks

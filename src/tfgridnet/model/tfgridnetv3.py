@@ -105,6 +105,8 @@ class GridNetV3Block(GridNetV2Block):
     norms through ``forward_heads_first`` / ``forward_channel_last``, which the V3 norms provide.
     """
 
+    MODEL_NAME = "TF-GridNetV3"
+
     def __init__(
         self,
         emb_dim: int,
@@ -116,43 +118,12 @@ class GridNetV3Block(GridNetV2Block):
         activation: str = "prelu",
         eps: float = 1e-5,
     ) -> None:
-        # V2's constructor sizes its norms by the number of bins; build the V3 layers instead.
+        # V2's constructor sizes its norms by the number of bins; build with the V3 norms instead.
         nn.Module.__init__(self)
-        if activation != "prelu":
-            raise ValueError(f"activation={activation!r}: TF-GridNetV3 blocks only support 'prelu'")
-        if emb_dim % n_head != 0:
-            raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
-        in_channels = emb_dim * emb_ks
-
-        def projection() -> nn.Module:
-            if emb_ks == emb_hs:
-                return nn.Linear(hidden_channels * 2, in_channels)
-            return nn.ConvTranspose1d(hidden_channels * 2, emb_dim, emb_ks, stride=emb_hs)
-
-        self.intra_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
-        self.intra_linear = projection()
-        self.inter_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
-        self.inter_linear = projection()
-
-        head_dim = emb_dim // n_head
-        self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
-        self.attn_norm_Q = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
-        self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
-        self.attn_norm_K = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
-        self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
-        self.attn_norm_V = AllHeadPReLULayerNormalization4DC((n_head, head_dim), eps)
-        self.attn_concat_proj = nn.Sequential(
-            nn.Conv2d(emb_dim, emb_dim, 1),
-            nn.PReLU(),
-            LayerNormalization4DC(emb_dim, eps=eps),
-        )
-
-        self.emb_dim = emb_dim
-        self.emb_ks = emb_ks
-        self.emb_hs = emb_hs
-        self.n_head = n_head
+        self._build(
+            emb_dim, emb_ks, emb_hs, hidden_channels, n_head, qk_output_channel, activation, eps,
+            head_norm=lambda width: AllHeadPReLULayerNormalization4DC((n_head, width), eps),
+            channel_norm=lambda: LayerNormalization4DC(emb_dim, eps=eps))
 
 
 class TFGridNetV3(nn.Module):
