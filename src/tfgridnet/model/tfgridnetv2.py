@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.recurrence import run_lstm
+from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
 from tfgridnet.model.stft import STFT
 
 __all__ = [
@@ -284,7 +284,7 @@ class GridNetV2Block(nn.Module):
         return out + z
 
 
-class TFGridNetV2(nn.Module):
+class TFGridNetV2(GridNetStack):
     """TF-GridNetV2 for enhancement (``n_srcs=1``) or separation.
 
     ``model(noisy)`` with ``noisy`` [B, N] (or [B, N, M] for M > 1 microphones) returns [B, N] when
@@ -318,33 +318,15 @@ class TFGridNetV2(nn.Module):
             attn_n_head=attn_n_head, attn_approx_qk_dim=attn_approx_qk_dim, emb_dim=emb_dim,
             emb_ks=emb_ks, emb_hs=emb_hs, activation=activation, eps=eps,
             gradient_checkpointing=gradient_checkpointing)
-        self.n_srcs = n_srcs
-        self.n_layers = n_layers
-        self.n_imics = n_imics
-        self.gradient_checkpointing = gradient_checkpointing
-        self._config = cfg.architecture()
-
         n_freqs = n_fft // 2 + 1
         self.stft = STFT(n_fft, stride, window)
-        self.conv = nn.Sequential(
-            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
-            nn.GroupNorm(1, emb_dim, eps=eps),
-        )
-        self.blocks = nn.ModuleList(
-            GridNetV2Block(emb_dim, emb_ks, emb_hs, n_freqs, lstm_hidden_units, n_head=attn_n_head,
-                           approx_qk_dim=attn_approx_qk_dim, activation=activation, eps=eps)
-            for _ in range(n_layers)
-        )
-        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able) that rebuild this architecture."""
-        return dict(self._config)
-
-    @property
-    def num_spk(self) -> int:
-        return self.n_srcs
+        self._init_stack(
+            cfg.architecture(),
+            (GridNetV2Block(emb_dim, emb_ks, emb_hs, n_freqs, lstm_hidden_units, n_head=attn_n_head,
+                            approx_qk_dim=attn_approx_qk_dim, activation=activation, eps=eps)
+             for _ in range(n_layers)),
+            n_srcs=n_srcs, n_imics=n_imics, n_layers=n_layers, emb_dim=emb_dim, eps=eps,
+            gradient_checkpointing=gradient_checkpointing)
 
     @property
     def hop(self) -> int:
@@ -378,24 +360,12 @@ class TFGridNetV2(nn.Module):
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
         spec = spec.reshape(batch, n_mics, n_frames, n_freqs)
         if lengths is not None:
-            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
-                lengths.to(spec.device)[:, None] // hop + 1)
-            spec = spec * frame_ok[:, None, :, None]
+            spec = spec * frames_within(lengths.to(spec.device), hop, n_frames)[:, None, :, None]
         h = torch.cat((spec.real, spec.imag), dim=1)  # [B, 2M, T, F]
 
-        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
-        checkpoint_paths = (self.gradient_checkpointing and self.training
-                            and torch.is_grad_enabled())
-        for block in self.blocks:
-            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        # [T, B, F, C] -> [B, C, T, F] -> deconv -> [B, 2S, T, F]
-        h = self.deconv(h.permute(1, 3, 0, 2)).float()
-
-        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        h = self._network(h).view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = self.stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
         est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples] * std
         if lengths is not None:
-            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
-                est.device)[:, None]
-            est = est * keep[:, None, :]
+            est = est * samples_within(lengths.to(est.device), n_samples)[:, None, :]
         return est[:, 0] if self.n_srcs == 1 else est

@@ -25,13 +25,12 @@ the edge handling are V2's (imported from :mod:`tfgridnet.model.tfgridnetv2`, th
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
 from tfgridnet.model.stft import STFT
 from tfgridnet.model.tfgridnetv2 import STD_FLOOR, GridNetV2Block
 
@@ -126,7 +125,7 @@ class GridNetV3Block(GridNetV2Block):
             channel_norm=lambda: LayerNormalization4DC(emb_dim, eps=eps))
 
 
-class TFGridNetV3(nn.Module):
+class TFGridNetV3(GridNetStack):
     """TF-GridNetV3 for enhancement (``n_srcs=1``) or separation, at any sample rate.
 
     ``model(noisy, sample_rate=fs)`` with ``noisy`` [B, N] returns [B, N] when ``n_srcs == 1`` and
@@ -166,34 +165,16 @@ class TFGridNetV3(nn.Module):
             emb_hs=emb_hs, activation=activation, eps=eps, n_fft=n_fft, stride=stride,
             win_length=win_length or n_fft, window=window, default_fs=default_fs,
             normalize_variance=normalize_variance, gradient_checkpointing=gradient_checkpointing)
-        self.n_srcs = n_srcs
-        self.n_layers = n_layers
-        self.n_imics = n_imics
-        self.gradient_checkpointing = gradient_checkpointing
-        self._config = cfg.architecture()
         self.default_fs = default_fs
         self.normalize_variance = normalize_variance
-
-        self.conv = nn.Sequential(
-            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
-            nn.GroupNorm(1, emb_dim, eps=eps),
-        )
-        self.blocks = nn.ModuleList(
-            GridNetV3Block(emb_dim, emb_ks, emb_hs, lstm_hidden_units, n_head=attn_n_head,
-                           qk_output_channel=attn_qk_output_channel, activation=activation,
-                           eps=eps)
-            for _ in range(n_layers)
-        )
-        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able) that rebuild this architecture."""
-        return dict(self._config)
-
-    @property
-    def num_spk(self) -> int:
-        return self.n_srcs
+        self._init_stack(
+            cfg.architecture(),
+            (GridNetV3Block(emb_dim, emb_ks, emb_hs, lstm_hidden_units, n_head=attn_n_head,
+                            qk_output_channel=attn_qk_output_channel, activation=activation,
+                            eps=eps)
+             for _ in range(n_layers)),
+            n_srcs=n_srcs, n_imics=n_imics, n_layers=n_layers, emb_dim=emb_dim, eps=eps,
+            gradient_checkpointing=gradient_checkpointing)
 
     def stft_at(self, sample_rate: int) -> STFT:
         """The STFT front end at ``sample_rate`` (window and hop scaled from ``default_fs``)."""
@@ -227,25 +208,14 @@ class TFGridNetV3(nn.Module):
         spec = stft(F.pad(x, (0, pad)) if pad else x)  # [B, T, F] complex
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
         if lengths is not None:
-            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
-                lengths.to(spec.device)[:, None] // hop + 1)
-            spec = spec * frame_ok[:, :, None]
+            spec = spec * frames_within(lengths.to(spec.device), hop, n_frames)[:, :, None]
         h = torch.stack((spec.real, spec.imag), dim=1)  # [B, 2, T, F]
 
-        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
-        checkpoint_paths = (self.gradient_checkpointing and self.training
-                            and torch.is_grad_enabled())
-        for block in self.blocks:
-            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        h = self.deconv(h.permute(1, 3, 0, 2)).float()  # [B, 2S, T, F]
-
-        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        h = self._network(h).view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
         est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples]
         if self.normalize_variance:
             est = est * std[:, :, None]
         if lengths is not None:
-            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
-                est.device)[:, None]
-            est = est * keep[:, None, :]
+            est = est * samples_within(lengths.to(est.device), n_samples)[:, None, :]
         return est[:, 0] if self.n_srcs == 1 else est
