@@ -77,6 +77,9 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
     Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
     """
 
+    # How many trailing axes of [B, H, T, F, E] the statistics cover: (F, E).
+    NORM_AXES = 2
+
     def __init__(self, input_dimension: tuple[int, int, int], eps: float = 1e-5) -> None:
         super().__init__()
         if len(input_dimension) != 3:
@@ -104,7 +107,7 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
         """
         batch, n_heads = x.shape[:2]
         x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
-        x = F.layer_norm(x, x.shape[-2:], eps=self.eps)
+        x = F.layer_norm(x, x.shape[-self.NORM_AXES:], eps=self.eps)
         # gamma/beta [1, H, E, 1, F] -> [1, H, 1, F, E], broadcast over [B, H, T, F, E]
         return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
 

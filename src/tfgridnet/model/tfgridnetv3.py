@@ -32,7 +32,11 @@ from torch import nn
 from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
 from tfgridnet.model.stft import STFT
-from tfgridnet.model.tfgridnetv2 import STD_FLOOR, GridNetV2Block
+from tfgridnet.model.tfgridnetv2 import (
+    STD_FLOOR,
+    AllHeadPReLULayerNormalization4DCF,
+    GridNetV2Block,
+)
 
 __all__ = ["TFGridNetV3", "GridNetV3Block", "LayerNormalization4DC",
            "AllHeadPReLULayerNormalization4DC", "scaled_stft_sizes"]
@@ -66,35 +70,24 @@ class LayerNormalization4DC(nn.Module):
                             self.eps)
 
 
-class AllHeadPReLULayerNormalization4DC(nn.Module):
+class AllHeadPReLULayerNormalization4DC(AllHeadPReLULayerNormalization4DCF):
     """Per-head PReLU, then per-(head, frame, bin) normalisation over E with per-(head, E) affine.
 
-    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
+    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F]. V2's per-head norm with one
+    affine bin ([1, H, E, 1, 1]) and statistics over E alone; ``forward_heads_first`` is V2's.
     """
 
+    NORM_AXES = 1  # E only
+
     def __init__(self, input_dimension: tuple[int, int], eps: float = 1e-5) -> None:
-        super().__init__()
         if len(input_dimension) != 2:
             raise ValueError(f"input_dimension must be (heads, E), got {input_dimension}")
-        n_heads, emb = input_dimension
-        self.gamma = nn.Parameter(torch.ones(1, n_heads, emb, 1, 1))
-        self.beta = nn.Parameter(torch.zeros(1, n_heads, emb, 1, 1))
-        self.act = nn.PReLU(num_parameters=n_heads, init=0.25)
-        self.eps = eps
-        self.H = n_heads
-        self.E = emb
+        super().__init__((*input_dimension, 1), eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, n_frames, n_freqs = x.shape
         y = x.view(batch, self.H, self.E, n_frames, n_freqs).permute(0, 1, 3, 4, 2).contiguous()
         return self.forward_heads_first(y).permute(0, 1, 4, 2, 3)
-
-    def forward_heads_first(self, x: torch.Tensor) -> torch.Tensor:
-        """The same function on a contiguous [B, H, T, F, E] tensor, returned in that layout."""
-        batch, n_heads = x.shape[:2]
-        x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
-        x = F.layer_norm(x, x.shape[-1:], eps=self.eps)
-        return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
 
 
 class GridNetV3Block(GridNetV2Block):
