@@ -51,7 +51,7 @@ def test_a_failed_file_names_its_path_once(cli, corpus, model_dir, tmp_path):
 
 def test_report_on_an_eval_folder_without_its_table(cli, corpus, model_dir, tmp_path):
     """summary.json alone (no evaluation_results.csv): the counts print as integers."""
-    from tfgridnet.report.analysis import evaluation_stats
+    from tfgridnet.report.statistics import evaluation_stats
 
     out = tmp_path / "eval"
     assert cli("evaluate", model_dir, "--manifest", corpus / "m.csv", "--out", out,

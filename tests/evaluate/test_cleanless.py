@@ -15,13 +15,19 @@ from tfgridnet.evaluation.schema import csv_columns
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, METRICS, NO_REFERENCE, MetricSet
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.metrics import MetricError, distill_mos
-from tfgridnet.report.analysis import evaluation_rules, evaluation_stats
-from tfgridnet.report.render import _evaluation
+from tfgridnet.report.rules import Facts, apply_rules
+from tfgridnet.report.sections import _evaluation
+from tfgridnet.report.statistics import evaluation_stats
 
 # find_spec, not import: distillmos imports torchaudio, which metrics.distill_mos deals with.
 needs_mos = pytest.mark.skipif(
     not all(importlib.util.find_spec(name) for name in ("speechmos", "onnxruntime", "distillmos")),
     reason="clean-less evaluation needs tfgridnet[dnsmos] and distillmos (make install)")
+
+
+def evaluation_rules(stats):
+    """The registry's findings on an evaluation folder's statistics alone."""
+    return apply_rules(Facts({}, stats))
 
 
 def _noisy_only(manifest, out_path, drop_clean_of: set[str] | None = None):

@@ -14,8 +14,8 @@ from tfgridnet.evaluation.conditions import DURATION_FACTOR, read_breakdown
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
-from tfgridnet.report.analysis import evaluation_stats
-from tfgridnet.report.render import _conditions
+from tfgridnet.report.sections import _conditions
+from tfgridnet.report.statistics import evaluation_stats
 
 KINDS = {"utt00": "white", "utt01": "babble", "utt02": "white", "utt03": "babble",
          "utt04": "white"}

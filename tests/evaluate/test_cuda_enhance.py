@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tfgridnet.evaluation.evaluate import evaluate
-from tfgridnet.evaluation.scoring import enhanced_column
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
 
 from .conftest import SR, speechlike, write_pairs
@@ -55,6 +55,6 @@ def test_batched_evaluation_on_cuda_matches_the_cpu(tiny_model, tmp_path) -> Non
     for uttid, cpu_row in cpu_rows.items():
         assert gpu_rows[uttid]["status"] == cpu_row["status"] == "ok", uttid
         for metric in ("sisnr", "sisdr", "snr"):
-            column = enhanced_column(metric)
+            column = METRIC_REGISTRY[metric].enhanced_column
             assert float(gpu_rows[uttid][column]) == pytest.approx(
                 float(cpu_row[column]), abs=0.05), (uttid, column)

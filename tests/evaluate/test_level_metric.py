@@ -15,12 +15,11 @@ from tfgridnet.audio.levels import level_error_db
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
-from tfgridnet.report.analysis import THRESHOLDS, evaluation_rules, evaluation_stats
 from tfgridnet.report.i18n import tr
+from tfgridnet.report.rules import THRESHOLDS, Facts, apply_rules
+from tfgridnet.report.statistics import evaluation_stats
 
 LEVEL = METRIC_REGISTRY["level_error_db"]
-
-
 class Oracle(torch.nn.Module):
     """Returns the clean reference of whichever noisy input it is given."""
 
@@ -46,6 +45,11 @@ class Gained(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.gain * self.model(x)
+
+
+def evaluation_rules(stats):
+    """The registry's findings on an evaluation folder's statistics alone."""
+    return apply_rules(Facts({}, stats))
 
 
 def test_level_error_matches_a_float64_reference():

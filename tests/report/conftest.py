@@ -61,7 +61,7 @@ def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: n
                                                               row[metric.enhanced_column])
         rows.append(row)
     write_results_csv(eval_dir / "evaluation_results.csv", rows)
-    (eval_dir / "summary.json").write_text(json.dumps(summarize(rows)))
+    (eval_dir / "summary.json").write_text(json.dumps(summarize(rows).to_json()))
     if index_html:
         (eval_dir / "index.html").write_text("<html></html>")
     return eval_dir

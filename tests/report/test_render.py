@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import string
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 
 from tfgridnet.cli import main
-from tfgridnet.report.i18n import STRINGS, tr
+from tfgridnet.report.analysis import analyse
+from tfgridnet.report.findings import read_findings
+from tfgridnet.report.i18n import LANGUAGES, catalog, tr
 from tfgridnet.report.render import write_report
+from tfgridnet.report.rules import RULES, RULES_BY_CODE
 
 # A number as written in the report: sign, thousands separators, decimals, exponent.
 NUMBER = re.compile(r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
-ALL_CODES = (
-    "eval_noisy_sisnr_abnormal", "eval_no_improvement", "eval_low_improvement",
-    "eval_high_variance", "eval_worse_than_input", "eval_failed_utterances", "train_not_learning",
-    "train_loss_positive", "noisy_baseline_abnormal", "model_worse_than_identity",
-    "lr_decay_too_fast", "stale_best_epoch", "overfitting", "frequent_clipping",
-    "gradient_spikes", "nonfinite_steps", "memory_headroom", "memory_near_limit", "missing_data",
-    "insufficient_evidence", "eval_output_level_off", "eval_snr_sisnr_disagree",
-    "eval_no_reference",
-)
 
 
 def test_report_files_are_written_with_plots(healthy_run):
@@ -47,12 +43,20 @@ def test_html_is_self_contained_and_links_the_evaluation_page(healthy_run):
 
 def test_findings_json_follows_the_contract(users_run):
     write_report(users_run, users_run.parent / "inference_epoch_100")
-    findings = json.loads((users_run / "findings.json").read_text(encoding="utf-8"))
-    assert findings
-    for item in findings:
+    records = read_findings(users_run / "findings.json")
+    assert [r.code for r in records] == analyse(users_run, users_run.parent /
+                                                "inference_epoch_100").codes
+    for item in json.loads((users_run / "findings.json").read_text(encoding="utf-8")):
         assert set(item) == {"code", "severity", "message", "evidence"}
-        assert item["severity"] in ("error", "warning", "info")
-        assert item["message"] and isinstance(item["evidence"], dict)
+    assert all(r.message and r.severity in RULES_BY_CODE[r.code].severities for r in records)
+
+
+def test_findings_file_with_a_code_no_rule_defines_is_refused(tmp_path):
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps([{"code": "made_up", "severity": "error", "message": "x",
+                                 "evidence": {}}]))
+    with pytest.raises(ValueError, match=r"findings\.json.*unknown finding code 'made_up'"):
+        read_findings(path)
 
 
 def test_missing_columns_skip_plots_and_are_reported(tmp_path, synth):
@@ -88,17 +92,21 @@ def test_zh_tw_report_has_the_same_numbers_and_codes(users_run):
     assert "## 問題診斷" in chinese and "## 建議" in chinese
 
 
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+@pytest.mark.parametrize("lang", LANGUAGES[1:])
+def test_every_message_exists_in_every_language_with_the_same_placeholders(lang):
+    english, other = catalog("en"), catalog(lang)
+    assert set(other.messages) == set(english.messages)
+    for key in english.messages:
+        assert other.messages[key].strip(), key
+        assert other.placeholders(key) == english.placeholders(key), key
 
 
-def test_every_string_has_both_languages_with_the_same_placeholders():
-    for key, (english, chinese) in STRINGS.items():
-        assert english and chinese, key
-        assert _fields(english) == _fields(chinese), key
-    for code in ALL_CODES:
-        assert f"rec.{code}" in STRINGS, code
-        assert any(k == f"finding.{code}" or k.startswith(f"finding.{code}.") for k in STRINGS)
+def test_every_rule_has_its_messages_and_recommendation():
+    messages = catalog("en").messages
+    for rule in RULES:
+        assert f"rec.{rule.code}" in messages, rule.code
+        for key in rule.message_keys:
+            assert f"finding.{key}" in messages, key
 
 
 def test_unknown_language_is_refused(healthy_run):
@@ -145,3 +153,38 @@ def test_title_names_the_experiment_from_its_config(healthy_run):
     config_path.write_text("name: seed-baseline\n" + config_path.read_text())
     markdown = write_report(healthy_run)["markdown"].read_text()
     assert markdown.splitlines()[0] == "# Experiment analysis: seed-baseline (run)"
+
+
+def test_html_page_is_the_markdown_rendered_and_escapes_text_from_the_run(healthy_run):
+    config_path = healthy_run / "config.yaml"
+    config_path.write_text("name: <script>alert(1)</script>\n" + config_path.read_text())
+    paths = write_report(healthy_run)
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    # Every table row of the Markdown is a row of the page (one renderer of one text).
+    md_rows = sum(1 for line in markdown.splitlines() if line.startswith("| "))
+    assert page.count("<tr>") == md_rows
+
+
+def test_plotting_leaves_matplotlibs_global_state_alone(healthy_run):
+    """The plots use the object API: no backend switch, no pyplot figures left open."""
+    code = ("import matplotlib, sys; backend = matplotlib.get_backend(); "
+            "from tfgridnet.report.render import write_report; "
+            f"write_report({str(healthy_run)!r}); "
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'; "
+            "assert matplotlib.get_backend() == backend, 'backend switched'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "MPLBACKEND": "svg"})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_experiment_sections_say_what_an_older_run_lacks(healthy_run):
+    text = write_report(healthy_run)["markdown"].read_text(encoding="utf-8")
+    assert "No `model` section in config.yaml" in text
+    assert "No `data_check.json`" in text
+    assert "| `model/` | export of the best epoch (safetensors + config.json) | missing |" in text
+    config_path = healthy_run / "config.yaml"
+    config_path.write_text("model:\n  emb_dim: 30\n  attn_n_head: 4\n" + config_path.read_text())
+    text = write_report(healthy_run)["markdown"].read_text(encoding="utf-8")
+    assert "is not a TF-GridNetV2 configuration (" in text and "emb_dim 30" in text

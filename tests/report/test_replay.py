@@ -76,7 +76,7 @@ def test_users_report_says_so_in_its_first_lines_and_never_praises(users_run):
 
 
 def test_recommendations_follow_the_findings(users_run, healthy_run):
-    from tfgridnet.report.render import recommendations
+    from tfgridnet.report.sections import recommendations
 
     broken = recommendations(analyse(users_run, users_run.parent / "inference_epoch_100"), "en")
     assert "check-data" in broken[0]

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tfgridnet.report.analysis import (
-    THRESHOLDS,
-    analyse,
-    epoch_durations,
-    evaluation_rules,
-    read_metrics,
-)
+from tfgridnet.report.analysis import analyse
+from tfgridnet.report.loading import read_metrics
+from tfgridnet.report.rules import RULES_BY_CODE, THRESHOLDS, Facts
+from tfgridnet.report.statistics import epoch_durations
 
-DESIGN_CODES = (
+# The finding codes of the file contract (docs/design.md): the registry may add, never drop.
+CONTRACT_CODES = (
     "eval_noisy_sisnr_abnormal", "eval_no_improvement", "eval_low_improvement",
     "eval_high_variance", "eval_worse_than_input", "train_not_learning", "lr_decay_too_fast",
     "stale_best_epoch", "overfitting", "frequent_clipping", "gradient_spikes", "nonfinite_steps",
@@ -114,6 +114,49 @@ def _failed_utterance(s, tmp: Path) -> tuple[Path, Path | None]:
     return run, s.write_eval(tmp / "eval", [f"u{i}" for i in range(10)], noisy, enhanced)
 
 
+def _eval_extra_case(extra: Callable[[np.ndarray], dict[str, np.ndarray]]):
+    """A healthy SI-SNR evaluation with more metric columns (from the noisy SI-SNR values)."""
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+        noisy = np.full(20, 5.0)
+        enhanced = noisy + _normal(10.0, 1.0, n=20)
+        return run, s.write_eval(tmp / "eval", [f"u{i}" for i in range(20)], noisy, enhanced,
+                                 extra=extra(noisy))
+    return build
+
+
+def _level_off(noisy: np.ndarray) -> dict[str, np.ndarray]:
+    return {"noisy_level_error_db": np.full(len(noisy), 0.5),
+            "level_error_db": np.full(len(noisy), -11.0)}
+
+
+def _snr_falls(noisy: np.ndarray) -> dict[str, np.ndarray]:
+    return {"noisy_snr": noisy, "enhanced_snr": noisy - 2.8}
+
+
+def _cleanless(mos_gain: float):
+    """A clean-less evaluation (DNSMOS only) written by the evaluator's own writers."""
+    def build(s, tmp: Path) -> tuple[Path, Path | None]:
+        from tfgridnet.evaluation.schema import summarize, write_results_csv
+        from tfgridnet.evaluation.scoring import MetricSet
+
+        run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
+        metrics = MetricSet(reference=False, dnsmos=True)
+        rows = []
+        for i in range(8):
+            row = {"uttid": f"u{i}", "status": "ok", "error": "", "notes": ""}
+            for m in metrics.metrics:
+                row.update({m.noisy_column: 2.5, m.enhanced_column: 2.5 + mos_gain})
+                row[m.delta_column] = m.improvement(2.5, 2.5 + mos_gain)
+            rows.append(row)
+        eval_dir = tmp / "eval"
+        eval_dir.mkdir()
+        write_results_csv(eval_dir / "evaluation_results.csv", rows, metrics)
+        (eval_dir / "summary.json").write_text(json.dumps(summarize(rows, metrics).to_json()))
+        return run, eval_dir
+    return build
+
+
 degraded = np.concatenate([np.full(48, 10.0), np.full(12, -3.0)])
 CASES: dict[str, tuple[Callable, str]] = {
     "eval_noisy_sisnr_abnormal": (_eval_case(-36.0, _normal(10.0, 1.0)), "error"),
@@ -122,6 +165,9 @@ CASES: dict[str, tuple[Callable, str]] = {
     "eval_high_variance": (_eval_case(5.0, _normal(12.0, 6.0)), "warning"),
     "eval_worse_than_input": (_eval_case(5.0, degraded), "warning"),
     "eval_failed_utterances": (_failed_utterance, "warning"),
+    "eval_output_level_off": (_eval_extra_case(_level_off), "warning"),
+    "eval_snr_sisnr_disagree": (_eval_extra_case(_snr_falls), "info"),
+    "eval_no_reference": (_cleanless(0.6), "info"),
     "model_worse_than_identity": (_eval_case(5.0, _normal(-2.0, 0.5)), "error"),
     "train_not_learning": (_metrics_case(_flat_valid), "error"),
     "train_loss_positive": (_metrics_case(_negative), "warning"),
@@ -135,11 +181,30 @@ CASES: dict[str, tuple[Callable, str]] = {
     "memory_headroom": (_metrics_case(_set("peak_mem_mb", 4_000.0)), "info"),
     "memory_near_limit": (_metrics_case(_set("peak_mem_mb", 31_000.0)), "warning"),
     "missing_data": (_metrics_case(_drop("grad_norm_max", "peak_mem_mb")), "info"),
+    "insufficient_evidence": (_metrics_case(_drop("valid_sisnr", "valid_noisy_sisnr")), "warning"),
 }
 
 
-def test_every_design_code_has_a_triggering_case():
-    assert set(DESIGN_CODES) <= set(CASES)
+def test_the_registry_keeps_every_contract_code():
+    assert set(CONTRACT_CODES) <= set(RULES_BY_CODE)
+
+
+def test_every_rule_of_the_registry_has_a_triggering_case():
+    assert set(CASES) == set(RULES_BY_CODE)
+
+
+def test_docs_table_lists_every_rule_with_its_severities():
+    """docs/report-rules.md describes exactly the registry's rules, with the severities they give."""
+    text = (Path(__file__).parents[2] / "docs" / "report-rules.md").read_text(encoding="utf-8")
+    documented: dict[str, set[str]] = {}
+    for code, severities in re.findall(r"^\| `([a-z_]+)` \| ([a-z /]+) \|", text, re.M):
+        documented.setdefault(code, set()).update(s.strip() for s in severities.split("/"))
+    assert documented == {code: set(rule.severities) for code, rule in RULES_BY_CODE.items()}
+
+
+def _fired(codes: tuple[str, ...], evaluation: dict) -> set[str]:
+    facts = Facts(training={}, evaluation=evaluation)
+    return {code for code in codes if RULES_BY_CODE[code].apply(facts) is not None}
 
 
 def test_healthy_run_triggers_no_rule_and_is_called_healthy(healthy_run):
@@ -156,7 +221,7 @@ def test_rule_fires_on_its_synthetic_run(code, tmp_path, synth):
     analysis = analyse(run_dir, eval_dir)
     finding = analysis.finding(code)
     assert finding is not None, f"{code} not raised; got {analysis.codes}"
-    assert finding.severity == severity
+    assert finding.severity == severity and severity in RULES_BY_CODE[code].severities
     assert finding.evidence, "a finding must carry its numbers"
     expected_verdict = {"error": "broken", "warning": "suspicious"}.get(severity)
     if expected_verdict:
@@ -221,6 +286,18 @@ def test_training_variant_of_model_worse_than_identity(tmp_path, synth):
     assert finding.evidence["identity_sisnr"] == pytest.approx(20.0)
 
 
+def test_cleanless_evaluation_applies_no_sisnr_rule_and_judges_by_the_mos(tmp_path, synth):
+    analysis = analyse(*_cleanless(-0.4)(synth, tmp_path))
+    finding = analysis.finding("model_worse_than_identity")
+    assert finding.evidence["source"] == "mos" and finding.evidence["metric"] == "DNSMOS OVRL"
+    assert finding.evidence["model_score"] == pytest.approx(2.1)
+    assert finding.evidence["identity_score"] == pytest.approx(2.5)
+    assert not [c for c in analysis.codes if c.startswith("eval_") and c not in (
+        "eval_no_reference",)]
+    for lang in ("en", "zh-TW"):
+        assert "2.10" in finding.message(lang)
+
+
 def test_nonfinite_steps_become_an_error_above_the_share(tmp_path, synth):
     run_dir, _ = _metrics_case(_set("nonfinite_steps", 10.0))(synth, tmp_path)  # 10 % of steps
     assert analyse(run_dir).finding("nonfinite_steps").severity == "error"
@@ -236,15 +313,15 @@ def test_degraded_share_escalates_to_error(tmp_path, synth):
                                               (31.0, True)])
 def test_noisy_sisnr_range_boundaries(noisy, fires):
     stats = {"noisy_mean": noisy, "enhanced_mean": noisy + 10, "improvement_mean": 10.0, "n": 5}
-    assert ("eval_noisy_sisnr_abnormal" in {f.code for f in evaluation_rules(stats)}) is fires
+    assert bool(_fired(("eval_noisy_sisnr_abnormal",), stats)) is fires
 
 
 @pytest.mark.parametrize(("improvement", "code"), [(0.9, "eval_no_improvement"),
                                                    (1.1, "eval_low_improvement"),
                                                    (4.9, "eval_low_improvement"), (5.1, None)])
 def test_improvement_thresholds(improvement, code):
-    codes = {f.code for f in evaluation_rules({"improvement_mean": improvement})}
-    assert codes & {"eval_no_improvement", "eval_low_improvement"} == ({code} if code else set())
+    fired = _fired(("eval_no_improvement", "eval_low_improvement"), {"improvement_mean": improvement})
+    assert fired == ({code} if code else set())
 
 
 def test_elapsed_and_per_epoch_time_are_both_understood(tmp_path):
@@ -295,3 +372,21 @@ def test_summary_only_evaluation_is_used_and_the_csv_is_reported_missing(tmp_pat
     assert analysis.evaluation["source"] == "summary.json"
     assert analysis.evaluation["improvement_mean"] > 5
     assert "evaluation_results.csv" in analysis.missing
+
+
+def test_summary_lacking_contract_keys_is_read_and_the_report_names_what_is_missing(tmp_path,
+                                                                                  synth):
+    run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
+                          synth.HEALTHY_CONFIG)
+    eval_dir = synth.healthy_eval(tmp_path / "ev")
+    summary = json.loads((eval_dir / "summary.json").read_text())
+    for key in ("sisnr_improvement_std", "metrics"):
+        del summary[key]
+    (eval_dir / "summary.json").write_text(json.dumps(summary))
+    analysis = analyse(run, eval_dir)
+    assert {"summary.json:sisnr_improvement_std", "summary.json:metrics"} <= set(analysis.missing)
+    assert "summary.json:sisnr_improvement_std" in analysis.finding("missing_data").evidence[
+        "missing"]
+    # The CSV stands in: the spread and the per-metric means are still reported.
+    assert analysis.evaluation["improvement_std"] > 0
+    assert analysis.evaluation["metrics"]["pesq_wb"].enhanced_mean == pytest.approx(2.6)

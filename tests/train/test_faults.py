@@ -147,8 +147,8 @@ def test_ddp_on_two_cpu_processes_ends_with_identical_weights_and_one_set_of_fil
     # 8 pairs / 2 ranks / batch 4: one step per epoch on each rank
     assert [line.split(",")[1] for line in rows[1:]] == ["1", "2"]
     assert sorted(p.name for p in run.iterdir()) == sorted(
-        ["checkpoints", "config.yaml", "environment.json", "logs", "metrics.csv", "model",
-         "plots", "train_summary.json"])
+        ["checkpoints", "config.yaml", "data_check.json", "environment.json", "logs", "metrics.csv",
+         "model", "plots", "train_summary.json"])
     assert len(list((run / "logs" / "tensorboard").glob("events.*"))) == 1
     assert output.count("epoch 1/1") == 1  # the epoch summary is printed by rank 0 only
 

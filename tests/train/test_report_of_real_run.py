@@ -7,19 +7,25 @@ and the real `report` reads both. No stage's output is hand-made here.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import yaml
+from safetensors import safe_open
 
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
 from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.data_check_file import DataCheckFile
 from tfgridnet.train.run import train
 
 
 def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
         make_config, corpus: dict[str, Path], tmp_path: Path) -> None:
-    run = train(config_from_dict(make_config(trainer={"max_epochs": 1})), tmp_path / "run").run_dir
+    config = make_config(trainer={"max_epochs": 1}, data={"check_pairs": 4})
+    run = train(config_from_dict(config), tmp_path / "run").run_dir
     evaluate(run, corpus["valid"], run / "eval", n_plots=1, progress=False, save_audio=False)
     summary = json.loads((run / "eval" / "summary.json").read_text(encoding="utf-8"))
     computed = {name: stats for name, stats in summary["metrics"].items() if stats["n"]}
@@ -45,3 +51,23 @@ def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
                         f"{change:+.2f}")
             assert any(all(value in line for value in expected) for line in lines), \
                 f"{label}: {expected} not on one line of the {lang} report: {lines}"
+        _assert_experiment_sections(run, text)
+
+
+def _assert_experiment_sections(run: Path, text: str) -> None:
+    """Model, audio pipeline and files sections state what the run's own files hold."""
+    # Parameters: counted independently from the exported weights of the best epoch.
+    with safe_open(str(run / "model" / "model.safetensors"), framework="pt") as weights:
+        n_params = sum(math.prod(weights.get_slice(k).get_shape()) for k in weights.keys())
+    assert f"| {n_params:,} |" in text
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["model"]
+    assert f"| {config['n_fft']} / {config['stride']} / {config['window']} |" in text
+    assert f"| {config['n_layers']} |" in text and f"| {config['lstm_hidden_units']} |" in text
+    # The start-up data check's figures, from the file training kept.
+    record = DataCheckFile.read(run / "data_check.json")
+    assert record.checks and record.pipeline.loader in text
+    for check in record.checks:
+        assert f"| `{check.key}` | {check.n_checked} / {check.n_pairs} |" in text
+        assert f"{check.sisnr_db['median']:.1f}" in text
+    for name in (run / "checkpoints").iterdir():
+        assert f"`{name.name}`" in text

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["bandpass"]
+__all__ = ["BANDPASS_ORDER", "bandpass"]
+
+BANDPASS_ORDER = 8  # Butterworth order of each edge (sosfiltfilt doubles the effective order)
 
 
 def bandpass(audio: np.ndarray, sample_rate: int, low_hz: float | None, high_hz: float | None,
-             order: int = 8) -> np.ndarray:
+             order: int = BANDPASS_ORDER) -> np.ndarray:
     """Zero-phase Butterworth band-pass (or low/high-pass) as second-order sections.
 
     ``sosfiltfilt`` doubles the effective order and has no group delay, so a pair filtered on

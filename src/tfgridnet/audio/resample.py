@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-__all__ = ["resample"]
+__all__ = ["QUALITY", "resample"]
+
+QUALITY = "HQ"  # soxr's recipe: librosa's default engine and quality
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -21,8 +23,8 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return audio
     dtype = audio.dtype if audio.dtype in (np.float32, np.float64) else np.float32
     if audio.ndim == 1:
-        return soxr.resample(audio.astype(dtype, copy=False), orig_sr, target_sr, quality="HQ")
+        return soxr.resample(audio.astype(dtype, copy=False), orig_sr, target_sr, quality=QUALITY)
     flat = audio.reshape(-1, audio.shape[-1]).astype(dtype, copy=False)
     # soxr wants (frames, channels): transpose so channels stay channels.
-    out = soxr.resample(np.ascontiguousarray(flat.T), orig_sr, target_sr, quality="HQ").T
+    out = soxr.resample(np.ascontiguousarray(flat.T), orig_sr, target_sr, quality=QUALITY).T
     return np.ascontiguousarray(out).reshape(*audio.shape[:-1], out.shape[-1])

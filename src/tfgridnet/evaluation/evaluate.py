@@ -34,9 +34,9 @@ from tfgridnet.evaluation.artifacts import (
     write_visualizations,
 )
 from tfgridnet.evaluation.schema import (
+    EvaluationSummary,
     MetricSummary,
     csv_columns,
-    read_metric_summaries,
     select_highlights,
     summarize,
     write_results_csv,
@@ -96,7 +96,7 @@ class EvaluationResult(Mapping[str, Any]):
     @property
     def metrics(self) -> dict[str, MetricSummary]:
         """Per-metric noisy/enhanced statistics, through the summary.json schema."""
-        return read_metric_summaries(self.summary)[0]
+        return EvaluationSummary.model_validate(self.summary).metrics
 
 
 def _default_workers(n_items: int) -> int:
@@ -280,17 +280,16 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
             pool.shutdown(cancel_futures=True)
 
     ordered = [rows[p.uttid] for p in pairs]
-    summary = summarize(ordered, metric_set, conditions)
     elapsed = time.perf_counter() - started
-    summary.update({
+    chosen = select_highlights(ordered, n_plots, metric_set.headline)
+    summary = summarize(ordered, metric_set, conditions).model_copy(update={
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
         "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
-    })
-    chosen = select_highlights(ordered, n_plots, metric_set.headline)
-    summary["highlights"] = {"best": [r["uttid"] for g, r in chosen if g == "best"],
-                             "worst": [r["uttid"] for g, r in chosen if g == "worst"]}
+        "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
+                       "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
+    }).to_json()
     write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set, conditions)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)

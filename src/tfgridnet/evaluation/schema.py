@@ -8,29 +8,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tfgridnet.evaluation.conditions import breakdown
-from tfgridnet.evaluation.scoring import (
-    DEFAULT_METRICS,
-    METRIC_REGISTRY,
-    MetricSet,
-    enhanced_column,
-)
+from tfgridnet.evaluation.conditions import ConditionGroup, breakdown
+from tfgridnet.evaluation.scoring import DEFAULT_METRICS, METRIC_REGISTRY, MetricSet
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
-__all__ = ["MetricSummary", "read_metric_summaries", "csv_columns", "summarize", "select_highlights", "rank_by_improvement", "write_results_csv",
-           "fmt_value", "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
+__all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
+           "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
+           "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
            "MEASUREMENT_COLUMNS", "number_columns"]
 
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
+_SISNR = METRIC_REGISTRY["sisnr"]
 
 
 class MetricSummary(BaseModel):
@@ -51,28 +49,114 @@ class MetricSummary(BaseModel):
     share_improved: float | None = None
 
 
-def read_metric_summaries(summary: dict[str, Any]) -> tuple[dict[str, MetricSummary], list[str]]:
-    """``summary.json``'s per-metric entries in registry order, and the keys that were missing.
+class UtteranceRef(BaseModel):
+    """The best or worst utterance by the headline metric's improvement, kept under that
+    metric's delta column (``sisnr_improvement``, ``dnsmos_ovrl_improvement`` on a clean-less
+    set)."""
 
-    Unknown metric names are skipped (a newer evaluator); an entry that is not a mapping is
-    reported as missing rather than guessed at.
+    model_config = ConfigDict(extra="allow")
+
+    uttid: str
+
+
+class EvaluationSummary(BaseModel):
+    """``summary.json``: written by ``evaluate`` (through ``summarize``), read by the report.
+
+    Every key is optional on reading so that an older or foreign file still loads;
+    :meth:`read` says which of the contract keys (``CONTRACT_KEYS``) the file lacked. The flat
+    per-metric means (``noisy_pesq_wb_mean``, ``pesq_wb_mean``, ...) are written as aliases of
+    ``metrics`` for readers of the original contract; ``metrics`` is the source.
     """
-    raw = summary.get("metrics")
-    if not isinstance(raw, dict):
-        return {}, ["metrics"]
-    out: dict[str, MetricSummary] = {}
-    missing: list[str] = []
-    for name in METRIC_REGISTRY:
-        if name not in raw:
-            continue
-        entry = raw[name]
-        if not isinstance(entry, dict):
-            missing.append(f"metrics.{name}")
-            continue
-        out[name] = MetricSummary.model_validate(entry)
-        missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean", "improvement_mean")
-                    if k not in entry]
-    return out, missing
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int | None = None
+    n_scored: int | None = None
+    n_failed: int | None = None
+    noisy_sisnr_mean: float | None = None
+    enhanced_sisnr_mean: float | None = None
+    sisnr_improvement_mean: float | None = None
+    sisnr_improvement_std: float | None = None
+    sisnr_improvement_min: float | None = None
+    sisnr_improvement_max: float | None = None
+    sisnr_improvement_median: float | None = None
+    share_improved: float | None = None
+    best: UtteranceRef | None = None
+    worst: UtteranceRef | None = None
+    baseline: dict[str, Any] | None = None
+    worse_than_input: bool | None = None
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    failed: list[dict[str, str]] = Field(default_factory=list)
+    highlights: dict[str, list[str]] | None = None
+    model: str | None = None
+    manifest: str | None = None
+    sample_rate: int | None = None
+    device: str | None = None
+    workers: int | None = None
+    elapsed_s: float | None = None
+    audio_seconds: float | None = None
+    real_time_factor: float | None = None
+    # Clean-less evaluation and the condition breakdown; an older file without them read as a
+    # paired evaluation headed by SI-SNR, without condition tables.
+    reference: bool = True
+    headline_metric: str = _SISNR.name
+    skipped_metrics: dict[str, str] = Field(default_factory=dict)
+    condition_columns: list[str] = Field(default_factory=list)
+    conditions: dict[str, list[ConditionGroup]] = Field(default_factory=dict)
+
+    CONTRACT_KEYS: ClassVar[tuple[str, ...]] = (
+        "n", "n_failed", "noisy_sisnr_mean", "enhanced_sisnr_mean", "sisnr_improvement_mean",
+        "sisnr_improvement_std", "sisnr_improvement_min", "sisnr_improvement_max", "metrics")
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content: the fields plus the flat per-metric mean aliases."""
+        data = self.model_dump(mode="json")
+        for name, stats in self.metrics.items():
+            metric = METRIC_REGISTRY[name]
+            data.setdefault(f"{metric.noisy_column}_mean", stats.noisy_mean)
+            data.setdefault(f"{metric.enhanced_column}_mean", stats.enhanced_mean)
+        return data
+
+    @classmethod
+    def read(cls, path: Path) -> tuple[EvaluationSummary, list[str]]:
+        """The summary of ``path`` and the contract keys it lacked (``metrics.<name>.<key>`` for a
+        metric entry without its means). Metric names this version does not know are skipped."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+        # A clean-less evaluation has no SI-SNR: its sisnr keys are rightly empty.
+        expected = cls.CONTRACT_KEYS if raw.get("reference") is not False else [
+            k for k in cls.CONTRACT_KEYS if "sisnr" not in k]
+        missing = [key for key in expected if raw.get(key) is None]
+        entries = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
+        metrics = {}
+        for name in METRIC_REGISTRY:
+            entry = entries.get(name)
+            if name in entries and not isinstance(entry, dict):
+                missing.append(f"metrics.{name}")
+            elif isinstance(entry, dict):
+                metrics[name] = entry
+                missing += [f"metrics.{name}.{k}" for k in ("noisy_mean", "enhanced_mean",
+                                                            "improvement_mean") if k not in entry]
+        tables = raw.get("conditions") if isinstance(raw.get("conditions"), dict) else {}
+        conditions = {str(factor): [{**g, "metrics": {k: v for k, v in g["metrics"].items()
+                                                      if k in METRIC_REGISTRY}}
+                                    if isinstance(g.get("metrics"), dict) else g
+                                    for g in groups if isinstance(g, dict)]
+                      for factor, groups in tables.items() if isinstance(groups, list)}
+        if raw.get("headline_metric") not in METRIC_REGISTRY:
+            raw = {k: v for k, v in raw.items() if k != "headline_metric"}
+        try:
+            return cls.model_validate({**raw, "metrics": metrics,
+                                       "conditions": conditions}), missing
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ValueError(f"{path}: not an evaluation summary ({problems})") from None
 
 
 # evaluation_results.csv's per-utterance measurements after the metric columns, and its free-text
@@ -94,8 +178,7 @@ def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
     """``evaluation_results.csv``'s header: the utterance's conditions (the manifest's extra
     columns), three columns per scored metric, then the rest."""
     columns = ["uttid", *conditions]
-    for metric in metrics.names:
-        m = METRIC_REGISTRY[metric]
+    for m in metrics.metrics:
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
     return columns + [*MEASUREMENT_COLUMNS, *TEXT_COLUMNS]
 
@@ -110,7 +193,7 @@ def _stats(values: list[float]) -> dict[str, float | None]:
 
 
 def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
-              conditions: Sequence[str] = ()) -> dict[str, Any]:
+              conditions: Sequence[str] = ()) -> EvaluationSummary:
     """Means, spread, medians and share improved per metric, identity baseline and warnings.
 
     The verdict and the best/worst utterances follow ``metrics.headline`` (SI-SNR, or DNSMOS
@@ -119,81 +202,72 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
     """
     scored = [r for r in rows if r.get("status") == "ok"]
     headline = METRIC_REGISTRY[metrics.headline]
-    summary: dict[str, Any] = {"n": len(rows), "n_scored": len(scored),
-                               "n_failed": sum(r.get("status") == "failed" for r in rows),
-                               "reference": metrics.reference, "headline_metric": headline.name,
-                               "skipped_metrics": metrics.skipped}
-    per_metric: dict[str, Any] = {}
-    for metric in metrics.names:
-        m = METRIC_REGISTRY[metric]
+    per_metric: dict[str, MetricSummary] = {}
+    for m in metrics.metrics:
         complete = [r for r in scored if r.get(m.delta_column) is not None]
-        noisy = [r[m.noisy_column] for r in complete]
-        enhanced = [r[m.enhanced_column] for r in complete]
         gains = [r[m.delta_column] for r in complete]
-        noisy_stats, enhanced_stats, gain_stats = _stats(noisy), _stats(enhanced), _stats(gains)
-        per_metric[metric] = MetricSummary(
+        noisy_stats = _stats([r[m.noisy_column] for r in complete])
+        enhanced_stats = _stats([r[m.enhanced_column] for r in complete])
+        gain_stats = _stats(gains)
+        per_metric[m.name] = MetricSummary(
             n=len(complete), n_missing=len(scored) - len(complete),
             noisy_mean=noisy_stats["mean"], enhanced_mean=enhanced_stats["mean"],
             noisy_median=noisy_stats["median"], enhanced_median=enhanced_stats["median"],
             improvement_mean=gain_stats["mean"], improvement_std=gain_stats["std"],
             improvement_median=gain_stats["median"],
-            share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None,
-        ).model_dump()
-    sisnr = per_metric.get("sisnr", MetricSummary(n=0).model_dump())
-    gains = [r["sisnr_improvement"] for r in scored if r.get("sisnr_improvement") is not None]
+            share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None)
+    sisnr = per_metric.get(_SISNR.name, MetricSummary())
+    gains = [r[_SISNR.delta_column] for r in scored if r.get(_SISNR.delta_column) is not None]
     gain_stats = _stats(gains)
-    summary.update({
-        "noisy_sisnr_mean": sisnr["noisy_mean"], "enhanced_sisnr_mean": sisnr["enhanced_mean"],
-        "sisnr_improvement_mean": gain_stats["mean"], "sisnr_improvement_std": gain_stats["std"],
-        "sisnr_improvement_min": gain_stats["min"], "sisnr_improvement_max": gain_stats["max"],
-        "sisnr_improvement_median": gain_stats["median"],
-        "share_improved": sisnr["share_improved"],
-    })
-    for metric in metrics.names:
-        summary[f"noisy_{metric}_mean"] = per_metric[metric]["noisy_mean"]
-        summary[f"{enhanced_column(metric)}_mean"] = per_metric[metric]["enhanced_mean"]
     ranked = rank_by_improvement(rows, headline.name)
-    if ranked:
-        summary["best"] = {"uttid": ranked[0]["uttid"],
-                           headline.delta_column: ranked[0][headline.delta_column]}
-        summary["worst"] = {"uttid": ranked[-1]["uttid"],
-                            headline.delta_column: ranked[-1][headline.delta_column]}
-    summary["baseline"] = {"name": IDENTITY_BASELINE,
-                           **{f"{m}_mean": per_metric[m]["noisy_mean"] for m in metrics.names}}
-    headline_gain = per_metric[headline.name]["improvement_mean"]
-    summary["worse_than_input"] = headline_gain is not None and headline_gain < 0.0
-    summary["metrics"] = per_metric
-    summary["condition_columns"] = list(conditions)
-    summary["conditions"] = breakdown(rows, metrics.names, conditions)
-    summary["warnings"] = _warnings(summary)
-    summary["failed"] = [{"uttid": r["uttid"], "error": r.get("error", "")}
-                         for r in rows if r.get("status") == "failed"]
+
+    def ref(row: dict[str, Any]) -> UtteranceRef:
+        return UtteranceRef(uttid=row["uttid"], **{headline.delta_column: row[headline.delta_column]})
+
+    headline_gain = per_metric[headline.name].improvement_mean
+    summary = EvaluationSummary(
+        n=len(rows), n_scored=len(scored),
+        n_failed=sum(r.get("status") == "failed" for r in rows),
+        noisy_sisnr_mean=sisnr.noisy_mean, enhanced_sisnr_mean=sisnr.enhanced_mean,
+        sisnr_improvement_mean=gain_stats["mean"], sisnr_improvement_std=gain_stats["std"],
+        sisnr_improvement_min=gain_stats["min"], sisnr_improvement_max=gain_stats["max"],
+        sisnr_improvement_median=gain_stats["median"], share_improved=sisnr.share_improved,
+        best=ref(ranked[0]) if ranked else None, worst=ref(ranked[-1]) if ranked else None,
+        baseline={"name": IDENTITY_BASELINE,
+                  **{f"{name}_mean": stats.noisy_mean for name, stats in per_metric.items()}},
+        worse_than_input=headline_gain is not None and headline_gain < 0.0,
+        metrics=per_metric, reference=metrics.reference, headline_metric=headline.name,
+        skipped_metrics=metrics.skipped, condition_columns=list(conditions),
+        conditions=breakdown(rows, metrics.names, conditions),
+        failed=[{"uttid": r["uttid"], "error": r.get("error", "")}
+                for r in rows if r.get("status") == "failed"])
+    summary.warnings = _warnings(summary)
     return summary
 
 
-def _warnings(summary: dict[str, Any]) -> list[str]:
+def _warnings(summary: EvaluationSummary) -> list[str]:
     warnings: list[str] = []
     low, high = NOISY_SISNR_PLAUSIBLE_DB
-    noisy_mean = summary["noisy_sisnr_mean"]
+    noisy_mean = summary.noisy_sisnr_mean
     if noisy_mean is not None and not low <= noisy_mean <= high:
         warnings.append(
             f"The noisy inputs score {noisy_mean:.1f} dB SI-SNR against their clean references, "
             f"outside the plausible [{low:.0f}, {high:.0f}] dB: the pairs are probably broken "
             "(misaligned, shifted, swapped, different utterances or wrong scale), so these "
             "numbers say nothing about the model. Run `tfgridnet check-data MANIFEST`.")
-    if summary["worse_than_input"]:
-        headline = METRIC_REGISTRY[summary["headline_metric"]]
-        gain = summary["metrics"][headline.name]["improvement_mean"]
+    if summary.worse_than_input:
+        headline = METRIC_REGISTRY[summary.headline_metric or _SISNR.name]
+        gain = summary.metrics[headline.name].improvement_mean or 0.0
         warnings.append(
             f"The model is worse than doing nothing: mean {headline.label} improvement "
             f"{gain:+.2f}{' ' + headline.unit if headline.unit else ''} against the identity "
             "baseline.")
-    if summary["n_failed"]:
-        warnings.append(f"{summary['n_failed']} of {summary['n']} utterances could not be "
+    if summary.n_failed:
+        warnings.append(f"{summary.n_failed} of {summary.n} utterances could not be "
                         "evaluated (see `failed` and the error column of evaluation_results.csv).")
-    for metric, stats in summary["metrics"].items():
-        if stats["n_missing"]:
-            warnings.append(f"{metric}: undefined for {stats['n_missing']} utterances "
+    for metric, stats in summary.metrics.items():
+        if stats.n_missing:
+            warnings.append(f"{metric}: undefined for {stats.n_missing} utterances "
                             "(reasons in the notes column).")
     return warnings
 

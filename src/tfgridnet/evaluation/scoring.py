@@ -17,7 +17,7 @@ import numpy as np
 from tfgridnet.audio.levels import level_error_db
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
-           "enhanced_column", "score_pair", "NO_REFERENCE", "DEFAULT_METRICS"]
+           "score_pair", "NO_REFERENCE", "DEFAULT_METRICS"]
 
 Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
 NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
@@ -129,6 +129,11 @@ class MetricSet:
                      if (m.needs_reference and self.reference) or m.group in groups)
 
     @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """The selected metrics themselves, in registry order."""
+        return tuple(METRIC_REGISTRY[n] for n in self.names)
+
+    @property
     def groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(METRIC_REGISTRY[n].group for n in self.names
                                    if METRIC_REGISTRY[n].group))
@@ -149,10 +154,6 @@ class MetricSet:
 
 
 DEFAULT_METRICS = MetricSet()  # a paired manifest without the optional MOS predictors
-
-
-def enhanced_column(metric: str) -> str:
-    return METRIC_REGISTRY[metric].enhanced_column
 
 
 def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:

@@ -1,6 +1,8 @@
-"""Training-curve plots of a run (matplotlib, Agg), written atomically as PNG.
+"""Training-curve plots of a run, written atomically as PNG.
 
-Labels stay in English in every report language: the default fonts have no CJK glyphs.
+Figures are built with matplotlib's object API on an Agg canvas (no pyplot state, no global
+backend switch), so importing this module changes nothing for a caller that uses pyplot. Labels
+stay in English in every report language: the default fonts have no CJK glyphs.
 """
 
 from __future__ import annotations
@@ -8,14 +10,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from tfgridnet.fileio import write_bytes_atomic  # noqa: E402
-from tfgridnet.report.analysis import Analysis  # noqa: E402
+from tfgridnet.fileio import write_bytes_atomic
+from tfgridnet.report.analysis import Analysis
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 
@@ -35,11 +35,16 @@ def _positive_series(epochs: np.ndarray, values: np.ndarray | None) -> tuple[np.
     return x[keep], y[keep]
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -47,7 +52,8 @@ def _sisnr(analysis: Analysis) -> bytes | None:
     tr, epochs = analysis.training, analysis.metrics["epoch"]
     if tr.get("valid_sisnr") is None and tr.get("train_sisnr") is None:
         return None
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = _figure(8, 4.2)
+    ax = fig.subplots()
     for name, label, colour in (("train_sisnr", "train", "tab:blue"),
                                 ("valid_sisnr", "valid", "tab:orange")):
         x, y = _finite_series(epochs, tr.get(name))
@@ -73,7 +79,8 @@ def _lr(analysis: Analysis) -> bytes | None:
     x, y = _positive_series(analysis.metrics["epoch"], analysis.metrics.get("lr"))
     if not len(x):
         return None
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig = _figure(8, 3.2)
+    ax = fig.subplots()
     ax.plot(x, y, color="tab:purple")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -89,7 +96,8 @@ def _grad_norm(analysis: Analysis) -> bytes | None:
               for name in ("grad_norm_mean", "grad_norm_max")]
     if not any(len(x) for _, x, _ in series):
         return None
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig = _figure(8, 3.6)
+    ax = fig.subplots()
     for name, x, y in series:
         if len(x):
             ax.plot(x, y, label=name.replace("grad_norm_", "epoch "), linewidth=1.0)
@@ -111,7 +119,8 @@ def _memory_throughput(analysis: Analysis) -> bytes | None:
     thr_x, thr_y = _finite_series(epochs, analysis.metrics.get("samples_per_sec"))
     if not len(mem_x) and not len(thr_x):
         return None
-    fig, (ax_mem, ax_thr) = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig = _figure(10, 3.4)
+    ax_mem, ax_thr = fig.subplots(1, 2)
     if len(mem_x):
         ax_mem.plot(mem_x, mem_y / 1024, color="tab:brown", label="peak")
         device_mb = analysis.training.get("device_mem_mb")

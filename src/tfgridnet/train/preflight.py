@@ -11,6 +11,7 @@ from typing import Any
 from tfgridnet.errors import ProblemsFound, UserInputError
 from tfgridnet.text import plural
 from tfgridnet.train.config import Config, ConfigError
+from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 
 __all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
            "check_sample_rates", "startup_data_check"]
@@ -90,11 +91,19 @@ def check_sample_rates(config: Config) -> None:
                 "every file on load")
 
 
-def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
-    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors."""
+def startup_data_check(config: Config,
+                       ignore_errors: bool) -> tuple[list[str], DataCheckFile]:
+    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors.
+
+    Returns log notes and the record kept in the run dir as ``data_check.json``.
+    """
     data = config.data
+    native = config.model.rate_independent
+    record = DataCheckFile(pipeline=AudioPipeline.of(None if native else data.sample_rate,
+                                                     data.resample and not native, data.bandpass),
+                           check_pairs=data.check_pairs)
     if data.check_pairs == 0:
-        return []
+        return [], record
     from tfgridnet.data.checks import check_data
 
     notes: list[str] = []
@@ -107,6 +116,7 @@ def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
         expected_rate = None if config.model.rate_independent else data.sample_rate
         report = check_data(Path(manifest), sample_rate=expected_rate,
                             max_pairs=data.check_pairs)
+        record.checks.append(ManifestCheck.of(key, str(manifest), report))
         errors = [p for p in report.problems if p.severity == "error"]
         if not errors:
             notes.append(f"{key}: {report.summary()}")
@@ -126,4 +136,5 @@ def startup_data_check(config: Config, ignore_errors: bool) -> list[str]:
             raise DataCheckFailed(message + "\n(--ignore-data-errors trains anyway)")
         log.warning("%s\n--ignore-data-errors given: training anyway", message)
         notes.append("data errors ignored: " + message)
-    return notes
+        record.errors_ignored = True
+    return notes, record

@@ -165,7 +165,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                           "with --resume, or choose another --out")
 
     check_sample_rates(config)
-    data_notes = startup_data_check(config, ignore_data_errors)
+    data_notes, data_check = startup_data_check(config, ignore_data_errors)
 
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
@@ -200,6 +200,8 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     # RANK, SLURM_PROCID, or NODE_RANK and LOCAL_RANK of a plain Lightning launch): only rank 0
     # creates and writes the run folder, so node 1's first process (LOCAL_RANK 0) does not.
     handler = lay_out_run_dir(run_dir, config) if trainer.is_global_zero else None
+    if handler is not None:
+        data_check.write(run_dir)
     release_log(held, handler)
     for note in data_notes if handler is not None else ():
         log.info("data check: %s", note)

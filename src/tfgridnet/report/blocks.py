@@ -1,0 +1,19 @@
+"""The report's unit of content: one heading, paragraph, list, table or image, already in its
+language. Sections produce blocks; the templates print them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Block"]
+
+
+@dataclass
+class Block:
+    kind: str  # h1 h2 p ul ol table img
+    text: str = ""
+    items: list[str] | None = None
+    header: list[str] | None = None
+    rows: list[list[str]] | None = None
+    path: Path | None = None

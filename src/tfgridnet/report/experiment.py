@@ -1,0 +1,158 @@
+"""The report's sections about the experiment itself: the model architecture (from config.yaml),
+the audio pipeline with its start-up data check (data_check.json) and the files the run kept.
+
+Each section reads only what the run wrote; a file an older or foreign run lacks is said, not
+guessed. The parameter count is that of the model built from the run's ``model`` section (on the
+meta device: no memory, no weights), so it cannot disagree with the model code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tfgridnet.model.architectures import ARCHITECTURES
+from tfgridnet.model.config import ModelConfig, validate_model_args
+from tfgridnet.report.analysis import Analysis
+from tfgridnet.report.blocks import Block
+from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.loading import read_json
+from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
+
+__all__ = ["audio_blocks", "files_blocks", "model_blocks", "model_facts", "parameter_count"]
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Trainable parameters of the model ``config`` selects, built on the meta device."""
+    import torch
+
+    from tfgridnet.model.architectures import build_model
+
+    with torch.device("meta"):
+        model = build_model(config.version, config.model_kwargs())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def model_facts(config: dict[str, Any]) -> dict[str, Any]:
+    """The architecture of the run's ``model`` section: ``{"config": ModelConfig, "params": n}``,
+    ``{"error": text}`` when it is not a TF-GridNetV2 configuration, ``{}`` when absent."""
+    section = config.get("model")
+    if not isinstance(section, dict):
+        return {}
+    try:
+        model_config = validate_model_args("config.yaml model", **section)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    return {"config": model_config, "params": parameter_count(model_config)}
+
+
+def _table(lang: str, rows: list[tuple[str, str]]) -> Block:
+    return Block("table", header=[tr("col.item", lang), tr("col.value", lang)],
+                 rows=[[tr(key, lang), value] for key, value in rows])
+
+
+def model_blocks(analysis: Analysis, lang: str) -> list[Block]:
+    blocks = [Block("h2", tr("h.model", lang))]
+    facts = model_facts(analysis.config)
+    if not facts:
+        return blocks + [Block("p", tr("model.none", lang))]
+    if "error" in facts:
+        return blocks + [Block("p", tr("model.invalid", lang, error=facts["error"]))]
+    m: ModelConfig = facts["config"]
+    blocks.append(Block("p", tr("model.source", lang)))
+    yes_no = {True: tr("word.on", lang), False: tr("word.off", lang)}
+    return blocks + [_table(lang, [
+        ("model.version", ARCHITECTURES[m.version].__name__),
+        ("model.blocks", fmt(m.n_layers, "d")),
+        ("model.lstm", fmt(m.lstm_hidden_units, "d")),
+        ("model.heads", fmt(m.attn_n_head, "d")),
+        ("model.qk_dim", fmt(m.attn_approx_qk_dim, "d")),
+        ("model.emb_dim", fmt(m.emb_dim, "d")),
+        ("model.unfold", f"{m.emb_ks} / {m.emb_hs}"),
+        ("model.stft", f"{m.win_length or m.n_fft} / {m.stride} / {m.window}" + (
+            f" @ {m.default_fs:,d} Hz" if m.rate_independent else "")),
+        ("model.activation", m.activation),
+        ("model.checkpointing", yes_no[m.gradient_checkpointing]),
+        ("model.params", fmt(facts["params"], ",d")),
+    ])]
+
+
+def audio_blocks(analysis: Analysis, lang: str) -> list[Block]:
+    blocks = [Block("h2", tr("h.audio", lang))]
+    path = analysis.run_dir / DATA_CHECK_FILE
+    if not path.is_file():
+        return blocks + [Block("p", tr("audio.none", lang, file=DATA_CHECK_FILE))]
+    record = DataCheckFile.read(path)
+    p = record.pipeline
+    band = (tr("audio.band", lang, low=fmt(p.bandpass_hz[0], ",.0f"),
+               high=fmt(p.bandpass_hz[1], ",.0f"), filter=p.filter)
+            if p.bandpass_hz else tr("audio.no_band", lang))
+    blocks.append(_table(lang, [
+        ("audio.rate", f"{p.sample_rate:,d} Hz" if p.sample_rate else tr("audio.native", lang)),
+        ("audio.loader", p.loader),
+        ("audio.resampler", tr("audio.resample_on" if p.resample_on_load else "audio.resample_off",
+                               lang, resampler=p.resampler)),
+        ("audio.filter", band),
+    ]))
+    if record.check_pairs == 0 or not record.checks:
+        return blocks + [Block("p", tr("audio.skipped", lang))]
+    blocks.append(Block("p", tr("audio.check_note", lang, n=record.check_pairs)))
+    header = [tr(k, lang) for k in ("col.manifest", "col.checked", "col.errors", "col.warnings",
+                                    "col.input_sisnr", "col.duration", "col.rates")]
+    rows = []
+    for c in record.checks:
+        snr = c.sisnr_db
+        rows.append([f"`{c.key}`", f"{c.n_checked} / {c.n_pairs}", str(c.n_errors),
+                     str(c.n_warnings),
+                     " / ".join(fmt(snr.get(k), ".1f") for k in ("p10", "median", "p90")),
+                     fmt(c.duration_s.get("median"), ".2f"),
+                     ", ".join(f"{rate} Hz × {n}" for rate, n in c.sample_rates.items()) or "—"])
+    blocks.append(Block("table", header=header, rows=rows))
+    kinds = sorted({k for c in record.checks for k in c.problems_by_kind})
+    if kinds:
+        blocks.append(Block("p", tr("audio.kinds", lang, kinds=", ".join(
+            f"`{k}` × {sum(c.problems_by_kind.get(k, 0) for c in record.checks)}" for k in kinds))))
+    if record.errors_ignored:
+        blocks.append(Block("p", tr("audio.ignored", lang)))
+    return blocks
+
+
+def _size(path: Path) -> str:
+    if path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    else:
+        size = path.stat().st_size
+    return f"{size / 2**20:,.1f} MB" if size >= 2**20 else f"{size / 1024:,.1f} KB"
+
+
+def files_blocks(analysis: Analysis, lang: str) -> list[Block]:
+    run = analysis.run_dir
+    summary_path = run / "train_summary.json"
+    summary = read_json(summary_path) if summary_path.is_file() else {}
+    rows: list[list[str]] = []
+    for name, key in (("config.yaml", "files.config"), ("environment.json", "files.environment"),
+                      ("metrics.csv", "files.metrics"), (DATA_CHECK_FILE, "files.data_check"),
+                      ("train_summary.json", "files.summary"), ("logs", "files.logs"),
+                      ("checkpoints", "files.checkpoints"), ("model", "files.model")):
+        path = run / name
+        shown = f"`{name}/`" if name in ("logs", "checkpoints", "model") else f"`{name}`"
+        status = _size(path) if path.exists() else tr("files.missing", lang)
+        rows.append([shown, tr(key, lang), status])
+    blocks = [Block("h2", tr("h.files", lang)),
+              Block("table", header=[tr("col.file", lang), tr("col.contents", lang),
+                                     tr("col.status", lang)], rows=rows)]
+    if analysis.checkpoints:
+        blocks.append(Block("p", tr("files.kept", lang, n=len(analysis.checkpoints), names=", ".join(
+            f"`{name}`" for name in analysis.checkpoints))))
+    logs = run / "logs"
+    if logs.is_dir():
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in logs.iterdir())
+        blocks.append(Block("p", tr("files.log_list", lang,
+                                    names=", ".join(f"`{n}`" for n in entries) or "—")))
+    if summary.get("best_checkpoint") or (run / "model" / "model.safetensors").is_file():
+        blocks.append(Block("p", tr(
+            "files.best", lang, epoch=summary.get("best_epoch"),
+            sisnr=summary.get("best_valid_sisnr"),
+            checkpoint=f"`{summary['best_checkpoint']}`" if summary.get("best_checkpoint") else "—",
+            export="`model/`" if (run / "model" / "model.safetensors").is_file() else "—")))
+    return blocks

@@ -1,0 +1,398 @@
+"""The report's content as language-resolved blocks (heading, paragraph, list, table, image).
+
+Each section is a function of an :class:`Analysis`; every sentence comes from the message catalogs
+(report/i18n.py), so the languages cannot drift apart. The templates (report/templates/) print the
+blocks as Markdown, and the HTML page is that Markdown rendered by markdown-it-py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.report.analysis import Analysis
+from tfgridnet.report.blocks import Block
+from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
+from tfgridnet.report.i18n import catalog, fmt, tr
+from tfgridnet.report.rules import THRESHOLDS, Finding
+
+__all__ = ["Block", "build_blocks", "recommendations"]
+
+ICONS = {"ok": "✅", "warn": "⚠️", "bad": "❌", "none": "—"}
+SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
+
+
+def _h(text: str, level: int = 2) -> Block:
+    return Block(f"h{level}", text)
+
+
+def _p(text: str) -> Block:
+    return Block("p", text)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> Block:
+    return Block("table", header=header, rows=rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sections
+
+
+def _verdict(analysis: Analysis, lang: str) -> list[Block]:
+    verdict = analysis.verdict
+    blocks = [_p(tr("verdict_line", lang, word=tr(f"verdict.{verdict}", lang)) + " — "
+                 + tr(f"verdict_why.{verdict}", lang))]
+    reasons = [f for f in analysis.findings if f.severity == ("error" if verdict == "broken"
+                                                              else "warning")]
+    if reasons:
+        blocks.append(Block("ul", items=[f"{SEVERITY_ICONS[f.severity]} `{f.code}`: "
+                                         f"{f.message(lang)}" for f in reasons]))
+    return blocks
+
+
+def _training(analysis: Analysis, lang: str) -> list[Block]:
+    t, env = analysis.training, analysis.environment
+    samples = (t["total_steps"] * t["batch_size"]
+               if t.get("total_steps") is not None and t.get("batch_size") else None)
+    rows = [
+        ("row.run_dir", f"`{analysis.run_dir}`"),
+        ("row.device", fmt(env.get("device"), "")),
+        ("row.torch", fmt(env.get("torch"), "")),
+        ("row.precision", fmt(t.get("precision"), "")),
+        ("row.world_size", fmt(env.get("world_size"), "")),
+        ("row.epochs", fmt(t["n_epochs"], ",d")),
+        ("row.epoch_range", f"{t['first_epoch']}–{t['last_epoch']}"),
+        ("row.planned", fmt(t.get("planned_epochs"), ",.0f")),
+        ("row.time", fmt(t.get("total_time_h"), ".2f")),
+        ("row.time_min", fmt(None if t.get("total_time_h") is None else t["total_time_h"] * 60,
+                             ",.1f")),
+        ("row.time_to_best", fmt(t.get("time_to_best_h"), ".2f")),
+        ("row.epoch_time", fmt(t.get("epoch_time_s_mean"), ".1f")),
+        ("row.steps", fmt(t.get("total_steps"), ",.0f")),
+        ("row.batch_size", fmt(t.get("batch_size"), ".0f")),
+        ("row.samples", fmt(samples, ",.0f")),
+        ("row.sec_per_batch", fmt(t.get("sec_per_batch_mean"), ".3f")),
+        ("row.samples_per_sec", fmt(t.get("samples_per_sec_mean"), ",.1f")),
+        ("row.checkpoints", fmt(len(analysis.checkpoints), "d")),
+    ]
+    return [_h(tr("h.training", lang)),
+            _table([tr("col.item", lang), tr("col.value", lang)],
+                   [[tr(key, lang), value] for key, value in rows])]
+
+
+def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
+    t = analysis.training
+    blocks = [_h(tr("h.sisnr", lang)), _p(tr("sisnr_note", lang))]
+    for note in analysis.notes:
+        column = note[: -len("_from_loss")]
+        blocks.append(_p(tr("from_loss_note", lang, column=column,
+                            loss=column.replace("_sisnr", "_loss"))))
+    if "valid_best" not in t and "train_best" not in t:
+        return blocks + [_p(tr("no_valid", lang))]
+    rows = [[tr(f"stat.{stat}", lang), fmt(t.get(f"train_{stat}")), fmt(t.get(f"valid_{stat}"))]
+            for stat in ("mean", "best", "worst", "first", "last")]
+    blocks.append(_table([tr("col.statistic", lang), tr("col.train", lang),
+                          tr("col.valid", lang)], rows))
+    if t.get("valid_noisy_mean") is not None:
+        blocks.append(_p(tr("identity_note", lang, mean=t["valid_noisy_mean"])))
+    return blocks
+
+
+def _phases(analysis: Analysis, lang: str) -> list[Block]:
+    rows = [[tr(f"phase.{p['name']}", lang), f"{p['epoch_from']}–{p['epoch_to']}",
+             fmt(p["train_mean"]), fmt(p["valid_mean"]), fmt(p["valid_delta"], "+.2f"),
+             tr(f"trend.{p['trend']}", lang)]
+            for p in analysis.training["phases"]]
+    header = [tr(k, lang) for k in ("col.phase", "col.epochs", "col.train", "col.valid",
+                                    "col.delta", "col.trend")]
+    return [_h(tr("h.phases", lang)), _table(header, rows)]
+
+
+def _findings(analysis: Analysis, lang: str) -> list[Block]:
+    rows = [[SEVERITY_ICONS[f.severity] + " " + tr(f"severity.{f.severity}", lang),
+             f"`{f.code}`", f.message(lang)] for f in analysis.findings]
+    if not rows:
+        return [_h(tr("h.findings", lang)), _p(tr("verdict_why.healthy", lang))]
+    return [_h(tr("h.findings", lang)),
+            _table([tr("col.severity", lang), tr("col.code", lang), tr("col.message", lang)], rows)]
+
+
+def _top_epochs(analysis: Analysis, lang: str) -> list[Block]:
+    top = analysis.training.get("top_epochs")
+    if not top:
+        return []
+    rows = [[str(rank), str(e["epoch"]), fmt(e["valid_sisnr"]), fmt(e["train_sisnr"])]
+            for rank, e in enumerate(top, start=1)]
+    return [_h(tr("h.top", lang)),
+            _table([tr("col.rank", lang), tr("col.epoch", lang), tr("col.valid", lang),
+                    tr("col.train", lang)], rows)]
+
+
+def _lr(analysis: Analysis, lang: str) -> list[Block]:
+    t = analysis.training
+    if "lr_initial" not in t:
+        return [_h(tr("h.lr", lang)), _p(tr("lr.missing", lang))]
+    items = [tr("lr.initial", lang, value=t["lr_initial"]),
+             tr("lr.final", lang, value=t["lr_final"]),
+             tr("lr.ratio", lang, value=t["lr_ratio"])]
+    if t.get("lr_below_epoch") is not None:
+        items.append(tr("lr.below", lang, ratio=THRESHOLDS.lr_decay_ratio,
+                        epoch=t["lr_below_epoch"]))
+    else:
+        items.append(tr("lr.never_below", lang, ratio=THRESHOLDS.lr_decay_ratio))
+    return [_h(tr("h.lr", lang)), Block("ul", items=items)]
+
+
+def _stability(analysis: Analysis, lang: str) -> list[Block]:
+    t = analysis.training
+    items = []
+    if "grad_mean_first" in t:
+        items.append(tr("grad.mean", lang, first=t["grad_mean_first"], last=t["grad_mean_last"],
+                        median=t["grad_mean_median"]))
+    if "grad_max" in t:
+        items.append(tr("grad.max", lang, first=t["grad_max_first"], last=t["grad_max_last"],
+                        value=t["grad_max"], epoch=t["grad_max_epoch"]))
+    items.append(tr("grad.clip", lang, value=t["grad_clip"]) if t.get("grad_clip")
+                 else tr("grad.clip_unknown", lang))
+    if "clipped_share" in t:
+        items.append(tr("grad.clipped", lang, clipped=t["clipped_total"], steps=t["total_steps"],
+                        share=t["clipped_share"]))
+    elif "clipped_total" in t:
+        items.append(tr("grad.clipped_no_steps", lang, clipped=t["clipped_total"]))
+    if "nonfinite_total" in t:
+        items.append(tr("grad.nonfinite", lang, value=t["nonfinite_total"]))
+    absent = [c for c in ("grad_norm_mean", "grad_norm_max", "clipped_steps", "nonfinite_steps")
+              if f"metrics.csv:{c}" in analysis.missing]
+    if absent:
+        items.append(tr("grad.missing", lang, columns=", ".join(f"`{c}`" for c in absent)))
+    return [_h(tr("h.stability", lang)), Block("ul", items=items)]
+
+
+def _memory(analysis: Analysis, lang: str) -> list[Block]:
+    t = analysis.training
+    items = []
+    if "peak_mem_mb" not in t:
+        items.append(tr("mem.missing", lang))
+    elif t.get("peak_mem_share") is not None:
+        items.append(tr("mem.peak", lang, peak=t["peak_mem_mb"] / 1024,
+                        device=t["device_mem_mb"] / 1024, name=t.get("device") or "—",
+                        share=t["peak_mem_share"]))
+    else:
+        items.append(tr("mem.peak_only", lang, peak=t["peak_mem_mb"] / 1024))
+    items.append(tr("mem.precision", lang, value=t.get("precision")))
+    return [_h(tr("h.memory", lang)), Block("ul", items=items)]
+
+
+def _status(ok: bool | None, warn: bool = False) -> str:
+    if ok is None:
+        return ICONS["none"]
+    if ok:
+        return ICONS["ok"]
+    return ICONS["warn"] if warn else ICONS["bad"]
+
+
+def _eval_header(lang: str) -> list[str]:
+    return [tr("col.item", lang), tr("col.value", lang), tr("col.expected", lang),
+            tr("col.status", lang)]
+
+
+def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
+    """One row per evaluated metric: noisy -> enhanced (change), expected direction, status."""
+    th = THRESHOLDS
+    rows: list[list[str]] = []
+    for name, stats in ev.get("metrics", {}).items():
+        metric = METRIC_REGISTRY[name]
+        if stats.noisy_mean is None or stats.enhanced_mean is None:
+            continue
+        change = stats.enhanced_mean - stats.noisy_mean
+        gain = (stats.improvement_mean if stats.improvement_mean is not None
+                else metric.improvement(stats.noisy_mean, stats.enhanced_mean))
+        if metric.target is not None:  # the level error: judged by eval_output_level_off's rule
+            expected = tr("exp.target", lang, value=metric.target, tol=th.output_level_off_db)
+            ok = abs(stats.enhanced_mean - metric.target) <= th.output_level_off_db
+        else:
+            expected = tr("exp.higher" if metric.higher_is_better else "exp.lower", lang)
+            ok = gain > 0
+        rows.append([tr("ev.other", lang, metric=metric.label,
+                        unit=f" ({metric.unit})" if metric.unit else ""),
+                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
+                     expected, _status(ok, warn=metric.target is not None)])
+    return rows
+
+
+def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
+    """The evaluation's per-condition tables (summary.json ``conditions``), one per factor."""
+    tables = ev.get("conditions") or {}
+    if not tables:
+        return []
+    names = list(ev.get("metrics", {}))
+    blocks = [_h(tr("h.conditions", lang), 3), _p(tr("cond.note", lang))]
+    for factor, groups in tables.items():
+        key = f"cond.{factor}"
+        title = (tr(key, lang, width=SNR_BIN_DB) if key in catalog(lang).messages
+                 else f"`{factor}`")
+        header = [title, "n"] + [METRIC_REGISTRY[n].label for n in names]
+        blocks.append(_table(header, [[g.group, str(g.n)] + [group_cell(g.metrics.get(n))
+                                                            for n in names] for g in groups]))
+    return blocks
+
+
+def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
+    ev = analysis.evaluation
+    th = THRESHOLDS
+    if ev is None:
+        return [_h(tr("h.evaluation", lang)), _p(tr("eval_none", lang))]
+    blocks = [_h(tr("h.evaluation", lang)),
+              _p(tr("ev.source", lang, n=ev.get("n"), source=ev["source"]))]
+    if ev.get("index_html"):
+        href = Path(os.path.relpath(ev["index_html"], analysis.run_dir)).as_posix()
+        blocks.append(_p(tr("ev.link", lang, href=href)))
+    failed = ev.get("n_failed")
+    failed_row = [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
+                  tr("exp.zero", lang),
+                  _status(None if failed is None else failed == 0, warn=True)]
+    if ev.get("reference") is False:  # clean-less: the metric rows only, no SI-SNR rows
+        blocks.append(_table(_eval_header(lang), _metric_rows(ev, lang) + [failed_row]))
+        return blocks + _conditions(ev, lang)
+    noisy, enhanced, imp = ev.get("noisy_mean"), ev.get("enhanced_mean"), ev["improvement_mean"]
+    std, share = ev.get("improvement_std"), ev.get("degraded_share")
+    noisy_ok = None if noisy is None else th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db
+    gain = None if noisy is None or enhanced is None else enhanced - noisy
+    rows = [
+        [tr("ev.noisy", lang), fmt(noisy),
+         tr("exp.range", lang, low=th.noisy_sisnr_low_db, high=th.noisy_sisnr_high_db),
+         _status(noisy_ok)],
+        [tr("ev.enhanced", lang), fmt(enhanced),
+         tr("exp.above_noisy", lang, value=th.low_improvement_db),
+         _status(None if gain is None else gain >= th.low_improvement_db,
+                 warn=gain is not None and gain >= th.no_improvement_db)],
+        [tr("ev.improvement", lang), fmt(imp, "+.2f"),
+         tr("exp.at_least", lang, value=th.low_improvement_db),
+         _status(imp >= th.low_improvement_db, warn=imp >= th.no_improvement_db)],
+        [tr("ev.std", lang), fmt(std), tr("exp.at_most", lang, value=th.high_variance_std_db),
+         _status(None if std is None else std <= th.high_variance_std_db, warn=True)],
+        [tr("ev.min", lang), fmt(ev.get("improvement_min"), "+.2f"), "—", "—"],
+        [tr("ev.max", lang), fmt(ev.get("improvement_max"), "+.2f"), "—", "—"],
+        [tr("ev.degraded", lang),
+         "—" if share is None else f"{ev['n_degraded']} / {ev['n']} ({share:.0%})",
+         tr("exp.share_below", lang, value=th.degraded_share_warning),
+         _status(None if share is None else share < th.degraded_share_warning,
+                 warn=share is not None and share < th.degraded_share_error)],
+        failed_row,
+    ]
+    rows += _metric_rows(ev, lang)
+    blocks.append(_table(_eval_header(lang), rows))
+    blocks += _conditions(ev, lang)
+    if analysis.finding("eval_high_variance") and ev.get("worst"):
+        blocks.append(_h(tr("h.utterances", lang), 3))
+        blocks.append(_p(tr("utt.why", lang, std=std)))
+        header = [tr("col.rank", lang), tr("col.uttid", lang), tr("col.improvement", lang),
+                  tr("col.noisy", lang), tr("col.enhanced", lang)]
+        for key, rows_ in (("utt.worst", ev["worst"]), ("utt.best", ev["best"])):
+            blocks.append(_p(f"**{tr(key, lang)}**"))
+            blocks.append(_table(header, [
+                [str(rank), f"`{u['uttid']}`", fmt(u["improvement"], "+.2f"),
+                 fmt(u["noisy_sisnr"]), fmt(u["enhanced_sisnr"])]
+                for rank, u in enumerate(rows_, start=1)]))
+    return blocks
+
+
+def _codes(findings: list[Finding]) -> str:
+    return ", ".join(f"`{f.code}`" for f in findings) or "—"
+
+
+def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
+    t, ev = analysis.training, analysis.evaluation
+    blocks = [_h(tr("h.diagnosis", lang))]
+    data = [f for f in analysis.findings if f.rule.about_data]
+    problems = [f for f in analysis.findings if f.severity != "info"]
+    if data:
+        noisy = (data[0].evidence.get("noisy_sisnr_mean")
+                 if data[0].code == "eval_noisy_sisnr_abnormal"
+                 else data[0].evidence.get("valid_noisy_sisnr"))
+        blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
+                            low=THRESHOLDS.noisy_sisnr_low_db, high=THRESHOLDS.noisy_sisnr_high_db)))
+        rest = [f for f in problems if not f.rule.about_data]
+        if rest:
+            blocks.append(_p(tr("diag.consequences", lang, codes=_codes(rest))))
+    elif analysis.verdict == "broken":
+        blocks.append(_p(tr("diag.not_learning", lang, codes=_codes(problems))))
+    elif analysis.verdict == "suspicious":
+        blocks.append(_p(tr("diag.suspicious", lang, codes=_codes(problems))))
+    else:
+        blocks.append(_p(tr("diag.healthy", lang)))
+    if "best_epoch" in t:
+        blocks.append(_p(tr("diag.best", lang, valid=t["valid_best"], epoch=t["best_epoch"])))
+    if ev is not None and ev.get("improvement_mean") is not None:
+        blocks.append(_p(tr("diag.eval", lang, imp=ev["improvement_mean"], n=ev.get("n"))))
+    if ev is None and t.get("valid_noisy_mean") is None:
+        blocks.append(_p(tr("diag.no_identity", lang)))
+    return blocks
+
+
+def recommendations(analysis: Analysis, lang: str) -> list[str]:
+    """One recommendation per finding, data fixes first; nothing fired -> keep the best epoch."""
+    data_broken = any(f.rule.about_data for f in analysis.findings)
+    out: list[str] = []
+    seen: set[str] = set()
+    for finding in analysis.findings:
+        if finding.code in seen:
+            continue
+        seen.add(finding.code)
+        text = tr(f"rec.{finding.code}", lang, **finding.evidence)
+        if data_broken and not finding.rule.about_data and finding.severity != "info":
+            text = tr("rec.after_data", lang, text=text)
+        out.append(f"`{finding.code}` — {text}")
+    if not any(f.severity != "info" for f in analysis.findings):
+        out.insert(0, tr("rec.none", lang, epoch=analysis.training.get("best_epoch")))
+    return out
+
+
+def _plots(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[Block]:
+    blocks = [_h(tr("h.plots", lang))]
+    if not plots:
+        return blocks + [_p(tr("plots.none", lang))]
+    for name, path in plots.items():
+        blocks.append(Block("img", text=tr(f"plot.{name}", lang), path=path))
+    return blocks
+
+
+def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[Block]:
+    """The whole report, verdict first, as language-resolved blocks."""
+    files = ", ".join(n for n in ("metrics.csv", "environment.json", "config.yaml")
+                      if (analysis.run_dir / n).is_file())
+    run_name = analysis.run_dir.resolve().name
+    config_name = analysis.config.get("name") if isinstance(analysis.config, dict) else None
+    if isinstance(config_name, str) and config_name and config_name != run_name:
+        run_name = f"{config_name} ({run_name})"
+    blocks = [_h(tr("title", lang, run=run_name), 1)]
+    blocks += _verdict(analysis, lang)
+    blocks.append(_p(tr("generated", lang, files=files)))
+    if analysis.eval_dir is not None:
+        key = "eval_auto" if analysis.eval_dir_auto else "eval_given"
+        blocks.append(_p(tr(key, lang, path=analysis.eval_dir)))
+    blocks += _training(analysis, lang)
+    blocks += model_blocks(analysis, lang)
+    blocks += audio_blocks(analysis, lang)
+    blocks += _sisnr(analysis, lang)
+    if analysis.training.get("phases"):
+        blocks += _phases(analysis, lang)
+    blocks += _findings(analysis, lang)
+    blocks += _top_epochs(analysis, lang)
+    blocks += _lr(analysis, lang)
+    blocks += _stability(analysis, lang)
+    blocks += _memory(analysis, lang)
+    blocks += _evaluation(analysis, lang)
+    blocks += _diagnosis(analysis, lang)
+    blocks += [_h(tr("h.recommendations", lang)),
+               Block("ol", items=recommendations(analysis, lang))]
+    blocks += files_blocks(analysis, lang)
+    blocks += _plots(analysis, lang, plots)
+    if analysis.missing:
+        blocks += [_h(tr("h.missing", lang)),
+                   _p(tr("missing.note", lang, items=", ".join(f"`{m}`"
+                                                               for m in analysis.missing)))]
+    return blocks

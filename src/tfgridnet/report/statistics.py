@@ -1,0 +1,329 @@
+"""Statistics of a run for the report: per-epoch training figures and the evaluation's figures.
+
+Training statistics come from metrics.csv; the evaluation's from summary.json as the evaluator
+wrote it, with evaluation_results.csv ranking the utterances and standing in for what an older or
+foreign summary lacks. Nothing here judges: the rules (report/rules.py) do.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.report.loading import config_value, read_eval_table
+from tfgridnet.report.rules import THRESHOLDS
+
+__all__ = ["epoch_durations", "evaluation_stats", "steps_per_epoch", "training_stats"]
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def _col(metrics: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """A column with at least one finite value, else None."""
+    values = metrics.get(name)
+    if values is None or not np.isfinite(values).any():
+        return None
+    return values
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def epoch_durations(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Seconds spent in each epoch.
+
+    ``epoch_time_s`` if logged; otherwise ``time_s`` read as elapsed time when it never decreases
+    (the trainer's convention), or as per-epoch time when it does.
+    """
+    per_epoch = _col(metrics, "epoch_time_s")
+    if per_epoch is not None:
+        return np.nan_to_num(per_epoch, nan=0.0)
+    elapsed = _col(metrics, "time_s")
+    if elapsed is None:
+        return None
+    filled = np.nan_to_num(elapsed, nan=0.0)
+    if np.all(np.diff(_finite(elapsed)) >= 0):
+        return np.diff(np.concatenate([[0.0], np.maximum.accumulate(filled)]))
+    return filled
+
+
+def steps_per_epoch(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Optimizer steps in each epoch: ``steps`` if logged, else differences of the global ``step``."""
+    steps = _col(metrics, "steps")
+    if steps is not None:
+        return np.nan_to_num(steps, nan=0.0)
+    step = _col(metrics, "step")
+    if step is None:
+        return None
+    filled = np.maximum.accumulate(np.nan_to_num(step, nan=0.0))
+    return np.diff(np.concatenate([[0.0], filled]))
+
+
+def _phase_trend(delta: float | None) -> str:
+    if delta is None:
+        return "first"
+    if delta >= 0.5:
+        return "improving"
+    if delta <= -0.5:
+        return "declining"
+    return "flat"
+
+
+def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
+                   environment: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Summary numbers of the training run (None where the columns are missing)."""
+    stats: dict[str, Any] = {}
+    epochs = metrics["epoch"]
+    stats["n_epochs"] = int(len(epochs))
+    stats["first_epoch"] = int(epochs[0])
+    stats["last_epoch"] = int(epochs[-1])
+    stats["planned_epochs"] = _num(config_value(config, "trainer.max_epochs", "max_epochs"))
+
+    durations = epoch_durations(metrics)
+    stats["total_time_h"] = float(durations.sum() / 3600.0) if durations is not None else None
+    stats["epoch_time_s_mean"] = float(durations.mean()) if durations is not None else None
+    steps = steps_per_epoch(metrics)
+    stats["total_steps"] = float(steps.sum()) if steps is not None else None
+    for name in ("sec_per_batch", "samples_per_sec"):
+        column = _col(metrics, name)
+        stats[f"{name}_mean"] = float(np.nanmean(column)) if column is not None else None
+    stats["batch_size"] = _num(config_value(config, "data.batch_size", "batch_size",
+                                            "trainer.batch_size"))
+    stats["precision"] = environment.get("precision") or config_value(config, "trainer.precision")
+
+    train = _col(metrics, "train_sisnr")
+    if train is None and _col(metrics, "train_loss") is not None:
+        train = -metrics["train_loss"]
+        notes.append("train_sisnr_from_loss")
+    valid = _col(metrics, "valid_sisnr")
+    if valid is None and _col(metrics, "valid_loss") is not None:
+        valid = -metrics["valid_loss"]
+        notes.append("valid_sisnr_from_loss")
+    stats["train_sisnr"] = train
+    stats["valid_sisnr"] = valid
+    for name, values in (("train", train), ("valid", valid)):
+        if values is None:
+            continue
+        finite = _finite(values)
+        stats[f"{name}_mean"] = float(finite.mean())
+        stats[f"{name}_best"] = float(finite.max())
+        stats[f"{name}_worst"] = float(finite.min())
+        stats[f"{name}_first"] = float(finite[0])
+        stats[f"{name}_last"] = float(finite[-1])
+    if valid is not None:
+        best_index = int(np.nanargmax(valid))
+        stats["best_index"] = best_index
+        stats["best_epoch"] = int(epochs[best_index])
+        order = np.argsort(-np.nan_to_num(valid, nan=-np.inf), kind="stable")
+        stats["top_epochs"] = [
+            {"epoch": int(epochs[i]), "valid_sisnr": float(valid[i]),
+             "train_sisnr": float(train[i]) if train is not None else None}
+            for i in order[: THRESHOLDS.top_epochs] if np.isfinite(valid[i])
+        ]
+        if durations is not None:
+            stats["time_to_best_h"] = float(durations[: best_index + 1].sum() / 3600.0)
+    baseline = _col(metrics, "valid_noisy_sisnr")
+    if baseline is not None:
+        stats["valid_noisy_mean"] = float(np.nanmean(baseline))
+        stats["valid_noisy_median"] = float(np.nanmedian(baseline))
+
+    stats["phases"] = []
+    previous = None
+    for part, indices in zip(("early", "middle", "late"),
+                             np.array_split(np.arange(len(epochs)), 3)):
+        if len(indices) == 0:
+            continue
+        phase = {"name": part, "epoch_from": int(epochs[indices[0]]),
+                 "epoch_to": int(epochs[indices[-1]])}
+        for name, values in (("train", train), ("valid", valid)):
+            part_values = _finite(values[indices]) if values is not None else np.array([])
+            phase[f"{name}_mean"] = float(part_values.mean()) if len(part_values) else None
+        delta = (phase["valid_mean"] - previous
+                 if previous is not None and phase["valid_mean"] is not None else None)
+        phase["valid_delta"] = delta
+        phase["trend"] = _phase_trend(delta)
+        previous = phase["valid_mean"]
+        stats["phases"].append(phase)
+
+    lr = _col(metrics, "lr")
+    if lr is not None:
+        finite_lr = _finite(lr)
+        stats["lr_initial"] = float(finite_lr[0])
+        stats["lr_final"] = float(finite_lr[-1])
+        stats["lr_ratio"] = (float(finite_lr[0] / finite_lr[-1]) if finite_lr[-1] > 0
+                             else math.inf)
+        below = np.nonzero(lr <= finite_lr[0] / THRESHOLDS.lr_decay_ratio)[0]
+        stats["lr_below_index"] = int(below[0]) if len(below) else None
+        stats["lr_below_epoch"] = int(epochs[below[0]]) if len(below) else None
+
+    grad_mean = _col(metrics, "grad_norm_mean")
+    grad_max = _col(metrics, "grad_norm_max")
+    if grad_mean is not None:
+        stats["grad_mean_first"] = float(_finite(grad_mean)[0])
+        stats["grad_mean_last"] = float(_finite(grad_mean)[-1])
+        stats["grad_mean_median"] = float(np.nanmedian(grad_mean))
+    if grad_max is not None:
+        index = int(np.nanargmax(grad_max))
+        stats["grad_max"] = float(grad_max[index])
+        stats["grad_max_epoch"] = int(epochs[index])
+        stats["grad_max_first"] = float(_finite(grad_max)[0])
+        stats["grad_max_last"] = float(_finite(grad_max)[-1])
+    clip_column = _col(metrics, "grad_clip")
+    stats["grad_clip"] = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
+        config_value(config, "optim.grad_clip", "optim.clip_grad_norm", "trainer.gradient_clip_val",
+                     "trainer.grad_clip", "grad_clip")))
+    clipped = _col(metrics, "clipped_steps")
+    if clipped is not None:
+        stats["clipped_total"] = float(np.nansum(clipped))
+        if steps is not None and steps.sum() > 0:
+            stats["clipped_share"] = float(np.nansum(clipped) / steps.sum())
+    nonfinite = _col(metrics, "nonfinite_steps")
+    if nonfinite is not None:
+        stats["nonfinite_total"] = float(np.nansum(nonfinite))
+        stats["nonfinite_epochs"] = int((np.nan_to_num(nonfinite) > 0).sum())
+        if steps is not None and steps.sum() > 0:
+            stats["nonfinite_share"] = float(np.nansum(nonfinite) / steps.sum())
+
+    memory = _col(metrics, "peak_mem_mb")
+    stats["device"] = environment.get("device")
+    stats["device_mem_mb"] = _num(environment.get("device_mem_mb"))
+    if memory is not None:
+        stats["peak_mem_mb"] = float(np.nanmax(memory))
+        if stats["device_mem_mb"]:
+            stats["peak_mem_share"] = stats["peak_mem_mb"] / stats["device_mem_mb"]
+    patience = _num(config_value(config, "trainer.early_stopping_patience", "trainer.patience",
+                                 "early_stopping.patience", "trainer.early_stopping.patience"))
+    stats["patience"] = int(patience) if patience else None
+    stats["durations"] = durations
+    return stats
+
+
+# The report's SI-SNR figures -> the EvaluationSummary fields the evaluator writes them under.
+_SUMMARY_SISNR_FIELDS = {
+    "noisy_mean": "noisy_sisnr_mean", "enhanced_mean": "enhanced_sisnr_mean",
+    "improvement_mean": "sisnr_improvement_mean", "improvement_std": "sisnr_improvement_std",
+    "improvement_min": "sisnr_improvement_min", "improvement_max": "sisnr_improvement_max",
+}
+_SISNR = METRIC_REGISTRY["sisnr"]
+
+
+def _metrics_from_table(table: dict[str, list[Any]]) -> dict[str, MetricSummary]:
+    """Per-metric means of an evaluation_results.csv without summary.json (an older evaluator)."""
+    out: dict[str, MetricSummary] = {}
+    for name, metric in METRIC_REGISTRY.items():
+        if metric.noisy_column not in table or metric.enhanced_column not in table:
+            continue
+        noisy = np.array(table[metric.noisy_column], dtype=np.float64)
+        enhanced = np.array(table[metric.enhanced_column], dtype=np.float64)
+        both = np.isfinite(noisy) & np.isfinite(enhanced)
+        if both.any():
+            out[name] = MetricSummary(
+                n=int(both.sum()), n_missing=int((~both).sum()),
+                noisy_mean=float(noisy[both].mean()), enhanced_mean=float(enhanced[both].mean()),
+                improvement_mean=float(np.mean([metric.improvement(a, b) for a, b in
+                                                zip(noisy[both], enhanced[both])])))
+    return out
+
+
+def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
+    """SI-SNR figures and the utterance ranking of an evaluation_results.csv."""
+    noisy = np.array(table.get(_SISNR.noisy_column, []), dtype=np.float64)
+    enhanced = np.array(table.get(_SISNR.enhanced_column, []), dtype=np.float64)
+    if _SISNR.delta_column in table:
+        improvement = np.array(table[_SISNR.delta_column], dtype=np.float64)
+    elif len(noisy) and len(enhanced):
+        improvement = enhanced - noisy
+    else:
+        raise ValueError(f"{path}: needs '{_SISNR.delta_column}' or both "
+                         f"'{_SISNR.noisy_column}' and '{_SISNR.enhanced_column}' columns")
+    ok = np.isfinite(improvement)
+    if not ok.any():
+        raise ValueError(f"{path}: no finite {_SISNR.delta_column} value")
+    imp = improvement[ok]
+    stats: dict[str, Any] = {
+        "source": path.name, "n": int(len(improvement)), "n_failed": int((~ok).sum()),
+        "improvement_mean": float(imp.mean()),
+        "improvement_std": float(imp.std(ddof=1)) if len(imp) > 1 else 0.0,
+        "improvement_min": float(imp.min()), "improvement_max": float(imp.max()),
+        "n_degraded": int((imp < 0).sum()), "degraded_share": float((imp < 0).mean()),
+        "metrics": _metrics_from_table(table)}
+    if len(noisy):
+        stats["noisy_mean"] = float(np.nanmean(noisy))
+    if len(enhanced):
+        stats["enhanced_mean"] = float(np.nanmean(enhanced))
+    uttids = table["uttid"]
+    order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable") if ok[i]]
+
+    def row(i: int) -> dict[str, Any]:
+        return {"uttid": uttids[i], "improvement": float(improvement[i]),
+                "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
+                "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
+
+    stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
+    stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
+    return stats
+
+
+def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
+    """The evaluation's figures from summary.json (read through ``EvaluationSummary``);
+    evaluation_results.csv ranks the utterances and stands in for what an older or foreign
+    summary lacks. Each gap is added to ``missing`` as ``file`` or ``file:key``."""
+    results_path = eval_dir / "evaluation_results.csv"
+    summary_path = eval_dir / "summary.json"
+    if not results_path.is_file() and not summary_path.is_file():
+        raise FileNotFoundError(
+            f"{eval_dir}: not an evaluation folder (no evaluation_results.csv or summary.json)")
+    summary, absent = (EvaluationSummary.read(summary_path) if summary_path.is_file()
+                       else (EvaluationSummary(), []))
+    if summary_path.is_file():
+        missing += [f"{summary_path.name}:{key}" for key in absent]
+    else:
+        missing.append(summary_path.name)
+    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
+                             "conditions": summary.conditions, "reference": summary.reference}
+    if (eval_dir / "index.html").is_file():
+        stats["index_html"] = eval_dir / "index.html"
+    if not summary.reference:  # a clean-less set: no SI-SNR to read or claim
+        stats.update(n=summary.n, n_failed=summary.n_failed, improvement_mean=None,
+                     metrics=summary.metrics, headline=summary.headline_metric,
+                     skipped=", ".join(summary.skipped_metrics))
+        return stats
+    if results_path.is_file():
+        table = read_eval_table(results_path)
+        if summary.n is not None and summary.n != len(table["uttid"]):
+            raise ValueError(f"{results_path}: {len(table['uttid'])} rows, but "
+                             f"{summary_path.name} says n={summary.n}: the table is "
+                             "incomplete or from another run")
+        stats.update(_table_stats(table, results_path))
+        if summary.n_failed:
+            stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
+    else:
+        missing.append(results_path.name)
+        stats.update(n=summary.n, n_failed=summary.n_failed)
+        if summary.sisnr_improvement_mean is None:
+            raise ValueError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
+                             "evaluation_results.csv to compute it from")
+    # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
+    # so it only ranks utterances and stands in for keys an older summary lacks.
+    if summary.metrics:
+        stats["metrics"] = summary.metrics
+    for ours, theirs in _SUMMARY_SISNR_FIELDS.items():
+        value = getattr(summary, theirs)
+        if value is not None:
+            stats[ours] = value
+            stats["source"] = summary_path.name
+        else:
+            stats.setdefault(ours, None)
+    return stats

@@ -1,0 +1,63 @@
+"""The numbers the report's rules compare against, and the facts the rules look at.
+
+Kept apart from the registry (report/rules.py) so that the checks of each area
+(report/eval_checks.py) can use them without importing the registry that lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+
+__all__ = ["THRESHOLDS", "Evidence", "Facts", "Thresholds"]
+
+Evidence = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers every rule compares against (docs/report-rules.md explains each one)."""
+
+    noisy_sisnr_low_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]
+    noisy_sisnr_high_db: float = NOISY_SISNR_PLAUSIBLE_DB[1]
+    no_improvement_db: float = 1.0
+    low_improvement_db: float = 5.0
+    high_variance_std_db: float = 5.0
+    degraded_share_warning: float = 0.10
+    degraded_share_error: float = 0.25
+    not_learning_gain_db: float = 1.0
+    not_learning_min_epochs: int = 3
+    lr_decay_ratio: float = 1000.0
+    lr_decay_min_epochs_left_share: float = 0.10
+    stale_default_patience: int = 20
+    stale_min_share_after_best: float = 0.25
+    overfit_gap_db: float = 3.0
+    overfit_valid_drop_db: float = 1.0
+    overfit_window_share: float = 0.10
+    clipped_share: float = 0.50
+    spike_factor: float = 20.0
+    nonfinite_error_share: float = 0.05
+    memory_headroom_share: float = 0.50
+    memory_near_limit_share: float = 0.95
+    output_level_off_db: float = 3.0
+    worst_utterances: int = 5
+    top_epochs: int = 5
+
+    def noisy_outside(self, value: float) -> bool:
+        """A noisy-input SI-SNR outside the plausible range: the pairs are broken."""
+        return not self.noisy_sisnr_low_db <= value <= self.noisy_sisnr_high_db
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Facts:
+    """What the rules look at: the statistics of a run (and its evaluation) and what was missing."""
+
+    training: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,102 @@
+"""``data_check.json`` in the run dir: the audio pipeline training used and its start-up check.
+
+Written by ``train`` before the first epoch, read by the report's audio-pipeline section: one
+schema for both. The figures are those of ``check_data`` on the sample of pairs it checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+import soxr
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tfgridnet.audio.filters import BANDPASS_ORDER
+from tfgridnet.audio.resample import QUALITY
+from tfgridnet.fileio import write_json_atomic
+
+__all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck"]
+
+DATA_CHECK_FILE = "data_check.json"
+
+
+class AudioPipeline(BaseModel):
+    """How every training file is read: loader, resampler, filters, at which rate."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sample_rate: int | None  # None: each file at its own rate (a rate-independent model)
+    loader: str
+    resampler: str
+    resample_on_load: bool
+    bandpass_hz: tuple[float | None, float | None] | None = None
+    filter: str | None = None
+
+    @classmethod
+    def of(cls, sample_rate: int | None, resample: bool,
+           bandpass: tuple[float | None, float | None] | None) -> AudioPipeline:
+        return cls(
+            sample_rate=sample_rate,
+            loader=f"soundfile {sf.__version__} (libsndfile {sf.__libsndfile_version__})",
+            resampler=f"soxr {soxr.__version__} ({QUALITY})", resample_on_load=resample,
+            bandpass_hz=bandpass,
+            filter=(f"Butterworth order {BANDPASS_ORDER}, second-order sections, zero-phase "
+                    "(sosfiltfilt), same on both sides of a pair" if bandpass else None))
+
+
+class ManifestCheck(BaseModel):
+    """The start-up check of one manifest (a sample of its pairs)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str
+    manifest: str
+    ok: bool
+    n_pairs: int
+    n_checked: int
+    n_errors: int
+    n_warnings: int
+    problems_by_kind: dict[str, int] = {}
+    sisnr_db: dict[str, float] = {}
+    duration_s: dict[str, float] = {}
+    sample_rates: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, key: str, manifest: str, report: Any) -> ManifestCheck:
+        """From a ``data.checks.CheckReport``."""
+        stats = report.stats
+        return cls(key=key, manifest=manifest, ok=report.ok, n_pairs=report.n_pairs,
+                   n_checked=stats.get("n_checked", report.n_pairs),
+                   n_errors=len(report.errors), n_warnings=len(report.warnings),
+                   problems_by_kind=stats.get("problems_by_kind", {}),
+                   sisnr_db=stats.get("sisnr_db", {}), duration_s=stats.get("duration_s", {}),
+                   sample_rates=stats.get("sample_rates", {}))
+
+
+class DataCheckFile(BaseModel):
+    """The whole file: the pipeline, the pairs checked per manifest, and each manifest's result."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    pipeline: AudioPipeline
+    check_pairs: int
+    checks: list[ManifestCheck] = []
+    errors_ignored: bool = False
+
+    def write(self, run_dir: Path) -> Path:
+        return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"))
+
+    @classmethod
+    def read(cls, path: Path) -> DataCheckFile:
+        """One ValueError naming the file when it is not valid JSON or not this schema."""
+        try:
+            return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ValueError(f"{path}: not a data-check file ({problems})") from None
