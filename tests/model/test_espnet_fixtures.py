@@ -76,6 +76,12 @@ def test_wrong_shapes_name_the_configuration() -> None:
         from_espnet_state_dict(state, separator, {**conf, "emb_dim": 32})
 
 
+def test_v2_config_the_model_rejects_is_an_import_error() -> None:
+    state, separator, conf, _, _ = load_fixture("espnet_v2_linear")
+    with pytest.raises(EspnetImportError, match="activation"):
+        from_espnet_state_dict(state, separator, {**conf, "activation": "relu"})
+
+
 def test_unknown_separator_name_is_refused() -> None:
     with pytest.raises(EspnetImportError, match="tfgridnetv3"):
         from_espnet_state_dict({}, "tfgridnetv4", {})

@@ -82,6 +82,7 @@ def test_emb_dim_not_divisible_by_heads_lists_the_allowed_head_counts(make_confi
     ({"n_fft": 64, "stride": 96}, "stride (hop) 96 > n_fft 64"),
     ({"activation": "relu"}, "model.activation"),
     ({"n_srcs": 2}, "n_srcs must be 1"),
+    ({"n_imics": 2}, "training reads mono pairs: n_imics must be 1"),
     ({"emb_ks": 2, "emb_hs": 3}, "emb_hs 3 > emb_ks 2"),
 ])
 def test_impossible_model_values_are_rejected(make_config, model: dict, expected: str) -> None:

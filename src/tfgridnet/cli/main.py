@@ -33,6 +33,16 @@ def _epilog(**meanings: str) -> str:
                                         sorted(codes.items(), key=lambda item: int(item[0])))
 
 
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """The output-level and --out safety options shared by ``evaluate`` and ``enhance``."""
+    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
+                   help="keep the model's raw output gain (default: rescale each output onto "
+                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder holding files tfgridnet did not write "
+                        "(a previous run's outputs are always replaced; inputs never are)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgridnet",
@@ -123,12 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distillmos", action="store_true",
                    help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
-                   help="keep the model's raw output gain (default: rescale each output onto "
-                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="write into an --out folder holding files tfgridnet did not write "
-                        "(a previous run's outputs are always replaced; inputs never are)")
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("enhance", formatter_class=_RAW,
@@ -149,12 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "bf16 output agrees with fp32 to ~34 dB")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime")
-    p.add_argument("--raw-level", "--no-level-correction", dest="raw_level", action="store_true",
-                   help="keep the model's raw output gain (default: rescale each output onto "
-                        "its input, mixture-consistent; a peak limiter always prevents clipping)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="write into an --out folder holding files tfgridnet did not write "
-                        "(a previous run's outputs are always replaced; inputs never are)")
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_enhance)
 
     p = sub.add_parser("export", formatter_class=_RAW, epilog=_epilog(),

@@ -66,16 +66,32 @@ def _strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
     return dict(state_dict)
 
 
-def _model_kwargs(separator_conf: Mapping[str, Any] | None) -> dict[str, Any]:
+def _separator_kwargs(separator_conf: Mapping[str, Any] | None, allowed: set[str],
+                      class_name: str) -> dict[str, Any]:
+    """The ``separator_conf`` arguments ``class_name`` takes; a key it neither takes nor ignores is
+    refused, so no setting of the checkpoint is silently dropped."""
     conf = dict(separator_conf or {})
-    unknown = set(conf) - _MODEL_ARGS - _IGNORED_CONF
+    unknown = set(conf) - allowed - _IGNORED_CONF
     if unknown:
         raise EspnetImportError(
-            f"separator_conf has keys TF-GridNet does not take: {sorted(unknown)}; "
-            f"expected a subset of {sorted(_MODEL_ARGS | _IGNORED_CONF)}")
-    if conf.get("ref_channel", -1) not in (-1, None) and conf.get("n_imics", 1) == 1:
-        conf.pop("ref_channel")
-    return {k: v for k, v in conf.items() if k in _MODEL_ARGS}
+            f"separator_conf has keys {class_name} does not take: {sorted(unknown)}; "
+            f"expected a subset of {sorted(allowed | _IGNORED_CONF)}")
+    return {k: v for k, v in conf.items() if k in allowed}
+
+
+def _load_exact(model_class: type[TFGridNetV2] | type[TFGridNetV3], kwargs: dict[str, Any],
+                state: dict[str, torch.Tensor]) -> Any:
+    """``model_class(**kwargs)`` holding ``state`` (strict), in eval mode; failures name the class."""
+    try:
+        model = model_class(**kwargs)
+    except ValueError as exc:
+        raise EspnetImportError(str(exc)) from exc
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise EspnetImportError(
+            f"ESPnet weights do not fit {model_class.__name__}({kwargs}): {exc}") from exc
+    return model.eval()
 
 
 def _v1_to_v2(state: dict[str, torch.Tensor], kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -178,24 +194,9 @@ def stft_kwargs(encoder_conf: Mapping[str, Any] | None,
 
 def _v3_from_state(state: dict[str, torch.Tensor], separator_conf: Mapping[str, Any] | None,
                    stft: Mapping[str, Any], normalize_variance: bool) -> TFGridNetV3:
-    conf = dict(separator_conf or {})
-    unknown = set(conf) - _V3_SEPARATOR_ARGS - _IGNORED_CONF
-    if unknown:
-        raise EspnetImportError(
-            f"separator_conf has keys TFGridNetV3 does not take: {sorted(unknown)}; "
-            f"expected a subset of {sorted(_V3_SEPARATOR_ARGS | _IGNORED_CONF)}")
-    kwargs = {k: v for k, v in conf.items() if k in _V3_SEPARATOR_ARGS}
+    kwargs = _separator_kwargs(separator_conf, _V3_SEPARATOR_ARGS, "TFGridNetV3")
     kwargs.update(stft)
-    try:
-        model = TFGridNetV3(**kwargs, normalize_variance=normalize_variance)
-    except ValueError as exc:
-        raise EspnetImportError(str(exc)) from exc
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise EspnetImportError(
-            f"ESPnet weights do not fit TFGridNetV3({kwargs}): {exc}") from exc
-    return model.eval()
+    return _load_exact(TFGridNetV3, {**kwargs, "normalize_variance": normalize_variance}, state)
 
 
 def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: str = "tfgridnetv2",
@@ -212,7 +213,7 @@ def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: st
     state = _strip_prefix(state_dict)
     if separator == "tfgridnetv3":
         return _v3_from_state(state, separator_conf, stft or {}, normalize_variance)
-    kwargs = _model_kwargs(separator_conf)
+    kwargs = _separator_kwargs(separator_conf, _MODEL_ARGS, "TF-GridNet")
     if separator == "tfgridnetv2":
         pass
     elif separator == "tfgridnet":
@@ -220,13 +221,7 @@ def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: st
     else:
         raise EspnetImportError(
             f"separator={separator!r}: expected 'tfgridnetv2', 'tfgridnet' (V1) or 'tfgridnetv3'")
-    model = TFGridNetV2(**kwargs)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise EspnetImportError(
-            f"ESPnet weights do not fit TFGridNetV2({kwargs}): {exc}") from exc
-    return model.eval()
+    return _load_exact(TFGridNetV2, kwargs, state)
 
 
 def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,

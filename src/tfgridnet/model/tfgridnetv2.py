@@ -20,7 +20,7 @@ reference's [B, C, T, F].
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.recurrence import run_lstm
+from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
 from tfgridnet.model.stft import STFT
 
 __all__ = [
@@ -76,6 +77,9 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
     Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
     """
 
+    # How many trailing axes of [B, H, T, F, E] the statistics cover: (F, E).
+    NORM_AXES = 2
+
     def __init__(self, input_dimension: tuple[int, int, int], eps: float = 1e-5) -> None:
         super().__init__()
         if len(input_dimension) != 3:
@@ -103,7 +107,7 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
         """
         batch, n_heads = x.shape[:2]
         x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
-        x = F.layer_norm(x, x.shape[-2:], eps=self.eps)
+        x = F.layer_norm(x, x.shape[-self.NORM_AXES:], eps=self.eps)
         # gamma/beta [1, H, E, 1, F] -> [1, H, 1, F, E], broadcast over [B, H, T, F, E]
         return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
 
@@ -116,6 +120,8 @@ class GridNetV2Block(nn.Module):
     inter-frame LSTM reads [T, B*F, C] with no copy, and the 1x1 convolutions of the attention become
     matrix products on the last axis, reading the same parameters.
     """
+
+    MODEL_NAME = "TF-GridNetV2"
 
     def __init__(
         self,
@@ -130,8 +136,23 @@ class GridNetV2Block(nn.Module):
         eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        self._build(
+            emb_dim, emb_ks, emb_hs, hidden_channels, n_head, math.ceil(approx_qk_dim * 1.0 / n_freqs),
+            activation, eps,
+            head_norm=lambda width: AllHeadPReLULayerNormalization4DCF((n_head, width, n_freqs), eps),
+            channel_norm=lambda: LayerNormalization4DCF((emb_dim, n_freqs), eps=eps))
+
+    def _build(self, emb_dim: int, emb_ks: int, emb_hs: int, hidden_channels: int, n_head: int,
+               qk_channels: int, activation: str, eps: float,
+               head_norm: Callable[[int], nn.Module], channel_norm: Callable[[], nn.Module]) -> None:
+        """Create the block's layers; V2 and V3 differ only in the attention norms they pass in.
+
+        ``head_norm(E)`` normalises H heads of width E ([B, H*E, T, F] -> [B, H, E, T, F]);
+        ``channel_norm()`` ends the projection after the attention.
+        """
         if activation != "prelu":
-            raise ValueError(f"activation={activation!r}: TF-GridNetV2 blocks only support 'prelu'")
+            raise ValueError(f"activation={activation!r}: {self.MODEL_NAME} blocks only support "
+                             "'prelu'")
         if emb_dim % n_head != 0:
             raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
         in_channels = emb_dim * emb_ks
@@ -150,19 +171,15 @@ class GridNetV2Block(nn.Module):
         self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
         self.inter_linear = projection()
 
-        qk_channels = math.ceil(approx_qk_dim * 1.0 / n_freqs)
         head_dim = emb_dim // n_head
         self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
-        self.attn_norm_Q = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_norm_Q = head_norm(qk_channels)
         self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_channels, 1)
-        self.attn_norm_K = AllHeadPReLULayerNormalization4DCF((n_head, qk_channels, n_freqs), eps)
+        self.attn_norm_K = head_norm(qk_channels)
         self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
-        self.attn_norm_V = AllHeadPReLULayerNormalization4DCF((n_head, head_dim, n_freqs), eps)
-        self.attn_concat_proj = nn.Sequential(
-            nn.Conv2d(emb_dim, emb_dim, 1),
-            nn.PReLU(),
-            LayerNormalization4DCF((emb_dim, n_freqs), eps=eps),
-        )
+        self.attn_norm_V = head_norm(head_dim)
+        self.attn_concat_proj = nn.Sequential(nn.Conv2d(emb_dim, emb_dim, 1), nn.PReLU(),
+                                              channel_norm())
 
         self.emb_dim = emb_dim
         self.emb_ks = emb_ks
@@ -270,7 +287,7 @@ class GridNetV2Block(nn.Module):
         return out + z
 
 
-class TFGridNetV2(nn.Module):
+class TFGridNetV2(GridNetStack):
     """TF-GridNetV2 for enhancement (``n_srcs=1``) or separation.
 
     ``model(noisy)`` with ``noisy`` [B, N] (or [B, N, M] for M > 1 microphones) returns [B, N] when
@@ -304,33 +321,15 @@ class TFGridNetV2(nn.Module):
             attn_n_head=attn_n_head, attn_approx_qk_dim=attn_approx_qk_dim, emb_dim=emb_dim,
             emb_ks=emb_ks, emb_hs=emb_hs, activation=activation, eps=eps,
             gradient_checkpointing=gradient_checkpointing)
-        self.n_srcs = n_srcs
-        self.n_layers = n_layers
-        self.n_imics = n_imics
-        self.gradient_checkpointing = gradient_checkpointing
-        self._config = cfg.architecture()
-
         n_freqs = n_fft // 2 + 1
         self.stft = STFT(n_fft, stride, window)
-        self.conv = nn.Sequential(
-            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
-            nn.GroupNorm(1, emb_dim, eps=eps),
-        )
-        self.blocks = nn.ModuleList(
-            GridNetV2Block(emb_dim, emb_ks, emb_hs, n_freqs, lstm_hidden_units, n_head=attn_n_head,
-                           approx_qk_dim=attn_approx_qk_dim, activation=activation, eps=eps)
-            for _ in range(n_layers)
-        )
-        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able) that rebuild this architecture."""
-        return dict(self._config)
-
-    @property
-    def num_spk(self) -> int:
-        return self.n_srcs
+        self._init_stack(
+            cfg.architecture(),
+            (GridNetV2Block(emb_dim, emb_ks, emb_hs, n_freqs, lstm_hidden_units, n_head=attn_n_head,
+                            approx_qk_dim=attn_approx_qk_dim, activation=activation, eps=eps)
+             for _ in range(n_layers)),
+            n_srcs=n_srcs, n_imics=n_imics, n_layers=n_layers, emb_dim=emb_dim, eps=eps,
+            gradient_checkpointing=gradient_checkpointing)
 
     @property
     def hop(self) -> int:
@@ -364,24 +363,12 @@ class TFGridNetV2(nn.Module):
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
         spec = spec.reshape(batch, n_mics, n_frames, n_freqs)
         if lengths is not None:
-            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
-                lengths.to(spec.device)[:, None] // hop + 1)
-            spec = spec * frame_ok[:, None, :, None]
+            spec = spec * frames_within(lengths.to(spec.device), hop, n_frames)[:, None, :, None]
         h = torch.cat((spec.real, spec.imag), dim=1)  # [B, 2M, T, F]
 
-        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
-        checkpoint_paths = (self.gradient_checkpointing and self.training
-                            and torch.is_grad_enabled())
-        for block in self.blocks:
-            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        # [T, B, F, C] -> [B, C, T, F] -> deconv -> [B, 2S, T, F]
-        h = self.deconv(h.permute(1, 3, 0, 2)).float()
-
-        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        h = self._network(h).view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = self.stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
         est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples] * std
         if lengths is not None:
-            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
-                est.device)[:, None]
-            est = est * keep[:, None, :]
+            est = est * samples_within(lengths.to(est.device), n_samples)[:, None, :]
         return est[:, 0] if self.n_srcs == 1 else est

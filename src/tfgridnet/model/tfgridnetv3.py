@@ -25,15 +25,18 @@ the edge handling are V2's (imported from :mod:`tfgridnet.model.tfgridnetv2`, th
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
 from tfgridnet.model.stft import STFT
-from tfgridnet.model.tfgridnetv2 import STD_FLOOR, GridNetV2Block
+from tfgridnet.model.tfgridnetv2 import (
+    STD_FLOOR,
+    AllHeadPReLULayerNormalization4DCF,
+    GridNetV2Block,
+)
 
 __all__ = ["TFGridNetV3", "GridNetV3Block", "LayerNormalization4DC",
            "AllHeadPReLULayerNormalization4DC", "scaled_stft_sizes"]
@@ -67,35 +70,24 @@ class LayerNormalization4DC(nn.Module):
                             self.eps)
 
 
-class AllHeadPReLULayerNormalization4DC(nn.Module):
+class AllHeadPReLULayerNormalization4DC(AllHeadPReLULayerNormalization4DCF):
     """Per-head PReLU, then per-(head, frame, bin) normalisation over E with per-(head, E) affine.
 
-    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F].
+    Input [B, H*E, T, F] (head-major channels); output [B, H, E, T, F]. V2's per-head norm with one
+    affine bin ([1, H, E, 1, 1]) and statistics over E alone; ``forward_heads_first`` is V2's.
     """
 
+    NORM_AXES = 1  # E only
+
     def __init__(self, input_dimension: tuple[int, int], eps: float = 1e-5) -> None:
-        super().__init__()
         if len(input_dimension) != 2:
             raise ValueError(f"input_dimension must be (heads, E), got {input_dimension}")
-        n_heads, emb = input_dimension
-        self.gamma = nn.Parameter(torch.ones(1, n_heads, emb, 1, 1))
-        self.beta = nn.Parameter(torch.zeros(1, n_heads, emb, 1, 1))
-        self.act = nn.PReLU(num_parameters=n_heads, init=0.25)
-        self.eps = eps
-        self.H = n_heads
-        self.E = emb
+        super().__init__((*input_dimension, 1), eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, n_frames, n_freqs = x.shape
         y = x.view(batch, self.H, self.E, n_frames, n_freqs).permute(0, 1, 3, 4, 2).contiguous()
         return self.forward_heads_first(y).permute(0, 1, 4, 2, 3)
-
-    def forward_heads_first(self, x: torch.Tensor) -> torch.Tensor:
-        """The same function on a contiguous [B, H, T, F, E] tensor, returned in that layout."""
-        batch, n_heads = x.shape[:2]
-        x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
-        x = F.layer_norm(x, x.shape[-1:], eps=self.eps)
-        return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
 
 
 class GridNetV3Block(GridNetV2Block):
@@ -104,6 +96,8 @@ class GridNetV3Block(GridNetV2Block):
     The forward passes (BLSTM paths, attention, checkpointing) are inherited: they only call the
     norms through ``forward_heads_first`` / ``forward_channel_last``, which the V3 norms provide.
     """
+
+    MODEL_NAME = "TF-GridNetV3"
 
     def __init__(
         self,
@@ -116,46 +110,15 @@ class GridNetV3Block(GridNetV2Block):
         activation: str = "prelu",
         eps: float = 1e-5,
     ) -> None:
-        # V2's constructor sizes its norms by the number of bins; build the V3 layers instead.
+        # V2's constructor sizes its norms by the number of bins; build with the V3 norms instead.
         nn.Module.__init__(self)
-        if activation != "prelu":
-            raise ValueError(f"activation={activation!r}: TF-GridNetV3 blocks only support 'prelu'")
-        if emb_dim % n_head != 0:
-            raise ValueError(f"emb_dim={emb_dim} must be divisible by attn_n_head={n_head}")
-        in_channels = emb_dim * emb_ks
-
-        def projection() -> nn.Module:
-            if emb_ks == emb_hs:
-                return nn.Linear(hidden_channels * 2, in_channels)
-            return nn.ConvTranspose1d(hidden_channels * 2, emb_dim, emb_ks, stride=emb_hs)
-
-        self.intra_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.intra_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
-        self.intra_linear = projection()
-        self.inter_norm = nn.LayerNorm(emb_dim, eps=eps)
-        self.inter_rnn = nn.LSTM(in_channels, hidden_channels, 1, bidirectional=True)
-        self.inter_linear = projection()
-
-        head_dim = emb_dim // n_head
-        self.attn_conv_Q = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
-        self.attn_norm_Q = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
-        self.attn_conv_K = nn.Conv2d(emb_dim, n_head * qk_output_channel, 1)
-        self.attn_norm_K = AllHeadPReLULayerNormalization4DC((n_head, qk_output_channel), eps)
-        self.attn_conv_V = nn.Conv2d(emb_dim, n_head * head_dim, 1)
-        self.attn_norm_V = AllHeadPReLULayerNormalization4DC((n_head, head_dim), eps)
-        self.attn_concat_proj = nn.Sequential(
-            nn.Conv2d(emb_dim, emb_dim, 1),
-            nn.PReLU(),
-            LayerNormalization4DC(emb_dim, eps=eps),
-        )
-
-        self.emb_dim = emb_dim
-        self.emb_ks = emb_ks
-        self.emb_hs = emb_hs
-        self.n_head = n_head
+        self._build(
+            emb_dim, emb_ks, emb_hs, hidden_channels, n_head, qk_output_channel, activation, eps,
+            head_norm=lambda width: AllHeadPReLULayerNormalization4DC((n_head, width), eps),
+            channel_norm=lambda: LayerNormalization4DC(emb_dim, eps=eps))
 
 
-class TFGridNetV3(nn.Module):
+class TFGridNetV3(GridNetStack):
     """TF-GridNetV3 for enhancement (``n_srcs=1``) or separation, at any sample rate.
 
     ``model(noisy, sample_rate=fs)`` with ``noisy`` [B, N] returns [B, N] when ``n_srcs == 1`` and
@@ -195,34 +158,16 @@ class TFGridNetV3(nn.Module):
             emb_hs=emb_hs, activation=activation, eps=eps, n_fft=n_fft, stride=stride,
             win_length=win_length or n_fft, window=window, default_fs=default_fs,
             normalize_variance=normalize_variance, gradient_checkpointing=gradient_checkpointing)
-        self.n_srcs = n_srcs
-        self.n_layers = n_layers
-        self.n_imics = n_imics
-        self.gradient_checkpointing = gradient_checkpointing
-        self._config = cfg.architecture()
         self.default_fs = default_fs
         self.normalize_variance = normalize_variance
-
-        self.conv = nn.Sequential(
-            nn.Conv2d(2 * n_imics, emb_dim, (3, 3), padding=(1, 1)),
-            nn.GroupNorm(1, emb_dim, eps=eps),
-        )
-        self.blocks = nn.ModuleList(
-            GridNetV3Block(emb_dim, emb_ks, emb_hs, lstm_hidden_units, n_head=attn_n_head,
-                           qk_output_channel=attn_qk_output_channel, activation=activation,
-                           eps=eps)
-            for _ in range(n_layers)
-        )
-        self.deconv = nn.ConvTranspose2d(emb_dim, n_srcs * 2, (3, 3), padding=(1, 1))
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able) that rebuild this architecture."""
-        return dict(self._config)
-
-    @property
-    def num_spk(self) -> int:
-        return self.n_srcs
+        self._init_stack(
+            cfg.architecture(),
+            (GridNetV3Block(emb_dim, emb_ks, emb_hs, lstm_hidden_units, n_head=attn_n_head,
+                            qk_output_channel=attn_qk_output_channel, activation=activation,
+                            eps=eps)
+             for _ in range(n_layers)),
+            n_srcs=n_srcs, n_imics=n_imics, n_layers=n_layers, emb_dim=emb_dim, eps=eps,
+            gradient_checkpointing=gradient_checkpointing)
 
     def stft_at(self, sample_rate: int) -> STFT:
         """The STFT front end at ``sample_rate`` (window and hop scaled from ``default_fs``)."""
@@ -256,25 +201,14 @@ class TFGridNetV3(nn.Module):
         spec = stft(F.pad(x, (0, pad)) if pad else x)  # [B, T, F] complex
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
         if lengths is not None:
-            frame_ok = torch.arange(n_frames, device=spec.device)[None, :] < (
-                lengths.to(spec.device)[:, None] // hop + 1)
-            spec = spec * frame_ok[:, :, None]
+            spec = spec * frames_within(lengths.to(spec.device), hop, n_frames)[:, :, None]
         h = torch.stack((spec.real, spec.imag), dim=1)  # [B, 2, T, F]
 
-        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
-        checkpoint_paths = (self.gradient_checkpointing and self.training
-                            and torch.is_grad_enabled())
-        for block in self.blocks:
-            h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        h = self.deconv(h.permute(1, 3, 0, 2)).float()  # [B, 2S, T, F]
-
-        h = h.view(batch * self.n_srcs, 2, n_frames, n_freqs)
+        h = self._network(h).view(batch * self.n_srcs, 2, n_frames, n_freqs)
         est = stft.inverse(torch.complex(h[:, 0], h[:, 1]), padded_len)
         est = est.view(batch, self.n_srcs, padded_len)[..., :n_samples]
         if self.normalize_variance:
             est = est * std[:, :, None]
         if lengths is not None:
-            keep = torch.arange(n_samples, device=est.device)[None, :] < lengths.to(
-                est.device)[:, None]
-            est = est * keep[:, None, :]
+            est = est * samples_within(lengths.to(est.device), n_samples)[:, None, :]
         return est[:, 0] if self.n_srcs == 1 else est

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core.core_schema import ValidationInfo
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
 from tfgridnet.data.distortions import DistortionConfig
@@ -57,6 +58,13 @@ TRAINING_MODEL_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Model arguments training fixes to 1, and why.
+_TRAINING_FIXED_TO_ONE = {
+    "n_srcs": "training is speech enhancement with one clean target",
+    "n_imics": "training reads mono pairs",
+}
+
+
 class TrainModelConfig(ModelConfig):
     """``ModelConfig`` with the recipes' defaults; training enhances one source from one microphone."""
 
@@ -65,18 +73,11 @@ class TrainModelConfig(ModelConfig):
     def _training_defaults(cls, data: Any) -> Any:
         return {**TRAINING_MODEL_DEFAULTS, **data} if isinstance(data, dict) else data
 
-    @field_validator("n_srcs")
+    @field_validator(*_TRAINING_FIXED_TO_ONE)
     @classmethod
-    def _one_source(cls, value: int) -> int:
+    def _fixed_to_one(cls, value: int, info: ValidationInfo) -> int:
         if value != 1:
-            raise ValueError("training is speech enhancement with one clean target: n_srcs must be 1")
-        return value
-
-    @field_validator("n_imics")
-    @classmethod
-    def _one_microphone(cls, value: int) -> int:
-        if value != 1:
-            raise ValueError("training reads mono pairs: n_imics must be 1")
+            raise ValueError(f"{_TRAINING_FIXED_TO_ONE[info.field_name]}: {info.field_name} must be 1")
         return value
 
 
