@@ -10,8 +10,7 @@ import os
 # yet; an explicit OMP_WAIT_POLICY in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from importlib import import_module  # noqa: E402
-from typing import Any
+from tfgridnet.lazy import lazy_exports  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["TFGridNetV2", "TFGridNetV3", "Enhancer", "load_model", "export_model", "si_snr", "__version__"]
@@ -19,16 +18,13 @@ __all__ = ["TFGridNetV2", "TFGridNetV3", "Enhancer", "load_model", "export_model
 # Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast,
 # and the onnxruntime backend (tfgridnet.inference.onnx_backend) runs without torch installed.
 _LAZY = {
-    "si_snr": "tfgridnet.metrics",
-    "TFGridNetV2": "tfgridnet.model.tfgridnetv2",
-    "TFGridNetV3": "tfgridnet.model.tfgridnetv3",
-    "Enhancer": "tfgridnet.inference.enhancer",
-    "load_model": "tfgridnet.model.io",
-    "export_model": "tfgridnet.model.io",
+    "si_snr": ".metrics",
+    "TFGridNetV2": ".model.tfgridnetv2",
+    "TFGridNetV3": ".model.tfgridnetv3",
+    "Enhancer": ".inference.enhancer",
+    "load_model": ".model.io",
+    "export_model": ".model.io",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tfgridnet' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -7,9 +7,11 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 TEMP_MARK = ".tfgridnet-tmp"
 
@@ -105,3 +107,21 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> Path:
 def write_json_atomic(target: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
     return write_text_atomic(target, json.dumps(obj, indent=indent, ensure_ascii=False,
                                                 allow_nan=True) + "\n")
+
+
+def read_json_validated(path: str | os.PathLike, validate: Callable[[Any], _T], what: str) -> _T:
+    """Read a JSON file through a schema's validator; any defect is one ValueError naming the file.
+
+    Every contract file read back (findings.json, data_check.json, ...) goes through here, so a
+    broken file is always said the same way: ``PATH: not valid JSON (...)`` or ``PATH: not WHAT (...)``.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return validate(json.loads(Path(path).read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValueError(f"{path}: not {what} ({problems})") from None

@@ -5,8 +5,7 @@ Submodules are imported on first use so `tfgridnet check-data` does not pay for 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tfgridnet.lazy import lazy_exports
 
 __all__ = [
     "Pair", "Entry", "ManifestError", "read_manifest", "read_entries", "read_noise_manifest",
@@ -15,16 +14,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Pair": "manifest", "Entry": "manifest", "read_entries": "manifest",
-    "ManifestError": "manifest", "read_manifest": "manifest",
-    "read_noise_manifest": "manifest", "write_manifest": "manifest", "make_manifest": "manifest",
-    "PairedDataset": "datasets", "DynamicMixDataset": "datasets", "EpochSampler": "datasets",
-    "collate_pairs": "datasets", "Augmentation": "augment", "CheckReport": "checks",
-    "Problem": "checks", "check_data": "checks", "make_demo_data": "demo",
+    "Pair": ".manifest", "Entry": ".manifest", "read_entries": ".manifest",
+    "ManifestError": ".manifest", "read_manifest": ".manifest",
+    "read_noise_manifest": ".manifest", "write_manifest": ".manifest", "make_manifest": ".manifest",
+    "PairedDataset": ".datasets", "DynamicMixDataset": ".datasets", "EpochSampler": ".datasets",
+    "collate_pairs": ".datasets", "Augmentation": ".augment", "CheckReport": ".checks",
+    "Problem": ".checks", "check_data": ".checks", "make_demo_data": ".demo",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"tfgridnet.data.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'tfgridnet.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

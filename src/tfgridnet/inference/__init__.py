@@ -3,23 +3,19 @@
 Names are imported on first use, so ``tfgridnet.inference.onnx_backend`` runs without torch.
 """
 
-from importlib import import_module
-from typing import Any
+from tfgridnet.lazy import lazy_exports
 
 __all__ = ["Enhancer", "ChunkScheduler", "crossfade_weights", "pick_device", "enhance_file",
            "expand_inputs"]
 
 _LAZY = {
-    "ChunkScheduler": "tfgridnet.inference.chunking",
-    "crossfade_weights": "tfgridnet.inference.chunking",
-    "Enhancer": "tfgridnet.inference.enhancer",
-    "pick_device": "tfgridnet.inference.enhancer",
-    "enhance_file": "tfgridnet.inference.streaming",
-    "expand_inputs": "tfgridnet.inference.streaming",
+    "ChunkScheduler": ".chunking",
+    "crossfade_weights": ".chunking",
+    "Enhancer": ".enhancer",
+    "pick_device": ".enhancer",
+    "enhance_file": ".streaming",
+    "expand_inputs": ".streaming",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tfgridnet.inference' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

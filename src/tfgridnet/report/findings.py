@@ -7,15 +7,14 @@ rule defines.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
-from tfgridnet.fileio import write_json_atomic
+from tfgridnet.fileio import read_json_validated, write_json_atomic
 from tfgridnet.report.rules import RULES_BY_CODE, Finding, Severity
 
 __all__ = ["FindingRecord", "read_findings", "write_findings"]
@@ -59,14 +58,7 @@ def write_findings(path: Path, findings: list[Finding], lang: str = "en") -> Pat
 
 def read_findings(path: Path) -> list[FindingRecord]:
     """Read findings.json; a malformed file or an unknown code is one ValueError naming the file."""
-    try:
-        return _FILE.validate_python(json.loads(Path(path).read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"{path}: not a findings file ({problems})") from None
+    return read_json_validated(path, _FILE.validate_python, "a findings file")
 
 
 def _jsonable(value: Any) -> Any:

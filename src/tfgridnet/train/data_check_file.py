@@ -6,17 +6,16 @@ schema for both. The figures are those of ``check_data`` on the sample of pairs 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import soundfile as sf
 import soxr
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from tfgridnet.audio.filters import BANDPASS_ORDER
 from tfgridnet.audio.resample import QUALITY
-from tfgridnet.fileio import write_json_atomic
+from tfgridnet.fileio import read_json_validated, write_json_atomic
 
 __all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck"]
 
@@ -92,11 +91,4 @@ class DataCheckFile(BaseModel):
     @classmethod
     def read(cls, path: Path) -> DataCheckFile:
         """One ValueError naming the file when it is not valid JSON or not this schema."""
-        try:
-            return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise ValueError(f"{path}: not a data-check file ({problems})") from None
+        return read_json_validated(path, cls.model_validate, "a data-check file")
