@@ -1,0 +1,25 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+# Flags of an x86 CPU without native bf16; tests add amx_bf16 / avx512_bf16 to it.
+PLAIN_CPU_FLAGS = "fpu vme sse sse2 avx avx2 avx512f avx512bw"
+
+
+@pytest.fixture
+def fake_cpuinfo(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a two-processor /proc/cpuinfo with the plain flags plus ``extra``; return its path."""
+
+    def write(extra: str = "") -> Path:
+        flags = f"{PLAIN_CPU_FLAGS} {extra}".strip()
+        path = tmp_path / f"cpuinfo_{abs(hash(extra))}"
+        path.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n"
+                        f"processor\t: 1\nflags\t\t: {flags}\n")
+        return path
+
+    return write
