@@ -209,17 +209,17 @@ def _distillmos_model() -> torch.nn.Module:
 
     try:
         import torchaudio  # noqa: F401
-        placeholder = None
+        empty_torchaudio = None
     except (ImportError, OSError):
-        placeholder = types.ModuleType("torchaudio")
-        sys.modules["torchaudio"] = placeholder
+        empty_torchaudio = types.ModuleType("torchaudio")
+        sys.modules["torchaudio"] = empty_torchaudio
     try:
         from distillmos.sqa import ConvTransformerSQAModel
     except ImportError as exc:
         raise MetricError(f"distillmos: needs the optional package distillmos (make install, or "
                           f"pip install --no-deps distillmos xls-r-sqa): {exc}") from exc
     finally:
-        if placeholder is not None and sys.modules.get("torchaudio") is placeholder:
+        if empty_torchaudio is not None and sys.modules.get("torchaudio") is empty_torchaudio:
             del sys.modules["torchaudio"]
     with contextlib.redirect_stdout(io.StringIO()):  # it prints where it loaded its weights from
         model = ConvTransformerSQAModel()
