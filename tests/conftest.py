@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 # Flags of an x86 CPU without native bf16; tests add amx_bf16 / avx512_bf16 to it.
 PLAIN_CPU_FLAGS = "fpu vme sse sse2 avx avx2 avx512f avx512bw"
@@ -23,3 +24,12 @@ def fake_cpuinfo(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core CI box, two threads spin-wait on each other."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -107,8 +107,5 @@ def corpus(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _single_torch_thread(one_torch_thread):
+    """Every test here runs with one intra-op thread (tests/conftest.py)."""

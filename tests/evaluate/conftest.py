@@ -86,9 +86,5 @@ def tiny_config() -> dict:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core CI box, two threads spin-wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _single_torch_thread(one_torch_thread):
+    """Every test here runs with one intra-op thread (tests/conftest.py)."""
