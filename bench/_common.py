@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.hardware import BF16_CPU_FLAGS, cpu_flags
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -162,7 +163,9 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    flags = sorted(cpu_flags() & {*BF16_CPU_FLAGS, "amx_tile", "avx512f", "avx2"})
+    return (f"{cpu} (flags: {' '.join(flags) or 'none of avx2/avx512/amx'}), "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, load avg {load:.1f}")
 
 

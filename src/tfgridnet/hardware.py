@@ -11,19 +11,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "cpu_has_bf16"]
+__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "cpu_flags", "cpu_has_bf16"]
 
 # /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_has_bf16(cpuinfo: str | os.PathLike = CPUINFO) -> bool:
-    """True when the CPU lists one of :data:`BF16_CPU_FLAGS` (False when unreadable: not Linux)."""
+def cpu_flags(cpuinfo: str | os.PathLike = CPUINFO) -> set[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty when unreadable: not Linux)."""
     try:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
-    flags = {word for line in text.splitlines() if line.startswith("flags")
-             for word in line.split(":", 1)[-1].split()}
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
+        return set()
+    return {word for line in text.splitlines() if line.startswith("flags")
+            for word in line.split(":", 1)[-1].split()}
+
+
+def cpu_has_bf16(cpuinfo: str | os.PathLike = CPUINFO) -> bool:
+    """True when the CPU lists one of :data:`BF16_CPU_FLAGS` (False when unreadable: not Linux)."""
+    return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)

@@ -5,7 +5,10 @@ autocast region was opened with. Under Lightning's ``bf16-mixed`` there is no gr
 the LSTMs' backward would run in fp16 with nothing guarding its range (smallest normal 6.1e-5).
 Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
 bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
-oneDNN's LSTM in the region's own dtype, so it is left alone.
+oneDNN's LSTM in the region's own dtype, so its dtype is left alone; but oneDNN's bf16 LSTM is 2-5x
+slower on a batch that is not a multiple of 8 (257 frequency rows, an odd frame count; measured in
+bench/RESULTS.md §10), so there the batch is zero-padded and the output cropped. Batch rows are
+independent, so the function is unchanged.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from __future__ import annotations
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-__all__ = ["CUDNN_BF16_RNN_VERSION", "lstm_compute_dtype", "run_lstm"]
+__all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "lstm_batch_padding",
+           "lstm_compute_dtype", "run_lstm"]
 
 # First cuDNN release whose RNN kernels accept bfloat16 input (PyTorch #164411).
 CUDNN_BF16_RNN_VERSION = 91300
+# oneDNN's CPU bf16 LSTM runs at full speed on batches that are a multiple of this.
+ONEDNN_BF16_BATCH_MULTIPLE = 8
 
 
 def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
@@ -36,22 +43,33 @@ def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
     return torch.float32
 
 
+def lstm_batch_padding(batch: int, device_type: str, dtype: torch.dtype | None) -> int:
+    """Rows of zeros to append to an LSTM batch so oneDNN's CPU bf16 kernel runs at full speed."""
+    if device_type != "cpu" or dtype != torch.bfloat16:
+        return 0
+    return -batch % ONEDNN_BF16_BATCH_MULTIPLE
+
+
 def run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """``rnn(x)[0]``, in ``dtype`` when given, else in :func:`lstm_compute_dtype`'s choice.
 
     The weights are cast per call (differentiably, so their float32 masters get the gradient);
     cuDNN then packs them itself, which costs a copy of a few hundred kB per call.
     """
+    device_type = x.device.type
+    autocast = (torch.get_autocast_dtype(device_type)
+                if torch.is_autocast_enabled(device_type) else None)
     if dtype is None:
-        device_type = x.device.type
-        autocast = (torch.get_autocast_dtype(device_type)
-                    if torch.is_autocast_enabled(device_type) else None)
         dtype = lstm_compute_dtype(
             device_type, autocast, torch.backends.cudnn.version() if x.is_cuda else None)
+    batch = x.shape[1]  # [L, N, C], sequence-first
+    pad = lstm_batch_padding(batch, device_type, dtype or autocast or x.dtype)
+    if pad:
+        x = F.pad(x, (0, 0, 0, pad))
     if dtype is None:
-        return rnn(x)[0]
+        return rnn(x)[0][:, :batch]
     params = {name: param.to(dtype) for name, param in rnn.named_parameters()}
     with torch.autocast(x.device.type, enabled=False), warnings.catch_warnings():
         # The cast weights are, by construction, not one contiguous cuDNN buffer.
         warnings.filterwarnings("ignore", message="RNN module weights are not part of single")
-        return functional_call(rnn, params, (x.to(dtype),))[0]
+        return functional_call(rnn, params, (x.to(dtype),))[0][:, :batch]

@@ -1,0 +1,56 @@
+"""oneDNN's bf16 LSTM on the CPU is several times slower on a batch that is not a multiple of 8
+(bench/RESULTS.md §10), so run_lstm pads the batch there and crops the output: same function."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tfgridnet.model import recurrence
+from tfgridnet.model.recurrence import ONEDNN_BF16_BATCH_MULTIPLE, lstm_batch_padding, run_lstm
+
+
+@pytest.mark.parametrize(("batch", "device", "dtype", "expected"), [
+    (257, "cpu", torch.bfloat16, 7),
+    (501, "cpu", torch.bfloat16, 3),
+    (264, "cpu", torch.bfloat16, 0),
+    (257, "cpu", None, 0),            # fp32: oneDNN is not batch-sensitive there
+    (257, "cpu", torch.float32, 0),
+    (257, "cuda", torch.bfloat16, 0),  # cuDNN: left alone
+])
+def test_batch_padding_only_for_cpu_bf16(batch, device, dtype, expected):
+    assert lstm_batch_padding(batch, device, dtype) == expected
+
+
+def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch):
+    torch.manual_seed(0)
+    rnn = nn.LSTM(12, 8, bidirectional=True).eval()
+    x = torch.randn(20, 13, 12)  # [L, N=13, C]: 3 rows of padding to 16
+    seen = []
+    real_call = nn.LSTM.forward
+
+    def spy(self, inputs, *args, **kwargs):
+        seen.append(inputs.shape[1])
+        return real_call(self, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(nn.LSTM, "forward", spy)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        padded = run_lstm(rnn, x)
+    assert seen == [16] and padded.shape == (20, 13, 16)
+    monkeypatch.setattr(recurrence, "lstm_batch_padding", lambda *args: 0)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = run_lstm(rnn, x)
+    assert seen == [16, 13]
+    # each row depends on itself only; bf16 GEMM blocking may differ with the batch size
+    torch.testing.assert_close(padded.float(), plain.float(), atol=2e-2, rtol=2e-2)
+
+
+def test_padding_keeps_gradients_of_the_real_rows():
+    torch.manual_seed(0)
+    rnn = nn.LSTM(6, 4, bidirectional=True)
+    x = torch.randn(5, 3, 6, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        run_lstm(rnn, x).float().sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape and torch.isfinite(x.grad).all()
+    assert ONEDNN_BF16_BATCH_MULTIPLE == 8
