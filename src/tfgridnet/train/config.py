@@ -141,8 +141,12 @@ class DataConfig(_Section):
 
 
 class LossConfig(_Section):
+    """-SI-SNR, plus ``spectral_weight`` x the compressed spectral loss (losses.py) when > 0."""
+
     name: Literal["neg_sisnr"] = "neg_sisnr"
     clamp_db: float | None = Field(70.0, description="cap SI-SNR per utterance (None: no cap)")
+    spectral_weight: float = Field(0.0, ge=0, description="weight of the level-aware compressed "
+                                   "spectral term (0: -SI-SNR alone)")
 
 
 class OptimConfig(_Section):

@@ -17,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
-from tfgridnet.losses import NegSISNRLoss
+from tfgridnet.losses import CompressedSpectralLoss, NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model.architectures import build_model, is_rate_independent
 from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
@@ -109,6 +109,8 @@ class EnhancementModule(pl.LightningModule):
         self.cfg = config_from_dict(config, source="checkpoint config")
         self.model = build_model(self.cfg.model.version, self.cfg.model.model_kwargs())
         self.loss_fn = NegSISNRLoss(clamp_db=self.cfg.loss.clamp_db)
+        self.spectral_loss = (CompressedSpectralLoss() if self.cfg.loss.spectral_weight > 0
+                              else None)
         # torchmetrics means: utterance-weighted, NaN-ignoring, synchronised across DDP ranks.
         self.train_loss = MeanMetric(nan_strategy="ignore")
         self.train_sisnr = MeanMetric(nan_strategy="ignore")
@@ -126,7 +128,11 @@ class EnhancementModule(pl.LightningModule):
         lengths = batch.get("lengths")
         est = self(batch["noisy"], lengths, batch.get("sample_rate"))
         sisnr = sisnr_per_utterance(est, batch["clean"], lengths)
-        return self.loss_fn.from_sisnr(sisnr), sisnr
+        loss = self.loss_fn.from_sisnr(sisnr)
+        if self.spectral_loss is not None:
+            loss = loss + self.cfg.loss.spectral_weight * self.spectral_loss.per_utterance(
+                est, batch["clean"], lengths)
+        return loss, sisnr
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss_per_utt, sisnr = self._scores(batch)
