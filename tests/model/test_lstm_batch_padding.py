@@ -54,3 +54,15 @@ def test_padding_keeps_gradients_of_the_real_rows():
         run_lstm(rnn, x).float().sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape and torch.isfinite(x.grad).all()
     assert ONEDNN_BF16_BATCH_MULTIPLE == 8
+
+
+def test_cpu_bf16_attention_path_is_the_same_function_as_sdpa():
+    from tfgridnet.model.tfgridnetv2 import full_band_attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 37, 24) for _ in range(3))
+    want = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double())
+    assert torch.allclose(full_band_attention(q, k, v).double(), want, atol=1e-5)  # fp32: SDPA
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = full_band_attention(q, k, v)
+    assert torch.allclose(got.double(), want, atol=3e-2)

@@ -34,6 +34,7 @@ from tfgridnet.model.stft import STFT
 
 __all__ = [
     "TFGridNetV2",
+    "full_band_attention",
     "GridNetV2Block",
     "LayerNormalization4DCF",
     "AllHeadPReLULayerNormalization4DCF",
@@ -43,6 +44,20 @@ __all__ = [
 STD_FLOOR = 1e-8
 # Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md, idea 4).
 CHECKPOINT_BATCH_SLICES = 2
+
+
+def full_band_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v over [B, H, T, D] tensors.
+
+    Under CPU bf16 autocast it is two bf16 matmuls around a float32 softmax: PyTorch's CPU SDPA
+    runs 5-6x slower there on these shapes (T frames, D = E*F in the thousands; bench/RESULTS.md
+    §10). Everywhere else it is ``scaled_dot_product_attention``.
+    """
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu") and \
+            torch.get_autocast_dtype("cpu") == torch.bfloat16:
+        scores = torch.matmul(q, k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5  # [B, H, T, T]
+        return torch.matmul(scores.softmax(-1), v)
+    return F.scaled_dot_product_attention(q, k, v)
 
 
 class LayerNormalization4DCF(nn.Module):
@@ -279,7 +294,7 @@ class GridNetV2Block(nn.Module):
         q = self._heads(self.attn_conv_Q, self.attn_norm_Q, z).flatten(3)  # [B, H, T, F*E]
         k = self._heads(self.attn_conv_K, self.attn_norm_K, z).flatten(3)
         v = self._heads(self.attn_conv_V, self.attn_norm_V, z)  # [B, H, T, F, C/H]
-        out = F.scaled_dot_product_attention(q, k, v.flatten(3)).view(v.shape)
+        out = full_band_attention(q, k, v.flatten(3)).view(v.shape)
         # [B, H, T, F, C/H] -> [T, B, F, H, C/H] -> [T, B, F, C] (head-major channels)
         out = out.permute(2, 0, 3, 1, 4).reshape(n_frames, batch, n_freqs, channels)
         conv, act, norm = self.attn_concat_proj
