@@ -2,7 +2,7 @@
 precisions, ESPnet in the same run.
 
     python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 2]
-                              [--chunking 8:1] [--int8]
+                              [--chunking 8:1] [--int8] [--torch-only]
 
 Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU):
 
@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
     parser.add_argument("--chunking", default="8:1", help="chunk:overlap seconds, comma-separated")
     parser.add_argument("--int8", action="store_true", help="also onnxruntime int8 dynamic quant")
+    parser.add_argument("--torch-only", action="store_true",
+                        help="only ours torch fp32/bf16 (no ONNX export, no ESPnet)")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
     threads = set_threads(args.threads)
@@ -97,18 +99,19 @@ def main() -> None:
     t = np.arange(n) / SAMPLE_RATE
     audio = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
-    rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} run(s)",
-                       "shared machine (other jobs running): compare ratios within this run"]
+    rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} run(s)"]
     for config in args.configs.split(","):
         ours, ref = build_models(config.strip())
         with tempfile.TemporaryDirectory() as folder:
-            onnx_models, export_notes = onnx_contenders(ours, Path(folder), threads, args.int8)
+            onnx_models, export_notes = ({}, []) if args.torch_only else onnx_contenders(
+                ours, Path(folder), threads, args.int8)
             notes += [f"{config}: {note}" for note in export_notes]
             contenders = []
             for chunking in chunkings:
                 contenders += [("ours torch fp32", ours, chunking, dict(precision="fp32")),
                                ("ours torch bf16", ours, chunking, dict(precision="bf16"))]
-            contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
+            if not args.torch_only:
+                contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
             contenders += [(name, model, chunkings[0], dict(backend="onnx"))
                            for name, model in onnx_models.items()]
             fp32 = {}

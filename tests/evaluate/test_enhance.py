@@ -46,8 +46,13 @@ def test_overlap_add_reproduces_a_local_model_exactly(chunk, overlap, min_snr, s
 def test_default_chunking_of_the_real_model_agrees_with_one_pass(tiny_model, make_speech, sr):
     x = make_speech(10 * sr, sr, seed=0) + 0.03 * np.random.default_rng(0).standard_normal(10 * sr)
     whole = Enhancer(tiny_model, sr, chunk_seconds=60).enhance(x, sr)
-    chunked = Enhancer(tiny_model, sr).enhance(x, sr)  # 8 s chunks, 1 s overlap
-    assert float(snr(chunked, whole)) > 30
+    chunked = Enhancer(tiny_model, sr).enhance(x, sr)  # DEFAULT_CHUNK/OVERLAP_SECONDS
+    # Each chunk has its own input std, attention span and level gain, so no model's chunked
+    # output equals its one-pass output exactly (this one: ~25 dB at 4 s / 0.5 s); a seam or a
+    # misplaced chunk would fall far below 20 dB. Whether chunking costs quality is a question for
+    # a trained model against the clean speech: bench/chunking.py (RESULTS §10: 4 s chunks score
+    # 0.4 dB *above* one pass for the demo model).
+    assert float(snr(chunked, whole)) > 20
 
 
 def test_any_rate_and_channel_count_comes_back_unchanged(tiny_model, sr):

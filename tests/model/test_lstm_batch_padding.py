@@ -12,9 +12,13 @@ from tfgridnet.model.recurrence import ONEDNN_BF16_BATCH_MULTIPLE, lstm_batch_pa
 
 
 @pytest.mark.parametrize(("batch", "device", "dtype", "expected"), [
-    (257, "cpu", torch.bfloat16, 7),
-    (501, "cpu", torch.bfloat16, 3),
+    (257, "cpu", torch.bfloat16, 7),    # -> 264 = 8 x 33
+    (501, "cpu", torch.bfloat16, 3),    # -> 504 = 8 x 63
     (264, "cpu", torch.bfloat16, 0),
+    (1040, "cpu", torch.bfloat16, 0),   # 8 x 130 = 8 x 2 x 5 x 13
+    (229, "cpu", torch.bfloat16, 11),   # 232 = 8 x 29 is a slow size: -> 240 = 8 x 30
+    (424, "cpu", torch.bfloat16, 8),    # 8 x 53 -> 432 = 8 x 54
+    (985, "cpu", torch.bfloat16, 15),   # 992 = 8 x 4 x 31 is slow too: -> 1000 = 8 x 125
     (257, "cpu", None, 0),            # fp32: oneDNN is not batch-sensitive there
     (257, "cpu", torch.float32, 0),
     (257, "cuda", torch.bfloat16, 0),  # cuDNN: left alone
@@ -54,6 +58,17 @@ def test_padding_keeps_gradients_of_the_real_rows():
         run_lstm(rnn, x).float().sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape and torch.isfinite(x.grad).all()
     assert ONEDNN_BF16_BATCH_MULTIPLE == 8
+
+
+@pytest.mark.parametrize("batch", range(1, 3000, 7))
+def test_padded_batch_is_a_multiple_of_8_with_a_13_smooth_eighth(batch):
+    padded = batch + lstm_batch_padding(batch, "cpu", torch.bfloat16)
+    blocks = padded // 8
+    assert padded % 8 == 0 and padded - batch < max(8, batch // 8)
+    for p in (2, 3, 5, 7, 11, 13):
+        while blocks % p == 0:
+            blocks //= p
+    assert blocks == 1
 
 
 def test_cpu_bf16_attention_path_is_the_same_function_as_sdpa():

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfgridnet.errors import UserInputError
+from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.text import plural
 
 
@@ -218,8 +219,8 @@ def _name_once(source: Path, message: str) -> str:
     return message if message.startswith(str(source)) else f"{source}: {message}"
 
 
-def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = 8.0,
-                overlap_seconds: float = 1.0, device: str | None = None,
+def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+                overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, device: str | None = None,
                 precision: str = "auto", overwrite: bool = False, level: bool = True,
                 backend: str = "torch") -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.

@@ -20,6 +20,7 @@ from tfgridnet.cli.commands import (
     cmd_train,
 )
 from tfgridnet.errors import EXIT_CODES, Interrupted, TfgridnetError, UserInputError
+from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -144,10 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="audio files (any format libsndfile reads), folders or globs")
     p.add_argument("--out", required=True,
                    help="output folder: one WAV per input, same name, rate and channel count")
-    p.add_argument("--chunk-seconds", type=float, default=8.0,
-                   help="model pass length; files are streamed chunk by chunk (default 8)")
-    p.add_argument("--overlap-seconds", type=float, default=1.0,
-                   help="cross-faded overlap between chunks (default 1)")
+    p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS,
+                   help="model pass length; files are streamed chunk by chunk "
+                        f"(default {DEFAULT_CHUNK_SECONDS:g}: fastest per second of audio)")
+    p.add_argument("--overlap-seconds", type=float, default=DEFAULT_OVERLAP_SECONDS,
+                   help=f"cross-faded overlap between chunks (default {DEFAULT_OVERLAP_SECONDS:g})")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto (default): bf16 autocast on CPUs with AMX/AVX512-BF16, else fp32; "

@@ -16,7 +16,11 @@ import numpy as np
 import torch
 
 from tfgridnet.audio.resample import resample
-from tfgridnet.inference.chunking import ChunkScheduler
+from tfgridnet.inference.chunking import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_OVERLAP_SECONDS,
+    ChunkScheduler,
+)
 from tfgridnet.inference.level import LevelCorrection
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_precision
 
@@ -78,8 +82,8 @@ class Enhancer:
     """
 
     def __init__(self, model: torch.nn.Module | OnnxModel, sample_rate: int | None = None,
-                 device: str | torch.device | None = None, chunk_seconds: float = 8.0,
-                 overlap_seconds: float = 1.0, chunks_per_batch: int | None = None,
+                 device: str | torch.device | None = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+                 overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
                  precision: str = "auto", level: bool = True, backend: str = "torch") -> None:
         from tfgridnet.model.architectures import is_rate_independent
 

@@ -5,10 +5,12 @@ autocast region was opened with. Under Lightning's ``bf16-mixed`` there is no gr
 the LSTMs' backward would run in fp16 with nothing guarding its range (smallest normal 6.1e-5).
 Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
 bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
-oneDNN's LSTM in the region's own dtype, so its dtype is left alone; but oneDNN's bf16 LSTM is 2-5x
-slower on a batch that is not a multiple of 8 (257 frequency rows, an odd frame count; measured in
-bench/RESULTS.md §10), so there the batch is zero-padded and the output cropped. Batch rows are
-independent, so the function is unchanged.
+oneDNN's LSTM in the region's own dtype, so its dtype is left alone; but oneDNN's bf16 LSTM (v3.12)
+is 2-4x slower on some batch sizes: any that is not a multiple of 8 (257 frequency rows, an odd
+frame count), and multiples of 8 whose eighth has a large prime factor (232 = 8 x 29, 424 = 8 x 53,
+992 = 8 x 124 = 8 x 4 x 31; the sweep is in bench/RESULTS.md §10). There the batch is zero-padded
+to the next multiple of 8 whose eighth has no prime factor above 13, and the output is cropped.
+Batch rows are independent, so the function is unchanged.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-__all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "lstm_batch_padding",
-           "lstm_compute_dtype", "run_lstm"]
+__all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "ONEDNN_BF16_LARGEST_PRIME",
+           "lstm_batch_padding", "lstm_compute_dtype", "run_lstm"]
 
 # First cuDNN release whose RNN kernels accept bfloat16 input (PyTorch #164411).
 CUDNN_BF16_RNN_VERSION = 91300
-# oneDNN's CPU bf16 LSTM runs at full speed on batches that are a multiple of this.
+# oneDNN's CPU bf16 LSTM runs at full speed on batches that are a multiple of this...
 ONEDNN_BF16_BATCH_MULTIPLE = 8
+# ...when the quotient has no prime factor above this (measured, bench/RESULTS.md §10).
+ONEDNN_BF16_LARGEST_PRIME = 13
 
 
 def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
@@ -47,7 +51,18 @@ def lstm_batch_padding(batch: int, device_type: str, dtype: torch.dtype | None) 
     """Rows of zeros to append to an LSTM batch so oneDNN's CPU bf16 kernel runs at full speed."""
     if device_type != "cpu" or dtype != torch.bfloat16:
         return 0
-    return -batch % ONEDNN_BF16_BATCH_MULTIPLE
+    blocks = -(-batch // ONEDNN_BF16_BATCH_MULTIPLE)
+    while not _smooth(blocks, ONEDNN_BF16_LARGEST_PRIME):
+        blocks += 1
+    return blocks * ONEDNN_BF16_BATCH_MULTIPLE - batch
+
+
+def _smooth(n: int, largest_prime: int) -> bool:
+    """True when no prime factor of ``n`` exceeds ``largest_prime``."""
+    for p in range(2, largest_prime + 1):
+        while n % p == 0:
+            n //= p
+    return n == 1
 
 
 def run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
