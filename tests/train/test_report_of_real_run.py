@@ -71,3 +71,15 @@ def _assert_experiment_sections(run: Path, text: str) -> None:
         assert f"{check.sisnr_db['median']:.1f}" in text
     for name in (run / "checkpoints").iterdir():
         assert f"`{name.name}`" in text
+
+
+def test_report_of_a_run_with_the_spectral_term_does_not_call_its_loss_neg_sisnr(
+        make_config, tmp_path: Path) -> None:
+    config = make_config(trainer={"max_epochs": 1}, loss={"spectral_weight": 30.0})
+    run = train(config_from_dict(config), tmp_path / "run").run_dir
+    analysis = analyse(run)
+    assert analysis.training["loss_spectral_weight"] == 30.0
+    assert "train_sisnr_from_loss" not in analysis.notes
+    for lang, plain in (("en", "the training loss is −SI-SNR."), ("zh-TW", "訓練損失為 −SI-SNR。")):
+        text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
+        assert plain not in text and "30 ×" in text and "loss.spectral_weight" in text

@@ -103,12 +103,17 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
                                             "trainer.batch_size"))
     stats["precision"] = environment.get("precision") or config_value(config, "trainer.precision")
 
+    # The loss is -SI-SNR only without the spectral term; then (and only then) a run that logged
+    # no SI-SNR column has it as -loss.
+    spectral_weight = _num(config_value(config, "loss.spectral_weight")) or 0.0
+    stats["loss_spectral_weight"] = spectral_weight
+    loss_is_neg_sisnr = spectral_weight == 0.0
     train = _col(metrics, "train_sisnr")
-    if train is None and _col(metrics, "train_loss") is not None:
+    if train is None and loss_is_neg_sisnr and _col(metrics, "train_loss") is not None:
         train = -metrics["train_loss"]
         notes.append("train_sisnr_from_loss")
     valid = _col(metrics, "valid_sisnr")
-    if valid is None and _col(metrics, "valid_loss") is not None:
+    if valid is None and loss_is_neg_sisnr and _col(metrics, "valid_loss") is not None:
         valid = -metrics["valid_loss"]
         notes.append("valid_sisnr_from_loss")
     stats["train_sisnr"] = train

@@ -1,4 +1,4 @@
-"""The LightningModule: the science of training (forward, -SI-SNR loss, metrics, optimiser, LR).
+"""The LightningModule: the science of training (forward, loss, metrics, optimiser, LR).
 
 The network lives at ``self.model`` (state_dict keys ``model.*``) and the resolved config is saved
 as the hyper-parameter ``config`` (plain JSON types), so a checkpoint can be read back with
@@ -101,7 +101,7 @@ def lr_decay_before_last_epoch(config: Config, steps_per_epoch: float) -> float:
 
 class EnhancementModule(pl.LightningModule):
     """TF-GridNet (V2, or V3 at every batch's rate) trained to map noisy to clean speech with the
-    -SI-SNR loss."""
+    -SI-SNR loss, plus ``loss.spectral_weight`` x the compressed spectral term."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
