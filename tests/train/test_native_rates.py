@@ -16,6 +16,7 @@ from tfgridnet.data.rate_sampler import RateBatchSampler
 from tfgridnet.model.io import load_model
 from tfgridnet.model.tfgridnetv3 import TFGridNetV3
 from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT
 from tfgridnet.train.run import train
 
 RATES = (8000, 16000)
@@ -134,7 +135,7 @@ def test_multi_rate_training_smoke(mixed_corpus, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and int(rows[0]["step"]) == 4  # 3 + 3 items: 2 + 2 one-rate batches
     assert np.isfinite(float(rows[0]["train_loss"]))
-    per_rate = {rate: float(rows[0][f"valid_sisnr_{rate}hz"]) for rate in RATES}
+    per_rate = {rate: float(rows[0][RATE_METRIC_FORMAT.format(rate=rate)]) for rate in RATES}
     assert all(np.isfinite(v) for v in per_rate.values())
     # The overall mean is the mean of the two equally sized rate groups.
     assert float(rows[0]["valid_sisnr"]) == pytest.approx(np.mean(list(per_rate.values())),
