@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from tfgridnet.metrics import sisnr_per_utterance
+from tfgridnet.model.stack import frames_within, samples_within
 
 __all__ = ["CompressedSpectralLoss", "NegSISNRLoss"]
 
@@ -78,7 +79,7 @@ class CompressedSpectralLoss(nn.Module):
             n = est.shape[-1]
             if lengths is None:
                 lengths = torch.full((est.shape[0],), n, device=est.device)
-            within = torch.arange(n, device=est.device)[None, :] < lengths[:, None]
+            within = samples_within(lengths, n)
             est, ref = est * within, ref * within
             rms = (ref.square().sum(-1) / lengths.clamp_min(1)).sqrt().clamp_min(self.eps)
             est_mag, est_cplx = self._compressed(est / rms[:, None])
@@ -86,9 +87,7 @@ class CompressedSpectralLoss(nn.Module):
             mag_err = (est_mag - ref_mag).square()  # [B, F, T]
             cplx_err = (est_cplx - ref_cplx).abs().square()
             err = (1 - self.complex_weight) * mag_err + self.complex_weight * cplx_err
-            # the centred frames that start within each item's length
-            frames = torch.arange(err.shape[-1], device=est.device)[None, :] < (
-                lengths[:, None] // self.hop + 1)
+            frames = frames_within(lengths, self.hop, err.shape[-1])
             return (err.mean(1) * frames).sum(-1) / frames.sum(-1)
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor,

@@ -85,10 +85,9 @@ def _training(analysis: Analysis, lang: str) -> list[Block]:
 
 def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
     t = analysis.training
-    weight = t.get("loss_spectral_weight") or 0.0
-    note = (tr("sisnr_note_spectral", lang, weight=weight) if weight
-            else tr("sisnr_note", lang))
-    blocks = [_h(tr("h.sisnr", lang)), _p(note)]
+    weight = t.get("loss_spectral_weight")  # the loss is -SI-SNR only without the spectral term
+    loss = tr("sisnr_note_spectral", lang, weight=weight) if weight else tr("sisnr_note", lang)
+    blocks = [_h(tr("h.sisnr", lang)), _p(loss)]
     for note in analysis.notes:
         column = note[: -len("_from_loss")]
         blocks.append(_p(tr("from_loss_note", lang, column=column,
