@@ -162,3 +162,15 @@ def test_impossible_hyper_parameters_are_rejected_by_name(override: dict, messag
 def test_mono_model_refuses_a_3d_input(tiny_model: TFGridNetV2) -> None:
     with pytest.raises(ValueError, match="mono input"):
         tiny_model(torch.randn(2, 100, 1))
+
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 31, 32, 33])
+def test_input_shorter_than_half_a_window_is_padded_not_refused(
+        tiny_model: TFGridNetV2, n_samples: int) -> None:
+    # The centred STFT reflect-pads n_fft/2 = 32 samples on each side, which needs more input than
+    # that; the model pads such input (as V3 does) and crops the output back, and one sample has
+    # no unbiased std, so it must not turn the output into NaN.
+    out = tiny_model.eval()(torch.randn(2, n_samples))
+    assert out.shape == (2, n_samples)
+    assert torch.isfinite(out).all()

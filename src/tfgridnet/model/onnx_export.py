@@ -34,7 +34,8 @@ from tfgridnet.inference.onnx_backend import (
     ONNX_NAME,
     OUTPUT_NAME,
 )
-from tfgridnet.model.tfgridnetv2 import STD_FLOOR, TFGridNetV2
+from tfgridnet.model.stack import STD_FLOOR
+from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
 __all__ = ["ONNX_NAME", "OPSET", "STFT_MODES", "WaveformGraph", "dft_bases", "export_onnx",
            "export_onnx_dir"]

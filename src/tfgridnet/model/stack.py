@@ -12,7 +12,20 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["GridNetStack", "frames_within", "samples_within"]
+__all__ = ["GridNetStack", "STD_FLOOR", "frames_within", "input_std", "samples_within"]
+
+# Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
+STD_FLOOR = 1e-8
+
+
+def input_std(x: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
+    """The std the models normalise their input by (kept dims): ESPnet's unbiased std, floored so
+    silence stays finite; a single sample has no unbiased std (NaN), so it counts as silence."""
+    dims = (dim,) if isinstance(dim, int) else dim
+    n = 1
+    for d in dims:
+        n *= x.shape[d]
+    return x.std(dim=dims, correction=1 if n > 1 else 0, keepdim=True).clamp_min(STD_FLOOR)
 
 
 def frames_within(lengths: torch.Tensor, hop: int, n_frames: int) -> torch.Tensor:

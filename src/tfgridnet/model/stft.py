@@ -10,6 +10,14 @@ import torch
 from torch import nn
 
 
+def padded_length(n_samples: int, n_fft: int, hop: int) -> int:
+    """The length the models zero-pad their input to before the STFT: a multiple of the hop (so
+    the iSTFT's window envelope never nears zero inside the signal) and past half a window (the
+    centred STFT reflects ``n_fft // 2`` samples, which needs more than that)."""
+    length = max(n_samples, n_fft // 2 + 1)
+    return length + (-length) % hop
+
+
 def _autocast_off(device_type: str):
     return torch.autocast(device_type=device_type, enabled=False)
 

@@ -7,7 +7,8 @@ Where the reference misbehaves we differ on purpose, and only there:
 * the input std has a floor, so silent input gives silence instead of NaN;
 * the input is zero-padded to a multiple of the hop before the STFT and the output cropped back:
   the centred iSTFT divides by a near-zero window envelope in the last samples when N mod hop is
-  just below the hop, which makes the reference's output explode there;
+  just below the hop, which makes the reference's output explode there; input shorter than half a
+  window (which the reference refuses) is padded past it;
 * with ``lengths``, samples past each item's length are zeroed in the output;
 * the normalisation statistics run in float32 under autocast (bf16 variance loses the signal);
 * under CUDA bf16 autocast the BLSTMs run in bf16, not autocast's fp16 (see model/recurrence.py).
@@ -29,8 +30,8 @@ from torch.utils.checkpoint import checkpoint
 
 from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.recurrence import run_lstm
-from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
-from tfgridnet.model.stft import STFT
+from tfgridnet.model.stack import GridNetStack, frames_within, input_std, samples_within
+from tfgridnet.model.stft import STFT, padded_length
 
 __all__ = [
     "TFGridNetV2",
@@ -40,8 +41,6 @@ __all__ = [
     "AllHeadPReLULayerNormalization4DCF",
 ]
 
-# Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
-STD_FLOOR = 1e-8
 # Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md, idea 4).
 CHECKPOINT_BATCH_SLICES = 2
 
@@ -364,14 +363,14 @@ class TFGridNetV2(GridNetStack):
         x = x.float()
 
         # Variance normalisation (undone at the end); floored so silence stays finite.
-        std = x.std(dim=(1, 2), keepdim=True).clamp_min(STD_FLOOR)  # [B, 1, 1]
+        std = input_std(x, (1, 2))  # [B, 1, 1]
         x = x / std
 
         hop = self.stft.hop
-        pad = (-n_samples) % hop
+        padded_len = padded_length(n_samples, self.stft.n_fft, hop)
+        pad = padded_len - n_samples
         if pad:
             x = F.pad(x, (0, 0, 0, pad))
-        padded_len = n_samples + pad
 
         # [B, N, M] -> [B, M, N] -> [B*M, N]: one STFT per microphone; spec [B*M, T, F]
         spec = self.stft(x.transpose(1, 2).reshape(batch * n_mics, padded_len))

@@ -30,13 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from tfgridnet.model.config import validate_model_args
-from tfgridnet.model.stack import GridNetStack, frames_within, samples_within
-from tfgridnet.model.stft import STFT
-from tfgridnet.model.tfgridnetv2 import (
-    STD_FLOOR,
-    AllHeadPReLULayerNormalization4DCF,
-    GridNetV2Block,
-)
+from tfgridnet.model.stack import GridNetStack, frames_within, input_std, samples_within
+from tfgridnet.model.stft import STFT, padded_length
+from tfgridnet.model.tfgridnetv2 import AllHeadPReLULayerNormalization4DCF, GridNetV2Block
 
 __all__ = ["TFGridNetV3", "GridNetV3Block", "LayerNormalization4DC",
            "AllHeadPReLULayerNormalization4DC", "scaled_stft_sizes"]
@@ -188,15 +184,11 @@ class TFGridNetV3(GridNetStack):
         batch, n_samples = noisy.shape
         x = noisy.float()
         if self.normalize_variance:
-            # ESPnet's unbiased std; a single sample has none (NaN), so it counts as silence.
-            correction = 1 if n_samples > 1 else 0
-            std = x.std(dim=1, correction=correction, keepdim=True).clamp_min(STD_FLOOR)  # [B, 1]
+            std = input_std(x, 1)  # [B, 1]
             x = x / std
 
         hop = stft.hop
-        # Up to a multiple of the hop, and past half a window (the centred STFT reflects that much).
-        padded_len = max(n_samples, stft.n_fft // 2 + 1)
-        padded_len += (-padded_len) % hop
+        padded_len = padded_length(n_samples, stft.n_fft, hop)
         pad = padded_len - n_samples
         spec = stft(F.pad(x, (0, pad)) if pad else x)  # [B, T, F] complex
         n_frames, n_freqs = spec.shape[1], spec.shape[2]
