@@ -41,6 +41,10 @@ __all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "ma
 DEMO_VERSION = 4  # 3: manifests carry the noise_kind / snr_db condition columns; 4: wider train speech
 STAMP_NAME = "demo_stamp.json"
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble", "bursts")
+# Training noise files, the kinds in turn (36 per kind). Each file draws one noise realisation
+# (one mains frequency and harmonic mix for hum, one set of babble talkers): 36 files in all left
+# the demo model 0.9 dB worse on the valid set's hum, 0.27 dB overall (bench/RESULTS.md §14-15).
+DEMO_NOISE_FILES = 216
 
 # eSpeak NG voices: language variant + voice variant. Train/valid and test use disjoint sets.
 _TRAIN_VOICES = [f"{lang}+{variant}" for lang in ("en-us", "en", "en-gb-x-rp")
@@ -265,7 +269,7 @@ def _existing_corpus(out_dir: Path, params: dict) -> dict[str, Path] | None:
 
 def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: int = 40,
                    n_test: int = 40, sample_rate: int = 16000,
-                   snr_range: tuple[float, float] = (-5.0, 15.0), noise_files: int = 36,
+                   snr_range: tuple[float, float] = (-5.0, 15.0), noise_files: int = DEMO_NOISE_FILES,
                    noise_seconds: float = 6.0,
                    progress: Callable[[str], None] | None = print) -> dict[str, Path]:
     """Write the demo corpus under ``out_dir`` and return its manifests.
