@@ -9,7 +9,7 @@ target's own voice) at 0 and 5 dB SNR, kinds and SNRs cycled so every condition 
 
 This is a development set for judging, never for training or tuning (that is the demo valid
 set), and never a unit test. Builds the manifest under ``--out`` (default in /tmp), evaluates a
-model through ``tfgridnet.evaluate`` (SI-SNRi, PESQ-WB, STOI, plus level error), and and adds the figures to bench/RESULTS.md:
+model through ``tfgridnet.evaluate`` (SI-SNRi, PESQ-WB, STOI, plus level error), and adds the figures to bench/RESULTS.md:
 
     python bench/realspeech.py RUN_OR_EXPORT_DIR [--label "demo model, before"] [--no-append]
 """
