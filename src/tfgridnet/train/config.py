@@ -215,11 +215,14 @@ class EarlyStoppingConfig(_Section):
 
 
 class MonitorConfig(_Section):
-    """Thresholds of the loud warning after the first validation (broken pairs look like this)."""
+    """Thresholds of the loud warnings during training: after the first validation (broken pairs
+    look like this), and when the model stays below its noisy input (training is not working)."""
 
     identity_margin_db: float = Field(10.0, ge=0, description="model below noisy input by this")
     min_noisy_sisnr_db: float = Field(NOISY_SISNR_PLAUSIBLE_DB[0],
                                       description="noisy input itself below this")
+    below_input_epochs: int = Field(3, ge=1, description="valid SI-SNR under the noisy input's "
+                                    "this many epochs in a row")
 
 
 class Config(_Section):

@@ -1,6 +1,6 @@
 """The per-epoch record of a run: one ``metrics.csv`` row (columns from
-``train.metrics_schema``), TensorBoard scalars, a console line, and the loud broken-pairs warning
-after the first validation."""
+``train.metrics_schema``), TensorBoard scalars, a console line, and the loud warnings: broken pairs
+after the first validation, a model that stays below its own noisy input after that."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from tfgridnet.fileio import write_text_atomic
-from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.train.callbacks import GradientGuard, console_print, metric
+from tfgridnet.train.config import MonitorConfig
 from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
 
-__all__ = ["EpochMonitor", "peak_memory_mb"]
+__all__ = ["EpochMonitor", "below_input_warning", "peak_memory_mb"]
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -34,18 +34,28 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def below_input_warning(epochs: int, valid: float, noisy: float) -> str:
+    """The warning for a model that has scored under its own noisy input ``epochs`` times running."""
+    return (f"WARNING: the model has scored below its own noisy input for {epochs} validations in a "
+            f"row (now {valid:.1f} dB SI-SNR against {noisy:.1f} dB for returning the input "
+            "unchanged): training is not working. A weak start that the learning rate does not climb "
+            "out of looks like this (try another trainer.seed or a larger optim.lr); "
+            "`tfgridnet check-data` rules out broken pairs.")
+
+
 class EpochMonitor(Callback):
     """Writes ``metrics.csv`` (rank 0), TensorBoard scalars and one console line per epoch."""
 
-    def __init__(self, run_dir: Path, guard: GradientGuard, identity_margin_db: float = 10.0,
-                 min_noisy_sisnr_db: float = NOISY_SISNR_PLAUSIBLE_DB[0]) -> None:
+    def __init__(self, run_dir: Path, guard: GradientGuard,
+                 thresholds: MonitorConfig | None = None) -> None:
         self.metrics_path = Path(run_dir) / "metrics.csv"
         self.guard = guard
-        self.identity_margin_db = identity_margin_db
-        self.min_noisy_sisnr_db = min_noisy_sisnr_db
+        self.thresholds = thresholds or MonitorConfig()
         self.elapsed_before = 0.0  # seconds trained in earlier (resumed-from) processes
         self.warned = False
         self.warning: str | None = None
+        self._below_input = 0  # validations in a row under the noisy input's SI-SNR
+        self._warned_below_input = False
         self._rows: list[dict[str, str]] | None = None
         self._fit_start = time.monotonic()
         self._epoch_start = self._fit_start
@@ -120,26 +130,36 @@ class EpochMonitor(Callback):
         if not self.warned and math.isfinite(noisy):
             self.warned = True
             self._early_warning(trainer, valid, noisy)
+        self._below_input = self._below_input + 1 if valid < noisy else 0
+        if self._below_input >= self.thresholds.below_input_epochs and \
+                not self._warned_below_input:
+            self._warned_below_input = True
+            self._raise(trainer, below_input_warning(self._below_input, valid, noisy))
 
     def _early_warning(self, trainer: pl.Trainer, valid: float, noisy: float) -> None:
         reasons = []
-        if noisy < self.min_noisy_sisnr_db:
+        floor = self.thresholds.min_noisy_sisnr_db
+        if noisy < floor:
             reasons.append(f"the noisy validation input itself scores {noisy:.1f} dB SI-SNR against "
-                           f"its clean reference (below {self.min_noisy_sisnr_db:g} dB: real noisy "
+                           f"its clean reference (below {floor:g} dB: real noisy "
                            "speech is rarely this far from its clean version, broken pairs are)")
-        if valid < noisy - self.identity_margin_db:
+        if valid < noisy - self.thresholds.identity_margin_db:
             reasons.append(f"the model scores {valid:.1f} dB, {noisy - valid:.1f} dB below "
                            f"returning the noisy input unchanged ({noisy:.1f} dB)")
         if not reasons:
             return
-        self.warning = ("WARNING: after the first validation " + "; and ".join(reasons) +
-                        ". This is what misaligned, mis-paired or wrongly resampled noisy/clean "
-                        "pairs look like. Run `tfgridnet check-data MANIFEST` on the train and "
-                        "valid manifests before training further.")
-        log.warning(self.warning)
+        self._raise(trainer, "WARNING: after the first validation " + "; and ".join(reasons) +
+                    ". This is what misaligned, mis-paired or wrongly resampled noisy/clean "
+                    "pairs look like. Run `tfgridnet check-data MANIFEST` on the train and "
+                    "valid manifests before training further.")
+
+    def _raise(self, trainer: pl.Trainer, warning: str) -> None:
+        """Log and print ``warning`` between bars; train_summary.json keeps every one raised."""
+        self.warning = warning if self.warning is None else f"{self.warning}\n{warning}"
+        log.warning(warning)
         if trainer.is_global_zero:
             bar = "!" * 100
-            console_print(trainer, f"{bar}\n{self.warning}\n{bar}")
+            console_print(trainer, f"{bar}\n{warning}\n{bar}")
 
     def _write_row(self, row: dict[str, Any]) -> None:
         if self._rows is None:

@@ -174,8 +174,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     trainer_cfg = config.trainer
     guard = GradientGuard(trainer_cfg.gradient_clip_val, trainer_cfg.max_consecutive_nonfinite)
-    monitor = EpochMonitor(run_dir, guard, config.monitor.identity_margin_db,
-                           config.monitor.min_noisy_sisnr_db)
+    monitor = EpochMonitor(run_dir, guard, config.monitor)
     files = RunFiles(run_dir, config, precision,
                      {"resumed_from": str(resume_path) if resume_path else None})
     checkpoint = BestCheckpoint(ckpt_dir, run_dir / "model", config.data.sample_rate,
