@@ -83,3 +83,23 @@ def test_report_of_a_run_with_the_spectral_term_does_not_call_its_loss_neg_sisnr
     for lang, plain in (("en", "the training loss is −SI-SNR."), ("zh-TW", "訓練損失為 −SI-SNR。")):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
         assert plain not in text and "30 ×" in text and "loss.spectral_weight" in text
+
+
+def test_clipping_every_step_under_adam_is_info_not_a_warning(make_config,
+                                                              tmp_path: Path) -> None:
+    # A clip far below any gradient norm fires on every step of a real run. Under Adam it only
+    # normalises the gradient (the demo recipe does it on purpose), so it is information; the same
+    # metrics from a run whose config does not name its optimizer stay a warning.
+    config = make_config(trainer={"max_epochs": 1, "gradient_clip_val": 1e-6},
+                         optim={"name": "adam", "lr": 3e-3})
+    run = train(config_from_dict(config), tmp_path / "run").run_dir
+    finding = analyse(run).finding("frequent_clipping")
+    assert finding is not None and finding.evidence["clipped_share"] == 1.0
+    assert (finding.severity, finding.evidence["optimizer"]) == ("info", "adam")
+    assert "the learning rate still sets the step size" in finding.message("en")
+
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    del saved["optim"]["name"]
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    finding = analyse(run).finding("frequent_clipping")
+    assert (finding.severity, finding.evidence["optimizer"]) == ("warning", "unknown")

@@ -172,14 +172,23 @@ def _overfitting(f: Facts, th: Thresholds) -> Evidence | None:
             "gap_threshold_db": th.overfit_gap_db, "window": window}
 
 
+# Optimisers whose step is the learning rate times a normalised gradient: a clip that fires on
+# every step rescales their input, not their step (the demo recipe clips every step on purpose).
+ADAPTIVE_OPTIMIZERS = frozenset({"adam", "adamw", "nadam", "radam", "adamax", "adagrad", "adadelta",
+                                 "rmsprop", "lamb", "adafactor"})
+
+
 def _frequent_clipping(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
     share = t.get("clipped_share")
     if share is None or share <= th.clipped_share:
         return None
+    optimizer = t.get("optimizer")
     return {"clipped_share": share, "clipped_steps": t["clipped_total"],
             "total_steps": t["total_steps"], "grad_clip": t.get("grad_clip"),
-            "grad_mean_median": t.get("grad_mean_median"), "threshold_share": th.clipped_share}
+            "grad_mean_median": t.get("grad_mean_median"), "threshold_share": th.clipped_share,
+            "optimizer": optimizer or "unknown",
+            "optimizer_kind": "adaptive" if optimizer in ADAPTIVE_OPTIMIZERS else "other"}
 
 
 def _gradient_spikes(f: Facts, th: Thresholds) -> Evidence | None:
@@ -252,7 +261,9 @@ RULES: tuple[Rule, ...] = (
     Rule("lr_decay_too_fast", "warning", _lr_decay_too_fast),
     Rule("stale_best_epoch", "warning", _stale_best_epoch),
     Rule("overfitting", "warning", _overfitting),
-    Rule("frequent_clipping", "warning", _frequent_clipping),
+    Rule("frequent_clipping", "info", _frequent_clipping, escalated_severity="warning",
+         escalate=lambda e, th: e["optimizer_kind"] != "adaptive", variant_key="optimizer_kind",
+         variants=("adaptive", "other")),
     Rule("gradient_spikes", "warning", _gradient_spikes),
     Rule("nonfinite_steps", "warning", _nonfinite_steps, escalated_severity="error",
          escalate=lambda e, th: e["share"] is not None and e["share"] >= th.nonfinite_error_share),

@@ -189,6 +189,8 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     stats["grad_clip"] = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
         config_value(config, "optim.grad_clip", "optim.clip_grad_norm", "trainer.gradient_clip_val",
                      "trainer.grad_clip", "grad_clip")))
+    optimizer = config_value(config, "optim.name", "optimizer.name", "optimizer", "optim.type")
+    stats["optimizer"] = str(optimizer).lower() if isinstance(optimizer, str) else None
     clipped = _col(metrics, "clipped_steps")
     if clipped is not None:
         stats["clipped_total"] = float(np.nansum(clipped))
