@@ -2,11 +2,13 @@
 precisions, ESPnet in the same run.
 
     python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 2]
-                              [--chunking 8:1] [--int8] [--torch-only]
+                              [--chunking 4:0.25] [--int8] [--torch-only] [--compile]
 
 Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU):
 
 * ours torch fp32 / bf16 (autocast; what ``--precision auto`` picks on CPUs with AMX/AVX512-BF16);
+  with ``--compile`` also both through ``Enhancer(compile=True)`` (the compilation is done in the
+  warm-up and its time is printed in the notes);
 * ESPnet's class with the same weights, fp32 (when installed: ``make bench-deps``);
 * ours onnx: the exported model.onnx in onnxruntime (all graph optimisations), once with the
   matrix-basis STFT (the default) and once with the ONNX STFT operator; with ``--int8`` also the
@@ -38,6 +40,7 @@ from _common import (
     set_threads,
 )
 
+from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.onnx_backend import OnnxModel
 from tfgridnet.metrics import si_snr
@@ -45,16 +48,20 @@ from tfgridnet.model.onnx_export import export_onnx
 
 
 def timed_enhance(model, audio: np.ndarray, repeats: int, chunking: tuple[float, float],
-                  **kwargs) -> tuple[float, np.ndarray]:
+                  **kwargs) -> tuple[float, np.ndarray, float]:
+    """Median wall time of enhancing ``audio``, the output, and the warm-up's wall time."""
     enhancer = Enhancer(model, sample_rate=SAMPLE_RATE, device="cpu", chunk_seconds=chunking[0],
                         overlap_seconds=chunking[1], **kwargs)
-    enhancer.enhance(audio[:SAMPLE_RATE], SAMPLE_RATE)  # warm-up: first-call allocations
+    # warm-up (first-call allocations; with compile=True the compilation): two full-length chunks
+    start = time.perf_counter()
+    enhancer.enhance(audio[:int((chunking[0] + 1) * SAMPLE_RATE)], SAMPLE_RATE)
+    warmup = time.perf_counter() - start
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         out = enhancer.enhance(audio, SAMPLE_RATE)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+    return statistics.median(times), out, warmup
 
 
 def onnx_contenders(ours: torch.nn.Module, folder: Path, threads: int, int8: bool
@@ -85,10 +92,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the recording")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
-    parser.add_argument("--chunking", default="8:1", help="chunk:overlap seconds, comma-separated")
+    parser.add_argument("--chunking", default=f"{DEFAULT_CHUNK_SECONDS:g}:{DEFAULT_OVERLAP_SECONDS:g}",
+                        help="chunk:overlap seconds, comma-separated (default: the Enhancer's)")
     parser.add_argument("--int8", action="store_true", help="also onnxruntime int8 dynamic quant")
     parser.add_argument("--torch-only", action="store_true",
                         help="only ours torch fp32/bf16 (no ONNX export, no ESPnet)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also ours torch fp32/bf16 with Enhancer(compile=True)")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
     threads = set_threads(args.threads)
@@ -110,6 +120,12 @@ def main() -> None:
             for chunking in chunkings:
                 contenders += [("ours torch fp32", ours, chunking, dict(precision="fp32")),
                                ("ours torch bf16", ours, chunking, dict(precision="bf16"))]
+                if args.compile:
+                    contenders += [
+                        ("ours torch fp32 compiled", ours, chunking,
+                         dict(precision="fp32", compile=True)),
+                        ("ours torch bf16 compiled", ours, chunking,
+                         dict(precision="bf16", compile=True))]
             if not args.torch_only:
                 contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
             contenders += [(name, model, chunkings[0], dict(backend="onnx"))
@@ -120,7 +136,10 @@ def main() -> None:
                 if model is None:
                     rows.append([config, name, label, "—", "—", "—", REFERENCE_MISSING])
                     continue
-                wall, out = timed_enhance(model, audio, args.repeats, chunking, **kwargs)
+                wall, out, warmup = timed_enhance(model, audio, args.repeats, chunking, **kwargs)
+                if kwargs.get("compile"):
+                    notes.append(f"{config}: {name} {label}: warm-up incl. compilation "
+                                 f"{warmup:.0f} s")
                 if name == "ours torch fp32":
                     fp32[chunking] = (wall, out)
                 base_wall, base_out = fp32.get(chunking, fp32[chunkings[0]])

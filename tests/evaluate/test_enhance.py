@@ -48,7 +48,7 @@ def test_default_chunking_of_the_real_model_agrees_with_one_pass(tiny_model, mak
     whole = Enhancer(tiny_model, sr, chunk_seconds=60).enhance(x, sr)
     chunked = Enhancer(tiny_model, sr).enhance(x, sr)  # DEFAULT_CHUNK/OVERLAP_SECONDS
     # Each chunk has its own input std, attention span and level gain, so no model's chunked
-    # output equals its one-pass output exactly (this one: ~25 dB at 4 s / 0.5 s); a seam or a
+    # output equals its one-pass output exactly (this one: ~25 dB at 4 s / 0.25 s); a seam or a
     # misplaced chunk would fall far below 20 dB. Whether chunking costs quality is a question for
     # a trained model against the clean speech: bench/chunking.py (RESULTS §10: 4 s chunks score
     # 0.4 dB *above* one pass for the demo model).

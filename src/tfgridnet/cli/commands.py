@@ -91,6 +91,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
         overwrite=args.overwrite, level=not args.raw_level, backend=args.backend,
+        compile=args.compile,
     )
 
 
@@ -222,7 +223,7 @@ def _name_once(source: Path, message: str) -> str:
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                 overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, device: str | None = None,
                 precision: str = "auto", overwrite: bool = False, level: bool = True,
-                backend: str = "torch") -> int:
+                backend: str = "torch", compile: bool = False) -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -238,7 +239,7 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
                                    task, completed=done, total=total),
                                device=device, chunk_seconds=chunk_seconds,
                                overlap_seconds=overlap_seconds, precision=precision,
-                               level=level, backend=backend)
+                               level=level, backend=backend, compile=compile)
     rate = ("each file's own rate" if result.rate_independent
             else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "

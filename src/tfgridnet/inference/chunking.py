@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CHUNK_SECONDS", "DEFAULT_OVERLAP_SECONDS", "ChunkScheduler", "crossfade_weights"]
 
-# Chosen by measurement (bench/RESULTS.md §10): the full-band attention makes a pass cost grow
+# Chosen by measurement (bench/RESULTS.md §10, §29): the full-band attention makes a pass cost grow
 # faster than its length, so 4 s chunks (the seed recipe's training crop) beat 8, 16 and 30 s ones
-# per second of audio on the CPU, fp32 and bf16 alike; with 0.5 s of cross-faded overlap the trained
-# demo model scores 0.4 dB SI-SNR *above* one pass on 20-32 s recordings (bench/chunking.py).
+# per second of audio on the CPU, fp32 and bf16 alike; with 0.25 s of cross-faded overlap the
+# trained demo model scores 0.46 dB SI-SNR *above* one pass on 20-32 s recordings (0.5 s: 0.4 dB,
+# bench/chunking.py) at 9 % less compute than 0.5 s.
 DEFAULT_CHUNK_SECONDS = 4.0
-DEFAULT_OVERLAP_SECONDS = 0.5
+DEFAULT_OVERLAP_SECONDS = 0.25
 
 
 def crossfade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:

@@ -84,7 +84,8 @@ class Enhancer:
     def __init__(self, model: torch.nn.Module | OnnxModel, sample_rate: int | None = None,
                  device: str | torch.device | None = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
-                 precision: str = "auto", level: bool = True, backend: str = "torch") -> None:
+                 precision: str = "auto", level: bool = True, backend: str = "torch",
+                 compile: bool = False) -> None:
         from tfgridnet.model.architectures import is_rate_independent
 
         # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
@@ -108,6 +109,9 @@ class Enhancer:
             raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
         if backend not in BACKENDS:
             raise ValueError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
+        if compile and backend != "torch":
+            raise ValueError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
+                             "its own graph)")
         if (backend == "torch") != isinstance(model, torch.nn.Module):
             raise ValueError(f"Enhancer: backend={backend!r} needs "
                              f"{'a torch.nn.Module' if backend == 'torch' else 'an OnnxModel'}, "
@@ -118,6 +122,10 @@ class Enhancer:
             raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
         self.precision = resolve_precision(precision, self.device.type, backend)
         self.model = model.to(self.device).eval() if backend == "torch" else model
+        # compile=True: full-length chunks run through torch.compile (one graph per chunk shape,
+        # compiled on first use: tens of seconds on a CPU; bench/RESULTS.md §29); a file shorter
+        # than a chunk runs eagerly rather than compiling a graph for its one length.
+        self.compiled = torch.compile(self.model, dynamic=False) if compile else None
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
@@ -176,10 +184,12 @@ class Enhancer:
         # 2-core CPU it takes the seed model from RTF 0.84 to 0.50 at 33.6 dB SI-SNR agreement with
         # the fp32 output (bench/RESULTS.md); ``precision="auto"`` picks it only on CPUs with
         # native bf16 (tfgridnet.inference.precision).
+        model = (self.compiled if self.compiled is not None and x.shape[-1] == self.chunk
+                 else self.model)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
-            out = (self.model(x, sample_rate=self.sample_rate) if self.rate_independent
-                   else self.model(x))
+            out = (model(x, sample_rate=self.sample_rate) if self.rate_independent
+                   else model(x))
         return out.float().cpu().numpy()
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
