@@ -1,4 +1,4 @@
-"""The speed/memory paths of the model: per-path checkpointing and the channel-last norms.
+"""The speed/memory paths of the model: per-path checkpointing, the channel-last norms and deconv.
 
 The block's channel-last path as a whole is checked against ESPnet's own output
 (test_espnet_fixtures.py); here each normalisation's fast path is checked against its reference
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tfgridnet.model.stack import deconv_channel_last
 from tfgridnet.model.tfgridnetv2 import (
     AllHeadPReLULayerNormalization4DCF,
     LayerNormalization4DCF,
@@ -108,3 +109,41 @@ def test_all_head_norm_reference_layout_and_heads_first_path_match_float64() -> 
     np.testing.assert_allclose(reference.double().numpy(), expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(fast.permute(0, 1, 4, 2, 3).double().numpy(), expected,
                                rtol=1e-4, atol=1e-5)
+
+
+def _numpy_transposed_conv(h: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The definition, scattering each input position: [B, C, T, F] -> [B, O, T, F], padding 1."""
+    batch, _, n_frames, n_freqs = h.shape
+    full = np.zeros((batch, weight.shape[1], n_frames + 2, n_freqs + 2))
+    for kt in range(3):
+        for kf in range(3):
+            # input (t, f) adds W[:, :, kt, kf] to full-size output (t + kt, f + kf)
+            full[:, :, kt:kt + n_frames, kf:kf + n_freqs] += np.einsum(
+                "bctf,co->botf", h, weight[:, :, kt, kf])
+    return full[:, :, 1:-1, 1:-1] + bias[None, :, None, None]
+
+
+@pytest.mark.parametrize("n_out", [2, 4])
+def test_channel_last_deconv_matches_float64_definition_and_module(n_out: int) -> None:
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(6, n_out, (3, 3), padding=(1, 1))
+    h = torch.randn(5, 2, 7, 6, requires_grad=True)  # [T, B, F, C]
+    fast = deconv_channel_last(deconv, h)
+    reference = deconv(h.permute(1, 3, 0, 2))
+    expected = _numpy_transposed_conv(h.detach().permute(1, 3, 0, 2).double().numpy(),
+                                      deconv.weight.detach().double().numpy(),
+                                      deconv.bias.detach().double().numpy())
+    np.testing.assert_allclose(fast.detach().double().numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(reference.detach().double().numpy(), expected, rtol=1e-5, atol=1e-5)
+    # the training path: the same gradients as the module's own
+    probe = torch.randn_like(fast)
+    grads_fast = torch.autograd.grad((fast * probe).sum(), (h, deconv.weight, deconv.bias))
+    grads_ref = torch.autograd.grad((reference * probe).sum(), (h, deconv.weight, deconv.bias))
+    for got, want in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_channel_last_deconv_refuses_other_geometries() -> None:
+    with pytest.raises(ValueError, match="3x3, stride 1, padding 1"):
+        deconv_channel_last(torch.nn.ConvTranspose2d(4, 2, (3, 3), padding=(1, 1), stride=2),
+                            torch.randn(3, 1, 5, 4))

@@ -101,10 +101,7 @@ class WaveformGraph(nn.Module):
         x = F.pad(x[:, None, :], (half, half), mode="reflect")  # [B, 1, L + n_fft]
         h = self._analysis(x)  # [B, 2, T, F]: real, imag
 
-        h = self.model.conv(h).permute(2, 0, 3, 1)  # [T, B, F, C] between blocks
-        for block in self.model.blocks:
-            h = block.forward_tbfc(h)
-        h = self.model.deconv(h.permute(1, 3, 0, 2))  # [B, 2, T, F]
+        h = self.model._network(h)  # [B, 2, T, F]
 
         spec = h.transpose(2, 3).flatten(1, 2)  # [B, 2F, T]: real bins, then imaginary bins
         frames = F.conv_transpose1d(spec, self.synthesis, stride=self.hop)  # [B, 1, (T-1)hop+N]

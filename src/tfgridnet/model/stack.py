@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GridNetStack", "STD_FLOOR", "frames_within", "input_std", "samples_within"]
+__all__ = ["GridNetStack", "STD_FLOOR", "deconv_channel_last", "frames_within", "input_std",
+           "samples_within"]
 
 # Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
 STD_FLOOR = 1e-8
@@ -36,6 +38,30 @@ def frames_within(lengths: torch.Tensor, hop: int, n_frames: int) -> torch.Tenso
 def samples_within(lengths: torch.Tensor, n_samples: int) -> torch.Tensor:
     """[B, N] bool: the samples before each item's length."""
     return torch.arange(n_samples, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def deconv_channel_last(deconv: nn.ConvTranspose2d, h: torch.Tensor) -> torch.Tensor:
+    """``deconv(h.permute(1, 3, 0, 2))`` for a [T, B, F, C] ``h``, without moving the C-wide tensor.
+
+    One GEMM takes each position's C channels to its (output channel, kt, kf) contributions, and
+    the 3 x 3 overlap-add then runs on that 2S x 9-channel map: the permute copy of the whole
+    C-channel stream that ConvTranspose2d needs is gone (torch: 31 -> 4 ms on the seed model's
+    4 s pass; in onnxruntime the permute is one of its slowest nodes; bench/RESULTS.md §30).
+    """
+    if (deconv.kernel_size, deconv.stride, deconv.padding, deconv.dilation, deconv.groups,
+            deconv.output_padding) != ((3, 3), (1, 1), (1, 1), (1, 1), 1, (0, 0)):
+        raise ValueError("deconv_channel_last: expected a 3x3, stride 1, padding 1 ConvTranspose2d")
+    n_frames, batch, n_freqs, _ = h.shape
+    n_out = deconv.out_channels
+    # weight [C, S', 3, 3] -> [S'*9, C]; cols [T, B, F, S', kt, kf]
+    cols = F.linear(h, deconv.weight.flatten(1).t()).view(n_frames, batch, n_freqs, n_out, 3, 3)
+    # -> [B, S', kt, kf, T + 2, F + 2]: output (t, f) sums cols[t - kt + 1, f - kf + 1, kt, kf]
+    cols = F.pad(cols.permute(1, 3, 4, 5, 0, 2), (1, 1, 1, 1))
+    out = deconv.bias.view(1, n_out, 1, 1)
+    for kt in range(3):
+        for kf in range(3):
+            out = out + cols[:, :, kt, kf, 2 - kt:2 - kt + n_frames, 2 - kf:2 - kf + n_freqs]
+    return out  # [B, S', T, F]
 
 
 class GridNetStack(nn.Module):
@@ -73,5 +99,4 @@ class GridNetStack(nn.Module):
                             and torch.is_grad_enabled())
         for block in self.blocks:
             h = block.forward_tbfc(h, checkpoint_paths=checkpoint_paths)
-        # [T, B, F, C] -> [B, C, T, F] -> deconv -> [B, 2S, T, F]
-        return self.deconv(h.permute(1, 3, 0, 2)).float()
+        return deconv_channel_last(self.deconv, h).float()  # [T, B, F, C] -> [B, 2S, T, F]

@@ -14,8 +14,8 @@ Where the reference misbehaves we differ on purpose, and only there:
 * under CUDA bf16 autocast the BLSTMs run in bf16, not autocast's fp16 (see model/recurrence.py).
 
 Layout notes: between and inside the blocks the features are time-major channel-last,
-[T, B, F, C] (see :class:`GridNetV2Block`); only the first conv and the last deconv see the
-reference's [B, C, T, F].
+[T, B, F, C] (see :class:`GridNetV2Block`); only the first conv sees the reference's
+[B, C, T, F] (the last deconv reads [T, B, F, C] directly: ``stack.deconv_channel_last``).
 """
 
 from __future__ import annotations
