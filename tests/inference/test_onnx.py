@@ -107,3 +107,54 @@ def test_docs_snippet_runs_verbatim(exported, tmp_path):
     assert done.returncode == 0, done.stderr
     got = sf.read(tmp_path / "enhanced.wav", dtype="float32")[0]
     np.testing.assert_allclose(got, OnnxModel(exported)(noisy[None])[0], atol=1e-4)
+
+
+def test_export_activations_are_the_same_functions() -> None:
+    """The exported copy's PReLUs become LeakyReLU / max(x, s x): equal outputs, any slope sign;
+    a slope above 1 keeps its PReLU (max(x, s x) would be wrong there)."""
+    from torch import nn
+
+    from tfgridnet.model.onnx_export import fast_activations
+
+    x = torch.randn(3, 4, 50)
+    for weight in ([0.25], [-0.3], [1.7], [0.2, -0.5, 1.0, 0.0], [0.2, 1.5, 0.1, 0.3]):
+        prelu = nn.PReLU(num_parameters=len(weight))
+        with torch.no_grad():
+            prelu.weight.copy_(torch.tensor(weight))
+        holder = fast_activations(nn.Sequential(prelu))
+        assert isinstance(holder[0], nn.PReLU) == (len(weight) > 1 and max(weight) > 1)
+        torch.testing.assert_close(holder[0](x), prelu(x), rtol=0, atol=0)
+
+
+def test_channel_last_embed_in_onnxruntime_at_the_seed_models_size(tmp_path) -> None:
+    """The export's first conv + GroupNorm(1, C) over a seed-sized [T=251, F=257, C=128] map: a
+    float32 ReduceMean over all 8 M values at once is 1 % off in onnxruntime, so the statistics
+    are means of means; the result must match float64 like PyTorch's own module does."""
+    import onnxruntime as ort
+    from torch import nn
+
+    from tfgridnet.model.stack import embed_channel_last
+
+    class Embed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Sequential(nn.Conv2d(2, 128, (3, 3), padding=(1, 1)),
+                                      nn.GroupNorm(1, 128))
+
+        def forward(self, spec: torch.Tensor) -> torch.Tensor:
+            return embed_channel_last(self.conv, spec)
+
+    torch.manual_seed(0)
+    embed = Embed().eval()
+    spec = 3 * torch.randn(1, 2, 251, 257) + 1  # [B, 2, T, F]
+    path = tmp_path / "embed.onnx"
+    with torch.no_grad():
+        torch.onnx.export(embed, (spec,), str(path), dynamo=True, opset_version=18,
+                          input_names=["spec"], optimize=False)
+        want = embed.double()(spec.double()).numpy()
+        module = embed.conv.float()(spec).permute(2, 0, 3, 1).double().numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"spec": spec.numpy()})[0]
+    module_error = np.abs(module - want).max()
+    assert module_error < 1e-4
+    assert np.abs(got - want).max() < 10 * module_error

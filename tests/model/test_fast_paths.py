@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tfgridnet.model.stack import deconv_channel_last
+from tfgridnet.model.stack import deconv_channel_last, embed_channel_last
 from tfgridnet.model.tfgridnetv2 import (
     AllHeadPReLULayerNormalization4DCF,
     LayerNormalization4DCF,
@@ -147,3 +147,63 @@ def test_channel_last_deconv_refuses_other_geometries() -> None:
     with pytest.raises(ValueError, match="3x3, stride 1, padding 1"):
         deconv_channel_last(torch.nn.ConvTranspose2d(4, 2, (3, 3), padding=(1, 1), stride=2),
                             torch.randn(3, 1, 5, 4))
+
+
+def _numpy_embed(spec: np.ndarray, weight: np.ndarray, bias: np.ndarray, gamma: np.ndarray,
+                 beta: np.ndarray, eps: float) -> np.ndarray:
+    """The definition: 3x3 correlation with zero padding 1, then one mean/var per batch item."""
+    batch, _, n_frames, n_freqs = spec.shape
+    padded = np.pad(spec, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = np.zeros((batch, weight.shape[0], n_frames, n_freqs)) + bias[None, :, None, None]
+    for kt in range(3):
+        for kf in range(3):
+            out += np.einsum("bctf,oc->botf", padded[:, :, kt:kt + n_frames, kf:kf + n_freqs],
+                             weight[:, :, kt, kf])
+    mean = out.mean(axis=(1, 2, 3), keepdims=True)
+    var = out.var(axis=(1, 2, 3), keepdims=True)
+    return (out - mean) / np.sqrt(var + eps) * gamma[None, :, None, None] \
+        + beta[None, :, None, None]
+
+
+@pytest.mark.parametrize("n_in", [2, 4])
+def test_channel_last_embed_matches_float64_definition_and_module(n_in: int) -> None:
+    torch.manual_seed(0)
+    embed = torch.nn.Sequential(torch.nn.Conv2d(n_in, 6, (3, 3), padding=(1, 1)),
+                                torch.nn.GroupNorm(1, 6, eps=1e-5))
+    with torch.no_grad():  # a non-trivial affine
+        embed[1].weight.uniform_(0.5, 1.5)
+        embed[1].bias.uniform_(-0.5, 0.5)
+    spec = torch.randn(2, n_in, 7, 5, requires_grad=True)  # [B, 2M, T, F]
+    fast = embed_channel_last(embed, spec)  # [T, B, F, C]
+    reference = embed(spec).permute(2, 0, 3, 1)
+    expected = _numpy_embed(spec.detach().double().numpy(),
+                            *(p.detach().double().numpy() for p in embed.parameters()),
+                            eps=1e-5).transpose(2, 0, 3, 1)
+    np.testing.assert_allclose(fast.detach().double().numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(reference.detach().double().numpy(), expected, rtol=1e-5, atol=1e-5)
+    probe = torch.randn_like(fast)
+    params = (spec, *embed.parameters())
+    grads_fast = torch.autograd.grad((fast * probe).sum(), params)
+    grads_ref = torch.autograd.grad((reference * probe).sum(), params)
+    for got, want in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_channel_last_embed_refuses_other_geometries() -> None:
+    strided = torch.nn.Sequential(torch.nn.Conv2d(2, 4, (3, 3), padding=(1, 1), stride=2),
+                                  torch.nn.GroupNorm(1, 4))
+    with pytest.raises(ValueError, match="3x3, stride 1, padding 1"):
+        embed_channel_last(strided, torch.randn(1, 2, 5, 4))
+    grouped = torch.nn.Sequential(torch.nn.Conv2d(2, 4, (3, 3), padding=(1, 1)),
+                                  torch.nn.GroupNorm(2, 4))
+    with pytest.raises(ValueError, match="GroupNorm"):
+        embed_channel_last(grouped, torch.randn(1, 2, 5, 4))
+
+
+def test_model_output_is_the_same_with_the_channel_last_embed() -> None:
+    torch.manual_seed(0)
+    model = TFGridNetV2(**CONF).eval()
+    spec = torch.randn(2, 2, 9, 33)
+    with torch.no_grad():
+        torch.testing.assert_close(model._network(spec, channel_last_embed=True),
+                                   model._network(spec), rtol=1e-4, atol=1e-5)

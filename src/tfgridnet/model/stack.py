@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GridNetStack", "STD_FLOOR", "deconv_channel_last", "frames_within", "input_std",
-           "samples_within"]
+__all__ = ["GridNetStack", "STD_FLOOR", "deconv_channel_last", "embed_channel_last", "frames_within",
+           "input_std", "samples_within"]
 
 # Smallest input std we divide by. Far below any real recording (16-bit LSB is 3e-5).
 STD_FLOOR = 1e-8
@@ -64,6 +64,40 @@ def deconv_channel_last(deconv: nn.ConvTranspose2d, h: torch.Tensor) -> torch.Te
     return out  # [B, S', T, F]
 
 
+def embed_channel_last(embed: nn.Sequential, spec: torch.Tensor) -> torch.Tensor:
+    """``embed(spec).permute(2, 0, 3, 1)`` (3 x 3 conv, then GroupNorm(1, C)) written channel-last.
+
+    The 3 x 3 neighbourhoods of the few input channels are gathered into [T, B, F, 9 x 2M] and
+    one GEMM maps them to the C channels, so the C-wide output is never transposed. In torch the
+    oneDNN conv and one permute are as fast; onnxruntime's Transpose of that output is one of its
+    slowest nodes (~0.2 s per 4 s pass of the seed model; bench/RESULTS.md §33), so the ONNX
+    export uses this form.
+    """
+    conv, norm = embed
+    if (conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups) != \
+            ((3, 3), (1, 1), (1, 1), (1, 1), 1) or not isinstance(norm, nn.GroupNorm) \
+            or norm.num_groups != 1:
+        raise ValueError("embed_channel_last: expected a 3x3, stride 1, padding 1 Conv2d and "
+                         "GroupNorm(1, C)")
+    n_frames, n_freqs = spec.shape[2], spec.shape[3]
+    # [B, 2M, T, F] -> zero-padded [T + 2, B, F + 2, 2M]
+    padded = F.pad(spec.permute(2, 0, 3, 1), (0, 0, 1, 1, 0, 0, 1, 1))
+    # the (kt, kf) neighbours, each [T, B, F, 2M] -> [T, B, F, 9 * 2M], feature (kt, kf, c)
+    patches = torch.cat([padded[kt:kt + n_frames, :, kf:kf + n_freqs]
+                         for kt in range(3) for kf in range(3)], dim=-1)
+    # weight [C, 2M, kt, kf] -> [C, kt, kf, 2M] -> [C, 9 * 2M]
+    h = F.linear(patches, conv.weight.permute(0, 2, 3, 1).flatten(1), conv.bias)
+    # GroupNorm(1, C): one mean and variance per batch item over (T, F, C), each a mean of
+    # means over one axis at a time (equal counts, so the same value): onnxruntime's float32
+    # ReduceMean over all three axes at once is off by 1 % at the seed model's 8 M values.
+    def mean_tfc(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True).mean(dim=0, keepdim=True)
+
+    centred = h - mean_tfc(h)
+    var = mean_tfc(centred.square())
+    return centred * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
+
+
 class GridNetStack(nn.Module):
     """Base of the TF-GridNet models: the first conv, the blocks, the last deconv and the config."""
 
@@ -92,9 +126,16 @@ class GridNetStack(nn.Module):
     def num_spk(self) -> int:
         return self.n_srcs
 
-    def _network(self, h: torch.Tensor) -> torch.Tensor:
-        """[B, 2M, T, F] real/imag spectra -> [B, 2S, T, F] (float32), the blocks time-major."""
-        h = self.conv(h).permute(2, 0, 3, 1).contiguous()  # [T, B, F, C] between blocks
+    def _network(self, h: torch.Tensor, channel_last_embed: bool = False) -> torch.Tensor:
+        """[B, 2M, T, F] real/imag spectra -> [B, 2S, T, F] (float32), the blocks time-major.
+
+        ``channel_last_embed``: the first conv and norm as :func:`embed_channel_last` (the ONNX
+        export's choice; the same function).
+        """
+        if channel_last_embed:
+            h = embed_channel_last(self.conv, h)  # [T, B, F, C] between blocks
+        else:
+            h = self.conv(h).permute(2, 0, 3, 1).contiguous()
         checkpoint_paths = (self.gradient_checkpointing and self.training
                             and torch.is_grad_enabled())
         for block in self.blocks:

@@ -120,7 +120,7 @@ class AllHeadPReLULayerNormalization4DCF(nn.Module):
         per-head affine one ``addcmul``.
         """
         batch, n_heads = x.shape[:2]
-        x = F.prelu(x.view(batch, n_heads, -1), self.act.weight).view(x.shape).float()
+        x = self.act(x.view(batch, n_heads, -1)).view(x.shape).float()  # [B, H, T*F*E]
         x = F.layer_norm(x, x.shape[-self.NORM_AXES:], eps=self.eps)
         # gamma/beta [1, H, E, 1, F] -> [1, H, 1, F, E], broadcast over [B, H, T, F, E]
         return torch.addcmul(self.beta.permute(0, 1, 3, 4, 2), x, self.gamma.permute(0, 1, 3, 4, 2))
