@@ -14,7 +14,9 @@ Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on t
   matrix-basis STFT (the default) and once with the ONNX STFT operator; with ``--int8`` also the
   matrix export after onnxruntime's dynamic int8 quantisation.
 
-RTF = wall-clock seconds / audio seconds. Agreement = SI-SNR (dB) of each output against ours
+With ``--repeats N`` the contenders run in N rounds, each contender once per round, and each row
+is its median: drift in the machine's speed then moves every row alike. RTF = wall-clock seconds /
+audio seconds. Agreement = SI-SNR (dB) of each output against ours
 torch fp32 (same chunking). ``--chunking`` lists chunk:overlap seconds pairs; the torch fp32 and
 bf16 rows are repeated for each (the other rows use the first pair). The ONNX export parity
 (max abs error over the peak, one 4 s pass) is printed in the notes.
@@ -47,21 +49,15 @@ from tfgridnet.metrics import si_snr
 from tfgridnet.model.onnx_export import export_onnx
 
 
-def timed_enhance(model, audio: np.ndarray, repeats: int, chunking: tuple[float, float],
-                  **kwargs) -> tuple[float, np.ndarray, float]:
-    """Median wall time of enhancing ``audio``, the output, and the warm-up's wall time."""
+def warmed_enhancer(model, audio: np.ndarray, chunking: tuple[float, float],
+                    **kwargs) -> tuple[Enhancer, float]:
+    """An Enhancer after its warm-up (first-call allocations; with compile=True the compilation:
+    two full-length chunks), and the warm-up's wall time."""
     enhancer = Enhancer(model, sample_rate=SAMPLE_RATE, device="cpu", chunk_seconds=chunking[0],
                         overlap_seconds=chunking[1], **kwargs)
-    # warm-up (first-call allocations; with compile=True the compilation): two full-length chunks
     start = time.perf_counter()
     enhancer.enhance(audio[:int((chunking[0] + 1) * SAMPLE_RATE)], SAMPLE_RATE)
-    warmup = time.perf_counter() - start
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = enhancer.enhance(audio, SAMPLE_RATE)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out, warmup
+    return enhancer, time.perf_counter() - start
 
 
 def onnx_contenders(ours: torch.nn.Module, folder: Path, threads: int, int8: bool
@@ -109,7 +105,8 @@ def main() -> None:
     t = np.arange(n) / SAMPLE_RATE
     audio = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
-    rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} run(s)"]
+    rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} "
+                       "interleaved round(s)"]
     for config in args.configs.split(","):
         ours, ref = build_models(config.strip())
         with tempfile.TemporaryDirectory() as folder:
@@ -130,18 +127,37 @@ def main() -> None:
                 contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
             contenders += [(name, model, chunkings[0], dict(backend="onnx"))
                            for name, model in onnx_models.items()]
-            fp32 = {}
+            # Every contender once per round, rounds in turn: a machine whose speed drifts
+            # (a shared VM: +-10-25 % within minutes) then shifts all rows alike, and the
+            # ratios between them hold.
+            prepared = []
             for name, model, chunking, kwargs in contenders:
+                if model is None:
+                    prepared.append(None)
+                    continue
+                enhancer, warmup = warmed_enhancer(model, audio, chunking, **kwargs)
+                prepared.append(enhancer)
+                if kwargs.get("compile"):
+                    notes.append(f"{config}: {name} {chunking[0]:g}/{chunking[1]:g}: warm-up "
+                                 f"incl. compilation {warmup:.0f} s")
+            times = [[] for _ in contenders]
+            outs = [None for _ in contenders]
+            for _ in range(args.repeats):
+                for i, enhancer in enumerate(prepared):
+                    if enhancer is None:
+                        continue
+                    start = time.perf_counter()
+                    outs[i] = enhancer.enhance(audio, SAMPLE_RATE)
+                    times[i].append(time.perf_counter() - start)
+            fp32 = {chunking: (statistics.median(times[i]), outs[i])
+                    for i, (name, _, chunking, _) in enumerate(contenders)
+                    if name == "ours torch fp32"}
+            for i, (name, model, chunking, _) in enumerate(contenders):
                 label = f"{chunking[0]:g}/{chunking[1]:g}"
                 if model is None:
                     rows.append([config, name, label, "—", "—", "—", REFERENCE_MISSING])
                     continue
-                wall, out, warmup = timed_enhance(model, audio, args.repeats, chunking, **kwargs)
-                if kwargs.get("compile"):
-                    notes.append(f"{config}: {name} {label}: warm-up incl. compilation "
-                                 f"{warmup:.0f} s")
-                if name == "ours torch fp32":
-                    fp32[chunking] = (wall, out)
+                wall, out = statistics.median(times[i]), outs[i]
                 base_wall, base_out = fp32.get(chunking, fp32[chunkings[0]])
                 agreement = "" if name == "ours torch fp32" else (
                     f"{si_snr(out, base_out).item():.1f} dB")
