@@ -67,7 +67,7 @@ def dft_bases(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class _SlopeMax(nn.Module):
     """``nn.PReLU`` whose slopes are all <= 1, as ``max(x, slope * x)``: the same function (for
-    x >= 0, x >= slope * x; for x < 0, slope * x >= x), and onnxruntime runs Mul + Max ~4x faster
+    x >= 0, x >= slope * x; for x < 0, slope * x >= x), and onnxruntime runs Mul + Max 3-5x faster
     than its broadcasting PRelu (bench/RESULTS.md §33)."""
 
     def __init__(self, weight: torch.Tensor) -> None:
