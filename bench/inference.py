@@ -2,9 +2,10 @@
 precisions, ESPnet in the same run.
 
     python bench/inference.py [--configs demo,seed] [--seconds 60] [--repeats 1] [--threads 2]
-                              [--chunking 4:0.25] [--int8] [--torch-only] [--compile]
+                              [--chunking 4:0.25] [--workers 2] [--int8] [--torch-only] [--compile]
 
-Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU):
+Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU, ``--workers``
+passes side by side, each on threads / workers intra-op threads; a list repeats the rows for each):
 
 * ours torch fp32 / bf16 (autocast; what ``--precision auto`` picks on CPUs with AMX/AVX512-BF16);
   with ``--compile`` also both through ``Enhancer(compile=True)`` (the compilation is done in the
@@ -18,7 +19,8 @@ With ``--repeats N`` the contenders run in N rounds, each contender once per rou
 is its median: drift in the machine's speed then moves every row alike. RTF = wall-clock seconds /
 audio seconds. Agreement = SI-SNR (dB) of each output against ours
 torch fp32 (same chunking). ``--chunking`` lists chunk:overlap seconds pairs; the torch fp32 and
-bf16 rows are repeated for each (the other rows use the first pair). The ONNX export parity
+bf16 rows are repeated for each (the other rows use the first pair). "time / torch fp32" and the
+agreement compare with ours torch fp32 at the same chunking and workers. The ONNX export parity
 (max abs error over the peak, one 4 s pass) is printed in the notes.
 """
 
@@ -45,6 +47,7 @@ from _common import (
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.onnx_backend import OnnxModel
+from tfgridnet.inference.parallel import AUTO_CPU_WORKERS
 from tfgridnet.metrics import si_snr
 from tfgridnet.model.onnx_export import export_onnx
 
@@ -90,6 +93,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
     parser.add_argument("--chunking", default=f"{DEFAULT_CHUNK_SECONDS:g}:{DEFAULT_OVERLAP_SECONDS:g}",
                         help="chunk:overlap seconds, comma-separated (default: the Enhancer's)")
+    parser.add_argument("--workers", default=str(AUTO_CPU_WORKERS),
+                        help="passes side by side, comma-separated (default: the Enhancer's on "
+                             "2+ threads)")
     parser.add_argument("--int8", action="store_true", help="also onnxruntime int8 dynamic quant")
     parser.add_argument("--torch-only", action="store_true",
                         help="only ours torch fp32/bf16 (no ONNX export, no ESPnet)")
@@ -99,6 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     threads = set_threads(args.threads)
     chunkings = [tuple(float(v) for v in pair.split(":")) for pair in args.chunking.split(",")]
+    worker_counts = [int(v) for v in args.workers.split(",")]
 
     rng = np.random.default_rng(0)
     n = int(args.seconds * SAMPLE_RATE)
@@ -113,29 +120,34 @@ def main() -> None:
             onnx_models, export_notes = ({}, []) if args.torch_only else onnx_contenders(
                 ours, Path(folder), threads, args.int8)
             notes += [f"{config}: {note}" for note in export_notes]
-            contenders = []
-            for chunking in chunkings:
-                contenders += [("ours torch fp32", ours, chunking, dict(precision="fp32")),
-                               ("ours torch bf16", ours, chunking, dict(precision="bf16"))]
-                if args.compile:
-                    contenders += [
-                        ("ours torch fp32 compiled", ours, chunking,
-                         dict(precision="fp32", compile=True)),
-                        ("ours torch bf16 compiled", ours, chunking,
-                         dict(precision="bf16", compile=True))]
-            if not args.torch_only:
-                contenders.append(("ESPnet fp32", ref, chunkings[0], dict(precision="fp32")))
-            contenders += [(name, model, chunkings[0], dict(backend="onnx"))
-                           for name, model in onnx_models.items()]
+            contenders = []  # (name, model, chunking, workers, Enhancer kwargs)
+            for workers in worker_counts:
+                for chunking in chunkings:
+                    contenders += [("ours torch fp32", ours, chunking, workers,
+                                    dict(precision="fp32")),
+                                   ("ours torch bf16", ours, chunking, workers,
+                                    dict(precision="bf16"))]
+                    if args.compile and workers == 1:  # compile runs one pass at a time
+                        contenders += [
+                            ("ours torch fp32 compiled", ours, chunking, workers,
+                             dict(precision="fp32", compile=True)),
+                            ("ours torch bf16 compiled", ours, chunking, workers,
+                             dict(precision="bf16", compile=True))]
+                if not args.torch_only:
+                    contenders.append(("ESPnet fp32", ref, chunkings[0], workers,
+                                       dict(precision="fp32")))
+                contenders += [(name, model, chunkings[0], workers, dict(backend="onnx"))
+                               for name, model in onnx_models.items()]
             # Every contender once per round, rounds in turn: a machine whose speed drifts
             # (a shared VM: +-10-25 % within minutes) then shifts all rows alike, and the
             # ratios between them hold.
             prepared = []
-            for name, model, chunking, kwargs in contenders:
+            for name, model, chunking, workers, kwargs in contenders:
                 if model is None:
                     prepared.append(None)
                     continue
-                enhancer, warmup = warmed_enhancer(model, audio, chunking, **kwargs)
+                enhancer, warmup = warmed_enhancer(model, audio, chunking, workers=workers,
+                                                   **kwargs)
                 prepared.append(enhancer)
                 if kwargs.get("compile"):
                     notes.append(f"{config}: {name} {chunking[0]:g}/{chunking[1]:g}: warm-up "
@@ -149,22 +161,23 @@ def main() -> None:
                     start = time.perf_counter()
                     outs[i] = enhancer.enhance(audio, SAMPLE_RATE)
                     times[i].append(time.perf_counter() - start)
-            fp32 = {chunking: (statistics.median(times[i]), outs[i])
-                    for i, (name, _, chunking, _) in enumerate(contenders)
+            fp32 = {(chunking, workers): (statistics.median(times[i]), outs[i])
+                    for i, (name, _, chunking, workers, _) in enumerate(contenders)
                     if name == "ours torch fp32"}
-            for i, (name, model, chunking, _) in enumerate(contenders):
+            for i, (name, model, chunking, workers, _) in enumerate(contenders):
                 label = f"{chunking[0]:g}/{chunking[1]:g}"
                 if model is None:
-                    rows.append([config, name, label, "—", "—", "—", REFERENCE_MISSING])
+                    rows.append([config, name, label, str(workers), "—", "—", "—",
+                                 REFERENCE_MISSING])
                     continue
                 wall, out = statistics.median(times[i]), outs[i]
-                base_wall, base_out = fp32.get(chunking, fp32[chunkings[0]])
+                base_wall, base_out = fp32[(chunking, workers)]
                 agreement = "" if name == "ours torch fp32" else (
                     f"{si_snr(out, base_out).item():.1f} dB")
-                rows.append([config, name, label, fmt(wall, 1), fmt(wall / args.seconds, 3),
-                             fmt(wall / base_wall, 2), agreement])
+                rows.append([config, name, label, str(workers), fmt(wall, 1),
+                             fmt(wall / args.seconds, 3), fmt(wall / base_wall, 2), agreement])
                 print(" | ".join(rows[-1]), flush=True)
-    table = markdown_table(["config", "model", "chunk/overlap s", f"wall s ({args.seconds:.0f} s)",
+    table = markdown_table(["config", "model", "chunk/overlap s", "workers", f"wall s ({args.seconds:.0f} s)",
                             "RTF", "time / torch fp32", "agreement vs torch fp32"], rows)
     print(table)
     print("\n".join(notes))

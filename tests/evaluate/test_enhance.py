@@ -90,6 +90,22 @@ def test_enhance_cli_takes_files_folders_and_globs(exported_dir, tmp_path, capsy
     assert "missing.wav: no such file" in capsys.readouterr().err
 
 
+def test_enhance_cli_workers_run_and_are_reported_and_a_bad_count_is_one_line(
+        exported_dir, tmp_path, capsys):
+    sf.write(tmp_path / "a.wav", np.random.default_rng(4).standard_normal(8000) * 0.1, 16000)
+    base = ["enhance", str(exported_dir), str(tmp_path / "a.wav"), "--chunk-seconds", "0.1",
+            "--overlap-seconds", "0.02"]
+    assert main(base + ["--out", str(tmp_path / "o1"), "--workers", "2"]) == 0
+    assert "2 pass(es) at a time" in capsys.readouterr().out
+    assert main(base + ["--out", str(tmp_path / "o2"), "--workers", "1"]) == 0
+    one, _ = sf.read(tmp_path / "o2" / "a.wav")
+    two, _ = sf.read(tmp_path / "o1" / "a.wav")
+    assert np.array_equal(one, two)
+    assert main(base + ["--out", str(tmp_path / "o3"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "workers=0" in err and "positive integer" in err and len(err.splitlines()) == 1
+
+
 def test_two_inputs_with_one_output_name_are_refused(tmp_path):
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()

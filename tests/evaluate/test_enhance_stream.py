@@ -31,8 +31,11 @@ def test_streamed_file_equals_in_memory_enhance(tiny_model, sr, tmp_path, rate, 
         assert float(snr(got, want)) > 40
 
 
-def test_streaming_holds_one_chunk_whatever_the_length(tiny_model, sr, tmp_path, monkeypatch):
-    enhancer = Enhancer(tiny_model, sr, chunk_seconds=CHUNK, overlap_seconds=OVERLAP)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streaming_holds_a_few_chunks_whatever_the_length(tiny_model, sr, tmp_path, monkeypatch,
+                                                          workers):
+    enhancer = Enhancer(tiny_model, sr, chunk_seconds=CHUNK, overlap_seconds=OVERLAP,
+                        workers=workers)
     rate = 22050
     reads, rows, buffered = [], [], []
     real_read, real_forward, real_push = sf.SoundFile.read, Enhancer.forward_batch, ChunkScheduler.push
@@ -60,12 +63,13 @@ def test_streaming_holds_one_chunk_whatever_the_length(tiny_model, sr, tmp_path,
         _write(tmp_path / "in.wav", seconds, rate, 2)
         out = enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav")
         assert sf.info(str(out)).frames == int(seconds * rate)
-        assert max(reads) <= (enhancer.chunk + enhancer.overlap) * rate / sr
+        assert max(reads) <= workers * (enhancer.chunk - enhancer.overlap) * rate / sr + 1
         assert all(n <= enhancer.chunks_per_batch and length == enhancer.chunk
                    for n, length in rows)
         assert len(rows) >= 4 * seconds  # many chunks, each seen alone
         peaks.append(max(buffered))
-    assert peaks[0] == peaks[1] <= 2 * enhancer.chunk  # independent of the file's length
+    # independent of the file's length: a block of one hop per worker on top of one chunk
+    assert peaks[0] == peaks[1] <= (workers + 1) * enhancer.chunk
 
 
 def test_failure_midway_leaves_no_output_and_no_temp_file(tiny_model, sr, tmp_path, monkeypatch):

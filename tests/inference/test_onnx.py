@@ -88,6 +88,17 @@ def test_onnx_backend_file_equals_torch_backend(exported, tmp_path):
     assert np.abs(outputs["onnx"] - outputs["torch"]).max() <= 1e-4 * peak
 
 
+def test_onnx_backend_with_two_workers_equals_one_on_one_thread_each(exported):
+    noisy = (0.1 * np.random.default_rng(2).standard_normal((1, int(1.3 * RATE)))
+             ).astype(np.float32)
+    runner = OnnxModel(exported)
+    kwargs = dict(backend="onnx", chunk_seconds=0.25, overlap_seconds=0.05)
+    one, two = Enhancer(runner, **kwargs, workers=1), Enhancer(runner, **kwargs, workers=2)
+    assert two.model.threads == 1 and two.model is not runner  # a session of its own
+    got, want = two.enhance(noisy, RATE), one.enhance(noisy, RATE)
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+
+
 def test_onnx_backend_refuses_bf16_and_a_torch_model(exported):
     with pytest.raises(ValueError, match="bf16"):
         Enhancer.from_pretrained(exported, backend="onnx", precision="bf16")

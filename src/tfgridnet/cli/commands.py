@@ -91,7 +91,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         args.model, inputs=args.inputs, out_dir=Path(args.out), chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds, device=args.device, precision=args.precision,
         overwrite=args.overwrite, level=not args.raw_level, backend=args.backend,
-        compile=args.compile,
+        compile=args.compile, workers=args.workers,
     )
 
 
@@ -223,7 +223,7 @@ def _name_once(source: Path, message: str) -> str:
 def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                 overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, device: str | None = None,
                 precision: str = "auto", overwrite: bool = False, level: bool = True,
-                backend: str = "torch", compile: bool = False) -> int:
+                backend: str = "torch", compile: bool = False, workers: int | None = None) -> int:
     """`tfgridnet enhance`: 0 when every file was enhanced, 1 when some failed.
 
     Every output path is checked against the inputs before the model is even loaded.
@@ -239,12 +239,13 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
                                    task, completed=done, total=total),
                                device=device, chunk_seconds=chunk_seconds,
                                overlap_seconds=overlap_seconds, precision=precision,
-                               level=level, backend=backend, compile=compile)
+                               level=level, backend=backend, compile=compile,
+                               workers=workers)
     rate = ("each file's own rate" if result.rate_independent
             else f"model rate {result.sample_rate} Hz")
     print(f"enhanced {len(result.written)}/{result.n_inputs} files into {result.out_dir} "
           f"({rate}, {result.backend} backend on {result.device}, "
-          f"precision {result.precision}, level "
+          f"precision {result.precision}, {result.workers} pass(es) at a time, level "
           f"{'matched to the input' if level else 'raw'}; "
           f"{result.limited_samples} samples peak-limited)")
     for source, reason in result.failed:

@@ -31,6 +31,7 @@ class EnhanceResult:
     limited_samples: int = 0  # output samples the level correction's peak limiter touched
     backend: str = "torch"  # or "onnx"
     precision: str = "fp32"
+    workers: int = 1  # chunk passes run side by side
 
     @property
     def n_inputs(self) -> int:
@@ -71,4 +72,4 @@ def enhance_files(model: Enhancer | str | os.PathLike, inputs: Sequence[str],
                 on_file(done, len(jobs))
     return EnhanceResult(out_dir, written, failed, enhancer.sample_rate, str(enhancer.device),
                          bool(enhancer.rate_independent), int(enhancer.level.limited_samples),
-                         str(enhancer.backend), str(enhancer.precision))
+                         str(enhancer.backend), str(enhancer.precision), int(enhancer.workers))

@@ -1,7 +1,8 @@
 """Chunking and overlap-add: long signals in overlapping chunks, cross-faded with raised-cosine ramps.
 
-The model only ever sees one chunk (``chunk_seconds``) at a time; the scheduler holds about one
-chunk of input and output, however long the stream.
+The model only ever sees one chunk (``chunk_seconds``) at a time, and at most ``workers`` passes
+run at once; the scheduler holds about ``workers`` chunks of input and output, however long the
+stream.
 """
 
 from __future__ import annotations
@@ -101,12 +102,14 @@ class ChunkScheduler:
             self.previous_end = start + length
             rows += [(start, c, weights) for c in range(self.inputs.shape[0])]
         step = self.enhancer.chunks_per_batch
-        for first in range(0, len(rows), step):
-            group = rows[first:first + step]
-            inputs = np.stack(
-                [self.inputs[c, s - self.base:s - self.base + length] for s, c, _ in group])
-            enhanced = self.level(self.enhancer.forward_batch(inputs),
-                                  inputs, [c for _, c, _ in group])
+        groups = [rows[first:first + step] for first in range(0, len(rows), step)]
+        inputs = [np.stack([self.inputs[c, s - self.base:s - self.base + length]
+                            for s, c, _ in group]) for group in groups]
+        # The passes may run side by side (enhancer.passes); the running level gain and the
+        # overlap-add then take their outputs in order.
+        outputs = self.enhancer.passes.map(self.enhancer.forward_batch, inputs)
+        for group, batch, raw in zip(groups, inputs, outputs):
+            enhanced = self.level(raw, batch, [c for _, c, _ in group])
             for (start, c, weights), chunk_out in zip(group, enhanced):
                 self.acc[c, start - self.base:start - self.base + length] += weights * chunk_out
 

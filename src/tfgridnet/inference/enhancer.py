@@ -22,6 +22,7 @@ from tfgridnet.inference.chunking import (
     ChunkScheduler,
 )
 from tfgridnet.inference.level import LevelCorrection
+from tfgridnet.inference.parallel import PassPool, resolve_workers
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_precision
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Enhancer:
                  device: str | torch.device | None = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
                  precision: str = "auto", level: bool = True, backend: str = "torch",
-                 compile: bool = False) -> None:
+                 compile: bool = False, workers: int | None = None) -> None:
         from tfgridnet.model.architectures import is_rate_independent
 
         # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
@@ -121,6 +122,13 @@ class Enhancer:
         if backend == "onnx" and self.device.type != "cpu":
             raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
         self.precision = resolve_precision(precision, self.device.type, backend)
+        # workers: chunk passes in flight at once on the CPU, each on its share of the threads
+        # (None: 2 where there are 2+ threads; tfgridnet.inference.parallel).
+        threads = torch.get_num_threads()
+        self.workers = resolve_workers(workers, self.device.type, threads, compile)
+        self.passes = PassPool(self.workers, threads)
+        if backend == "onnx":
+            model = model.with_threads(self.passes.threads_per_worker)
         self.model = model.to(self.device).eval() if backend == "torch" else model
         # compile=True: full-length chunks run through torch.compile (one graph per chunk shape,
         # compiled on first use: tens of seconds on a CPU; bench/RESULTS.md §29); a file shorter

@@ -55,9 +55,15 @@ class OnnxModel:
             raise ValueError(f"{path}: metadata '{META_SAMPLE_RATE}' missing or invalid ({rate!r}); "
                              "export the model with `tfgridnet export --format onnx`")
         self.path = path
+        self.threads = threads
         self.sample_rate = int(rate)
         self.n_srcs = 1
         self.n_imics = 1
+
+    def with_threads(self, threads: int) -> OnnxModel:
+        """This model on ``threads`` intra-op threads: itself if it has them, else a new session
+        (onnxruntime fixes a session's threads when it is made; making one takes ~0.2 s)."""
+        return self if self.threads == threads else OnnxModel(self.path, threads=threads)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Enhance equal-length mono signals ``[B, N]`` at ``self.sample_rate``."""

@@ -33,11 +33,11 @@ _KEPT_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
 def enhance_file(enhancer: Enhancer, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
     """Read any libsndfile format, write the enhanced audio with the same rate and channels.
 
-    The file is streamed: read in blocks of one hop, resampled to the model's rate and back
-    with streaming resamplers, enhanced chunk by chunk and written block by block into a
-    temporary file that replaces ``out_path`` only once complete. Memory use is bounded by
-    the chunk size, whatever the length of the file; the result equals ``enhance`` on the
-    whole file.
+    The file is streamed: read in blocks of one hop per pass in flight (``enhancer.workers``),
+    resampled to the model's rate and back with streaming resamplers, enhanced chunk by chunk and
+    written block by block into a temporary file that replaces ``out_path`` only once complete.
+    Memory use is bounded by a few chunks, whatever the length of the file; the result equals
+    ``enhance`` on the whole file.
     """
     in_path, out_path = Path(in_path), Path(out_path)
     info = audio_info(in_path)
@@ -47,7 +47,8 @@ def enhance_file(enhancer: Enhancer, in_path: str | os.PathLike, out_path: str |
     if out_path.suffix.lower() == ".flac" and subtype in ("PCM_32", "FLOAT", "DOUBLE"):
         subtype = "PCM_24"
     file_rate, n_channels = int(info.samplerate), int(info.channels)
-    hop = enhancer.chunk - enhancer.overlap
+    # One hop per pass in flight: each block then completes ``workers`` chunks to run side by side.
+    hop = (enhancer.chunk - enhancer.overlap) * enhancer.workers
     block = max(1, int(np.ceil(hop * file_rate / enhancer.sample_rate)))
     to_model = _Resampler(file_rate, enhancer.sample_rate, n_channels)
     from_model = _Resampler(enhancer.sample_rate, file_rate, n_channels)
