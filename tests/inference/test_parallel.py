@@ -62,7 +62,15 @@ def test_two_workers_give_the_one_worker_output(tiny_model, channels):
 
 
 def test_passes_run_side_by_side_each_on_its_share_of_threads(tiny_model, monkeypatch):
-    torch.set_num_threads(2)  # two threads to share out (the suite's fixture restores its own)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)  # two threads to share out
+    try:
+        _check_side_by_side(tiny_model, monkeypatch)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_side_by_side(tiny_model, monkeypatch):
     enhancer = Enhancer(tiny_model, SR, chunk_seconds=CHUNK, overlap_seconds=OVERLAP, workers=2)
     lock, active, peak, seen = threading.Lock(), [0], [0], []
     real_forward = enhancer.forward_batch

@@ -81,3 +81,46 @@ def test_cpu_bf16_attention_path_is_the_same_function_as_sdpa():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         got = full_band_attention(q, k, v)
     assert torch.allclose(got.double(), want, atol=3e-2)
+
+
+def test_row_blocks_only_in_single_thread_cpu_inference_and_balanced():
+    from tfgridnet.model.recurrence import ONEDNN_ROW_BLOCK, lstm_row_block
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            assert ONEDNN_ROW_BLOCK == 48
+            assert lstm_row_block(100, "cpu") == 40  # 40 + 40 + 20, not 48 + 48 + 4
+            assert lstm_row_block(257, "cpu") == 48
+            assert lstm_row_block(ONEDNN_ROW_BLOCK, "cpu") is None
+            assert lstm_row_block(257, "cuda") is None
+        assert lstm_row_block(257, "cpu") is None  # autograd: training gains nothing
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            assert lstm_row_block(257, "cpu") is None
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_row_blocks_are_the_same_function(monkeypatch, autocast, one_torch_thread):
+    torch.manual_seed(0)
+    rnn = nn.LSTM(12, 8, bidirectional=True).eval()
+    x = torch.randn(20, 150, 12)  # [L, N=150, C]: blocks of 40, 40, 40, 30 (bf16: 30 -> 32, 150 -> 160)
+    seen = []
+    real_call = nn.LSTM.forward
+
+    def spy(self, inputs, *args, **kwargs):
+        seen.append(inputs.shape[1])
+        return real_call(self, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(nn.LSTM, "forward", spy)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        blocked = run_lstm(rnn, x)
+        monkeypatch.setattr(recurrence, "lstm_row_block", lambda *args: None)
+        whole = run_lstm(rnn, x)
+    assert seen == ([40, 40, 40, 32, 160] if autocast else [40, 40, 40, 30, 150])
+    assert blocked.shape == whole.shape == (20, 150, 16)
+    tol = 2e-2 if autocast else 1e-6
+    torch.testing.assert_close(blocked.float(), whole.float(), atol=tol, rtol=tol)

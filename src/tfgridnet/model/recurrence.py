@@ -10,7 +10,8 @@ is 2-4x slower on some batch sizes: any that is not a multiple of 8 (257 frequen
 frame count), and multiples of 8 whose eighth has a large prime factor (232 = 8 x 29, 424 = 8 x 53,
 992 = 8 x 124 = 8 x 4 x 31; the sweep is in bench/RESULTS.md §10). There the batch is zero-padded
 to the next multiple of 8 whose eighth has no prime factor above 13, and the output is cropped.
-Batch rows are independent, so the function is unchanged.
+In CPU inference on one thread, large batches also run in row blocks of ~48 sequences (faster: the
+gates of a block stay in cache). Batch rows are independent, so the function is unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from torch import nn
 from torch.func import functional_call
 
 __all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "ONEDNN_BF16_LARGEST_PRIME",
-           "lstm_batch_padding", "lstm_compute_dtype", "run_lstm"]
+           "ONEDNN_ROW_BLOCK", "lstm_batch_padding", "lstm_compute_dtype", "lstm_row_block",
+           "run_lstm"]
 
 # First cuDNN release whose RNN kernels accept bfloat16 input (PyTorch #164411).
 CUDNN_BF16_RNN_VERSION = 91300
@@ -31,6 +33,12 @@ CUDNN_BF16_RNN_VERSION = 91300
 ONEDNN_BF16_BATCH_MULTIPLE = 8
 # ...when the quotient has no prime factor above this (measured, bench/RESULTS.md §10).
 ONEDNN_BF16_LARGEST_PRIME = 13
+# In CPU inference on one thread, oneDNN's LSTM runs faster on blocks of about this many
+# sequences than on a whole batch of 250+ (a block's gates and states stay in cache): the seed
+# model's BLSTM (128 units, 257 steps, 256 sequences) takes 0.29 s in blocks of 48 against 0.38 s
+# whole in fp32, 0.11 against 0.17 s in bf16; 64 and more lose most of it. On two threads blocks
+# gain nothing (bench/RESULTS.md §33, §37). A multiple of 8, as bf16 wants.
+ONEDNN_ROW_BLOCK = 48
 
 
 def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
@@ -65,12 +73,33 @@ def _smooth(n: int, largest_prime: int) -> bool:
     return n == 1
 
 
+def lstm_row_block(batch: int | torch.SymInt, device_type: str) -> int | None:
+    """Sequences per LSTM call, or None for the whole batch at once: blocks of
+    :data:`ONEDNN_ROW_BLOCK` only in CPU inference on one intra-op thread (never under autograd,
+    and never while a graph is traced or exported, where the batch is symbolic)."""
+    if (device_type != "cpu" or type(batch) is not int or batch <= ONEDNN_ROW_BLOCK
+            or torch.is_grad_enabled() or torch.get_num_threads() != 1
+            or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()):
+        return None
+    blocks = -(-batch // ONEDNN_ROW_BLOCK)  # balanced: 100 rows -> 40 + 40 + 20, not 48 + 48 + 4
+    size = -(-batch // blocks)
+    return -(-size // ONEDNN_BF16_BATCH_MULTIPLE) * ONEDNN_BF16_BATCH_MULTIPLE
+
+
 def run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """``rnn(x)[0]``, in ``dtype`` when given, else in :func:`lstm_compute_dtype`'s choice.
 
     The weights are cast per call (differentiably, so their float32 masters get the gradient);
-    cuDNN then packs them itself, which costs a copy of a few hundred kB per call.
+    cuDNN then packs them itself, which costs a copy of a few hundred kB per call. Sequences are
+    independent, so running them in row blocks (:func:`lstm_row_block`) changes nothing but speed.
     """
+    rows = lstm_row_block(x.shape[1], x.device.type)  # [L, N, C], sequence-first
+    if rows is None:
+        return _run_lstm(rnn, x, dtype)
+    return torch.cat([_run_lstm(rnn, block, dtype) for block in x.split(rows, dim=1)], dim=1)
+
+
+def _run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     device_type = x.device.type
     autocast = (torch.get_autocast_dtype(device_type)
                 if torch.is_autocast_enabled(device_type) else None)
