@@ -157,13 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime")
     p.add_argument("--compile", action="store_true",
-                   help="torch backend: run chunks through torch.compile (on a 2-core CPU, "
-                        "once compiled: a few %% faster in fp32, 6-13 %% in bf16; compiling "
-                        "takes tens of seconds, so it pays off from a few minutes of audio on)")
+                   help="torch backend: run chunks through torch.compile, one pass at a time "
+                        "(on a 2-core CPU, once compiled: a few %% faster in fp32, 6-13 %% in "
+                        "bf16 than eager passes one at a time, less than the default --workers "
+                        "gain; compiling takes tens of seconds)")
     p.add_argument("--workers", type=int, default=None,
                    help="CPU: chunk passes run side by side, each on its share of the threads "
-                        "(default: 2 with 2+ threads, 1 with --compile; two single-thread "
-                        "passes are ~1.2x faster than one two-thread pass on a 2-core Xeon)")
+                        "(default: 2 with 2+ threads, 1 with --compile; on a 2-core Xeon two "
+                        "one-thread passes take 0.75-0.78x the time of one two-thread pass)")
     _add_output_arguments(p)
     p.set_defaults(func=cmd_enhance)
 

@@ -189,9 +189,10 @@ class Enhancer:
     def _forward_torch(self, batch: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32), device=self.device)
         # bf16 autocast: the STFT/iSTFT and norm statistics stay float32 inside the model. On a
-        # 2-core AMX Xeon it takes the seed model from RTF 0.58-0.63 to 0.29-0.32 at ~33 dB SI-SNR
-        # agreement with the fp32 output (bench/RESULTS.md §29-31); ``precision="auto"`` picks it
-        # only on CPUs with native bf16 (tfgridnet.inference.precision).
+        # 2-core AMX Xeon it takes the seed model from RTF 0.50 to 0.25 (two workers) at ~33 dB
+        # SI-SNR agreement with the fp32 output (bench/RESULTS.md §38); ``precision="auto"`` picks
+        # it only on CPUs with native bf16 (tfgridnet.inference.precision). Autocast and
+        # inference mode are thread-local: set here, in whichever worker runs the pass.
         model = (self.compiled if self.compiled is not None and x.shape[-1] == self.chunk
                  else self.model)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
