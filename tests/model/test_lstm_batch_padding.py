@@ -27,11 +27,10 @@ def test_batch_padding_only_for_cpu_bf16(batch, device, dtype, expected):
     assert lstm_batch_padding(batch, device, dtype) == expected
 
 
-def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch):
-    torch.manual_seed(0)
-    rnn = nn.LSTM(12, 8, bidirectional=True).eval()
-    x = torch.randn(20, 13, 12)  # [L, N=13, C]: 3 rows of padding to 16
-    seen = []
+@pytest.fixture
+def lstm_batches(monkeypatch) -> list[int]:
+    """The batch size of every nn.LSTM call made while the test runs, in order."""
+    seen: list[int] = []
     real_call = nn.LSTM.forward
 
     def spy(self, inputs, *args, **kwargs):
@@ -39,6 +38,14 @@ def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch):
         return real_call(self, inputs, *args, **kwargs)
 
     monkeypatch.setattr(nn.LSTM, "forward", spy)
+    return seen
+
+
+def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch, lstm_batches):
+    torch.manual_seed(0)
+    rnn = nn.LSTM(12, 8, bidirectional=True).eval()
+    x = torch.randn(20, 13, 12)  # [L, N=13, C]: 3 rows of padding to 16
+    seen = lstm_batches
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         padded = run_lstm(rnn, x)
     assert seen == [16] and padded.shape == (20, 13, 16)
@@ -104,18 +111,11 @@ def test_row_blocks_only_in_single_thread_cpu_inference_and_balanced():
 
 
 @pytest.mark.parametrize("autocast", [False, True])
-def test_row_blocks_are_the_same_function(monkeypatch, autocast, one_torch_thread):
+def test_row_blocks_are_the_same_function(monkeypatch, lstm_batches, autocast, one_torch_thread):
     torch.manual_seed(0)
     rnn = nn.LSTM(12, 8, bidirectional=True).eval()
-    x = torch.randn(20, 150, 12)  # [L, N=150, C]: blocks of 40, 40, 40, 30 (bf16: 30 -> 32, 150 -> 160)
-    seen = []
-    real_call = nn.LSTM.forward
-
-    def spy(self, inputs, *args, **kwargs):
-        seen.append(inputs.shape[1])
-        return real_call(self, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(nn.LSTM, "forward", spy)
+    x = torch.randn(20, 150, 12)  # [L, N=150, C]: blocks 40, 40, 40, 30 (bf16: 30 -> 32, 150 -> 160)
+    seen = lstm_batches
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         blocked = run_lstm(rnn, x)
         monkeypatch.setattr(recurrence, "lstm_row_block", lambda *args: None)
