@@ -1,9 +1,11 @@
 """Chunk passes in flight at once on the CPU, each on its share of the threads.
 
 The bulk of a TF-GridNet pass is its LSTM recurrences, which gain little from a second thread; two
-chunk passes side by side on one thread each beat one pass on two threads (2-core Xeon, seed model:
-1.18-1.24x in torch, 1.09x in onnxruntime; bench/RESULTS.md §37). Autocast and inference mode are
-thread-local, so each pass sets them up inside its own worker (``Enhancer._forward_torch`` does).
+chunk passes side by side on one thread each (where oneDNN's LSTM runs in row blocks,
+``model.recurrence.lstm_row_block``) take 0.78x the time in fp32 and 0.75x in bf16 of one pass on
+two threads (2-core Xeon, seed model, bench/RESULTS.md §37-38; onnxruntime: no change). Autocast
+and inference mode are thread-local, so each pass sets them up inside its own worker
+(``Enhancer._forward_torch`` does).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 __all__ = ["AUTO_CPU_WORKERS", "resolve_workers", "PassPool"]
 
-# Chosen by measurement on 2 cores (bench/RESULTS.md §37); more workers than threads is never used.
+# Chosen by measurement on 2 cores (bench/RESULTS.md §37-38); never more workers than threads.
 AUTO_CPU_WORKERS = 2
 
 In = TypeVar("In")
