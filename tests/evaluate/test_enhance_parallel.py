@@ -13,18 +13,8 @@ import torch
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.parallel import AUTO_CPU_WORKERS, resolve_workers
 
-SR = 16000
+SR = 16000  # the rate of the area's tiny_model fixture (conftest.py)
 CHUNK, OVERLAP = 0.25, 0.05
-
-
-@pytest.fixture
-def tiny_model():
-    from tfgridnet.model import TFGridNetV2
-
-    torch.manual_seed(0)
-    return TFGridNetV2(n_srcs=1, n_fft=64, stride=32, emb_dim=8, lstm_hidden_units=8,
-                       n_layers=1, attn_n_head=2, attn_approx_qk_dim=16, emb_ks=1,
-                       emb_hs=1).eval()
 
 
 def _noisy(seconds: float, channels: int = 1) -> np.ndarray:
