@@ -18,16 +18,18 @@ from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 from .conftest import TINY
 
 
-@pytest.mark.parametrize(("device", "autocast", "cudnn", "expected"), [
-    ("cuda", torch.bfloat16, CUDNN_BF16_RNN_VERSION, torch.bfloat16),
-    ("cuda", torch.bfloat16, CUDNN_BF16_RNN_VERSION - 1, torch.float32),
-    ("cuda", torch.bfloat16, None, torch.float32),
-    ("cuda", torch.float16, CUDNN_BF16_RNN_VERSION, None),   # autocast's own fp16 is what was asked
-    ("cuda", None, CUDNN_BF16_RNN_VERSION, None),            # no autocast: the parameters' dtype
-    ("cpu", torch.bfloat16, None, None),                     # oneDNN's LSTM already follows autocast
+@pytest.mark.parametrize(("device", "autocast", "cudnn", "onednn_bf16", "expected"), [
+    ("cuda", torch.bfloat16, CUDNN_BF16_RNN_VERSION, True, torch.bfloat16),
+    ("cuda", torch.bfloat16, CUDNN_BF16_RNN_VERSION - 1, True, torch.float32),
+    ("cuda", torch.bfloat16, None, True, torch.float32),
+    ("cuda", torch.float16, CUDNN_BF16_RNN_VERSION, True, None),  # autocast's own fp16 was asked
+    ("cuda", None, CUDNN_BF16_RNN_VERSION, True, None),           # no autocast: the parameters' dtype
+    ("cpu", torch.bfloat16, None, True, None),   # oneDNN's LSTM already follows autocast
+    ("cpu", torch.bfloat16, None, False, torch.float32),  # AVX2 only: oneDNN has no bf16 LSTM
+    ("cpu", None, None, False, None),
 ])
-def test_policy(device, autocast, cudnn, expected) -> None:
-    assert lstm_compute_dtype(device, autocast, cudnn) is expected
+def test_policy(device, autocast, cudnn, onednn_bf16, expected) -> None:
+    assert lstm_compute_dtype(device, autocast, cudnn, onednn_bf16) is expected
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -8,7 +8,15 @@ import torch
 from torch import nn
 
 from tfgridnet.model import recurrence
-from tfgridnet.model.recurrence import ONEDNN_BF16_BATCH_MULTIPLE, lstm_batch_padding, run_lstm
+from tfgridnet.model.recurrence import (
+    ONEDNN_BF16_BATCH_MULTIPLE,
+    ONEDNN_BF16_LSTM,
+    lstm_batch_padding,
+    run_lstm,
+)
+
+needs_onednn_bf16 = pytest.mark.skipif(
+    not ONEDNN_BF16_LSTM, reason="this CPU's oneDNN has no bf16 LSTM (AVX2 only)")
 
 
 @pytest.mark.parametrize(("batch", "device", "dtype", "expected"), [
@@ -41,6 +49,7 @@ def lstm_batches(monkeypatch) -> list[int]:
     return seen
 
 
+@needs_onednn_bf16
 def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch, lstm_batches):
     torch.manual_seed(0)
     rnn = nn.LSTM(12, 8, bidirectional=True).eval()
@@ -55,6 +64,33 @@ def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch, lst
     assert seen == [16, 13]
     # each row depends on itself only; bf16 GEMM blocking may differ with the batch size
     torch.testing.assert_close(padded.float(), plain.float(), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("onednn_bf16", [
+    False, pytest.param(True, marks=needs_onednn_bf16)])
+def test_cpu_bf16_autocast_lstm_runs_in_fp32_where_onednn_has_no_bf16(
+        monkeypatch, onednn_bf16):
+    """On an AVX2-only CPU oneDNN cannot create a bf16 LSTM: bf16 autocast (--precision bf16,
+    trainer.precision bf16-mixed) must still run there, with the LSTM in float32."""
+    monkeypatch.setattr(recurrence, "ONEDNN_BF16_LSTM", onednn_bf16)
+    dtypes: list[torch.dtype] = []
+    real_call = nn.LSTM.forward
+    monkeypatch.setattr(nn.LSTM, "forward", lambda self, inputs, *a, **k: (
+        dtypes.append(inputs.dtype) or real_call(self, inputs, *a, **k)))
+    torch.manual_seed(0)
+    rnn = nn.LSTM(12, 8, bidirectional=True)
+    x = torch.randn(20, 16, 12, requires_grad=True)
+    with torch.no_grad():
+        reference = rnn(x)[0]
+    dtypes.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = run_lstm(rnn, x)
+    out.float().sum().backward()
+    assert dtypes == [torch.bfloat16 if onednn_bf16 else torch.float32]
+    tol = 2e-2 if onednn_bf16 else 1e-6
+    torch.testing.assert_close(out.float(), reference, atol=tol, rtol=tol)
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None for p in rnn.parameters())
 
 
 def test_padding_keeps_gradients_of_the_real_rows():
@@ -120,7 +156,8 @@ def test_row_blocks_are_the_same_function(monkeypatch, lstm_batches, autocast, o
         blocked = run_lstm(rnn, x)
         monkeypatch.setattr(recurrence, "lstm_row_block", lambda *args: None)
         whole = run_lstm(rnn, x)
-    assert seen == ([40, 40, 40, 32, 160] if autocast else [40, 40, 40, 30, 150])
+    bf16 = autocast and ONEDNN_BF16_LSTM  # elsewhere the LSTM runs in fp32, unpadded
+    assert seen == ([40, 40, 40, 32, 160] if bf16 else [40, 40, 40, 30, 150])
     assert blocked.shape == whole.shape == (20, 150, 16)
-    tol = 2e-2 if autocast else 1e-6
+    tol = 2e-2 if bf16 else 1e-6
     torch.testing.assert_close(blocked.float(), whole.float(), atol=tol, rtol=tol)

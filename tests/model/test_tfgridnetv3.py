@@ -98,9 +98,14 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_v3: TFGridNetV3) -
         model.train().zero_grad()
         model(noisy, sample_rate=16000).pow(2).sum().backward()
         grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
+    # float32 sums over half batches (other GEMM shapes, other kernels on other CPUs) round
+    # differently: ~1e-5 of a parameter's largest component (1.2e-5 measured on an AVX2 CPU), and
+    # a gradient that should be ~0 carries the rounding of the large terms it cancels. A wrong
+    # gradient is off by its own size.
+    largest = max(grad.abs().max() for grad in grads[0].values())
     for name, grad in grads[0].items():
-        # float32 sums over half batches: equal to a few ulps of the largest component.
-        assert (grads[1][name] - grad).abs().max() <= 1e-5 * grad.abs().max() + 1e-8, name
+        tol = 1e-4 * grad.abs().max() + 1e-6 * largest
+        assert (grads[1][name] - grad).abs().max() <= tol, name
 
 
 def test_norms_match_a_float64_reference() -> None:

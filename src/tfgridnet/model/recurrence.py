@@ -5,7 +5,9 @@ autocast region was opened with. Under Lightning's ``bf16-mixed`` there is no gr
 the LSTMs' backward would run in fp16 with nothing guarding its range (smallest normal 6.1e-5).
 Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
 bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
-oneDNN's LSTM in the region's own dtype, so its dtype is left alone; but oneDNN's bf16 LSTM (v3.12)
+oneDNN's LSTM in the region's own dtype, so its dtype is left alone, except on CPUs where oneDNN has
+no bf16 LSTM at all (AVX2 only: no AVX512 core, AMX or ARM bf16; the call fails there), which run
+it in float32. oneDNN's bf16 LSTM (v3.12)
 is 2-4x slower on some batch sizes: any that is not a multiple of 8 (257 frequency rows, an odd
 frame count), and multiples of 8 whose eighth has a large prime factor (232 = 8 x 29, 424 = 8 x 53,
 992 = 8 x 124 = 8 x 4 x 31; the sweep is in bench/RESULTS.md §10). There the batch is zero-padded
@@ -24,7 +26,7 @@ from torch import nn
 from torch.func import functional_call
 
 __all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "ONEDNN_BF16_LARGEST_PRIME",
-           "ONEDNN_ROW_BLOCK", "lstm_batch_padding", "lstm_compute_dtype", "lstm_row_block",
+           "ONEDNN_BF16_LSTM", "ONEDNN_ROW_BLOCK", "lstm_batch_padding", "lstm_compute_dtype", "lstm_row_block",
            "run_lstm"]
 
 # First cuDNN release whose RNN kernels accept bfloat16 input (PyTorch #164411).
@@ -41,13 +43,30 @@ ONEDNN_BF16_LARGEST_PRIME = 13
 ONEDNN_ROW_BLOCK = 48
 
 
+def _onednn_has_bf16() -> bool:
+    """Whether oneDNN computes bf16 on this CPU (natively or on AVX512 core); an AVX2-only CPU
+    cannot even create a bf16 LSTM primitive. PyTorch's own check, read once."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the query: the old behaviour
+        return True
+
+
+# Whether a CPU LSTM under bf16 autocast can run in bf16 here (see _onednn_has_bf16).
+ONEDNN_BF16_LSTM = _onednn_has_bf16()
+
+
 def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,
-                       cudnn_version: int | None) -> torch.dtype | None:
+                       cudnn_version: int | None,
+                       onednn_bf16_lstm: bool = ONEDNN_BF16_LSTM) -> torch.dtype | None:
     """The dtype an LSTM must run in explicitly, or None where autocast already gets it right.
 
     ``autocast_dtype`` is the enclosing autocast region's dtype on ``device_type`` (None: no
-    autocast). Only CUDA with a non-fp16 region needs help: autocast would give the LSTM fp16.
+    autocast). CUDA with a non-fp16 region needs help (autocast would give the LSTM fp16), and so
+    does a CPU bf16 region where oneDNN has no bf16 LSTM (``onednn_bf16_lstm`` False): float32.
     """
+    if device_type == "cpu" and autocast_dtype == torch.bfloat16 and not onednn_bf16_lstm:
+        return torch.float32
     if device_type != "cuda" or autocast_dtype in (None, torch.float16):
         return None
     if autocast_dtype == torch.bfloat16 and (cudnn_version or 0) >= CUDNN_BF16_RNN_VERSION:
@@ -105,7 +124,8 @@ def _run_lstm(rnn: nn.LSTM, x: torch.Tensor, dtype: torch.dtype | None) -> torch
                 if torch.is_autocast_enabled(device_type) else None)
     if dtype is None:
         dtype = lstm_compute_dtype(
-            device_type, autocast, torch.backends.cudnn.version() if x.is_cuda else None)
+            device_type, autocast, torch.backends.cudnn.version() if x.is_cuda else None,
+            ONEDNN_BF16_LSTM)
     batch = x.shape[1]  # [L, N, C], sequence-first
     pad = lstm_batch_padding(batch, device_type, dtype or autocast or x.dtype)
     if pad:
