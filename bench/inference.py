@@ -7,7 +7,8 @@ precisions, ESPnet in the same run.
 Every contender runs through tfgridnet.enhance.Enhancer (one chunk per pass on the CPU, ``--workers``
 passes side by side, each on threads / workers intra-op threads; a list repeats the rows for each):
 
-* ours torch fp32 / bf16 (autocast; what ``--precision auto`` picks on CPUs with AMX/AVX512-BF16);
+* ours torch fp32 / bf16 (autocast; what ``--precision auto`` picks on CPUs with AMX/AVX512-BF16;
+  on other CPUs bf16 is emulated, slower than fp32 and never chosen, so its rows are left out);
   with ``--compile`` also both through ``Enhancer(compile=True)`` (the compilation is done in the
   warm-up and its time is printed in the notes);
 * ESPnet's class with the same weights, fp32 (when installed: ``make bench-deps``);
@@ -44,6 +45,7 @@ from _common import (
     set_threads,
 )
 
+from tfgridnet.hardware import cpu_has_bf16
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.inference.onnx_backend import OnnxModel
@@ -114,6 +116,9 @@ def main() -> None:
 
     rows, notes = [], [f"{threads} torch / onnxruntime threads; median of {args.repeats} "
                        "interleaved round(s)"]
+    precisions = ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
+    if len(precisions) == 1:
+        notes.append("no torch bf16 rows: this CPU has no native bf16 (--precision auto runs fp32)")
     for config in args.configs.split(","):
         ours, ref = build_models(config.strip())
         with tempfile.TemporaryDirectory() as folder:
@@ -123,16 +128,12 @@ def main() -> None:
             contenders = []  # (name, model, chunking, workers, Enhancer kwargs)
             for workers in worker_counts:
                 for chunking in chunkings:
-                    contenders += [("ours torch fp32", ours, chunking, workers,
-                                    dict(precision="fp32")),
-                                   ("ours torch bf16", ours, chunking, workers,
-                                    dict(precision="bf16"))]
+                    contenders += [(f"ours torch {precision}", ours, chunking, workers,
+                                    dict(precision=precision)) for precision in precisions]
                     if args.compile and workers == 1:  # compile runs one pass at a time
-                        contenders += [
-                            ("ours torch fp32 compiled", ours, chunking, workers,
-                             dict(precision="fp32", compile=True)),
-                            ("ours torch bf16 compiled", ours, chunking, workers,
-                             dict(precision="bf16", compile=True))]
+                        contenders += [(f"ours torch {precision} compiled", ours, chunking,
+                                        workers, dict(precision=precision, compile=True))
+                                       for precision in precisions]
                 if not args.torch_only:
                     contenders.append(("ESPnet fp32", ref, chunkings[0], workers,
                                        dict(precision="fp32")))
