@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "cpu_flags", "cpu_has_bf16"]
+__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "bf16_emulation_note", "cpu_flags", "cpu_has_bf16"]
 
 # /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -31,3 +31,11 @@ def cpu_flags(cpuinfo: str | os.PathLike = CPUINFO) -> set[str]:
 def cpu_has_bf16(cpuinfo: str | os.PathLike = CPUINFO) -> bool:
     """True when the CPU lists one of :data:`BF16_CPU_FLAGS` (False when unreadable: not Linux)."""
     return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
+
+
+def bf16_emulation_note(cpuinfo: str | os.PathLike = CPUINFO) -> str | None:
+    """What an explicit bf16 request on this CPU costs, or None where the CPU computes bf16."""
+    if cpu_has_bf16(cpuinfo):
+        return None
+    return (f"this CPU has none of {', '.join(BF16_CPU_FLAGS)}: bf16 is emulated here and slower "
+            "than fp32 (the 'auto' precision runs fp32)")

@@ -106,6 +106,20 @@ def test_enhance_cli_workers_run_and_are_reported_and_a_bad_count_is_one_line(
     assert "workers=0" in err and "positive integer" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_enhance_cli_says_when_bf16_is_emulated(exported_dir, tmp_path, capsys, monkeypatch,
+                                                native):
+    from tfgridnet import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda *_: native)
+    sf.write(tmp_path / "a.wav", np.random.default_rng(5).standard_normal(4000) * 0.1, 16000)
+    assert main(["enhance", str(exported_dir), str(tmp_path / "a.wav"), "--out",
+                 str(tmp_path / "o"), "--precision", "bf16"]) == 0
+    captured = capsys.readouterr()
+    assert "precision bf16" in captured.out
+    assert ("emulated" in captured.err) is (not native)
+
+
 def test_two_inputs_with_one_output_name_are_refused(tmp_path):
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()

@@ -223,3 +223,19 @@ def test_bf16_on_cpu_with_gradient_accumulation(make_config, tmp_path: Path) -> 
     row = _rows(run)[0]
     assert row["step"] == "1" and row["train_batches"] == "2"  # two batches, one optimiser step
     assert np.isfinite(float(row["valid_sisnr"]))
+
+
+def test_bf16_mixed_trains_on_any_cpu_and_is_flagged_where_emulated(make_config, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """An explicit bf16-mixed run trains on a CPU without bf16 instructions, and its log says
+    that bf16 is emulated there (slower than fp32)."""
+    from tfgridnet import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda *_: False)
+    config = config_from_dict(make_config(trainer={"max_epochs": 1, "precision": "bf16-mixed",
+                                                   "accelerator": "cpu"}))
+    run = train(config, tmp_path / "run").run_dir
+    assert json.loads((run / "environment.json").read_text())["precision"] == "bf16-mixed"
+    assert all(np.isfinite(float(r["train_loss"])) for r in _rows(run))
+    log = (run / "logs" / "train.log").read_text()
+    assert "trainer.precision bf16-mixed" in log and "emulated" in log

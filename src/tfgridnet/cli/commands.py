@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfgridnet import hardware
 from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.text import plural
@@ -248,6 +249,10 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
           f"precision {result.precision}, {result.workers} pass(es) at a time, level "
           f"{'matched to the input' if level else 'raw'}; "
           f"{result.limited_samples} samples peak-limited)")
+    if result.precision == "bf16" and result.device == "cpu":
+        note = hardware.bf16_emulation_note()
+        if note:
+            print(f"note: --precision bf16: {note}", file=sys.stderr)
     for source, reason in result.failed:
         print(f"failed: {_name_once(source, reason)}", file=sys.stderr)
     return 1 if result.failed else 0

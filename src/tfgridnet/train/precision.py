@@ -14,7 +14,7 @@ import torch
 
 from tfgridnet import hardware
 
-__all__ = ["auto_precision"]
+__all__ = ["auto_precision", "emulated_bf16_note"]
 
 
 def auto_precision(accelerator: str, cpuinfo: str | os.PathLike = hardware.CPUINFO) -> str:
@@ -24,3 +24,12 @@ def auto_precision(accelerator: str, cpuinfo: str | os.PathLike = hardware.CPUIN
     if accelerator in ("auto", "cpu") and hardware.cpu_has_bf16(cpuinfo):
         return "bf16-mixed"
     return "32-true"
+
+
+def emulated_bf16_note(precision: str, accelerator: str,
+                       cpuinfo: str | os.PathLike = hardware.CPUINFO) -> str | None:
+    """Why an explicit bf16 run will be slow: it trains on a CPU without bf16 instructions."""
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if not precision.startswith("bf16") or not on_cpu:
+        return None
+    return hardware.bf16_emulation_note(cpuinfo)

@@ -41,6 +41,7 @@ from tfgridnet.train.console import progress_bar
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.epoch_log import EpochMonitor
 from tfgridnet.train.module import EnhancementModule
+from tfgridnet.train.precision import emulated_bf16_note
 from tfgridnet.train.preflight import (
     DataCheckFailed,
     ResumeError,
@@ -204,6 +205,9 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     release_log(held, handler)
     for note in data_notes if handler is not None else ():
         log.info("data check: %s", note)
+    slow_precision = emulated_bf16_note(precision, config.trainer.accelerator)
+    if slow_precision and handler is not None:
+        log.warning("trainer.precision %s: %s", precision, slow_precision)
 
     module = EnhancementModule(config.to_dict())
     datamodule = EnhancementDataModule(config, start_epoch=start_epoch)
