@@ -6,8 +6,8 @@ the LSTMs' backward would run in fp16 with nothing guarding its range (smallest 
 Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
 bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
 oneDNN's LSTM in the region's own dtype, so its dtype is left alone, except on CPUs where oneDNN has
-no bf16 LSTM at all (AVX2 only: no AVX512 core, AMX or ARM bf16; the call fails there), which run
-it in float32. oneDNN's bf16 LSTM (v3.12)
+no bf16 LSTM at all (AVX2 only: no AVX512 core, AMX or ARM bf16; an inference call there fails
+to create the primitive), which run it in float32. oneDNN's bf16 LSTM (v3.12)
 is 2-4x slower on some batch sizes: any that is not a multiple of 8 (257 frequency rows, an odd
 frame count), and multiples of 8 whose eighth has a large prime factor (232 = 8 x 29, 424 = 8 x 53,
 992 = 8 x 124 = 8 x 4 x 31; the sweep is in bench/RESULTS.md §10). There the batch is zero-padded
