@@ -189,6 +189,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def publish(benchmark: str, table: str, notes: list[str], append: bool) -> None:
+    """Print the table and its notes; with ``append``, also add them to RESULTS.md."""
+    print(table)
+    print("\n".join(notes))
+    if append:
+        append_results(benchmark, table, notes)
+
+
 def append_results(benchmark: str, table: str, notes: list[str] | None = None) -> None:
     """Append one dated block (machine, command, table) to RESULTS.md; earlier blocks are kept."""
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -40,10 +40,10 @@ import torch
 from _common import (
     REFERENCE_MISSING,
     SAMPLE_RATE,
-    append_results,
     build_models,
     fmt,
     markdown_table,
+    publish,
     set_threads,
 )
 
@@ -202,10 +202,7 @@ def main() -> None:
                 print(" | ".join(rows[-1]), flush=True)
     table = markdown_table(["config", "model", "chunk/overlap s", "workers", f"wall s ({args.seconds:.0f} s)",
                             "RTF", "time / torch fp32", "agreement vs torch fp32"], rows)
-    print(table)
-    print("\n".join(notes))
-    if not args.no_append:
-        append_results("inference (CPU, Enhancer, both backends and precisions)", table, notes)
+    publish("inference (CPU, Enhancer, both backends and precisions)", table, notes, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import append_results, fmt, markdown_table
+from _common import fmt, markdown_table, publish
 
 from tfgridnet.audio.io import load_audio
 from tfgridnet.audio.levels import level_error_db
@@ -100,10 +100,7 @@ def main() -> None:
              f"peak limiter (ceiling {LIMITER_CEILING}) after mixture-consistent gain: {limited} "
              "samples limited",
              "machine shared with other jobs (timings not measured here)"]
-    print(table)
-    print("\n".join(notes))
-    if not args.no_append:
-        append_results("output level corrections", table, notes)
+    publish("output level corrections", table, notes, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import append_results, fmt, markdown_table
+from _common import fmt, markdown_table, publish
 
 from tfgridnet.audio.io import load_audio, save_audio
 from tfgridnet.audio.levels import level_error_db
@@ -126,10 +126,7 @@ def main() -> None:
              "or tuned on",
              f"level correction {'off (raw)' if args.raw_level else 'on'}; noisy SI-SNR "
              f"{fmt(summary['noisy_sisnr_mean'], 2)} dB"]
-    print(table)
-    print("\n".join(notes))
-    if not args.no_append:
-        append_results("real-speech dev set", table, notes)
+    publish("real-speech dev set", table, notes, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import time
 from contextlib import nullcontext
 
 import torch
-from _common import SAMPLE_RATE, append_results, build_models, fmt, markdown_table, set_threads
+from _common import SAMPLE_RATE, build_models, fmt, markdown_table, publish, set_threads
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -199,10 +199,7 @@ def main() -> None:
          f"lower-bound RTF, {threads} cores", f"needs (of ceiling) for RTF {args.target:g}",
          "one pass s (1 thread)",
          "its GFLOP/s (of ceiling)", "LSTMs, of ceiling", "the rest, of ceiling"], rows)
-    print(table)
-    print("\n".join(notes))
-    if not args.no_append:
-        append_results("roofline (CPU ceiling and the RTF it allows)", table, notes)
+    publish("roofline (CPU ceiling and the RTF it allows)", table, notes, append=not args.no_append)
 
 
 if __name__ == "__main__":

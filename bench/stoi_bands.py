@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import append_results, markdown_table
+from _common import markdown_table, publish
 from pystoi import stoi, utils
 from pystoi.stoi import BETA, DYN_RANGE, FS, MINFREQ, N_FRAME, NFFT, NUMBAND, N
 
@@ -77,10 +77,7 @@ def main() -> None:
                       *(f"{g:+.2f}" for g in gain)])
     table = markdown_table([args.by, "n", "noisy STOI", "STOI gain",
                             *(f"{f:.0f}" for f in CENTRES_HZ)], table)
-    print(table)
-    print("\n".join(notes))
-    if not args.no_append:
-        append_results("STOI gain by band", table, notes)
+    publish("STOI gain by band", table, notes, append=not args.no_append)
 
 
 def _at_stoi_rate(path: str | Path) -> np.ndarray:
