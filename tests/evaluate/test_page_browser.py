@@ -1,52 +1,16 @@
 """The listening page in a real headless Chromium, driven by Playwright.
 
-Playwright drives the system's Chromium (found on PATH; no browser download): the test is skipped
-where none is installed, and fails in CI (``CI`` set), where .ci/run installs it.
+The ``page`` fixture (tests/conftest.py) drives the system's Chromium: the test is skipped where none
+is installed, and fails in CI (``CI`` set), where .ci/run installs it.
 """
 
 from __future__ import annotations
-
-import os
-import shutil
 
 import pytest
 import torch
 
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.inference.enhancer import Enhancer
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
-    "google-chrome")
-
-
-def _require_chromium() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail("CI is set but no chromium is installed (apt-get install chromium)")
-    pytest.skip("chromium not installed (Debian: apt-get install chromium); CI runs this test")
-
-
-@pytest.fixture
-def page():
-    """A Playwright page of the system Chromium; ``page.problems`` collects script errors and
-    console errors."""
-    binary = _require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=binary, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-        try:
-            tab = browser.new_page()
-            problems: list[str] = []
-            tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            tab.on("console", lambda message: problems.append(f"console: {message.text}")
-                   if message.type in ("error", "assert") else None)
-            tab.problems = problems
-            yield tab
-        finally:
-            browser.close()
 
 
 class Halve(torch.nn.Module):

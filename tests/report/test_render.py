@@ -35,7 +35,7 @@ def test_report_files_are_written_with_plots(healthy_run):
 def test_html_is_self_contained_and_links_the_evaluation_page(healthy_run):
     write_report(healthy_run)
     page = (healthy_run / "report.html").read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 4
+    assert page.count('src="data:image/png;base64,') == 5  # four training plots, the headline
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert 'href="../eval/index.html"' in page
     assert "<table>" in page and "HEALTHY" in page

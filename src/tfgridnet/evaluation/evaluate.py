@@ -34,6 +34,8 @@ from tfgridnet.evaluation.artifacts import (
     write_visualizations,
 )
 from tfgridnet.evaluation.schema import (
+    RESULTS_FILE,
+    SUMMARY_FILE,
     EvaluationSummary,
     MetricSummary,
     csv_columns,
@@ -290,8 +292,8 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
                        "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
     }).to_json()
-    write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set, conditions)
-    write_json_atomic(out_dir / "summary.json", summary)
+    write_results_csv(out_dir / RESULTS_FILE, ordered, metric_set, conditions)
+    write_json_atomic(out_dir / SUMMARY_FILE, summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
                                        save_audio, metric_set.headline)

@@ -16,8 +16,10 @@ import soundfile as sf
 
 from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
+from tfgridnet.evaluation.schema import PAGE_FILE
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.marks import MARK_CSS, MARKS, mark_html
 
 __all__ = ["write_page", "wav_data_uri", "table_columns"]
 
@@ -35,25 +37,31 @@ def table_columns(headline: str, scored: list[str] | tuple[str, ...],
             *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
             "duration_s", "status")
 
+# The page fits its window down to ~800 px: the body never exceeds the window, every table scrolls
+# inside its own box (.table-box) instead of widening the page, players and plots wrap.
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; color: #222; }
+*, *::before, *::after { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
+  padding: 0 1rem; color: #222; line-height: 1.4; }
 h1 { margin-bottom: .2rem; } .muted { color: #666; }
 .verdict { padding: .8rem 1rem; border-radius: 6px; margin: 1rem 0; font-weight: 600; }
 .bad { background: #fde2e2; border: 2px solid #d62728; } .good { background: #e3f5e1;
   border: 2px solid #2ca02c; } .warn { background: #fff4d6; border: 1px solid #e0a800;
   padding: .5rem 1rem; border-radius: 6px; margin: .4rem 0; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
+.table-box { overflow-x: auto; max-width: 100%; margin: .8rem 0; }
+table { border-collapse: collapse; font-size: .85rem; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 table.sortable th { cursor: pointer; user-select: none; }
+table.sortable td { white-space: nowrap; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after {
   content: " \\25BC"; }
 .utt { border-top: 1px solid #ddd; padding: 1rem 0; }
 .players { display: flex; gap: 1rem; flex-wrap: wrap; }
-.player { flex: 1 1 300px; border-left: 6px solid; padding-left: .5rem; }
+.player { flex: 1 1 240px; min-width: 0; border-left: 6px solid; padding-left: .5rem; }
 .player audio { width: 100%; } .plots { display: flex; gap: .5rem; flex-wrap: wrap; }
-.plots img { width: calc(50% - .5rem); min-width: 400px; }
-"""
+.plots img { flex: 1 1 420px; min-width: 0; max-width: 100%; height: auto; }
+""" + MARK_CSS
 
 # Sorts numerically where both cells are numbers (empty cells last), else as text.
 _SCRIPT = """
@@ -93,6 +101,18 @@ def _png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def _boxed(table: str) -> str:
+    """A table inside its own horizontally scrolling box: a wide table never widens the page."""
+    return f'<div class="table-box">{table}</div>'
+
+
+def _status_cell(value: Any) -> str:
+    """The per-utterance status with its mark; sorts by the status word."""
+    text = html.escape(str(value or ""))
+    mark = MARKS["ok"] if value == "ok" else MARKS["bad"] if value else MARKS["none"]
+    return f'<td data-value="{text}">{mark_html(mark)} {text}</td>'
+
+
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return '<td data-value=""></td>'
@@ -111,16 +131,18 @@ def _verdict(summary: dict[str, Any]) -> str:
     stats = summary["metrics"].get(m.name) or {}
     gain = stats.get("improvement_mean")
     if gain is None:
-        return '<div class="verdict bad">No utterance could be scored.</div>'
+        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} No utterance '
+                'could be scored.</div>')
     unit = f" {m.unit}" if m.unit else ""
     text = (f"Identity baseline (noisy input as output): {m.label} "
             f"{_number(stats['noisy_mean'])}{unit}. Model output: "
             f"{_number(stats['enhanced_mean'])}{unit}, improvement {gain:+.2f}{unit}, "
             f"{100 * (stats.get('share_improved') or 0):.0f}% of utterances improved.")
     if summary.get("worse_than_input"):
-        return ('<div class="verdict bad" id="verdict">The model is WORSE than doing nothing. '
-                f"{html.escape(text)}</div>")
-    return f'<div class="verdict good" id="verdict">{html.escape(text)}</div>'
+        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} The model is '
+                f"WORSE than doing nothing. {html.escape(text)}</div>")
+    return (f'<div class="verdict good" id="verdict">{mark_html(MARKS["ok"])} '
+            f"{html.escape(text)}</div>")
 
 
 def _metric_table(summary: dict[str, Any]) -> str:
@@ -136,7 +158,13 @@ def _metric_table(summary: dict[str, Any]) -> str:
                     f"<td>{_number(s['noisy_median'], '.3f')}</td>"
                     f"<td>{_number(s['enhanced_median'], '.3f')}</td><td>{share}</td>"
                     f"<td>{s['n']}</td></tr>")
-    return "".join(rows) + "</tbody></table>"
+    return _boxed("".join(rows) + "</tbody></table>")
+
+
+def _wrap_after_arrow(cell: str) -> str:
+    """``noisy → enhanced (improvement)`` that may break only before the improvement, so a
+    narrow window gets two tidy lines instead of a wider page."""
+    return html.escape(cell).replace(" → ", "\u00a0→\u00a0")
 
 
 def _breakdown(summary: dict[str, Any]) -> str:
@@ -153,19 +181,19 @@ def _breakdown(summary: dict[str, Any]) -> str:
             f"<th>{html.escape(METRIC_REGISTRY[n].label)}</th>" for n in names)
         body = "".join(
             f"<tr><td>{html.escape(g.group)}</td><td>{g.n}</td>"
-            + "".join(f"<td>{html.escape(group_cell(g.metrics.get(n)))}</td>" for n in names)
+            + "".join(f"<td>{_wrap_after_arrow(group_cell(g.metrics.get(n)))}</td>" for n in names)
             + "</tr>" for g in groups)
-        parts.append(f"<table class='breakdown' id='by-{html.escape(factor)}'><thead><tr>{head}"
-                     f"</tr></thead><tbody>{body}</tbody></table>")
+        parts.append(_boxed(f"<table class='breakdown' id='by-{html.escape(factor)}'><thead><tr>"
+                            f"{head}</tr></thead><tbody>{body}</tbody></table>"))
     return "".join(parts)
 
 
 def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     head = "".join(f"<th>{c}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
-                   for r in rows)
-    return (f"<table class='sortable' id='results'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    body = "".join("<tr>" + "".join(_status_cell(r.get(c)) if c == "status" else _cell(r.get(c))
+                                    for c in columns) + "</tr>" for r in rows)
+    return _boxed(f"<table class='sortable' id='results'><thead><tr>{head}</tr></thead>"
+                  f"<tbody>{body}</tbody></table>")
 
 
 def _utterance(item: dict[str, Any], sample_rate: int, headline: str) -> str:
@@ -189,7 +217,7 @@ def _utterance(item: dict[str, Any], sample_rate: int, headline: str) -> str:
 def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
                items: list[dict[str, Any]], sample_rate: int) -> Path:
     """Write ``out_dir/index.html`` atomically and return its path."""
-    warnings = "".join(f'<div class="warn">{html.escape(w)}</div>'
+    warnings = "".join(f'<div class="warn">{mark_html(MARKS["warn"])} {html.escape(w)}</div>'
                        for w in summary.get("warnings", []))
     failed = "".join(f"<li>{html.escape(f['uttid'])}: {html.escape(f['error'])}</li>"
                      for f in summary.get("failed", []))
@@ -197,8 +225,9 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
     headline = summary.get("headline_metric") or "sisnr"
     label = METRIC_REGISTRY[headline].label
     skipped = summary.get("skipped_metrics") or {}
-    no_reference = (f'<div class="warn" id="no-reference">No clean references: scored by the '
-                    f'non-intrusive metrics only. Not measured: {html.escape(", ".join(skipped))} '
+    no_reference = (f'<div class="warn" id="no-reference">{mark_html(MARKS["info"])} No clean '
+                    'references: scored by the non-intrusive metrics only. Not measured: '
+                    f'{html.escape(", ".join(skipped))} '
                     f'({html.escape(next(iter(skipped.values())))}).</div>' if skipped else "")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -228,4 +257,4 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 <script>{_SCRIPT}</script>
 </body></html>
 """
-    return write_text_atomic(Path(out_dir) / "index.html", page)
+    return write_text_atomic(Path(out_dir) / PAGE_FILE, page)

@@ -25,8 +25,12 @@ from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 __all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
            "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
            "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
-           "MEASUREMENT_COLUMNS", "number_columns"]
+           "MEASUREMENT_COLUMNS", "number_columns", "RESULTS_FILE", "SUMMARY_FILE", "PAGE_FILE"]
 
+# The evaluation folder's files: per-utterance table, summary, listening page.
+RESULTS_FILE = "evaluation_results.csv"
+SUMMARY_FILE = "summary.json"
+PAGE_FILE = "index.html"
 IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 _SISNR = METRIC_REGISTRY["sisnr"]
 

@@ -1,5 +1,6 @@
 """The report's unit of content: one heading, paragraph, list, table or image, already in its
-language. Sections produce blocks; the templates print them."""
+language. Sections produce blocks; the templates print them. Consecutive blocks of one ``section``
+become one ``<section id=...>`` of the HTML page (the Markdown has no such boxes)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,4 @@ class Block:
     header: list[str] | None = None
     rows: list[list[str]] | None = None
     path: Path | None = None
+    section: str = ""

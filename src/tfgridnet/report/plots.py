@@ -1,4 +1,4 @@
-"""Training-curve plots of a run, written atomically as PNG.
+"""Training-curve plots of a run and the headline's evaluation picture, written atomically as PNG.
 
 Figures are built with matplotlib's object API on an Agg canvas (no pyplot state, no global
 backend switch), so importing this module changes nothing for a caller that uses pyplot. Labels
@@ -14,12 +14,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tfgridnet.evaluation.conditions import FACTOR_LABELS
+from tfgridnet.evaluation.schema import RESULTS_FILE
 from tfgridnet.fileio import write_bytes_atomic
 from tfgridnet.report.analysis import Analysis
+from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
+from tfgridnet.report.loading import read_eval_table
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 
-PLOT_NAMES = ("sisnr", "lr", "grad_norm", "memory_throughput")
+PLOT_NAMES = ("sisnr", "lr", "grad_norm", "memory_throughput", HEADLINE_PLOT)
 
 
 def _finite_series(epochs: np.ndarray, values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +147,81 @@ def _memory_throughput(analysis: Analysis) -> bytes | None:
     return _png(fig)
 
 
+_IMPROVED, _WORSE = "tab:green", "tab:red"
+
+
+def _per_utterance(analysis: Analysis, column_pair: tuple[str, str]) -> tuple[np.ndarray, ...]:
+    """The noisy and enhanced scores of every utterance scored on both (empty without the CSV)."""
+    path = analysis.eval_dir / RESULTS_FILE if analysis.eval_dir is not None else None
+    if path is None or not path.is_file():
+        return np.array([]), np.array([])
+    table = read_eval_table(path)
+    if not all(column in table for column in column_pair):
+        return np.array([]), np.array([])
+    noisy, enhanced = (np.array(table[column], dtype=np.float64) for column in column_pair)
+    keep = np.isfinite(noisy) & np.isfinite(enhanced)
+    return noisy[keep], enhanced[keep]
+
+
+def _headline(analysis: Analysis) -> bytes | None:
+    """The headline's picture: noisy vs enhanced per utterance (above the diagonal: improved)
+    and the mean improvement per group of the first condition (noise kind when known)."""
+    ev = analysis.evaluation
+    if ev is None:
+        return None
+    metric = headline_metric(ev)
+    noisy, enhanced = _per_utterance(analysis, (metric.noisy_column, metric.enhanced_column))
+    conditions = ev.get("conditions") or {}
+    factor = next(iter(conditions), None)
+    groups = [g for g in conditions.get(factor, [])
+              if g.metrics.get(metric.name) is not None
+              and g.metrics[metric.name].improvement_mean is not None]
+    panels = int(len(noisy) > 0) + int(bool(groups))
+    if not panels:
+        return None
+    unit = f" ({metric.unit})" if metric.unit else ""
+    fig = _figure(4.4 * panels, 3.0)
+    axes = list(np.atleast_1d(fig.subplots(1, panels)))
+    if len(noisy):
+        ax = axes.pop(0)
+        better = np.array([metric.improvement(a, b) > 0 for a, b in zip(noisy, enhanced)])
+        low = float(min(noisy.min(), enhanced.min()))
+        high = float(max(noisy.max(), enhanced.max()))
+        pad = 0.05 * (high - low) or 1.0
+        ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--",
+                linewidth=0.8, label="no change")
+        ax.scatter(noisy[better], enhanced[better], s=16, color=_IMPROVED,
+                   label=f"improved ({int(better.sum())})")
+        ax.scatter(noisy[~better], enhanced[~better], s=16, color=_WORSE,
+                   label=f"worse ({int((~better).sum())})")
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_xlabel(f"noisy input {metric.label}{unit}")
+        ax.set_ylabel(f"enhanced {metric.label}{unit}")
+        ax.set_title(f"{metric.label} per utterance (n={len(noisy)})", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    if groups:
+        ax = axes.pop(0)
+        gains = [g.metrics[metric.name].improvement_mean for g in groups]
+        y = np.arange(len(groups))[::-1]
+        bars = ax.barh(y, gains, color=[_IMPROVED if gain > 0 else _WORSE for gain in gains])
+        ax.bar_label(bars, labels=[f"{gain:+.2f}" for gain in gains], fontsize=7, padding=2)
+        ax.set_yticks(y, [f"{g.group} (n={g.n})" for g in groups], fontsize=8)
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        span = max(max(gains), 0.0) - min(min(gains), 0.0) or 1.0
+        ax.set_xlim(min(min(gains), 0.0) - 0.22 * span, max(max(gains), 0.0) + 0.22 * span)
+        ax.set_xlabel(f"mean {metric.label} improvement{unit}")
+        ax.set_title(f"{metric.label} improvement by {FACTOR_LABELS.get(factor, factor)}",
+                     fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+    return _png(fig)
+
+
 def write_plots(analysis: Analysis, out_dir: Path) -> dict[str, Path]:
     """Draw every plot the logged columns allow into ``out_dir``; returns name -> PNG path."""
     makers = {"sisnr": _sisnr, "lr": _lr, "grad_norm": _grad_norm,
-              "memory_throughput": _memory_throughput}
+              "memory_throughput": _memory_throughput, HEADLINE_PLOT: _headline}
     written: dict[str, Path] = {}
     for name in PLOT_NAMES:
         data = makers[name](analysis)

@@ -8,6 +8,8 @@ so the two formats cannot say different things.
 from __future__ import annotations
 
 import base64
+import html
+import itertools
 import os
 from collections.abc import Callable
 from functools import cache
@@ -15,8 +17,10 @@ from pathlib import Path
 
 import jinja2
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.marks import MARK_CSS, marks_to_html
 from tfgridnet.report.analysis import Analysis, analyse
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.findings import write_findings
@@ -50,14 +54,31 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+@cache
+def _markdown_to_html() -> MarkdownIt:
+    """CommonMark with tables; raw HTML in the text is escaped, not passed through. Status mark
+    characters become SVG badges (tfgridnet.marks) and each table scrolls inside its own box, so
+    a wide table never widens the page."""
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    parser.add_render_rule("text", lambda self, tokens, idx, options, env:
+                           marks_to_html(escapeHtml(tokens[idx].content)))
+    parser.add_render_rule("table_open", lambda *_: '<div class="table-box"><table>\n')
+    parser.add_render_rule("table_close", lambda *_: "</table></div>\n")
+    return parser
+
+
 def render_html(blocks: list[Block], lang: str) -> str:
-    """Self-contained page: the Markdown rendered by markdown-it-py (raw HTML in the text is
-    escaped, not passed through), plots inlined as base64 PNG, no external resources."""
-    markdown = render_markdown(blocks, _data_uri)
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    """Self-contained page: the Markdown rendered by markdown-it-py, plots inlined as base64 PNG,
+    no external resources; the blocks of one ``section`` inside one ``<section>``."""
+    parts = []
+    for section, group in itertools.groupby(blocks, key=lambda block: block.section):
+        body = _markdown_to_html().render(render_markdown(list(group), _data_uri))
+        parts.append(f'<section id="{html.escape(section)}" class="{html.escape(section)}">'
+                     f"\n{body}</section>\n" if section else body)
     title = blocks[0].text if blocks else "report"
     return _environment().get_template("report.html.j2").render(
-        lang=lang, title=title, body=jinja2.utils.markupsafe.Markup(body))
+        lang=lang, title=title, mark_css=jinja2.utils.markupsafe.Markup(MARK_CSS),
+        body=jinja2.utils.markupsafe.Markup("".join(parts)))
 
 
 def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:

@@ -13,16 +13,18 @@ from typing import Any
 
 from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
+from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks
 from tfgridnet.report.i18n import catalog, fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["Block", "build_blocks", "recommendations"]
 
-ICONS = {"ok": "✅", "warn": "⚠️", "bad": "❌", "none": "—"}
-SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
+ICONS = {key: MARKS[key].text for key in ("ok", "warn", "bad", "none")}
+SEVERITY_ICONS = {severity: mark.text for severity, mark in SEVERITY_MARKS.items()}
 
 
 def _h(text: str, level: int = 2) -> Block:
@@ -114,7 +116,7 @@ def _phases(analysis: Analysis, lang: str) -> list[Block]:
 
 
 def _findings(analysis: Analysis, lang: str) -> list[Block]:
-    rows = [[SEVERITY_ICONS[f.severity] + " " + tr(f"severity.{f.severity}", lang),
+    rows = [[SEVERITY_ICONS[f.severity] + "\u00a0" + tr(f"severity.{f.severity}", lang),
              f"`{f.code}`", f.message(lang)] for f in analysis.findings]
     if not rows:
         return [_h(tr("h.findings", lang)), _p(tr("verdict_why.healthy", lang))]
@@ -355,6 +357,7 @@ def recommendations(analysis: Analysis, lang: str) -> list[str]:
 
 def _plots(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[Block]:
     blocks = [_h(tr("h.plots", lang))]
+    plots = {name: path for name, path in plots.items() if name != HEADLINE_PLOT}  # shown above
     if not plots:
         return blocks + [_p(tr("plots.none", lang))]
     for name, path in plots.items():
@@ -372,6 +375,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
         run_name = f"{config_name} ({run_name})"
     blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
+    blocks += headline_blocks(analysis, lang, plots.get(HEADLINE_PLOT))
     blocks.append(_p(tr("generated", lang, files=files)))
     if analysis.eval_dir is not None:
         key = "eval_auto" if analysis.eval_dir_auto else "eval_given"
