@@ -19,7 +19,13 @@ from tfgridnet.cli.commands import (
     cmd_report,
     cmd_train,
 )
-from tfgridnet.errors import EXIT_CODES, Interrupted, TfgridnetError, UserInputError
+from tfgridnet.errors import (
+    EXIT_CODES,
+    Interrupted,
+    TfgridnetError,
+    UserInputError,
+    missing_extra,
+)
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS
 
@@ -155,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): bf16 autocast on CPUs with AMX/AVX512-BF16, else fp32; "
                         "bf16 output agrees with fp32 to ~34 dB")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime")
+                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime; "
+                        "needs only `pip install 'tfgridnet[onnx]'`, no torch")
     p.add_argument("--compile", action="store_true",
                    help="torch backend: run chunks through torch.compile, one pass at a time "
                         "(on a 2-core CPU, once compiled: a few %% faster in fp32, 6-13 %% in "
@@ -205,6 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tfgridnet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # a torch-free install (pyproject's extras)
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        print(f"tfgridnet {args.command}: error: {exc.name} is not installed: this needs "
+              f"pip install 'tfgridnet[{extra}]'"
+              + (" (or --backend onnx with an exported model.onnx)"
+                 if args.command == "enhance" and extra == "torch" else ""), file=sys.stderr)
+        return UserInputError.exit_code
 
 
 if __name__ == "__main__":
