@@ -28,6 +28,7 @@ from tfgridnet.errors import (
 )
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS
+from tfgridnet.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distillmos", action="store_true",
                    help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                   help="language of the listening page and plots (default en; zh-TW writes "
+                        "index.zh-TW.html and visualizations/*.zh-TW.png)")
     _add_output_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -189,7 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the experiment analysis of a run")
     p.add_argument("run_dir")
     p.add_argument("--eval", default=None, help="an evaluation folder to include")
-    p.add_argument("--lang", choices=["en", "zh-TW"], default="en")
+    p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                   help="report language (default en); in another language the files carry its "
+                        "name (EXPERIMENT_ANALYSIS.zh-TW.md, report.zh-TW.html, plots/*.zh-TW.png) "
+                        "and live beside the English ones; findings.json is the same in every "
+                        "language")
     p.set_defaults(func=cmd_report)
     return parser
 

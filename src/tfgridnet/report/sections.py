@@ -16,7 +16,7 @@ from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
-from tfgridnet.report.i18n import catalog, fmt, tr
+from tfgridnet.report.i18n import catalog, fmt, localized_name, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["Block", "build_blocks", "recommendations"]
@@ -218,7 +218,7 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
         else:
             expected = tr("exp.higher" if metric.higher_is_better else "exp.lower", lang)
             ok = gain > 0
-        rows.append([tr("ev.other", lang, metric=metric.label,
+        rows.append([tr("ev.other", lang, metric=metric.label_in(lang),
                         unit=f" ({metric.unit})" if metric.unit else ""),
                      f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
                      expected, _status(ok, warn=metric.target is not None)])
@@ -236,10 +236,20 @@ def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
         key = f"cond.{factor}"
         title = (tr(key, lang, width=SNR_BIN_DB) if key in catalog(lang).messages
                  else f"`{factor}`")
-        header = [title, "n"] + [METRIC_REGISTRY[n].label for n in names]
+        header = [title, "n"] + [METRIC_REGISTRY[n].label_in(lang) for n in names]
         blocks.append(_table(header, [[g.group, str(g.n)] + [group_cell(g.metrics.get(n))
                                                             for n in names] for g in groups]))
     return blocks
+
+
+def _listening_page(analysis: Analysis, lang: str) -> Path | None:
+    """The evaluation's listening page in ``lang`` when it was written in it, else the one there."""
+    page = analysis.evaluation.get("index_html") if analysis.evaluation else None
+    eval_dir = getattr(analysis, "eval_dir", None)
+    if eval_dir is not None:
+        own = Path(eval_dir) / localized_name("index.html", lang)
+        page = own if own.is_file() else page
+    return page
 
 
 def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
@@ -249,8 +259,9 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         return [_h(tr("h.evaluation", lang)), _p(tr("eval_none", lang))]
     blocks = [_h(tr("h.evaluation", lang)),
               _p(tr("ev.source", lang, n=ev.get("n"), source=ev["source"]))]
-    if ev.get("index_html"):
-        href = Path(os.path.relpath(ev["index_html"], analysis.run_dir)).as_posix()
+    page = _listening_page(analysis, lang)
+    if page is not None:
+        href = Path(os.path.relpath(page, analysis.run_dir)).as_posix()
         blocks.append(_p(tr("ev.link", lang, href=href)))
     failed = ev.get("n_failed")
     failed_row = [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
