@@ -258,3 +258,16 @@ sys.exit(main(["train", "demo", "--out", "run"]) * 10 + main(["enhance", {str(ex
     assert len(lines) == 2, done.stderr
     assert lines[0].startswith("tfgridnet train: error: ") and "tfgridnet[torch]" in lines[0]
     assert lines[1].startswith("tfgridnet enhance: error: ") and "--backend onnx" in lines[1]
+
+
+def test_v3_export_is_refused_in_one_line_with_the_reason(tmp_path, capsys):
+    from tfgridnet.model.tfgridnetv3 import TFGridNetV3
+
+    v3 = TFGridNetV3(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
+                     attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    source = save_exported(v3, 16000, tmp_path / "v3")
+    assert main(["export", str(source), "--format", "onnx", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "TF-GridNetV2 models only" in err and "sample rate" in err and "torch backend" in err
+    assert not (tmp_path / "out" / ONNX_NAME).exists()

@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="RUN_DIR|CKPT")
     p.add_argument("--out", required=True, help="folder for model.safetensors + config.json")
     p.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
-                   help="onnx: also write model.onnx, the whole model waveform to waveform")
+                   help="onnx: also write model.onnx, the whole model waveform to waveform "
+                        "(TF-GridNetV2 only: V3 scales its STFT with each input's rate, which one "
+                        "traced graph cannot; docs/deployment.md)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", formatter_class=_RAW,

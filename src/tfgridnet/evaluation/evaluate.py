@@ -37,6 +37,7 @@ from tfgridnet.evaluation.schema import (
     EvaluationSummary,
     MetricSummary,
     csv_columns,
+    evaluation_warnings,
     select_highlights,
     summarize,
     write_results_csv,
@@ -288,14 +289,15 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     ordered = [rows[p.uttid] for p in pairs]
     elapsed = time.perf_counter() - started
     chosen = select_highlights(ordered, n_plots, metric_set.headline)
-    summary = summarize(ordered, metric_set, conditions).model_copy(update={
+    summary_model = summarize(ordered, metric_set, conditions).model_copy(update={
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
         "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
         "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
                        "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
-    }).to_json()
+    })
+    summary = summary_model.to_json()
     write_results_csv(out_dir / "evaluation_results.csv", ordered, metric_set, conditions)
     write_json_atomic(out_dir / "summary.json", summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
@@ -305,5 +307,6 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     write_recommended(out_dir, summary, ordered)
     from tfgridnet.evaluation.page import write_page
 
-    write_page(out_dir, summary, ordered, page_items, sample_rate, lang)
+    write_page(out_dir, summary, ordered, page_items, sample_rate, lang,
+               warnings=evaluation_warnings(summary_model, lang))
     return EvaluationResult(out_dir, summary)

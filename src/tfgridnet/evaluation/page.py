@@ -194,11 +194,12 @@ def _utterance(item: dict[str, Any], sample_rate: int, headline: str, lang: str)
 
 
 def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
-               items: list[dict[str, Any]], sample_rate: int, lang: str = "en") -> Path:
+               items: list[dict[str, Any]], sample_rate: int, lang: str = "en",
+               warnings: list[str] | None = None) -> Path:
     """Write ``out_dir/index.html`` (``index.<lang>.html`` in another language than English)
-    atomically and return its path."""
+    atomically and return its path; ``warnings`` in ``lang`` (default: the summary's own)."""
     warnings = "".join(f'<div class="warn">{html.escape(w)}</div>'
-                       for w in summary.get("warnings", []))
+                       for w in (summary.get("warnings", []) if warnings is None else warnings))
     failed = "".join(f"<li>{html.escape(f['uttid'])}: {html.escape(f['error'])}</li>"
                      for f in summary.get("failed", []))
     headline = summary.get("headline_metric") or "sisnr"
