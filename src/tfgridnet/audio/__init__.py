@@ -1,9 +1,19 @@
 """Audio: file I/O, resampling, filters and levels; every function works on ``[N]`` or ``[C, N]``.
 
-Names are imported on first use, so reading and resampling (soundfile, soxr) never load scipy's
-filters: the torch-free enhancer (``tfgridnet.onnx``) needs only numpy, soxr and soundfile here.
+``bandpass`` is imported on first use, so reading and resampling (soundfile, soxr) never load
+scipy: the torch-free enhancer (``tfgridnet.onnx``) needs only numpy, soxr and soundfile here.
 """
 
+from tfgridnet.audio.io import (
+    MONO_POLICIES,
+    AudioError,
+    audio_info,
+    load_audio,
+    save_audio,
+    to_mono,
+)
+from tfgridnet.audio.levels import loudness_normalise_pair, peak_normalise_pair, rms_dbfs
+from tfgridnet.audio.resample import resample
 from tfgridnet.lazy import lazy_exports
 
 __all__ = [
@@ -11,12 +21,4 @@ __all__ = [
     "bandpass", "to_mono", "peak_normalise_pair", "loudness_normalise_pair", "rms_dbfs",
 ]
 
-_LAZY = {
-    "bandpass": ".filters",
-    **{name: ".io" for name in ("MONO_POLICIES", "AudioError", "audio_info", "load_audio",
-                                "save_audio", "to_mono")},
-    **{name: ".levels" for name in ("loudness_normalise_pair", "peak_normalise_pair", "rms_dbfs")},
-    "resample": ".resample",
-}
-
-__getattr__ = lazy_exports(__name__, _LAZY)
+__getattr__ = lazy_exports(__name__, {"bandpass": ".filters"})
