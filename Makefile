@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,dnsmos,urgent]'
+	$(PY) -m pip install -q -e '.[torch,test,dnsmos,urgent]'
 	$(PY) -m pip install -q --no-deps $(DISTILLMOS)
 	touch $(STAMP)
 

@@ -7,7 +7,8 @@ so a real bug (any other exception) still shows its traceback. ``UserInputError`
 
 from __future__ import annotations
 
-__all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "EXIT_CODES"]
+__all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "EXIT_CODES",
+           "EXTRA_MODULES", "missing_extra"]
 
 
 class TfgridnetError(Exception):
@@ -37,3 +38,19 @@ class Interrupted(TfgridnetError):
 # Shown in each subcommand's --help epilog, so the codes are documented where they are mapped.
 EXIT_CODES = {0: "success", 1: "problems found or partial failure", 2: "bad input (file, argument, config)",
               130: "interrupted"}
+
+
+# Top-level modules of pyproject's extras (import names), for the one line a torch-free install
+# (the base, or `tfgridnet[onnx]`) prints when a command needs more.
+EXTRA_MODULES = {
+    "onnx": ("onnxruntime",),
+    "torch": ("torch", "lightning", "torchmetrics", "scipy", "matplotlib", "yaml", "pydantic",
+              "safetensors", "pesq", "pystoi", "tensorboard", "espeakng_loader", "jinja2",
+              "markdown_it", "onnx", "onnxscript"),
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra whose module ``exc`` did not find, or None when it is not one of theirs."""
+    top = (exc.name or "").split(".")[0]
+    return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)

@@ -26,15 +26,15 @@ def test_compiled_chunks_equal_eager_and_short_input_stays_eager(tiny_model, sr)
     x = np.random.default_rng(0).standard_normal(int(1.3 * sr)).astype(np.float32) * 0.1
     eager = Enhancer(tiny_model, sr, chunk_seconds=0.5, overlap_seconds=0.1).enhance(x, sr)
     enhancer = Enhancer(tiny_model, sr, chunk_seconds=0.5, overlap_seconds=0.1, compile=True)
-    enhancer.compiled = CountingCalls(enhancer.compiled)
+    enhancer.runner.compiled = CountingCalls(enhancer.runner.compiled)
     compiled = enhancer.enhance(x, sr)
     # chunks at 0 and 0.4 s, then the last one ending at 1.3 s (0.8 s): three full-length passes
-    assert enhancer.compiled.calls == 3
+    assert enhancer.runner.compiled.calls == 3
     assert float(snr(compiled, eager)) > 60
 
     short = x[: int(0.3 * sr)]
     out = enhancer.enhance(short, sr)  # one pass of its own length: eager, no new graph
-    assert enhancer.compiled.calls == 3
+    assert enhancer.runner.compiled.calls == 3
     np.testing.assert_allclose(out, Enhancer(tiny_model, sr, chunk_seconds=0.5).enhance(short, sr),
                                atol=1e-6)
 

@@ -169,3 +169,105 @@ def test_channel_last_embed_in_onnxruntime_at_the_seed_models_size(tmp_path) -> 
     module_error = np.abs(module - want).max()
     assert module_error < 1e-4
     assert np.abs(got - want).max() < 10 * module_error
+
+
+# --- torch-free deployment: tfgridnet.onnx with torch & co. impossible to import -----------------
+
+# Everything of the [torch] extra (and rich, which only the command line uses) raises on import.
+IMPORT_BLOCKER = """
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked)", name=name)
+sys.meta_path.insert(0, Blocker())
+"""
+TORCH_EXTRA = ("torch", "lightning", "pytorch_lightning", "torchmetrics", "torchaudio", "scipy",
+               "matplotlib", "yaml", "pydantic", "safetensors", "pesq", "pystoi", "tensorboard",
+               "jinja2", "markdown_it", "onnx", "onnxscript", "librosa", "espeakng_loader")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def run_blocked(code: str, blocked: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in which importing any of ``blocked`` fails."""
+    return subprocess.run([sys.executable, "-c", IMPORT_BLOCKER.format(blocked=set(blocked)) + code],
+                          cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})
+
+
+def test_torch_free_enhancer_streams_any_rate_multichannel_like_the_torch_path(exported, tmp_path):
+    """tfgridnet.onnx with torch, Lightning, scipy, matplotlib, rich ... unimportable: a stereo
+    array at 44.1 kHz, a long stereo FLAC at 22.05 kHz streamed in blocks and a folder through
+    enhance_files; every output equals the torch backend's through the same code."""
+    rng = np.random.default_rng(5)
+    stereo = (0.1 * rng.standard_normal((int(1.7 * 44100), 2))).astype(np.float32)  # [N, C]
+    np.save(tmp_path / "stereo.npy", stereo)
+    long_file = 0.1 * rng.standard_normal((int(3.1 * 22050), 2))
+    sf.write(tmp_path / "long.flac", long_file, 22050, subtype="PCM_24")
+    (tmp_path / "folder").mkdir()
+    sf.write(tmp_path / "folder" / "mono.wav", 0.1 * rng.standard_normal(4000), 16000)
+    kwargs = dict(chunk_seconds=0.25, overlap_seconds=0.05)
+    code = f"""
+import sys
+import numpy as np
+from tfgridnet.onnx import enhance_files, load
+enhancer = load({str(exported)!r}, **{kwargs!r})
+assert enhancer.backend == "onnx" and enhancer.precision == "fp32"
+np.save("stereo_out.npy", enhancer.enhance(np.load("stereo.npy"), 44100))
+enhancer.enhance_file("long.flac", "long_out.flac")
+result = enhance_files(enhancer, ["folder"], "out_dir")
+assert [p.name for p in result.written] == ["mono.wav"] and not result.failed, result
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {set(TORCH_EXTRA) | {"rich"}!r})
+print("loaded:", heavy)
+"""
+    done = run_blocked(code, TORCH_EXTRA + ("rich",), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "loaded: []"
+
+    torch_enhancer = Enhancer.from_pretrained(exported, backend="torch", precision="fp32",
+                                              **kwargs)
+    pairs = [(np.load(tmp_path / "stereo_out.npy"), torch_enhancer.enhance(stereo, 44100))]
+    torch_enhancer.enhance_file(tmp_path / "long.flac", tmp_path / "long_torch.flac")
+    pairs.append((sf.read(tmp_path / "long_out.flac")[0], sf.read(tmp_path / "long_torch.flac")[0]))
+    torch_enhancer.enhance_file(tmp_path / "folder" / "mono.wav", tmp_path / "mono_torch.wav")
+    pairs.append((sf.read(tmp_path / "out_dir" / "mono.wav")[0],
+                  sf.read(tmp_path / "mono_torch.wav")[0]))
+    for got, want in pairs:
+        assert got.shape == want.shape
+        # the FLAC is 24-bit: one quantisation step apart at most, besides the backends' 1e-4
+        assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max() + 2.0 ** -22
+
+
+def test_torch_free_command_line(exported, tmp_path):
+    """`tfgridnet enhance --backend onnx` runs without the [torch] extra; a command that needs
+    it says which extra to install in one line (exit 2)."""
+    sf.write(tmp_path / "in.wav", 0.1 * np.random.default_rng(6).standard_normal((9000, 2)), 24000)
+    code = f"""
+import sys
+from tfgridnet.cli import main
+rc = main(["enhance", {str(exported)!r}, "in.wav", "--out", "out", "--backend", "onnx"])
+assert rc == 0, rc
+sys.exit(main(["train", "demo", "--out", "run"]) * 10 + main(["enhance", {str(exported)!r},
+                                                              "in.wav", "--out", "out2"]))
+"""
+    done = run_blocked(code, TORCH_EXTRA, tmp_path)
+    assert done.returncode == 22, (done.returncode, done.stderr)
+    assert sf.info(tmp_path / "out" / "in.wav").channels == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("tfgridnet train: error: ") and "tfgridnet[torch]" in lines[0]
+    assert lines[1].startswith("tfgridnet enhance: error: ") and "--backend onnx" in lines[1]
+
+
+def test_v3_export_is_refused_in_one_line_with_the_reason(tmp_path, capsys):
+    from tfgridnet.model.tfgridnetv3 import TFGridNetV3
+
+    v3 = TFGridNetV3(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
+                     attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    source = save_exported(v3, 16000, tmp_path / "v3")
+    assert main(["export", str(source), "--format", "onnx", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "TF-GridNetV2 models only" in err and "sample rate" in err and "torch backend" in err
+    assert not (tmp_path / "out" / ONNX_NAME).exists()

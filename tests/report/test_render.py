@@ -78,15 +78,20 @@ def test_zh_tw_report_has_the_same_numbers_and_codes(users_run):
     english = (users_run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
     findings_en = json.loads((users_run / "findings.json").read_text(encoding="utf-8"))
     write_report(users_run, eval_dir, lang="zh-TW")
-    chinese = (users_run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
+    chinese = (users_run / "EXPERIMENT_ANALYSIS.zh-TW.md").read_text(encoding="utf-8")
     findings_zh = json.loads((users_run / "findings.json").read_text(encoding="utf-8"))
 
+    # Both languages live side by side; the English files are unchanged by the Chinese report.
+    assert (users_run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8") == english
+    assert (users_run / "report.html").is_file() and (users_run / "report.zh-TW.html").is_file()
+    for plot in ("sisnr", "lr", "grad_norm", "memory_throughput"):
+        assert (users_run / "plots" / f"{plot}.png").is_file()
+        assert (users_run / "plots" / f"{plot}.zh-TW.png").is_file()
+    assert "](plots/sisnr.zh-TW.png)" in chinese
     assert Counter(NUMBER.findall(chinese)) == Counter(NUMBER.findall(english))
     codes = re.compile(r"`([a-z_]+)`")
     assert Counter(codes.findall(chinese)) == Counter(codes.findall(english))
-    assert [(f["code"], f["severity"], f["evidence"]) for f in findings_zh] == \
-        [(f["code"], f["severity"], f["evidence"]) for f in findings_en]
-    assert all(re.search(r"[\u4e00-\u9fff]", f["message"]) for f in findings_zh)
+    assert findings_zh == findings_en  # findings.json is language-neutral: one file for both
     headings = [line for line in chinese.splitlines() if line.startswith("#")]
     assert all(re.search(r"[\u4e00-\u9fff]", h) for h in headings)
     assert "## 問題診斷" in chinese and "## 建議" in chinese
@@ -121,8 +126,13 @@ def test_cli_prints_verdict_and_paths(users_run, capsys):
                  "--lang", "zh-TW"])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("verdict: broken")
-    assert "eval_noisy_sisnr_abnormal" in out and "EXPERIMENT_ANALYSIS.md" in out
+    assert out.startswith("結論：故障（broken）（3 個錯誤、7 個警告、1 則資訊）\n  錯誤：")
+    assert "eval_noisy_sisnr_abnormal" in out and "EXPERIMENT_ANALYSIS.zh-TW.md" in out
+    assert main(["report", str(users_run), "--eval",
+                 str(users_run.parent / "inference_epoch_100")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("verdict: BROKEN (3 errors, 7 warnings, 1 note)\n  error: ")
+    assert f"wrote {users_run / 'EXPERIMENT_ANALYSIS.md'}" in out
 
 
 def test_cli_on_a_folder_without_metrics_exits_2_with_a_clear_message(tmp_path, capsys):
@@ -141,11 +151,11 @@ def test_one_epoch_run_without_validation_still_gets_a_report(tmp_path):
     (tmp_path / "metrics.csv").write_text(
         "epoch,step,train_loss,train_sisnr,valid_sisnr,lr\n0,10,-3.5,3.5,,0.001\n")
     write_report(tmp_path, lang="zh-TW")
-    text = (tmp_path / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
+    text = (tmp_path / "EXPERIMENT_ANALYSIS.zh-TW.md").read_text(encoding="utf-8")
     assert "可疑" in text.splitlines()[2]  # nothing can be certified without validation
     assert "`insufficient_evidence`" in text
     assert "`metrics.csv:valid_sisnr`" in text
-    assert (tmp_path / "plots" / "sisnr.png").is_file()
+    assert (tmp_path / "plots" / "sisnr.zh-TW.png").is_file()
 
 
 def test_title_names_the_experiment_from_its_config(healthy_run):

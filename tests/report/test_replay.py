@@ -70,7 +70,7 @@ def test_users_report_says_so_in_its_first_lines_and_never_praises(users_run):
     assert findings[0]["evidence"]["noisy_sisnr_mean"] == pytest.approx(-36.4, abs=1e-3)
 
     write_report(users_run, eval_dir, lang="zh-TW")
-    zh = (users_run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
+    zh = (users_run / "EXPERIMENT_ANALYSIS.zh-TW.md").read_text(encoding="utf-8")
     assert "故障" in "\n".join(zh.splitlines()[:6])
     assert not any(phrase in zh for phrase in PRAISE_ZH)
 

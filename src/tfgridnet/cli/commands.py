@@ -14,7 +14,6 @@ from pathlib import Path
 from tfgridnet import hardware
 from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
-from tfgridnet.text import plural
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -83,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
         device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
-        level=not args.raw_level,
+        level=not args.raw_level, lang=args.lang,
     )
 
 
@@ -201,16 +200,19 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
-                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True,
+                 lang: str = "en") -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
+    from tfgridnet.report.i18n import localized_name
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
-                      distillmos=distillmos, level=level)
+                      distillmos=distillmos, level=level, lang=lang)
     print(format_summary(result))
-    print(f"results in {result.out_dir} (open {Path(result.out_dir) / 'index.html'})")
+    page = Path(result.out_dir) / localized_name("index.html", lang)
+    print(f"results in {result.out_dir} (open {page})")
     for failure in result.failed:
         print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
     return 1 if result.n_failed else 0
@@ -273,16 +275,18 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
                              "into it; copy the run folder somewhere writable and report on the copy")
     analysis = analyse(run_dir, eval_dir)
     paths = write_analysis(analysis, lang)
-    counts = {s: sum(f.severity == s for f in analysis.findings)
-              for s in ("error", "warning", "info")}
-    print(f"verdict: {analysis.verdict} ({plural(counts['error'], 'error')}, "
-          f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'note')})")
+    counts = {key: sum(f.severity == severity for f in analysis.findings)
+              for key, severity in (("errors", "error"), ("warnings", "warning"), ("notes", "info"))}
+    print(tr("console.verdict", lang, verdict=tr(f"verdict.{analysis.verdict}", lang),
+             **{key: tr(f"console.{key}_one", lang) if n == 1 else tr(f"console.{key}", lang, n=n)
+                for key, n in counts.items()}))
     for finding in analysis.findings:
         if finding.severity != "info":
-            print(f"  {finding.severity}: {finding.code}: {finding.message(lang)}")
+            print(tr("console.finding", lang, severity=tr(f"severity.{finding.severity}", lang),
+                     code=finding.code, message=finding.message(lang)))
     if analysis.eval_dir_auto:
-        print(f"evaluation folder found next to the run: {analysis.eval_dir}")
+        print(tr("console.eval_found", lang, path=analysis.eval_dir))
     for name in ("markdown", "html", "findings"):
-        print(f"wrote {paths[name]}")
-    print(f"plots in {analysis.run_dir / 'plots'}")
+        print(tr("console.wrote", lang, path=paths[name]))
+    print(tr("console.plots", lang, path=analysis.run_dir / "plots"))
     return 0

@@ -19,9 +19,16 @@ from tfgridnet.cli.commands import (
     cmd_report,
     cmd_train,
 )
-from tfgridnet.errors import EXIT_CODES, Interrupted, TfgridnetError, UserInputError
+from tfgridnet.errors import (
+    EXIT_CODES,
+    Interrupted,
+    TfgridnetError,
+    UserInputError,
+    missing_extra,
+)
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS
+from tfgridnet.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -134,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distillmos", action="store_true",
                    help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                   help="language of the listening page and plots (default en; zh-TW writes "
+                        "index.zh-TW.html and visualizations/*.zh-TW.png)")
     _add_output_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -155,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): bf16 autocast on CPUs with AMX/AVX512-BF16, else fp32; "
                         "bf16 output agrees with fp32 to ~34 dB")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime")
+                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime; "
+                        "needs only `pip install 'tfgridnet[onnx]'`, no torch")
     p.add_argument("--compile", action="store_true",
                    help="torch backend: run chunks through torch.compile, one pass at a time "
                         "(on a 2-core CPU, once compiled: a few %% faster in fp32, 6-13 %% in "
@@ -173,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="RUN_DIR|CKPT")
     p.add_argument("--out", required=True, help="folder for model.safetensors + config.json")
     p.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
-                   help="onnx: also write model.onnx, the whole model waveform to waveform")
+                   help="onnx: also write model.onnx, the whole model waveform to waveform "
+                        "(TF-GridNetV2 only: V3 scales its STFT with each input's rate, which one "
+                        "traced graph cannot; docs/deployment.md)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", formatter_class=_RAW,
@@ -182,7 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the experiment analysis of a run")
     p.add_argument("run_dir")
     p.add_argument("--eval", default=None, help="an evaluation folder to include")
-    p.add_argument("--lang", choices=["en", "zh-TW"], default="en")
+    p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                   help="report language (default en); in another language the files carry its "
+                        "name (EXPERIMENT_ANALYSIS.zh-TW.md, report.zh-TW.html, plots/*.zh-TW.png) "
+                        "and live beside the English ones; findings.json is the same in every "
+                        "language")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -205,6 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tfgridnet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # a torch-free install (pyproject's extras)
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        print(f"tfgridnet {args.command}: error: {exc.name} is not installed: this needs "
+              f"pip install 'tfgridnet[{extra}]'"
+              + (" (or --backend onnx with an exported model.onnx)"
+                 if args.command == "enhance" and extra == "torch" else ""), file=sys.stderr)
+        return UserInputError.exit_code
 
 
 if __name__ == "__main__":

@@ -81,8 +81,15 @@ def _audio_link(out_dir: Path, kind: str, uttid: str) -> str:
     return f"[{kind}]({kind}/{uttid}.wav)" if path.is_file() else f"{kind}: not saved"
 
 
+def plot_path(out_dir: Path, uttid: str, kind: str, lang: str = "en") -> Path:
+    """Where an utterance's ``waveform`` or ``spectrogram`` plot in ``lang`` is written."""
+    from tfgridnet.report.i18n import localized_name
+
+    return out_dir / "visualizations" / localized_name(f"{uttid}_{kind}.png", lang)
+
+
 def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
-                              metric: str = "sisnr") -> Path:
+                              metric: str = "sisnr", lang: str = "en") -> Path:
     m = METRIC_REGISTRY[metric]
     unit = f" ({m.unit})" if m.unit else ""
     lines = ["# Visualisations", "",
@@ -94,8 +101,9 @@ def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, A
     for group, r in chosen:
         u = r["uttid"]
         lines.append(f"| {group} | {u} | {r[m.delta_column]:+.2f} | {r[m.noisy_column]:.2f} | "
-                     f"{r[m.enhanced_column]:.2f} | [png]({u}_waveform.png) | "
-                     f"[png]({u}_spectrogram.png) |")
+                     f"{r[m.enhanced_column]:.2f} | "
+                     f"[png]({plot_path(out_dir, u, 'waveform', lang).name}) | "
+                     f"[png]({plot_path(out_dir, u, 'spectrogram', lang).name}) |")
     return write_text_atomic(out_dir / "visualizations" / "VISUALIZATION_INDEX.md",
                              "\n".join(lines) + "\n")
 
@@ -190,14 +198,16 @@ def save_triplet(out_dir: Path, uttid: str, noisy: np.ndarray, enhanced: np.ndar
 
 def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
                           pairs: dict[str, Any], enhancer: Enhancer,
-                          audio_saved: bool, metric: str = "sisnr") -> list[dict[str, Any]]:
-    """Plots of the highlighted utterances. Only these few are held in memory: their audio is
-    read back from the saved WAVs (what a listener hears), or enhanced again when not saved."""
+                          audio_saved: bool, metric: str = "sisnr",
+                          lang: str = "en") -> list[dict[str, Any]]:
+    """Plots of the highlighted utterances, their text in ``lang``. Only these few are held in
+    memory: their audio is read back from the saved WAVs (what a listener hears), or enhanced
+    again when not saved."""
     from tfgridnet.evaluation.plots import plot_spectrograms, plot_waveforms
+    from tfgridnet.report.i18n import tr
 
     m = METRIC_REGISTRY[metric]
     items = []
-    vis = out_dir / "visualizations"
     for group, row in chosen:
         kinds = ("noisy", "enhanced") + (("clean",) if pairs[row["uttid"]].clean else ())
         saved = [out_dir / kind / f"{row['uttid']}.wav" for kind in kinds]
@@ -207,12 +217,14 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
         else:
             noisy, clean, _ = load_pair(pairs[row["uttid"]], enhancer.sample_rate)
             enhanced = enhancer.enhance_mono(noisy)
-        title = (f"{row['uttid']}: {m.label} {row[m.noisy_column]:.2f} -> "
-                 f"{row[m.enhanced_column]:.2f}{_unit(m)} ({row[m.delta_column]:+.2f})")
+        title = tr("fig.utterance", lang, uttid=row["uttid"], metric=m.label_in(lang),
+                   noisy=row[m.noisy_column], enhanced=row[m.enhanced_column], unit=_unit(m),
+                   change=row[m.delta_column])
         waveform = plot_waveforms(noisy, enhanced, clean, enhancer.sample_rate,
-                                  vis / f"{row['uttid']}_waveform.png", title)
+                                  plot_path(out_dir, row["uttid"], "waveform", lang), title, lang)
         spectrogram = plot_spectrograms(noisy, enhanced, clean, enhancer.sample_rate,
-                                        vis / f"{row['uttid']}_spectrogram.png", title)
+                                        plot_path(out_dir, row["uttid"], "spectrogram", lang),
+                                        title, lang)
         items.append({"group": group, "row": row, "noisy": noisy, "enhanced": enhanced,
                       "clean": clean, "waveform": waveform, "spectrogram": spectrogram})
     return items

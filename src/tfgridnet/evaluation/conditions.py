@@ -20,7 +20,7 @@ from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 
 __all__ = ["SNR_BIN_DB", "DURATION_BINS_S", "DURATION_FACTOR", "MAX_GROUPS", "GroupMetric",
-           "ConditionGroup", "breakdown", "read_breakdown", "condition_group", "FACTOR_LABELS",
+           "ConditionGroup", "breakdown", "read_breakdown", "condition_group", "factor_label",
            "group_cell"]
 
 SNR_BIN_DB = 5.0  # width of the input-SNR bins
@@ -28,8 +28,15 @@ DURATION_BINS_S = (3.0, 6.0)  # <3 s, 3-6 s, >=6 s
 DURATION_FACTOR = "duration_s"  # the row key the evaluator stores each utterance's length under
 MAX_GROUPS = 12  # a text column with more distinct values is an id, not a condition
 UNKNOWN = "(none)"  # rows without a value for the condition
-FACTOR_LABELS = {NOISE_KIND_COLUMN: "noise kind", SNR_COLUMN: f"input SNR ({SNR_BIN_DB:g} dB bins)",
-                 DURATION_FACTOR: "duration"}  # other condition columns show their own name
+
+
+def factor_label(factor: str, lang: str) -> str | None:
+    """A condition's name for people in ``lang`` (catalog key ``cond.<factor>``), or None for a
+    user's own column, which shows its own name."""
+    from tfgridnet.report.i18n import catalog, tr
+
+    key = f"cond.{factor}"
+    return tr(key, lang, width=SNR_BIN_DB) if key in catalog(lang).messages else None
 
 
 class GroupMetric(BaseModel):

@@ -39,6 +39,7 @@ from tfgridnet.evaluation.schema import (
     EvaluationSummary,
     MetricSummary,
     csv_columns,
+    evaluation_warnings,
     select_highlights,
     summarize,
     write_results_csv,
@@ -136,15 +137,20 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             distillmos: bool = False, level: bool = True) -> EvaluationResult:
+             distillmos: bool = False, level: bool = True, lang: str = "en") -> EvaluationResult:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
     (an :class:`EvaluationResult`, which reads as the summary dict).
+
+    ``lang`` is the language of the listening page and the plots (``index.html``, or
+    ``index.zh-TW.html`` and ``visualizations/*.zh-TW.png`` in Traditional Chinese).
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
     """
+    from tfgridnet.report.i18n import catalog
     from tfgridnet.safety import claim_output_dir, refuse_input_folder
 
+    catalog(lang)  # an unknown language is refused before any work
     pairs = read_manifest(manifest, require=("noisy",))
     inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)
                                  if p is not None]
@@ -153,13 +159,14 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
                          n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
                          chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress,
-                         distillmos=distillmos, level=level)
+                         distillmos=distillmos, level=level, lang=lang)
 
 
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool, level: bool) -> EvaluationResult:
+              progress: bool, distillmos: bool, level: bool, lang: str = "en"
+              ) -> EvaluationResult:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
@@ -284,22 +291,24 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     ordered = [rows[p.uttid] for p in pairs]
     elapsed = time.perf_counter() - started
     chosen = select_highlights(ordered, n_plots, metric_set.headline)
-    summary = summarize(ordered, metric_set, conditions).model_copy(update={
+    summary_model = summarize(ordered, metric_set, conditions).model_copy(update={
         "model": model_name, "manifest": str(manifest), "sample_rate": sample_rate,
         "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
         "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
                        "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
-    }).to_json()
+    })
+    summary = summary_model.to_json()
     write_results_csv(out_dir / RESULTS_FILE, ordered, metric_set, conditions)
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
-                                       save_audio, metric_set.headline)
-    write_visualization_index(out_dir, chosen, metric_set.headline)
+                                       save_audio, metric_set.headline, lang)
+    write_visualization_index(out_dir, chosen, metric_set.headline, lang)
     write_recommended(out_dir, summary, ordered)
     from tfgridnet.evaluation.page import write_page
 
-    write_page(out_dir, summary, ordered, page_items, sample_rate)
+    write_page(out_dir, summary, ordered, page_items, sample_rate, lang,
+               warnings=evaluation_warnings(summary_model, lang))
     return EvaluationResult(out_dir, summary)

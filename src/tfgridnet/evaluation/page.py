@@ -1,6 +1,8 @@
 """The listening page: one self-contained ``index.html`` (audio and plots embedded as data URIs,
 no network, works opened from disk) with the verdict first, the summary, a sortable table and
-noisy / enhanced / clean players side by side for the highlighted utterances."""
+noisy / enhanced / clean players side by side for the highlighted utterances. Its text comes from
+the report's catalogs (``report.i18n``) in the evaluation's language: ``index.html`` in English,
+``index.zh-TW.html`` in Traditional Chinese."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
+from tfgridnet.evaluation.conditions import factor_label, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.schema import PAGE_FILE
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.marks import MARK_CSS, MARKS, mark_html
+from tfgridnet.report.i18n import localized_name, tr
 
 __all__ = ["write_page", "wav_data_uri", "table_columns"]
 
@@ -126,34 +129,35 @@ def _number(value: Any, fmt: str = ".2f") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def _verdict(summary: dict[str, Any]) -> str:
+def _verdict(summary: dict[str, Any], lang: str) -> str:
     m = METRIC_REGISTRY[summary.get("headline_metric") or "sisnr"]
     stats = summary["metrics"].get(m.name) or {}
     gain = stats.get("improvement_mean")
     if gain is None:
-        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} No utterance '
-                'could be scored.</div>')
+        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} '
+                f'{html.escape(tr("page.none_scored", lang))}</div>')
     unit = f" {m.unit}" if m.unit else ""
-    text = (f"Identity baseline (noisy input as output): {m.label} "
-            f"{_number(stats['noisy_mean'])}{unit}. Model output: "
-            f"{_number(stats['enhanced_mean'])}{unit}, improvement {gain:+.2f}{unit}, "
-            f"{100 * (stats.get('share_improved') or 0):.0f}% of utterances improved.")
+    text = tr("page.baseline", lang, metric=m.label_in(lang), noisy=_number(stats["noisy_mean"]),
+              enhanced=_number(stats["enhanced_mean"]), unit=unit, gain=gain,
+              improved=100 * (stats.get("share_improved") or 0))
     if summary.get("worse_than_input"):
-        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} The model is '
-                f"WORSE than doing nothing. {html.escape(text)}</div>")
+        return (f'<div class="verdict bad" id="verdict">{mark_html(MARKS["bad"])} '
+                f'{html.escape(tr("page.worse", lang))} {html.escape(text)}</div>')
     return (f'<div class="verdict good" id="verdict">{mark_html(MARKS["ok"])} '
             f"{html.escape(text)}</div>")
 
 
-def _metric_table(summary: dict[str, Any]) -> str:
-    rows = ["<table id='summary'><thead><tr><th>metric</th><th>identity baseline (noisy)</th>"
-            "<th>enhanced</th><th>improvement (mean ± std)</th><th>noisy median</th>"
-            "<th>enhanced median</th><th>improved</th><th>n</th></tr></thead><tbody>"]
+def _metric_table(summary: dict[str, Any], lang: str) -> str:
+    head = "".join(f"<th>{html.escape(tr(f'page.col_{key}', lang))}</th>" for key in (
+        "metric", "noisy", "enhanced", "improvement", "noisy_median", "enhanced_median",
+        "improved")) + "<th>n</th>"
+    rows = [f"<table id='summary'><thead><tr>{head}</tr></thead><tbody>"]
     for metric, s in summary["metrics"].items():
         share = "n/a" if s["share_improved"] is None else f"{100 * s['share_improved']:.0f}%"
         spread = ("n/a" if s["improvement_mean"] is None
                   else f"{s['improvement_mean']:+.3f} ± {s['improvement_std']:.3f}")
-        rows.append(f"<tr><td>{metric}</td><td>{_number(s['noisy_mean'], '.3f')}</td>"
+        rows.append(f"<tr><td>{html.escape(METRIC_REGISTRY[metric].label_in(lang))}</td>"
+                    f"<td>{_number(s['noisy_mean'], '.3f')}</td>"
                     f"<td>{_number(s['enhanced_mean'], '.3f')}</td><td>{spread}</td>"
                     f"<td>{_number(s['noisy_median'], '.3f')}</td>"
                     f"<td>{_number(s['enhanced_median'], '.3f')}</td><td>{share}</td>"
@@ -167,18 +171,18 @@ def _wrap_after_arrow(cell: str) -> str:
     return html.escape(cell).replace(" → ", "\u00a0→\u00a0")
 
 
-def _breakdown(summary: dict[str, Any]) -> str:
+def _breakdown(summary: dict[str, Any], lang: str) -> str:
     """One table per condition (URGENT-style): each group's means of every metric."""
     tables = read_breakdown(summary)
     if not tables:
         return ""
     names = list(summary["metrics"])
-    parts = ["<h2>By condition</h2><p class='muted'>Means per group: noisy → enhanced "
-             "(improvement; for the level error, how much closer to 0 dB).</p>"]
+    parts = [f"<h2>{html.escape(tr('h.conditions', lang))}</h2>"
+             f"<p class='muted'>{html.escape(tr('cond.note', lang))}</p>"]
     for factor, groups in tables.items():
-        label = html.escape(FACTOR_LABELS.get(factor, factor))
+        label = html.escape(factor_label(factor, lang) or factor)
         head = f"<th>{label}</th><th>n</th>" + "".join(
-            f"<th>{html.escape(METRIC_REGISTRY[n].label)}</th>" for n in names)
+            f"<th>{html.escape(METRIC_REGISTRY[n].label_in(lang))}</th>" for n in names)
         body = "".join(
             f"<tr><td>{html.escape(g.group)}</td><td>{g.n}</td>"
             + "".join(f"<td>{_wrap_after_arrow(group_cell(g.metrics.get(n)))}</td>" for n in names)
@@ -196,65 +200,71 @@ def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
                   f"<tbody>{body}</tbody></table>")
 
 
-def _utterance(item: dict[str, Any], sample_rate: int, headline: str) -> str:
+def _utterance(item: dict[str, Any], sample_rate: int, headline: str, lang: str) -> str:
     row = item["row"]
     m = METRIC_REGISTRY[headline]
     players = "".join(
         f'<div class="player" style="border-color:{COLORS[kind]}">'
-        f'<div style="color:{COLORS[kind]}"><b>{kind.capitalize()}</b></div>'
+        f'<div style="color:{COLORS[kind]}"><b>{html.escape(tr(f"signal.{kind}", lang))}</b></div>'
         f'<audio controls preload="metadata" data-kind="{kind}" '
         f'src="{wav_data_uri(item[kind], sample_rate)}"></audio></div>'
         for kind in ("noisy", "enhanced", "clean") if item.get(kind) is not None)
     uttid = html.escape(row["uttid"])
     plots = "".join(f'<img alt="{uttid} {name}" src="{_png_data_uri(item[name])}">'
                     for name in ("waveform", "spectrogram"))
-    return (f'<div class="utt" id="utt-{uttid}"><h3>{item["group"]}: {uttid} '
-            f'<span class="muted">{m.label} {row[m.noisy_column]:.2f} → '
+    group = html.escape(tr(f"page.group.{item['group']}", lang))
+    return (f'<div class="utt" id="utt-{uttid}"><h3>{group}: {uttid} '
+            f'<span class="muted">{html.escape(m.label_in(lang))} {row[m.noisy_column]:.2f} → '
             f'{row[m.enhanced_column]:.2f} {m.unit} ({row[m.delta_column]:+.2f})</span></h3>'
             f'<div class="players">{players}</div><div class="plots">{plots}</div></div>')
 
 
 def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
-               items: list[dict[str, Any]], sample_rate: int) -> Path:
-    """Write ``out_dir/index.html`` atomically and return its path."""
+               items: list[dict[str, Any]], sample_rate: int, lang: str = "en",
+               warnings: list[str] | None = None) -> Path:
+    """Write ``out_dir/index.html`` (``index.<lang>.html`` in another language than English)
+    atomically and return its path; ``warnings`` in ``lang`` (default: the summary's own)."""
     warnings = "".join(f'<div class="warn">{mark_html(MARKS["warn"])} {html.escape(w)}</div>'
-                       for w in summary.get("warnings", []))
+                       for w in (summary.get("warnings", []) if warnings is None else warnings))
     failed = "".join(f"<li>{html.escape(f['uttid'])}: {html.escape(f['error'])}</li>"
                      for f in summary.get("failed", []))
-    model = html.escape(str(summary.get("model", "")))
     headline = summary.get("headline_metric") or "sisnr"
-    label = METRIC_REGISTRY[headline].label
+    label = METRIC_REGISTRY[headline].label_in(lang)
     skipped = summary.get("skipped_metrics") or {}
-    no_reference = (f'<div class="warn" id="no-reference">{mark_html(MARKS["info"])} No clean '
-                    'references: scored by the non-intrusive metrics only. Not measured: '
-                    f'{html.escape(", ".join(skipped))} '
-                    f'({html.escape(next(iter(skipped.values())))}).</div>' if skipped else "")
+    no_reference = ('<div class="warn" id="no-reference">' + mark_html(MARKS["info"]) + ' '
+                    + html.escape(tr("page.no_reference", lang, metrics=", ".join(skipped),
+                                     reason=next(iter(skipped.values()))))
+                    + '</div>' if skipped else "")
+    meta = html.escape(tr("page.meta", lang, model=summary.get("model", ""), n=summary["n"],
+                          failed=summary["n_failed"], rate=sample_rate,
+                          device=summary.get("device", "")))
+    t = {key: html.escape(tr(f"page.{key}", lang)) for key in (
+        "heading", "summary", "failed", "colours", "no_utterance", "all", "sort")}
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tfgridnet evaluation: {model}</title>
+<title>{html.escape(tr("page.title", lang, model=summary.get("model", "")))}</title>
 <link rel="icon" href="data:,">
 <style>{_STYLE}</style></head>
 <body>
-<h1>Evaluation</h1>
-<div class="muted">model {model} · {summary['n']} utterances ({summary['n_failed']} failed) ·
-{sample_rate} Hz · device {html.escape(str(summary.get('device', '')))}</div>
-{_verdict(summary)}
+<h1>{t["heading"]}</h1>
+<div class="muted">{meta}</div>
+{_verdict(summary, lang)}
 {no_reference}
 {warnings}
-<h2>Summary</h2>
-{_metric_table(summary)}
-{_breakdown(summary)}
-{f'<h2>Failed utterances</h2><ul>{failed}</ul>' if failed else ''}
-<h2>Listen: best and worst by {label} improvement</h2>
-<p class="muted">Noisy red, Enhanced green, Clean blue. Spectrograms: STFT 512 / hop 256.</p>
-{''.join(_utterance(item, sample_rate, headline) for item in items)
- or '<p>No utterance to show.</p>'}
-<h2>All utterances</h2>
-<p class="muted">Click a column header to sort.</p>
+<h2>{t["summary"]}</h2>
+{_metric_table(summary, lang)}
+{_breakdown(summary, lang)}
+{f'<h2>{t["failed"]}</h2><ul>{failed}</ul>' if failed else ''}
+<h2>{html.escape(tr("page.listen", lang, metric=label))}</h2>
+<p class="muted">{t["colours"]}</p>
+{''.join(_utterance(item, sample_rate, headline, lang) for item in items)
+ or f'<p>{t["no_utterance"]}</p>'}
+<h2>{t["all"]}</h2>
+<p class="muted">{t["sort"]}</p>
 {_results_table(rows, table_columns(headline, list(summary["metrics"]),
                                     summary.get("condition_columns") or ()))}
 <script>{_SCRIPT}</script>
 </body></html>
 """
-    return write_text_atomic(Path(out_dir) / PAGE_FILE, page)
+    return write_text_atomic(Path(out_dir) / localized_name(PAGE_FILE, lang), page)

@@ -25,7 +25,8 @@ from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 __all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
            "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
            "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
-           "MEASUREMENT_COLUMNS", "number_columns", "RESULTS_FILE", "SUMMARY_FILE", "PAGE_FILE"]
+           "MEASUREMENT_COLUMNS", "number_columns", "evaluation_warnings", "RESULTS_FILE",
+           "SUMMARY_FILE", "PAGE_FILE"]
 
 # The evaluation folder's files: per-utterance table, summary, listening page.
 RESULTS_FILE = "evaluation_results.csv"
@@ -249,31 +250,30 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
     return summary
 
 
-def _warnings(summary: EvaluationSummary) -> list[str]:
+def _warnings(summary: EvaluationSummary, lang: str = "en") -> list[str]:
+    """What is wrong with these scores, in ``lang`` (summary.json keeps the English)."""
+    from tfgridnet.report.i18n import tr
+
     warnings: list[str] = []
     low, high = NOISY_SISNR_PLAUSIBLE_DB
     noisy_mean = summary.noisy_sisnr_mean
     if noisy_mean is not None and not low <= noisy_mean <= high:
-        warnings.append(
-            f"The noisy inputs score {noisy_mean:.1f} dB SI-SNR against their clean references, "
-            f"outside the plausible [{low:.0f}, {high:.0f}] dB: the pairs are probably broken "
-            "(misaligned, shifted, swapped, different utterances or wrong scale), so these "
-            "numbers say nothing about the model. Run `tfgridnet check-data MANIFEST`.")
+        warnings.append(tr("evalwarn.noisy_implausible", lang, noisy=noisy_mean, low=low,
+                           high=high))
     if summary.worse_than_input:
         headline = METRIC_REGISTRY[summary.headline_metric or _SISNR.name]
         gain = summary.metrics[headline.name].improvement_mean or 0.0
-        warnings.append(
-            f"The model is worse than doing nothing: mean {headline.label} improvement "
-            f"{gain:+.2f}{' ' + headline.unit if headline.unit else ''} against the identity "
-            "baseline.")
+        warnings.append(tr("evalwarn.worse", lang, metric=headline.label_in(lang), gain=gain,
+                           unit=" " + headline.unit if headline.unit else ""))
     if summary.n_failed:
-        warnings.append(f"{summary.n_failed} of {summary.n} utterances could not be "
-                        "evaluated (see `failed` and the error column of evaluation_results.csv).")
+        warnings.append(tr("evalwarn.failed", lang, failed=summary.n_failed, n=summary.n))
     for metric, stats in summary.metrics.items():
         if stats.n_missing:
-            warnings.append(f"{metric}: undefined for {stats.n_missing} utterances "
-                            "(reasons in the notes column).")
+            warnings.append(tr("evalwarn.missing", lang, metric=metric, n=stats.n_missing))
     return warnings
+
+
+evaluation_warnings = _warnings
 
 
 def rank_by_improvement(rows: list[dict[str, Any]], metric: str = "sisnr") -> list[dict[str, Any]]:

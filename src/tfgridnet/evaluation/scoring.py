@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.audio.levels import level_error_db
+from tfgridnet.report.i18n import catalog, tr
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
            "score_pair", "NO_REFERENCE", "DEFAULT_METRICS"]
@@ -60,6 +61,12 @@ class Metric:
     def needs_reference(self) -> bool:
         return self.compute is not None
 
+    def label_in(self, lang: str) -> str:
+        """The label for readers of ``lang``: the catalog's ``metric.<name>`` for a label with
+        words in it (``label`` is its English text), else ``label`` (an acronym such as SI-SNR)."""
+        key = f"metric.{self.name}"
+        return tr(key, lang) if key in catalog(lang).messages else self.label
+
     def improvement(self, noisy: float, enhanced: float) -> float:
         """How much better ``enhanced`` is than ``noisy`` (positive: better)."""
         if self.target is not None:
@@ -95,7 +102,7 @@ _REGISTRY = (
     Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb")),
     Metric("stoi", "STOI", "", True, _metric_fn("stoi")),
     Metric("estoi", "ESTOI", "", True, _metric_fn("estoi")),
-    Metric("level_error_db", "level error (vs clean RMS)", "dB", False, _level_error, target=0.0),
+    Metric("level_error_db", tr("metric.level_error_db"), "dB", False, _level_error, target=0.0),
     Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None, group="dnsmos"),
     Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos"),
     Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos"),

@@ -2,6 +2,10 @@
 long signals in overlapping chunks (``inference.chunking``), files streamed (``inference.streaming``).
 A sample-rate-independent model (TF-GridNetV3) is run at the input's own rate instead: nothing is
 resampled.
+
+This module imports no torch: the model pass is a backend's (``inference.torch_backend`` for a
+``torch.nn.Module``, ``inference.onnx_backend`` for an exported ``model.onnx``), and everything
+around it is numpy, one implementation for both. ``tfgridnet.onnx`` is the torch-free entry point.
 """
 
 from __future__ import annotations
@@ -10,10 +14,9 @@ import copy
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tfgridnet.audio.resample import resample
 from tfgridnet.inference.chunking import (
@@ -23,29 +26,24 @@ from tfgridnet.inference.chunking import (
 )
 from tfgridnet.inference.level import LevelCorrection
 from tfgridnet.inference.parallel import PassPool, resolve_workers
-from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_precision
+from tfgridnet.inference.precision import BACKENDS, PRECISIONS
 
 if TYPE_CHECKING:
+    import torch
+
     from tfgridnet.inference.onnx_backend import OnnxModel
 
-__all__ = ["Enhancer", "pick_device", "PRECISIONS", "BACKENDS", "as_float_audio",
+__all__ = ["Enhancer", "PRECISIONS", "BACKENDS", "as_float_audio",
            "channels_first"]
 
 
-def pick_device(device: str | torch.device | None) -> torch.device:
-    """``None`` means CUDA when present, else CPU; a CUDA request without a GPU is an error."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a device name; expected cpu, cuda or "
-                         "cuda:N") from exc
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {str(device)!r} is not supported; expected cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
-    return device
+def __getattr__(name: str) -> Any:
+    """``pick_device`` moved to ``inference.torch_backend`` (it needs torch); still importable here."""
+    if name == "pick_device":
+        from tfgridnet.inference.torch_backend import pick_device
+
+        return pick_device
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # A 2-D array with at most this many columns and more rows than columns is [samples, channels].
@@ -87,15 +85,6 @@ class Enhancer:
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
                  precision: str = "auto", level: bool = True, backend: str = "torch",
                  compile: bool = False, workers: int | None = None) -> None:
-        from tfgridnet.model.architectures import is_rate_independent
-
-        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
-        self.rate_independent = is_rate_independent(model)
-        sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
-        if sample_rate is None and self.rate_independent:
-            sample_rate = model.default_fs
-        if not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
             raise ValueError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
                              "needs a single-output model (n_srcs=1)")
@@ -113,27 +102,30 @@ class Enhancer:
         if compile and backend != "torch":
             raise ValueError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
                              "its own graph)")
-        if (backend == "torch") != isinstance(model, torch.nn.Module):
-            raise ValueError(f"Enhancer: backend={backend!r} needs "
-                             f"{'a torch.nn.Module' if backend == 'torch' else 'an OnnxModel'}, "
-                             f"got {type(model).__name__}")
+        if backend == "torch":
+            from tfgridnet.inference.torch_backend import TorchRunner
+
+            self.runner = TorchRunner(model, device, precision, compile)
+        else:
+            from tfgridnet.inference.onnx_backend import OnnxRunner
+
+            self.runner = OnnxRunner(model, device, precision)
         self.backend = backend
-        self.device = pick_device(device if backend == "torch" else device or "cpu")
-        if backend == "onnx" and self.device.type != "cpu":
-            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
-        self.precision = resolve_precision(precision, self.device.type, backend)
+        self.device, self.precision = self.runner.device, self.runner.precision
+        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
+        self.rate_independent = self.runner.rate_independent
+        sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
+        if sample_rate is None and self.rate_independent:
+            sample_rate = model.default_fs
+        if not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         # workers: chunk passes in flight at once on the CPU, each on its share of the threads
         # (None: 2 where there are 2+ threads; tfgridnet.inference.parallel).
-        threads = torch.get_num_threads()
+        threads = self.runner.threads()
         self.workers = resolve_workers(workers, self.device.type, threads, compile)
-        self.passes = PassPool(self.workers, threads)
-        if backend == "onnx":
-            model = model.with_threads(self.passes.threads_per_worker)
-        self.model = model.to(self.device).eval() if backend == "torch" else model
-        # compile=True: full-length chunks run through torch.compile (one graph per chunk shape,
-        # compiled on first use: tens of seconds on a CPU; bench/RESULTS.md §29); a file shorter
-        # than a chunk runs eagerly rather than compiling a graph for its one length.
-        self.compiled = torch.compile(self.model, dynamic=False) if compile else None
+        self.passes = PassPool(self.workers, threads, self.runner.set_worker_threads)
+        self.runner.use_threads(self.passes.threads_per_worker)
+        self.model = self.runner.model
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self._set_rate(sample_rate)
         self.chunks_per_batch = chunks_per_batch or (8 if self.device.type == "cuda" else 1)
@@ -181,25 +173,7 @@ class Enhancer:
         min_len = int(getattr(getattr(self.model, "stft", None), "n_fft", 0))
         if n < min_len:
             batch = np.pad(batch, ((0, 0), (0, min_len - n)))
-        if self.backend == "onnx":
-            return self.model(batch)[..., :n]
-        return self._forward_torch(batch)[..., :n]
-
-    @torch.inference_mode()
-    def _forward_torch(self, batch: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32), device=self.device)
-        # bf16 autocast: the STFT/iSTFT and norm statistics stay float32 inside the model. On a
-        # 2-core AMX Xeon it takes the seed model from RTF 0.50 to 0.25 (two workers) at ~33 dB
-        # SI-SNR agreement with the fp32 output (bench/RESULTS.md §38); ``precision="auto"`` picks
-        # it only on CPUs with native bf16 (tfgridnet.inference.precision). Autocast and
-        # inference mode are thread-local: set here, in whichever worker runs the pass.
-        model = (self.compiled if self.compiled is not None and x.shape[-1] == self.chunk
-                 else self.model)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                            enabled=self.precision == "bf16"):
-            out = (model(x, sample_rate=self.sample_rate) if self.rate_independent
-                   else model(x))
-        return out.float().cpu().numpy()
+        return self.runner(batch, self.sample_rate, self.chunk)[..., :n]
 
     def enhance_mono(self, audio: np.ndarray) -> np.ndarray:
         """Enhance ``[N]`` at the model's rate: one pass when it fits a chunk, else overlap-add."""

@@ -24,7 +24,8 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+from tfgridnet.audio.running import running_mean, running_min
 
 __all__ = [
     "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "limit_peaks",
@@ -113,8 +114,7 @@ def limit_peaks(audio: np.ndarray, sample_rate: int, ceiling: float = LIMITER_CE
         return audio, 0
     needed = np.minimum(1.0, ceiling / np.maximum(magnitude, _TINY))
     size = 2 * max(1, int(round(window_s * sample_rate))) + 1
-    gain = uniform_filter1d(minimum_filter1d(needed, size, axis=-1, mode="nearest"), size,
-                            axis=-1, mode="nearest")
+    gain = running_mean(running_min(needed, size), size)
     gain = np.minimum(gain, needed)
     limited = audio.astype(np.float64) * gain
     # the float32 cast may round a sample at the ceiling up by one ulp: pull those back

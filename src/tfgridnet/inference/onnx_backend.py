@@ -8,13 +8,16 @@ onnxruntime and numpy; see docs/deployment.md.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from tfgridnet.inference.precision import resolve_precision
+
 __all__ = ["ONNX_NAME", "INPUT_NAME", "OUTPUT_NAME", "META_SAMPLE_RATE", "META_STFT",
-           "OnnxModel"]
+           "OnnxModel", "OnnxRunner", "HostDevice"]
 
 ONNX_NAME = "model.onnx"
 INPUT_NAME = "noisy"  # float32 [batch, samples] at the model's rate
@@ -71,3 +74,53 @@ class OnnxModel:
         if batch.ndim != 2:
             raise ValueError(f"expected [batch, samples] audio, got shape {batch.shape}")
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+
+@dataclass(frozen=True)
+class HostDevice:
+    """The CPU that onnxruntime runs on, with the ``.type`` and ``str()`` of a ``torch.device``."""
+
+    type: str = "cpu"
+
+    def __str__(self) -> str:
+        return self.type
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class OnnxRunner:
+    """The Enhancer's onnxruntime backend: an :class:`OnnxModel` run on the CPU in fp32.
+
+    The same interface as :class:`tfgridnet.inference.torch_backend.TorchRunner`, so the chunk
+    scheduler, level correction and streaming of :mod:`tfgridnet.inference.enhancer` serve both.
+    """
+
+    set_worker_threads = None  # each session fixes its own threads (``use_threads``)
+
+    def __init__(self, model: OnnxModel, device: object | None, precision: str) -> None:
+        if not isinstance(model, OnnxModel):
+            raise ValueError(f"Enhancer: backend='onnx' needs an OnnxModel, got "
+                             f"{type(model).__name__}")
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {device}")
+        self.device = HostDevice()
+        self.precision = resolve_precision(precision, "cpu", "onnx")
+        self.model = model
+        self.rate_independent = False
+
+    @staticmethod
+    def threads() -> int:
+        """Intra-op threads a pass may use: the CPUs available to this process."""
+        return available_cpus()
+
+    def use_threads(self, threads: int) -> None:
+        """Run each pass on ``threads`` intra-op threads (a session of its own if needed)."""
+        self.model = self.model.with_threads(threads)
+
+    def __call__(self, batch: np.ndarray, sample_rate: int, chunk: int) -> np.ndarray:
+        return self.model(batch)

@@ -43,6 +43,10 @@ __all__ = ["ONNX_NAME", "OPSET", "STFT_MODES", "WaveformGraph", "dft_bases", "ex
 # The dynamo exporter writes opset 18 (its Pad has no down-converter to 17); STFT exists since 17.
 OPSET = 18
 STFT_MODES = ("matrix", "op")
+# Why a TF-GridNetV3 model is not exported (also in docs/deployment.md and `export --help`).
+V2_ONLY_REASON = ("TF-GridNetV3 scales its STFT window and hop with each input's sample rate, and "
+                  "the exporter fixes every size when it traces the graph, so one graph cannot run "
+                  "at every rate; enhance V3 models with the torch backend")
 # Traced example length in frames: tracing the LSTMs costs time per frame.
 EXAMPLE_FRAMES = 9
 
@@ -103,7 +107,8 @@ class WaveformGraph(nn.Module):
     def __init__(self, model: TFGridNetV2, stft: str = "matrix") -> None:
         super().__init__()
         if not isinstance(model, TFGridNetV2):
-            raise ValueError(f"ONNX export covers TF-GridNetV2 models, got {type(model).__name__}")
+            raise ValueError(f"ONNX export covers TF-GridNetV2 models only, got "
+                             f"{type(model).__name__}: {V2_ONLY_REASON}")
         if stft not in STFT_MODES:
             raise ValueError(f"stft={stft!r}, expected one of {STFT_MODES}")
         if model.n_srcs != 1 or model.n_imics != 1:

@@ -14,14 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
+from tfgridnet.evaluation.schema import PAGE_FILE, EvaluationSummary, MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.i18n import fmt, localized_name, tr
 
 __all__ = ["HEADLINE_PLOT", "HEADLINE_SECTION", "KEY_METRICS", "headline_blocks",
-           "headline_metric", "key_metrics"]
+           "headline_metric", "key_metrics", "listening_page"]
 
 HEADLINE_SECTION = "headline"  # the HTML <section> id of the block
 HEADLINE_PLOT = "headline"  # plots/headline.png
@@ -44,6 +44,16 @@ def key_metrics(evaluation: dict[str, Any]) -> list[tuple[Metric, MetricSummary]
             and scored[name].enhanced_mean is not None]
 
 
+def listening_page(analysis: Analysis, lang: str) -> Path | None:
+    """The evaluation's listening page in ``lang`` when it was written in it, else the one there."""
+    page = analysis.evaluation.get("index_html") if analysis.evaluation else None
+    eval_dir = getattr(analysis, "eval_dir", None)
+    if eval_dir is not None:
+        own = Path(eval_dir) / localized_name(PAGE_FILE, lang)
+        page = own if own.is_file() else page
+    return page
+
+
 def _improved(stats: MetricSummary) -> str:
     if stats.share_improved is None or not stats.n:
         return "—"
@@ -58,8 +68,9 @@ def headline_blocks(analysis: Analysis, lang: str, plot: Path | None) -> list[Bl
     blocks = [Block("h2", tr("h.headline", lang))]
     rows = key_metrics(ev)
     link = ""
-    if ev.get("index_html"):
-        href = Path(os.path.relpath(ev["index_html"], analysis.run_dir)).as_posix()
+    page = listening_page(analysis, lang)
+    if page:
+        href = Path(os.path.relpath(page, analysis.run_dir)).as_posix()
         link = " " + tr("headline.link", lang, href=href)
     blocks.append(Block("p", tr("headline.n", lang, n=ev.get("n"), failed=ev.get("n_failed"))
                         + link))
@@ -69,10 +80,10 @@ def headline_blocks(analysis: Analysis, lang: str, plot: Path | None) -> list[Bl
         header = [tr(key, lang) for key in ("col.metric", "col.noisy_to_enhanced",
                                              "col.mean_improvement", "col.improved")]
         blocks.append(Block("table", header=header, rows=[
-            [metric.label + (f" ({metric.unit})" if metric.unit else ""),
+            [metric.label_in(lang) + (f" ({metric.unit})" if metric.unit else ""),
              f"{fmt(stats.noisy_mean)} → {fmt(stats.enhanced_mean)}",
              fmt(stats.improvement_mean, "+.2f"), _improved(stats)] for metric, stats in rows]))
-        blocks += [Block("p", tr("headline.target_note", lang, metric=metric.label,
+        blocks += [Block("p", tr("headline.target_note", lang, metric=metric.label_in(lang),
                                  target=metric.target, unit=metric.unit))
                    for metric, _ in rows if metric.target is not None]
     if plot is not None:

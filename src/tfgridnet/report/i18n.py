@@ -13,11 +13,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
-__all__ = ["LANGUAGES", "MISSING", "Catalog", "catalog", "fmt", "tr"]
+__all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "MISSING", "Catalog", "catalog", "fmt", "tr",
+           "localized_name", "plot_fonts"]
 
 LANGUAGES = ("en", "zh-TW")
+DEFAULT_LANGUAGE = "en"
 MISSING = "—"
 
 
@@ -46,6 +46,8 @@ class Catalog:
     def load(cls, lang: str) -> Catalog:
         if lang not in LANGUAGES:
             raise ValueError(f"report language {lang!r} not supported; choose one of {LANGUAGES}")
+        import yaml  # here, so the command line can import LANGUAGES without it
+
         source = resources.files("tfgridnet.report") / "locales" / f"{lang}.yaml"
         messages = yaml.safe_load(source.read_text(encoding="utf-8"))
         if not isinstance(messages, dict) or not all(isinstance(v, str)
@@ -79,3 +81,45 @@ def tr(key: str, lang: str = "en", **values: Any) -> str:
 def fmt(value: Any, spec: str = ".2f") -> str:
     """One number for a table cell, the same in every language."""
     return _FORMATTER.format_field(value, spec)
+
+
+def localized_name(name: str, lang: str) -> str:
+    """The file name of an output in ``lang``: ``report.html`` in the default language,
+    ``report.zh-TW.html`` in another, so the languages live side by side in one folder."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} not supported; choose one of {LANGUAGES}")
+    if lang == DEFAULT_LANGUAGE:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{lang}.{suffix}" if dot else f"{name}.{lang}"
+
+
+# Glyphs for the plots' CJK text: a subset of Noto Sans CJK TC (SIL Open Font License, beside it)
+# holding every non-ASCII character of the plot messages, so a zh-TW plot never shows empty boxes
+# whatever fonts the machine has. tools/plot_font.py rebuilds it; a test checks it covers them.
+PLOT_FONT_FILE = "tfgridnet-cjk-plots.otf"
+PLOT_FONT_FAMILY = "tfgridnet CJK plots"
+PLOT_MESSAGE_PREFIXES = ("fig.", "signal.", "plot.", "cond.", "metric.")
+# Installed CJK fonts, for plot text that no catalog holds (an utterance id in Chinese, say).
+_SYSTEM_CJK_FAMILIES = ("Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC",
+                        "Microsoft JhengHei", "PingFang TC", "WenQuanYi Zen Hei")
+
+
+def plot_characters() -> set[str]:
+    """Every non-ASCII character of the plot messages in every language."""
+    return {char for lang in LANGUAGES for key, text in catalog(lang).messages.items()
+            if key.startswith(PLOT_MESSAGE_PREFIXES) for char in text if ord(char) > 127}
+
+
+@cache
+def plot_fonts() -> tuple[str, ...]:
+    """Font families for plot text, in the order matplotlib takes each glyph from them: the
+    default sans-serif, the shipped CJK subset (registered with matplotlib on first call), then
+    those installed CJK fonts that exist here."""
+    from matplotlib import font_manager, rcParams
+
+    path = resources.files("tfgridnet.report") / "fonts" / PLOT_FONT_FILE
+    font_manager.fontManager.addfont(str(path))
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    return (rcParams["font.sans-serif"][0], PLOT_FONT_FAMILY,
+            *(name for name in _SYSTEM_CJK_FAMILIES if name in installed))

@@ -1,24 +1,28 @@
 """Training-curve plots of a run and the headline's evaluation picture, written atomically as PNG.
 
 Figures are built with matplotlib's object API on an Agg canvas (no pyplot state, no global
-backend switch), so importing this module changes nothing for a caller that uses pyplot. Labels
-stay in English in every report language: the default fonts have no CJK glyphs.
+backend switch), so importing this module changes nothing for a caller that uses pyplot. Every
+label, legend and title comes from the report's catalogs in the report's language; CJK glyphs come
+from the font shipped for them (``report.i18n.plot_fonts``).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tfgridnet.evaluation.conditions import FACTOR_LABELS
+from tfgridnet.evaluation.conditions import factor_label
 from tfgridnet.evaluation.schema import RESULTS_FILE
 from tfgridnet.fileio import write_bytes_atomic
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
+from tfgridnet.report.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.loading import read_eval_table
 
 __all__ = ["PLOT_NAMES", "write_plots"]
@@ -52,34 +56,33 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _sisnr(analysis: Analysis) -> bytes | None:
-    tr, epochs = analysis.training, analysis.metrics["epoch"]
-    if tr.get("valid_sisnr") is None and tr.get("train_sisnr") is None:
+def _sisnr(analysis: Analysis, lang: str) -> bytes | None:
+    t, epochs = analysis.training, analysis.metrics["epoch"]
+    if t.get("valid_sisnr") is None and t.get("train_sisnr") is None:
         return None
     fig = _figure(8, 4.2)
     ax = fig.subplots()
-    for name, label, colour in (("train_sisnr", "train", "tab:blue"),
-                                ("valid_sisnr", "valid", "tab:orange")):
-        x, y = _finite_series(epochs, tr.get(name))
+    for name, key, colour in (("train_sisnr", "fig.train", "tab:blue"),
+                              ("valid_sisnr", "fig.valid", "tab:orange")):
+        x, y = _finite_series(epochs, t.get(name))
         if len(x):
-            ax.plot(x, y, label=label, color=colour, linewidth=1.2)
+            ax.plot(x, y, label=tr(key, lang), color=colour, linewidth=1.2)
     x, y = _finite_series(epochs, analysis.metrics.get("valid_noisy_sisnr"))
     if len(x):
-        ax.plot(x, y, label="identity baseline (noisy input, valid)", color="grey",
-                linestyle="--", linewidth=1.0)
-    if "best_epoch" in tr:
-        ax.axvline(tr["best_epoch"], color="tab:green", linestyle=":", linewidth=1.0)
-        ax.scatter([tr["best_epoch"]], [tr["valid_best"]], color="tab:green", zorder=5,
-                   label=f"best valid {tr['valid_best']:.2f} dB (epoch {tr['best_epoch']})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("SI-SNR (dB, higher is better)")
+        ax.plot(x, y, label=tr("fig.identity", lang), color="grey", linestyle="--", linewidth=1.0)
+    if "best_epoch" in t:
+        ax.axvline(t["best_epoch"], color="tab:green", linestyle=":", linewidth=1.0)
+        ax.scatter([t["best_epoch"]], [t["valid_best"]], color="tab:green", zorder=5,
+                   label=tr("fig.best", lang, value=t["valid_best"], epoch=t["best_epoch"]))
+    ax.set_xlabel(tr("fig.epoch", lang))
+    ax.set_ylabel(tr("fig.sisnr_axis", lang))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("SI-SNR per epoch")
+    ax.set_title(tr("plot.sisnr", lang))
     return _png(fig)
 
 
-def _lr(analysis: Analysis) -> bytes | None:
+def _lr(analysis: Analysis, lang: str) -> bytes | None:
     x, y = _positive_series(analysis.metrics["epoch"], analysis.metrics.get("lr"))
     if not len(x):
         return None
@@ -87,14 +90,14 @@ def _lr(analysis: Analysis) -> bytes | None:
     ax = fig.subplots()
     ax.plot(x, y, color="tab:purple")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
+    ax.set_xlabel(tr("fig.epoch", lang))
+    ax.set_ylabel(tr("fig.lr_axis", lang))
     ax.grid(alpha=0.3, which="both")
-    ax.set_title("Learning rate (log axis)")
+    ax.set_title(tr("plot.lr", lang))
     return _png(fig)
 
 
-def _grad_norm(analysis: Analysis) -> bytes | None:
+def _grad_norm(analysis: Analysis, lang: str) -> bytes | None:
     epochs = analysis.metrics["epoch"]
     series = [(name, *_positive_series(epochs, analysis.metrics.get(name)))
               for name in ("grad_norm_mean", "grad_norm_max")]
@@ -104,20 +107,20 @@ def _grad_norm(analysis: Analysis) -> bytes | None:
     ax = fig.subplots()
     for name, x, y in series:
         if len(x):
-            ax.plot(x, y, label=name.replace("grad_norm_", "epoch "), linewidth=1.0)
+            ax.plot(x, y, label=tr(name.replace("grad_norm_", "fig.grad_"), lang), linewidth=1.0)
     clip = analysis.training.get("grad_clip")
     if clip:
-        ax.axhline(clip, color="tab:red", linestyle="--", label=f"clip threshold {clip:g}")
+        ax.axhline(clip, color="tab:red", linestyle="--", label=tr("fig.clip", lang, value=clip))
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("gradient norm")
+    ax.set_xlabel(tr("fig.epoch", lang))
+    ax.set_ylabel(tr("fig.grad_axis", lang))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    ax.set_title("Gradient norm (log axis)")
+    ax.set_title(tr("plot.grad_norm", lang))
     return _png(fig)
 
 
-def _memory_throughput(analysis: Analysis) -> bytes | None:
+def _memory_throughput(analysis: Analysis, lang: str) -> bytes | None:
     epochs = analysis.metrics["epoch"]
     mem_x, mem_y = _finite_series(epochs, analysis.metrics.get("peak_mem_mb"))
     thr_x, thr_y = _finite_series(epochs, analysis.metrics.get("samples_per_sec"))
@@ -126,23 +129,23 @@ def _memory_throughput(analysis: Analysis) -> bytes | None:
     fig = _figure(10, 3.4)
     ax_mem, ax_thr = fig.subplots(1, 2)
     if len(mem_x):
-        ax_mem.plot(mem_x, mem_y / 1024, color="tab:brown", label="peak")
+        ax_mem.plot(mem_x, mem_y / 1024, color="tab:brown", label=tr("fig.peak", lang))
         device_mb = analysis.training.get("device_mem_mb")
         if device_mb:
             ax_mem.axhline(device_mb / 1024, color="black", linestyle="--",
-                           label=f"device {device_mb / 1024:.1f} GB")
+                           label=tr("fig.device_memory", lang, value=device_mb / 1024))
         ax_mem.set_ylim(bottom=0)
         ax_mem.legend(fontsize=8)
-    ax_mem.set_xlabel("epoch")
-    ax_mem.set_ylabel("memory (GB)")
-    ax_mem.set_title("Peak memory")
+    ax_mem.set_xlabel(tr("fig.epoch", lang))
+    ax_mem.set_ylabel(tr("fig.memory_axis", lang))
+    ax_mem.set_title(tr("fig.peak_memory", lang))
     ax_mem.grid(alpha=0.3)
     if len(thr_x):
         ax_thr.plot(thr_x, thr_y, color="tab:cyan")
         ax_thr.set_ylim(bottom=0)
-    ax_thr.set_xlabel("epoch")
-    ax_thr.set_ylabel("samples / s")
-    ax_thr.set_title("Throughput")
+    ax_thr.set_xlabel(tr("fig.epoch", lang))
+    ax_thr.set_ylabel(tr("fig.throughput_axis", lang))
+    ax_thr.set_title(tr("fig.throughput", lang))
     ax_thr.grid(alpha=0.3)
     return _png(fig)
 
@@ -163,7 +166,7 @@ def _per_utterance(analysis: Analysis, column_pair: tuple[str, str]) -> tuple[np
     return noisy[keep], enhanced[keep]
 
 
-def _headline(analysis: Analysis) -> bytes | None:
+def _headline(analysis: Analysis, lang: str) -> bytes | None:
     """The headline's picture: noisy vs enhanced per utterance (above the diagonal: improved)
     and the mean improvement per group of the first condition (noise kind when known)."""
     ev = analysis.evaluation
@@ -180,6 +183,7 @@ def _headline(analysis: Analysis) -> bytes | None:
     if not panels:
         return None
     unit = f" ({metric.unit})" if metric.unit else ""
+    label = metric.label_in(lang)
     fig = _figure(4.4 * panels, 3.0)
     axes = list(np.atleast_1d(fig.subplots(1, panels)))
     if len(noisy):
@@ -189,16 +193,16 @@ def _headline(analysis: Analysis) -> bytes | None:
         high = float(max(noisy.max(), enhanced.max()))
         pad = 0.05 * (high - low) or 1.0
         ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--",
-                linewidth=0.8, label="no change")
+                linewidth=0.8, label=tr("fig.no_change", lang))
         ax.scatter(noisy[better], enhanced[better], s=16, color=_IMPROVED,
-                   label=f"improved ({int(better.sum())})")
+                   label=tr("fig.improved", lang, n=int(better.sum())))
         ax.scatter(noisy[~better], enhanced[~better], s=16, color=_WORSE,
-                   label=f"worse ({int((~better).sum())})")
+                   label=tr("fig.worse", lang, n=int((~better).sum())))
         ax.set_xlim(low - pad, high + pad)
         ax.set_ylim(low - pad, high + pad)
-        ax.set_xlabel(f"noisy input {metric.label}{unit}")
-        ax.set_ylabel(f"enhanced {metric.label}{unit}")
-        ax.set_title(f"{metric.label} per utterance (n={len(noisy)})", fontsize=10)
+        ax.set_xlabel(tr("fig.noisy_input", lang, metric=label, unit=unit))
+        ax.set_ylabel(tr("fig.enhanced_output", lang, metric=label, unit=unit))
+        ax.set_title(tr("fig.per_utterance", lang, metric=label, n=len(noisy)), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     if groups:
@@ -211,20 +215,25 @@ def _headline(analysis: Analysis) -> bytes | None:
         ax.axvline(0.0, color="black", linewidth=0.8)
         span = max(max(gains), 0.0) - min(min(gains), 0.0) or 1.0
         ax.set_xlim(min(min(gains), 0.0) - 0.22 * span, max(max(gains), 0.0) + 0.22 * span)
-        ax.set_xlabel(f"mean {metric.label} improvement{unit}")
-        ax.set_title(f"{metric.label} improvement by {FACTOR_LABELS.get(factor, factor)}",
+        ax.set_xlabel(tr("fig.mean_improvement", lang, metric=label, unit=unit))
+        ax.set_title(tr("fig.improvement_by", lang, metric=label, factor=factor_label(factor, lang) or factor),
                      fontsize=10)
         ax.grid(alpha=0.3, axis="x")
     return _png(fig)
 
 
-def write_plots(analysis: Analysis, out_dir: Path) -> dict[str, Path]:
-    """Draw every plot the logged columns allow into ``out_dir``; returns name -> PNG path."""
-    makers = {"sisnr": _sisnr, "lr": _lr, "grad_norm": _grad_norm,
-              "memory_throughput": _memory_throughput, HEADLINE_PLOT: _headline}
+_MAKERS: dict[str, Callable[[Analysis, str], bytes | None]] = {
+    "sisnr": _sisnr, "lr": _lr, "grad_norm": _grad_norm, "memory_throughput": _memory_throughput,
+    HEADLINE_PLOT: _headline}
+
+
+def write_plots(analysis: Analysis, out_dir: Path, lang: str = "en") -> dict[str, Path]:
+    """Draw every plot the logged columns allow into ``out_dir``, its text in ``lang``; returns
+    name -> PNG path (``sisnr.png``, or ``sisnr.zh-TW.png`` in another language than English)."""
     written: dict[str, Path] = {}
     for name in PLOT_NAMES:
-        data = makers[name](analysis)
+        with rc_context({"font.family": list(plot_fonts())}):
+            data = _MAKERS[name](analysis, lang)
         if data is not None:
-            written[name] = write_bytes_atomic(out_dir / f"{name}.png", data)
+            written[name] = write_bytes_atomic(out_dir / localized_name(f"{name}.png", lang), data)
     return written

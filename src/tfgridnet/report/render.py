@@ -2,7 +2,10 @@
 
 The blocks (report/sections.py) go through one Markdown template; the HTML page is the same
 Markdown rendered by markdown-it-py inside the page template, with the plots inlined as data URIs,
-so the two formats cannot say different things.
+so the two formats cannot say different things. In another language than English the Markdown,
+the page and the plots get that language in their names (``EXPERIMENT_ANALYSIS.zh-TW.md``,
+``report.zh-TW.html``, ``plots/sisnr.zh-TW.png``), so every language lives beside the others;
+``findings.json`` (codes, severities, evidence; English messages) is the same in every language.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from tfgridnet.marks import MARK_CSS, marks_to_html
 from tfgridnet.report.analysis import Analysis, analyse
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.findings import write_findings
-from tfgridnet.report.i18n import catalog
+from tfgridnet.report.i18n import DEFAULT_LANGUAGE, catalog, localized_name
 from tfgridnet.report.sections import build_blocks
 
 __all__ = ["render_html", "render_markdown", "write_analysis", "write_report"]
@@ -86,17 +89,19 @@ def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:
     from tfgridnet.report.plots import write_plots
 
     run_dir = analysis.run_dir
-    plots = write_plots(analysis, run_dir / "plots")
+    plots = write_plots(analysis, run_dir / "plots", lang)
     blocks = build_blocks(analysis, lang, plots)
 
     def relative(path: Path) -> str:
         return Path(os.path.relpath(path, run_dir)).as_posix()
 
     paths = {
-        "markdown": write_text_atomic(run_dir / "EXPERIMENT_ANALYSIS.md",
+        "markdown": write_text_atomic(run_dir / localized_name("EXPERIMENT_ANALYSIS.md", lang),
                                       render_markdown(blocks, relative)),
-        "html": write_text_atomic(run_dir / "report.html", render_html(blocks, lang)),
-        "findings": write_findings(run_dir / "findings.json", analysis.findings, lang),
+        "html": write_text_atomic(run_dir / localized_name("report.html", lang),
+                                  render_html(blocks, lang)),
+        "findings": write_findings(run_dir / "findings.json", analysis.findings,
+                                   DEFAULT_LANGUAGE),
     }
     paths.update({f"plot_{name}": path for name, path in plots.items()})
     return paths
@@ -104,6 +109,7 @@ def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:
 
 def write_report(run_dir: str | Path, eval_dir: str | Path | None = None,
                  lang: str = "en") -> dict[str, Path]:
-    """Analyse the run and write EXPERIMENT_ANALYSIS.md, report.html, findings.json and plots/."""
+    """Analyse the run and write EXPERIMENT_ANALYSIS.md, report.html, findings.json and plots/
+    (names with the language in them for another ``lang`` than English: module docstring)."""
     catalog(lang)  # reject an unknown language before any work
     return write_analysis(analyse(run_dir, eval_dir), lang)

@@ -11,14 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
+from tfgridnet.evaluation.conditions import factor_label, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
-from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks
-from tfgridnet.report.i18n import catalog, fmt, tr
+from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
+from tfgridnet.report.i18n import fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["Block", "build_blocks", "recommendations"]
@@ -220,7 +220,7 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
         else:
             expected = tr("exp.higher" if metric.higher_is_better else "exp.lower", lang)
             ok = gain > 0
-        rows.append([tr("ev.other", lang, metric=metric.label,
+        rows.append([tr("ev.other", lang, metric=metric.label_in(lang),
                         unit=f" ({metric.unit})" if metric.unit else ""),
                      f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
                      expected, _status(ok, warn=metric.target is not None)])
@@ -235,10 +235,8 @@ def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
     names = list(ev.get("metrics", {}))
     blocks = [_h(tr("h.conditions", lang), 3), _p(tr("cond.note", lang))]
     for factor, groups in tables.items():
-        key = f"cond.{factor}"
-        title = (tr(key, lang, width=SNR_BIN_DB) if key in catalog(lang).messages
-                 else f"`{factor}`")
-        header = [title, "n"] + [METRIC_REGISTRY[n].label for n in names]
+        title = factor_label(factor, lang) or f"`{factor}`"
+        header = [title, "n"] + [METRIC_REGISTRY[n].label_in(lang) for n in names]
         blocks.append(_table(header, [[g.group, str(g.n)] + [group_cell(g.metrics.get(n))
                                                             for n in names] for g in groups]))
     return blocks
@@ -251,8 +249,9 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         return [_h(tr("h.evaluation", lang)), _p(tr("eval_none", lang))]
     blocks = [_h(tr("h.evaluation", lang)),
               _p(tr("ev.source", lang, n=ev.get("n"), source=ev["source"]))]
-    if ev.get("index_html"):
-        href = Path(os.path.relpath(ev["index_html"], analysis.run_dir)).as_posix()
+    page = listening_page(analysis, lang)
+    if page is not None:
+        href = Path(os.path.relpath(page, analysis.run_dir)).as_posix()
         blocks.append(_p(tr("ev.link", lang, href=href)))
     failed = ev.get("n_failed")
     failed_row = [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
