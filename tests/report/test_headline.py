@@ -12,7 +12,7 @@ from tfgridnet.evaluation.schema import SUMMARY_FILE, EvaluationSummary, summari
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, MetricSet
 from tfgridnet.marks import MARK_CHARACTERS, MARKS, marks_to_html
 from tfgridnet.report.headline import HEADLINE_PLOT, HEADLINE_SECTION, key_metrics
-from tfgridnet.report.i18n import LANGUAGES, tr
+from tfgridnet.report.i18n import LANGUAGES, localized_name, tr
 from tfgridnet.report.render import write_report
 
 
@@ -32,12 +32,13 @@ def test_headline_sits_under_the_verdict_with_the_evaluators_own_numbers(healthy
     for name in ("sisnr", "pesq_wb"):
         metric, stats = METRIC_REGISTRY[name], summary.metrics[name]
         improved = round(stats.share_improved * stats.n)
-        assert (f"| {metric.label} ({metric.unit}) | {stats.noisy_mean:.2f} → "
+        assert (f"| {metric.label_in(lang)} ({metric.unit}) | {stats.noisy_mean:.2f} → "
                 f"{stats.enhanced_mean:.2f} | {stats.improvement_mean:+.2f} | "
                 f"{improved} / {stats.n} ({stats.share_improved:.0%}) |") in block
     assert f"{summary.n}" in lines[heading + 1] and "(../eval/index.html)" in lines[heading + 1]
-    assert f"](plots/{HEADLINE_PLOT}.png)" in block
-    assert (healthy_run / "plots" / f"{HEADLINE_PLOT}.png").read_bytes()[:4] == b"\x89PNG"
+    plot = localized_name(f"{HEADLINE_PLOT}.png", lang)
+    assert f"](plots/{plot})" in block
+    assert (healthy_run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
 
     page = paths["html"].read_text(encoding="utf-8")
     section = page[page.index(f'<section id="{HEADLINE_SECTION}"'):]

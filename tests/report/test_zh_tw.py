@@ -98,7 +98,8 @@ def test_zh_tw_run_shows_no_english_catalog_text(tmp_path, monkeypatch, capsys):
     assert any("振幅" in t for t in figure_text) and any("驗證" in t for t in figure_text)
     assert len({p.name for p in (eval_dir / "visualizations").glob("*.zh-TW.png")}) == 4
     assert sorted(p.name for p in (run / "plots").glob("*.zh-TW.png")) == [
-        "grad_norm.zh-TW.png", "lr.zh-TW.png", "memory_throughput.zh-TW.png", "sisnr.zh-TW.png"]
+        "grad_norm.zh-TW.png", "headline.zh-TW.png", "lr.zh-TW.png", "memory_throughput.zh-TW.png",
+        "sisnr.zh-TW.png"]
 
     def visible(document: str) -> str:
         document = re.sub(r"<(script|style)>.*?</\1>", " ", document, flags=re.S)
