@@ -96,7 +96,7 @@ def _copies() -> dict:
     for snr in (20, 10, 5, 0, -5):
         for k, kind in enumerate(NOISE_KINDS):
             copies[f"+ {kind} noise at {snr:+d} dB"] = (
-                lambda x, r, kind=kind, snr=snr, k=k: (_mix(x, kind, snr, 1000 * k + snr), r))
+                lambda x, r, kind=kind, snr=snr, k=k: (_mix(x, kind, snr, 1000 * k + snr + 100), r))
     return copies
 
 

@@ -169,7 +169,7 @@ class SplitJoin:
         self.found: dict[tuple[int, int], tuple[str, int, float, int]] = {}
         self.silent = 0
         self._digests: dict[int, list[int]] = {}  # indexed files' digests -> file ids
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
         self._block: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._in_block = 0
         self._indexed_splits: set[int] = set()
@@ -185,16 +185,13 @@ class SplitJoin:
         if fp.digest is not None:
             self._digests.setdefault(fp.digest, []).append(file_id)
         if fp.hashes.size:
-            self._chunks.append((fp.hashes, np.full(fp.hashes.size, file_id, np.int32),
-                                 fp.times))
+            for part, values in zip(self._parts, (fp.hashes, np.full(fp.hashes.size, file_id,
+                                                                     np.int32), fp.times)):
+                part.append(values)
 
     def build_index(self) -> LandmarkIndex:
         """Sort the indexed landmarks; match the indexed splits among themselves."""
-        columns = [np.concatenate([c[k] for c in self._chunks]) if self._chunks
-                   else np.zeros(0, dtype) for k, dtype in enumerate((np.uint32, np.int32,
-                                                                      np.int32))]
-        self._chunks = []
-        self.index = LandmarkIndex(*columns, file_split=self.file_split)
+        self.index = LandmarkIndex.from_parts(*self._parts, file_split=self.file_split)
         for ids in self._digests.values():
             for i, x in enumerate(ids):
                 for y in ids[i + 1:]:

@@ -62,30 +62,52 @@ class LandmarkIndex:
 
     def __init__(self, hashes: np.ndarray, files: np.ndarray, times: np.ndarray,
                  file_split: np.ndarray, stop_count: int = STOP_COUNT) -> None:
-        order = np.argsort(hashes, kind="stable")
-        hashes = np.asarray(hashes, dtype=np.uint32)[order]
-        files = np.asarray(files, dtype=np.int32)[order]
-        times = np.asarray(times, dtype=np.int32)[order]
-        del order
-        if hashes.size:
-            new_run = np.concatenate([[True], hashes[1:] != hashes[:-1]])
-            run_id = np.cumsum(new_run) - 1
-            run_length = np.bincount(run_id)
-            keep = run_length[run_id] <= stop_count
-            self.n_stopped = int(hashes.size - np.count_nonzero(keep))
-            if self.n_stopped:
-                hashes, files, times = hashes[keep], files[keep], times[keep]
-        else:
-            self.n_stopped = 0
-        self.hashes, self.files, self.times = hashes, files, times
+        self._build([hashes], [files], [times], stop_count)
         self.file_split = np.asarray(file_split)
+
+    @classmethod
+    def from_parts(cls, hashes: list[np.ndarray], files: list[np.ndarray],
+                   times: list[np.ndarray], file_split: np.ndarray,
+                   stop_count: int = STOP_COUNT) -> LandmarkIndex:
+        """Build from per-file arrays; the lists are emptied as their columns are sorted, so the
+        peak stays near 2.5x the index's own size."""
+        index = cls.__new__(cls)
+        index._build(hashes, files, times, stop_count)
+        index.file_split = np.asarray(file_split)
+        return index
+
+    def _build(self, hashes: list[np.ndarray], files: list[np.ndarray], times: list[np.ndarray],
+               stop_count: int) -> None:
+        def column(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            joined = np.concatenate(parts).astype(dtype, copy=False) if parts \
+                else np.zeros(0, dtype)
+            parts.clear()
+            return joined
+
+        sorted_hashes = column(hashes, np.uint32)
+        order = np.argsort(sorted_hashes, kind="stable")
+        sorted_hashes = sorted_hashes[order]
+        sorted_files = column(files, np.int32)[order]
+        sorted_times = column(times, np.int32)[order]
+        del order
+        # Runs longer than stop_count: h[i] == h[i + stop_count] somewhere (rare; one bool each).
+        self.n_stopped = 0
+        if sorted_hashes.size > stop_count:
+            long = np.flatnonzero(sorted_hashes[stop_count:] == sorted_hashes[:-stop_count])
+            if long.size:
+                keep = ~np.isin(sorted_hashes, np.unique(sorted_hashes[long]))
+                self.n_stopped = int(keep.size - np.count_nonzero(keep))
+                sorted_hashes, sorted_files, sorted_times = (
+                    sorted_hashes[keep], sorted_files[keep], sorted_times[keep])
+        self.hashes, self.files, self.times = sorted_hashes, sorted_files, sorted_times
         # Bucket table over the top bits: ~4 entries a bucket, at most 2^24 buckets (64 MB).
-        self.bits = int(min(24, max(8, np.ceil(np.log2(max(hashes.size, 1))) - 2)))
+        n = sorted_hashes.size
+        self.bits = int(min(24, max(8, np.ceil(np.log2(max(n, 1))) - 2)))
         self.shift = np.uint32(32 - self.bits)
-        top = (hashes >> self.shift).astype(np.int64)
         starts = np.zeros(2 ** self.bits + 1, dtype=np.int64)
-        np.cumsum(np.bincount(top, minlength=2 ** self.bits), out=starts[1:])
-        self.starts = starts.astype(np.int32 if hashes.size < 2 ** 31 else np.int64)
+        np.cumsum(np.bincount(sorted_hashes >> self.shift, minlength=2 ** self.bits),
+                  out=starts[1:])
+        self.starts = starts.astype(np.int32 if n < 2 ** 31 else np.int64)
 
     @property
     def nbytes(self) -> int:
