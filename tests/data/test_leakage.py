@@ -277,3 +277,19 @@ def test_cli_manifest_without_clean_column_is_one_line_exit_2(planted, tmp_path:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert str(noisy_only) in err[0] and "no clean column" in err[0]
+
+
+def test_docs_list_every_leak_kind_and_the_thresholds() -> None:
+    import re
+
+    from tfgridnet.data.leakage import LEAK_KINDS
+    from tfgridnet.data.leakage.index import STOP_COUNT
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "data-checks.md").read_text()
+    section = text.split("## Leakage between splits")[1]
+    table = section.split("| kind | when |")[1].split("\n\n")[0]
+    assert sorted(re.findall(r"^\| `(\w+)` \|", table, flags=re.M)) == sorted(LEAK_KINDS)
+    assert f"**{MATCH.min_landmarks} landmarks**" in section
+    assert f"**{MATCH.min_share:.0%}**".replace("%", " %") in section
+    assert f"more than {STOP_COUNT} indexed" in section
+    assert f"at least {SAME_NOISE_SHARE} of the cleans' share" in section
