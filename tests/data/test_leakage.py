@@ -293,3 +293,14 @@ def test_docs_list_every_leak_kind_and_the_thresholds() -> None:
     assert f"**{MATCH.min_share:.0%}**".replace("%", " %") in section
     assert f"more than {STOP_COUNT} indexed" in section
     assert f"at least {SAME_NOISE_SHARE} of the cleans' share" in section
+
+
+def test_cli_json_over_an_against_audio_file_is_refused_before_anything_is_written(
+        planted, capsys) -> None:
+    target = read_manifest(planted["valid"])[-1].clean
+    before = target.read_bytes()
+    code = main(["check-data", str(planted["train"]), "--against", str(planted["valid"]),
+                 "--json", str(target)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "would overwrite the input file" in err[0], err
+    assert target.read_bytes() == before

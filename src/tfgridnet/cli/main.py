@@ -99,12 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="manifests of the other splits (valid, test ...): audio found in two "
                         "splits (MANIFEST included) is an error, matched by content (identical "
                         "samples, or a fingerprint that survives gain, resampling, re-encoding "
-                        "and added noise) and named with both paths; MANIFEST may then also be "
-                        "a uttid,clean or uttid,noise manifest")
+                        "and moderate added noise) and named with both paths; MANIFEST may then "
+                        "also be a uttid,clean or uttid,noise manifest")
     p.set_defaults(func=cmd_check_data)
 
     p = sub.add_parser("train", formatter_class=_RAW,
-                       epilog=_epilog(c1="the start-up data check found broken pairs",
+                       epilog=_epilog(c1="the start-up data check found broken pairs, or audio "
+                                         "shared by the train and valid manifests",
                                       c3="training diverged (non-finite steps)"),
                        help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
-                   help="train even when the start-up data check finds broken pairs")
+                   help="train even when the start-up data check finds broken pairs or audio "
+                        "shared by the train and valid manifests (data.leakage_check)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),
