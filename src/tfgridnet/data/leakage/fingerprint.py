@@ -62,6 +62,7 @@ class FingerprintParams:
 
 
 FINGERPRINT = FingerprintParams()
+_FRAMES_AT_ONCE = 8192  # ~2 min of audio per FFT block (16 MB of frames)
 
 
 @dataclass
@@ -95,9 +96,13 @@ def _log_spectrogram(mono: np.ndarray, sample_rate: int, p: FingerprintParams) -
     n_frames = 1 + (x.size - p.n_fft) // p.hop
     frames = np.lib.stride_tricks.sliding_window_view(x, p.n_fft)[::p.hop][:n_frames]  # [T, n_fft]
     window = np.hanning(p.n_fft).astype(np.float32)
-    # scipy's FFT: ~9x faster than numpy's on float32 frames here
-    magnitude = np.abs(scipy.fft.rfft(frames * window, axis=1)[:, p.low_bin:p.high_bin])
-    return 20.0 * np.log10(magnitude + 1e-9)
+    out = np.empty((n_frames, p.high_bin - p.low_bin), dtype=np.float32)  # [T, F]
+    for start in range(0, n_frames, _FRAMES_AT_ONCE):  # long files: bounded temporaries
+        block = frames[start:start + _FRAMES_AT_ONCE] * window
+        # scipy's FFT: ~9x faster than numpy's on float32 frames here
+        magnitude = np.abs(scipy.fft.rfft(block, axis=1)[:, p.low_bin:p.high_bin])
+        out[start:start + block.shape[0]] = 20.0 * np.log10(magnitude + 1e-9)
+    return out
 
 
 def spectral_peaks(mono: np.ndarray, sample_rate: int,
