@@ -49,11 +49,23 @@ def cmd_make_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    return run_check_data(
-        Path(args.manifest), json_path=Path(args.json) if args.json else None,
+    manifest, json_path = Path(args.manifest), Path(args.json) if args.json else None
+    against = [Path(m) for m in args.against or ()]
+    splits = _leakage_splits(manifest, against, json_path) if against else {}
+    paired = True
+    if against:  # the pair check needs pairs; a uttid,clean/noise MANIFEST is checked for leaks
+        from tfgridnet.data.leakage import is_paired_manifest
+
+        paired = is_paired_manifest(manifest)
+    code = run_check_data(
+        manifest, json_path=json_path,
         sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
         seed=args.seed,
-    )
+    ) if paired else 0
+    if against and code != 2:
+        code = max(code, run_leakage_check(splits, json_path=json_path, workers=args.workers,
+                                           add_to_json=paired))
+    return code
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -168,10 +180,55 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     return 0 if report.ok else 1
 
 
+def _leakage_splits(manifest: Path, against: list[Path],
+                    json_path: Path | None) -> dict[str, list[Path]]:
+    """``check-data MANIFEST --against ...`` as splits, one manifest each, named by its path;
+    a ``--json`` path that would replace any of their manifests or audio files is refused first,
+    before the pair check writes it."""
+    from tfgridnet.data.leakage import read_split
+    from tfgridnet.safety import refuse_input_overwrite
+
+    splits: dict[str, list[Path]] = {}
+    seen: set[Path] = set()
+    for path in (manifest, *against):
+        if path.resolve() in seen:
+            raise UserInputError(f"--against {path}: this manifest is given twice (a split "
+                                 "compared with itself would match every row)")
+        seen.add(path.resolve())
+        splits[str(path)] = [path]
+    if json_path is not None:
+        _check_json_path(json_path, manifest)
+        refuse_input_overwrite([json_path], [p for name, paths in splits.items() for p in
+                                             (*paths, *read_split(name, paths).paths)],
+                               what="--json")
+    return splits
+
+
+def run_leakage_check(splits: dict[str, list[Path]], json_path: Path | None = None,
+                      workers: int | None = None, add_to_json: bool = False) -> int:
+    """`check-data MANIFEST --against ...`: print each leak; 0 none, 1 audio shared between
+    splits. ``json_path`` (checked by :func:`_leakage_splits`) gets the report as its
+    ``"leakage"`` key, added to the pair check's JSON just written there when ``add_to_json``."""
+    import json
+
+    from tfgridnet.cli.progress import progress_reporter
+    from tfgridnet.data.leakage import check_leakage
+    from tfgridnet.fileio import write_json_atomic
+
+    with progress_reporter("leakage check", unit="files") as progress:
+        report = check_leakage(splits, workers=workers, progress=progress)
+    print(report.summary())
+    if json_path is not None:
+        written = json.loads(json_path.read_text(encoding="utf-8")) if add_to_json else {}
+        write_json_atomic(json_path, {**written, "leakage": report.to_dict()})
+    return 0 if report.ok else 1
+
+
 def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
               ) -> int:
     """Entry point of ``tfgridnet train``; returns the exit code."""
+    from tfgridnet.cli.progress import progress_reporter
     from tfgridnet.errors import Interrupted
     from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
@@ -183,7 +240,8 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
-        result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
+        result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors,
+                       data_progress=progress_reporter)
     summary = result.summary
     if summary is None:  # not global rank 0
         return 0

@@ -86,10 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_make_manifest)
 
     p = sub.add_parser("check-data", formatter_class=_RAW,
-                       epilog=_epilog(c1="errors found in the pairs",
+                       epilog=_epilog(c1="errors found in the pairs, or audio shared between "
+                                         "splits (--against)",
                                       c2="unusable input (manifest or audio unreadable)"),
-                       help="find missing, misaligned, swapped or mis-scaled pairs",
-                       description="Reads every pair of MANIFEST and names each broken one.")
+                       help="find missing, misaligned, swapped or mis-scaled pairs, and audio "
+                            "shared between splits",
+                       description="Reads every pair of MANIFEST and names each broken one. "
+                                   "With --against VALID [TEST ...], also finds the same audio "
+                                   "in two splits.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -98,10 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pairs", type=int, default=None, metavar="N",
                    help="check a random sample of N pairs; the statistics are marked as sampled")
     p.add_argument("--seed", type=int, default=0, help="seed of the --max-pairs sample (default 0)")
+    p.add_argument("--against", nargs="+", default=None, metavar="SPLIT",
+                   help="manifests of the other splits (valid, test ...): audio found in two "
+                        "splits (MANIFEST included) is an error, matched by content (identical "
+                        "samples, or a fingerprint that survives gain, resampling, re-encoding "
+                        "and moderate added noise) and named with both paths; MANIFEST may then "
+                        "also be a uttid,clean or uttid,noise manifest")
     p.set_defaults(func=cmd_check_data)
 
     p = sub.add_parser("train", formatter_class=_RAW,
-                       epilog=_epilog(c1="the start-up data check found broken pairs",
+                       epilog=_epilog(c1="the start-up data check found broken pairs, or audio "
+                                         "shared by the train and valid manifests",
                                       c3="training diverged (non-finite steps)"),
                        help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
@@ -111,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
-                   help="train even when the start-up data check finds broken pairs")
+                   help="train even when the start-up data check finds broken pairs or audio "
+                        "shared by the train and valid manifests (data.leakage_check)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),

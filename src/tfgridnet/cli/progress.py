@@ -17,8 +17,9 @@ MIN_REPORTED = 50  # pairs; fewer finish in seconds
 
 
 @contextmanager
-def progress_reporter(label: str) -> Iterator[Callable[[int, int], None]]:
-    """Yield ``progress(done, total)``; output goes to stderr so stdout stays the summary."""
+def progress_reporter(label: str, unit: str = "pairs") -> Iterator[Callable[[int, int], None]]:
+    """Yield ``progress(done, total)`` (``total`` counted in ``unit``); output goes to stderr so
+    stdout stays the summary."""
     stream = sys.stderr
     if stream.isatty():
         from rich.console import Console
@@ -44,7 +45,7 @@ def progress_reporter(label: str) -> Iterator[Callable[[int, int], None]]:
         state["next_tenth"] = done * 10 // total + 1
         elapsed = time.monotonic() - start
         rate = done / elapsed if elapsed > 0 else float("inf")
-        print(f"{label}: {done}/{total} pairs ({100 * done // total} %, {rate:.1f} pairs/s)",
+        print(f"{label}: {done}/{total} {unit} ({100 * done // total} %, {rate:.1f} {unit}/s)",
               file=stream, flush=True)
 
     yield line

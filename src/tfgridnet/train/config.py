@@ -106,6 +106,9 @@ class DataConfig(_Section):
     train_rir_manifest: str | None = Field(None, description="dynamic mixing: uttid,rir CSV")
     distortions: DistortionConfig = Field(DistortionConfig(),
                                           description="dynamic mixing: URGENT-style distortions")
+    leakage_check: Literal["error", "warning", "off"] = Field(
+        "error", description="audio shared by the train and valid manifests, found by content "
+        "before training: error refuses to train, warning logs it and trains, off skips it")
 
     @model_validator(mode="after")
     def _consistent(self) -> DataConfig:

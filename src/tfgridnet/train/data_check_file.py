@@ -17,7 +17,7 @@ from tfgridnet.audio.filters import BANDPASS_ORDER
 from tfgridnet.audio.resample import QUALITY
 from tfgridnet.fileio import read_json_validated, write_json_atomic
 
-__all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck"]
+__all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck", "LeakageCheck"]
 
 DATA_CHECK_FILE = "data_check.json"
 
@@ -75,6 +75,31 @@ class ManifestCheck(BaseModel):
                    sample_rates=stats.get("sample_rates", {}))
 
 
+class LeakageCheck(BaseModel):
+    """The start-up leakage check between the train and valid manifests (``data.leakage_check``:
+    ``error``/``warning``; ``off`` leaves ``checked`` false)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    mode: str
+    checked: bool = False
+    ok: bool | None = None
+    splits: dict[str, list[str]] = {}
+    n_files: int = 0
+    seconds: float | None = None
+    leaks_by_kind: dict[str, int] = {}
+    leaks: list[str] = []  # the first 20, one line each
+
+    @classmethod
+    def of(cls, mode: str, report: Any) -> LeakageCheck:
+        """From a ``data.leakage.LeakageReport``."""
+        return cls(mode=mode, checked=True, ok=report.ok,
+                   splits={s.name: s.manifests for s in report.splits},
+                   n_files=report.stats.get("n_files", 0), seconds=report.stats.get("seconds"),
+                   leaks_by_kind=report.by_kind,
+                   leaks=[line.strip() for line in report.lines(20)])
+
+
 class DataCheckFile(BaseModel):
     """The whole file: the pipeline, the pairs checked per manifest, and each manifest's result."""
 
@@ -84,6 +109,7 @@ class DataCheckFile(BaseModel):
     check_pairs: int
     checks: list[ManifestCheck] = []
     errors_ignored: bool = False
+    leakage: LeakageCheck | None = None
 
     def write(self, run_dir: Path) -> Path:
         return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"))

@@ -5,6 +5,9 @@ config, and the start-up data check on a sample of the paired manifests."""
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from tfgridnet.train.config import Config, ConfigError
 from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 
 __all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
-           "check_sample_rates", "startup_data_check"]
+           "check_sample_rates", "startup_data_check", "startup_leakage_check"]
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -138,3 +141,39 @@ def startup_data_check(config: Config,
         notes.append("data errors ignored: " + message)
         record.errors_ignored = True
     return notes, record
+
+
+def startup_leakage_check(config: Config, ignore_errors: bool, record: DataCheckFile,
+                          progress: Callable[..., AbstractContextManager] | None = None
+                          ) -> list[str]:
+    """Audio shared by the train manifests (paired, or clean + noise) and the valid manifest
+    (``data.leakage_check``); raise DataCheckFailed in mode ``error``. Filled into ``record``.
+
+    ``progress(label, unit)``: a context yielding ``update(done, total)`` (the CLI's bar).
+    Only the first process of a distributed launch checks; the others would repeat it.
+    """
+    from tfgridnet.train.data_check_file import LeakageCheck
+
+    data = config.data
+    train = [m for m in (data.train_manifest, data.train_clean_manifest,
+                         data.train_noise_manifest) if m is not None]
+    record.leakage = LeakageCheck(mode=data.leakage_check)
+    launched_rank = max(int(os.environ.get(k, "0") or 0) for k in ("RANK", "LOCAL_RANK"))
+    if data.leakage_check == "off" or not train or data.valid_manifest is None or launched_rank:
+        return []
+    from tfgridnet.data.leakage import check_leakage
+
+    with (progress or (lambda *_: nullcontext(None)))("leakage check", "files") as update:
+        report = check_leakage({"train": train, "valid": [data.valid_manifest]},
+                               progress=update)
+    record.leakage = LeakageCheck.of(data.leakage_check, report)
+    if report.ok:
+        return [report.summary()]
+    if data.leakage_check == "error" and not ignore_errors:
+        raise DataCheckFailed(f"{report.summary()}\nvalidation on audio the model trains on "
+                              "measures memory, not enhancement; remove the shared rows from one "
+                              "split (data.leakage_check: warning, or --ignore-data-errors, "
+                              "trains anyway)")
+    log.warning("%s\ntraining anyway (%s)", report.summary(),
+                "--ignore-data-errors" if ignore_errors else "data.leakage_check: warning")
+    return ["leakage found: " + report.summary()]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +50,7 @@ from tfgridnet.train.preflight import (
     check_sample_rates,
     resumed_epoch,
     startup_data_check,
+    startup_leakage_check,
     validate_resume_checkpoint,
 )
 from tfgridnet.train.rundir import (
@@ -136,13 +139,15 @@ def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir:
 
 
 def train(config: Config, out_dir: Path, resume: str | None = None,
-          ignore_data_errors: bool = False, max_minutes: float | None = None) -> TrainResult:
+          ignore_data_errors: bool = False, max_minutes: float | None = None,
+          data_progress: Callable[..., AbstractContextManager] | None = None) -> TrainResult:
     """Train a model from ``config`` into the run dir ``out_dir``; return where and how it ended.
 
     ``resume``: a checkpoint path, or ``"auto"`` for ``out_dir/checkpoints/last.ckpt``.
     ``max_minutes``: wall-clock budget (overrides ``trainer.max_minutes``), Lightning's
     ``max_time``: training stops when it is spent (counting the time of resumed-from runs), after
     validating and checkpointing the epoch in progress; the best epoch is exported either way.
+    ``data_progress(label, unit)``: shows the start-up data checks' progress (the CLI's bar).
     """
     run_dir = Path(out_dir)
     ckpt_dir = run_dir / "checkpoints"
@@ -167,6 +172,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     check_sample_rates(config)
     data_notes, data_check = startup_data_check(config, ignore_data_errors)
+    data_notes += startup_leakage_check(config, ignore_data_errors, data_check, data_progress)
 
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
