@@ -40,7 +40,7 @@ def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
     for lang in ("en", "zh-TW"):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
         for name, stats in computed.items():
-            label = METRIC_REGISTRY[name].label
+            label = METRIC_REGISTRY[name].label_in(lang)
             lines = [line for line in text.splitlines() if label in line]
             assert lines, f"{label} missing from the {lang} report"
             # The change as measured; for the level error (best at 0 dB, its improvement being
