@@ -83,7 +83,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
         device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
-        level=not args.raw_level,
+        level=not args.raw_level, baseline=args.baseline,
     )
 
 
@@ -201,14 +201,15 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
-                 overwrite: bool = False, distillmos: bool = False, level: bool = True) -> int:
+                 overwrite: bool = False, distillmos: bool = False, level: bool = True,
+                 baseline: str | None = None) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
-                      distillmos=distillmos, level=level)
+                      distillmos=distillmos, level=level, baseline=baseline)
     print(format_summary(result))
     print(f"results in {result.out_dir} (open {Path(result.out_dir) / 'index.html'})")
     for failure in result.failed:

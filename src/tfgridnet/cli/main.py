@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distillmos", action="store_true",
                    help="also compute Distill-MOS (needs distillmos)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--baseline", default=None, metavar="MODEL",
+                   help="also score MODEL (e.g. the model a fine-tune started from; any MODEL, or "
+                        "an ESPnet .pth with its config.yaml beside it) on the same utterances: "
+                        "noisy -> baseline -> this model, per utterance and in summary.json")
     _add_output_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.evaluation.baseline import baseline_html
 from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
@@ -26,12 +27,15 @@ _BESIDE = ("pesq_wb", "stoi", "estoi", "level_error_db", "dnsmos_ovrl", "distill
 
 
 def table_columns(headline: str, scored: list[str] | tuple[str, ...],
-                  conditions: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The per-utterance table: the utterance's conditions, the headline metric's three columns,
-    then the others scored."""
+                  conditions: list[str] | tuple[str, ...] = (),
+                  baseline: bool = False) -> tuple[str, ...]:
+    """The per-utterance table: the utterance's conditions, the headline metric's three columns
+    (and the --baseline model's score and the gain over it), then the others scored."""
     first = METRIC_REGISTRY[headline]
     beside = [METRIC_REGISTRY[n] for n in _BESIDE if n in scored and n != headline]
+    versus = (first.baseline_column, first.over_baseline_column) if baseline else ()
     return ("uttid", *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
+            *versus,
             *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
             "duration_s", "status")
 
@@ -215,6 +219,7 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 {warnings}
 <h2>Summary</h2>
 {_metric_table(summary)}
+{baseline_html(summary)}
 {_breakdown(summary)}
 {f'<h2>Failed utterances</h2><ul>{failed}</ul>' if failed else ''}
 <h2>Listen: best and worst by {label} improvement</h2>
@@ -224,7 +229,8 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 <h2>All utterances</h2>
 <p class="muted">Click a column header to sort.</p>
 {_results_table(rows, table_columns(headline, list(summary["metrics"]),
-                                    summary.get("condition_columns") or ()))}
+                                    summary.get("condition_columns") or (),
+                                    summary.get("baseline_model") is not None))}
 <script>{_SCRIPT}</script>
 </body></html>
 """
