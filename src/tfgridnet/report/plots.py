@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from tfgridnet.fileio import write_bytes_atomic
 from tfgridnet.report.analysis import Analysis
+from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_PREFIX
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 
@@ -54,11 +55,22 @@ def _sisnr(analysis: Analysis) -> bytes | None:
         return None
     fig = _figure(8, 4.2)
     ax = fig.subplots()
-    for name, label, colour in (("train_sisnr", "train", "tab:blue"),
-                                ("valid_sisnr", "valid", "tab:orange")):
-        x, y = _finite_series(epochs, tr.get(name))
+    start = analysis.initial or {}  # a fine-tune's step-0 row: the curves start from the source
+    extra = VALID_EXTRA_PREFIX + "sisnr"
+    for name, label, colour, values in (
+            ("train_sisnr", "train", "tab:blue", tr.get("train_sisnr")),
+            ("valid_sisnr", "valid", "tab:orange", tr.get("valid_sisnr")),
+            (extra, "valid_extra (second set)", "tab:red", analysis.metrics.get(extra))):
+        x, y = _finite_series(epochs, values)
+        if start.get(name) is not None and np.isfinite(start[name]):
+            x, y = np.concatenate([[INITIAL_EPOCH], x]), np.concatenate([[start[name]], y])
+            ax.scatter([INITIAL_EPOCH], [start[name]], color=colour, marker="s", zorder=5)
         if len(x):
             ax.plot(x, y, label=label, color=colour, linewidth=1.2)
+    if start:
+        ax.axvline(INITIAL_EPOCH, color="grey", linestyle=":", linewidth=0.8)
+        ax.annotate("start (step 0)", (INITIAL_EPOCH, ax.get_ylim()[1]), fontsize=7,
+                    xytext=(2, -10), textcoords="offset points")
     x, y = _finite_series(epochs, analysis.metrics.get("valid_noisy_sisnr"))
     if len(x):
         ax.plot(x, y, label="identity baseline (noisy input, valid)", color="grey",
