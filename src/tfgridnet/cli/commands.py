@@ -60,7 +60,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     return run_train(
         Path(args.config), out_dir=Path(args.out) if args.out else None, resume=args.resume,
-        overrides=args.override, ignore_data_errors=args.ignore_data_errors,
+        overrides=args.override, ignore_data_errors=args.ignore_data_errors, init=args.init,
     )
 
 
@@ -170,9 +170,11 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
 
 
 def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
-              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
-              ) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code."""
+              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False,
+              init: str | None = None) -> int:
+    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``."""
+    import json
+
     from tfgridnet.errors import Interrupted
     from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
@@ -181,6 +183,8 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     refuse_existing_file(run_dir)
+    if init is not None:  # a JSON string is a YAML string: any path survives the override parser
+        overrides = [*overrides, f"init.from={json.dumps(init)}"]
     config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():

@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
                    help="train even when the start-up data check finds broken pairs")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="fine-tune: start from MODEL's weights (exported dir, run dir, .ckpt, or "
+                        "an ESPnet .pth with its config.yaml beside it); the model section comes "
+                        "from MODEL (same as -o init.from=MODEL)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),
