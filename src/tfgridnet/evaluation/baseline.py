@@ -110,19 +110,23 @@ def baseline_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def baseline_html(summary: dict[str, Any]) -> str:
-    """The listening page's table: noisy → baseline model → this model."""
+def baseline_html(summary: dict[str, Any], lang: str = "en") -> str:
+    """The listening page's table: noisy → baseline model → this model, in the words of the
+    report's own table (the catalogs' ``h.baseline`` and ``bl.*``)."""
+    from tfgridnet.report.i18n import tr
+
     triples = _triples(summary)
     if not triples:
         return ""
-    model = html.escape(str(summary["baseline_model"]["model"]))
+    baseline = summary["baseline_model"]
+    head = "".join(f"<th>{html.escape(tr(key, lang))}</th>" for key in (
+        "bl.metric", "bl.noisy", "bl.baseline", "bl.this", "bl.gain", "bl.share"))
     rows = "".join(
         f"<tr><td>{html.escape(METRIC_REGISTRY[name].label)}</td><td>{own['noisy_mean']:.3f}</td>"
         f"<td>{theirs['mean']:.3f}</td><td>{own['enhanced_mean']:.3f}</td>"
         f"<td>{theirs['gain_mean']:+.3f}</td><td>{100 * theirs['share_better']:.0f}%</td></tr>"
         for name, own, theirs in triples)
-    return (f"<h2>Against the baseline model</h2><p class='muted'>Baseline model {model}, scored "
-            "on the same utterances with the same code: noisy → baseline → this model.</p>"
-            "<table id='baseline'><thead><tr><th>metric</th><th>noisy</th><th>baseline model"
-            "</th><th>this model</th><th>gain over the baseline</th><th>utterances better</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+    note = tr("bl.note", lang, model=baseline["model"], n=baseline["n"])
+    return (f"<h2>{html.escape(tr('h.baseline', lang))}</h2><p class='muted'>"
+            f"{html.escape(note)}</p><table id='baseline'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
