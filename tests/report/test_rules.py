@@ -106,6 +106,17 @@ def _drop(*names: str) -> Callable[[dict], None]:
     return change
 
 
+def _started_above_its_best(metrics: dict) -> None:
+    """A fine-tune's step-0 row (epoch -1) that scores above every trained epoch."""
+    from tfgridnet.train.metrics_schema import INITIAL_EPOCH
+
+    start = {name: np.nan for name in metrics}
+    start.update(epoch=INITIAL_EPOCH, step=0.0, valid_sisnr=float(np.max(metrics["valid_sisnr"]))
+                 + 0.5, valid_noisy_sisnr=5.0)
+    for name in metrics:
+        metrics[name] = np.concatenate([[start[name]], metrics[name]])
+
+
 def _failed_utterance(s, tmp: Path) -> tuple[Path, Path | None]:
     run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
     noisy = np.full(10, 5.0)
@@ -182,6 +193,7 @@ CASES: dict[str, tuple[Callable, str]] = {
     "memory_near_limit": (_metrics_case(_set("peak_mem_mb", 31_000.0)), "warning"),
     "missing_data": (_metrics_case(_drop("grad_norm_max", "peak_mem_mb")), "info"),
     "insufficient_evidence": (_metrics_case(_drop("valid_sisnr", "valid_noisy_sisnr")), "warning"),
+    "finetune_harmed": (_metrics_case(_started_above_its_best), "warning"),
 }
 
 

@@ -71,7 +71,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     return run_train(
         Path(args.config), out_dir=Path(args.out) if args.out else None, resume=args.resume,
-        overrides=args.override, ignore_data_errors=args.ignore_data_errors,
+        overrides=args.override, ignore_data_errors=args.ignore_data_errors, init=args.init,
     )
 
 
@@ -94,7 +94,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model, manifest=Path(args.manifest), out_dir=Path(args.out),
         save_audio=not args.no_audio, n_plots=args.plots, dnsmos=args.dnsmos,
         device=args.device, overwrite=args.overwrite, distillmos=args.distillmos,
-        level=not args.raw_level, lang=args.lang,
+        level=not args.raw_level, lang=args.lang, baseline=args.baseline,
     )
 
 
@@ -225,9 +225,11 @@ def run_leakage_check(splits: dict[str, list[Path]], json_path: Path | None = No
 
 
 def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
-              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
-              ) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code."""
+              overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False,
+              init: str | None = None) -> int:
+    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``."""
+    import json
+
     from tfgridnet.cli.progress import progress_reporter
     from tfgridnet.errors import Interrupted
     from tfgridnet.safety import refuse_existing_file
@@ -237,6 +239,8 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     refuse_existing_file(run_dir)
+    if init is not None:  # a JSON string is a YAML string: any path survives the override parser
+        overrides = [*overrides, f"init.from={json.dumps(init)}"]
     config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
@@ -259,7 +263,7 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
 def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = True,
                  n_plots: int = 5, dnsmos: bool = False, device: str | None = None,
                  overwrite: bool = False, distillmos: bool = False, level: bool = True,
-                 lang: str = "en") -> int:
+                 lang: str = "en", baseline: str | None = None) -> int:
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
@@ -267,7 +271,7 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
-                      distillmos=distillmos, level=level, lang=lang)
+                      distillmos=distillmos, level=level, lang=lang, baseline=baseline)
     print(format_summary(result))
     page = Path(result.out_dir) / localized_name("index.html", lang)
     print(f"results in {result.out_dir} (open {page})")

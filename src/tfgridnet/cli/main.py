@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-data-errors", action="store_true",
                    help="train even when the start-up data check finds broken pairs or audio "
                         "shared by the train and valid manifests (data.leakage_check)")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="fine-tune: start from MODEL's weights (exported dir, run dir, .ckpt, or "
+                        "an ESPnet .pth with its config.yaml beside it); the model section comes "
+                        "from MODEL (same as -o init.from=MODEL)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),
@@ -156,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
                    help="language of the listening page and plots (default en; zh-TW writes "
                         "index.zh-TW.html and visualizations/*.zh-TW.png)")
+    p.add_argument("--baseline", default=None, metavar="MODEL",
+                   help="also score MODEL (e.g. the model a fine-tune started from; any MODEL, or "
+                        "an ESPnet .pth with its config.yaml beside it) on the same utterances: "
+                        "noisy -> baseline -> this model, per utterance and in summary.json")
     _add_output_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 

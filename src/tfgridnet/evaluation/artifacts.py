@@ -241,6 +241,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"{metric:<12} {stats['noisy_mean']:>9.3f} {stats['enhanced_mean']:>9.3f} "
                      f"{stats['improvement_mean']:>+8.3f} {100 * stats['share_improved']:>8.0f}%"
                      f"  n={stats['n']}")
+    from tfgridnet.evaluation.baseline import baseline_lines
+
+    lines += ["", *baseline_lines(summary)] if summary.get("baseline_model") else []
     lines.append(f"\n{summary['n']} utterances, {summary['n_failed']} failed; "
                  f"{summary['elapsed_s']:.1f} s ({summary['device']})")
     return "\n".join(lines)

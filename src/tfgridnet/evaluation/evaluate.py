@@ -33,6 +33,11 @@ from tfgridnet.evaluation.artifacts import (
     write_visualization_index,
     write_visualizations,
 )
+from tfgridnet.evaluation.baseline import (
+    baseline_enhancer,
+    score_with_baseline,
+    summarize_baseline,
+)
 from tfgridnet.evaluation.schema import (
     RESULTS_FILE,
     SUMMARY_FILE,
@@ -137,12 +142,15 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
              progress: bool = True, overwrite: bool = False,
-             distillmos: bool = False, level: bool = True, lang: str = "en") -> EvaluationResult:
+             distillmos: bool = False, level: bool = True, lang: str = "en",
+             baseline: Any = None) -> EvaluationResult:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
     (an :class:`EvaluationResult`, which reads as the summary dict).
 
     ``lang`` is the language of the listening page and the plots (``index.html``, or
     ``index.zh-TW.html`` and ``visualizations/*.zh-TW.png`` in Traditional Chinese).
+    ``baseline``: a second model (any MODEL, e.g. the one a fine-tune started from) scored on the
+    same utterances beside it (``evaluation.baseline``).
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
@@ -159,14 +167,14 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
         return _evaluate(model_or_path, manifest, out_dir, save_audio=save_audio,
                          n_plots=n_plots, dnsmos=dnsmos, device=device, workers=workers,
                          chunk_seconds=chunk_seconds, batch_size=batch_size, progress=progress,
-                         distillmos=distillmos, level=level, lang=lang)
+                         distillmos=distillmos, level=level, lang=lang, baseline=baseline)
 
 
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool, level: bool, lang: str = "en"
-              ) -> EvaluationResult:
+              progress: bool, distillmos: bool, level: bool, lang: str = "en",
+              baseline: Any = None) -> EvaluationResult:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
@@ -204,6 +212,8 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         # A V3 model is run and scored at the test set's own rate (its first noisy file's).
         enhancer = enhancer.at_rate(int(audio_info(pairs[0].noisy).samplerate))
     sample_rate = enhancer.sample_rate
+    base, base_name = (baseline_enhancer(baseline, enhancer, chunk_seconds, level)
+                       if baseline is not None else (None, None))
     batch_size = batch_size or (8 if enhancer.device.type == "cuda" else 1)
     workers = workers or _default_workers(len(pairs))
     rows: dict[str, dict[str, Any]] = {}
@@ -228,37 +238,43 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
             collect(row, scores)
 
     def submit(row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
-               clean: np.ndarray | None) -> None:
+               clean: np.ndarray | None, base_out: np.ndarray | None) -> None:
+        score, extra = ((score_pair, ()) if base_out is None
+                        else (score_with_baseline, (base_out,)))
         if pool is None:
-            collect(row, score_pair(noisy, enhanced, clean, sample_rate, metric_set))
+            collect(row, score(noisy, enhanced, clean, sample_rate, metric_set, *extra))
         else:
-            in_flight.append((row, pool.submit(score_pair, noisy, enhanced, clean, sample_rate,
-                                               metric_set)))
+            in_flight.append((row, pool.submit(score, noisy, enhanced, clean, sample_rate,
+                                               metric_set, *extra)))
             drain(4 * workers)  # bounded memory: at most this many utterances wait in flight
 
     def finish_batch(batch: list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]) -> None:
         if not batch:
             return
+        def run(model: Enhancer) -> list[np.ndarray]:
+            if len(batch) == 1 or batch[0][1].size > model.chunk:
+                return [model.enhance_mono(noisy) for _, noisy, _ in batch]
+            stacked = np.stack([noisy for _, noisy, _ in batch])
+            return list(model.level(model.forward_batch(stacked), stacked))
+
         try:
-            if len(batch) == 1 or batch[0][1].size > enhancer.chunk:
-                outputs = [enhancer.enhance_mono(noisy) for _, noisy, _ in batch]
-            else:
-                stacked = np.stack([noisy for _, noisy, _ in batch])
-                outputs = list(enhancer.level(enhancer.forward_batch(stacked), stacked))
+            outputs = run(enhancer)
+            base_outputs = run(base) if base is not None else [None] * len(batch)
         except (RuntimeError, ValueError) as exc:
             for row, _, _ in batch:
                 row.update(status="failed", error=f"enhancement failed: {exc}")
                 bar.advance(task)
             return
-        for (row, noisy, clean), enhanced in zip(batch, outputs):
-            if not np.all(np.isfinite(enhanced)):
+        for (row, noisy, clean), enhanced, base_out in zip(batch, outputs, base_outputs):
+            if not np.all(np.isfinite(enhanced)) or (
+                    base_out is not None and not np.all(np.isfinite(base_out))):
                 row.update(status="failed", error="enhancement produced NaN/inf samples")
                 bar.advance(task)
                 continue
             row["enhanced_peak"] = float(np.max(np.abs(enhanced)))
             if save_audio:
                 save_triplet(out_dir, row["uttid"], noisy, enhanced, clean, sample_rate)
-            submit(row, noisy, enhanced, clean)
+            submit(row, noisy, enhanced, clean, base_out)
 
     try:
         with Progress(transient=True, disable=not progress) as bar:
@@ -298,9 +314,12 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
         "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
                        "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
+        "baseline_model": (summarize_baseline(ordered, metric_set, base_name)
+                           if base is not None else None),
     })
     summary = summary_model.to_json()
-    write_results_csv(out_dir / RESULTS_FILE, ordered, metric_set, conditions)
+    write_results_csv(out_dir / RESULTS_FILE, ordered, metric_set, conditions,
+                      baseline=base is not None)
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     write_highlights(out_dir / "highlights.txt", summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,

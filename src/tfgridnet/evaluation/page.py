@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.evaluation.baseline import baseline_html
 from tfgridnet.evaluation.conditions import factor_label, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.schema import PAGE_FILE
@@ -31,12 +32,15 @@ _BESIDE = ("pesq_wb", "stoi", "estoi", "level_error_db", "dnsmos_ovrl", "distill
 
 
 def table_columns(headline: str, scored: list[str] | tuple[str, ...],
-                  conditions: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The per-utterance table: the utterance's conditions, the headline metric's three columns,
-    then the others scored."""
+                  conditions: list[str] | tuple[str, ...] = (),
+                  baseline: bool = False) -> tuple[str, ...]:
+    """The per-utterance table: the utterance's conditions, the headline metric's three columns
+    (and the --baseline model's score and the gain over it), then the others scored."""
     first = METRIC_REGISTRY[headline]
     beside = [METRIC_REGISTRY[n] for n in _BESIDE if n in scored and n != headline]
+    versus = (first.baseline_column, first.over_baseline_column) if baseline else ()
     return ("uttid", *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
+            *versus,
             *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
             "duration_s", "status")
 
@@ -254,6 +258,7 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 {warnings}
 <h2>{t["summary"]}</h2>
 {_metric_table(summary, lang)}
+{baseline_html(summary, lang)}
 {_breakdown(summary, lang)}
 {f'<h2>{t["failed"]}</h2><ul>{failed}</ul>' if failed else ''}
 <h2>{html.escape(tr("page.listen", lang, metric=label))}</h2>
@@ -263,7 +268,8 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 <h2>{t["all"]}</h2>
 <p class="muted">{t["sort"]}</p>
 {_results_table(rows, table_columns(headline, list(summary["metrics"]),
-                                    summary.get("condition_columns") or ()))}
+                                    summary.get("condition_columns") or (),
+                                    summary.get("baseline_model") is not None))}
 <script>{_SCRIPT}</script>
 </body></html>
 """

@@ -22,7 +22,8 @@ from tfgridnet.evaluation.scoring import DEFAULT_METRICS, METRIC_REGISTRY, Metri
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
-__all__ = ["EvaluationSummary", "MetricSummary", "UtteranceRef", "csv_columns", "summarize",
+__all__ = ["EvaluationSummary", "MetricSummary", "BaselineModelSummary", "BaselineMetricSummary",
+           "UtteranceRef", "csv_columns", "summarize",
            "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
            "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
            "MEASUREMENT_COLUMNS", "number_columns", "evaluation_warnings", "RESULTS_FILE",
@@ -52,6 +53,30 @@ class MetricSummary(BaseModel):
     improvement_std: float | None = None
     improvement_median: float | None = None
     share_improved: float | None = None
+
+
+class BaselineMetricSummary(BaseModel):
+    """One metric of ``summary.json``'s ``baseline_model``: the ``--baseline`` model's mean and how
+    much better the evaluated model is (``Metric.improvement``, positive: better), per utterance."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int = 0
+    mean: float | None = None
+    gain_mean: float | None = None
+    gain_std: float | None = None
+    share_better: float | None = None
+
+
+class BaselineModelSummary(BaseModel):
+    """``summary.json``'s ``baseline_model``: the model given with ``evaluate --baseline``, scored
+    on the same utterances with the same code (noisy → baseline model → evaluated model)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    n: int = 0
+    metrics: dict[str, BaselineMetricSummary] = Field(default_factory=dict)
 
 
 class UtteranceRef(BaseModel):
@@ -109,6 +134,7 @@ class EvaluationSummary(BaseModel):
     skipped_metrics: dict[str, str] = Field(default_factory=dict)
     condition_columns: list[str] = Field(default_factory=list)
     conditions: dict[str, list[ConditionGroup]] = Field(default_factory=dict)
+    baseline_model: BaselineModelSummary | None = None  # evaluate --baseline MODEL
 
     CONTRACT_KEYS: ClassVar[tuple[str, ...]] = (
         "n", "n_failed", "noisy_sisnr_mean", "enhanced_sisnr_mean", "sisnr_improvement_mean",
@@ -153,6 +179,10 @@ class EvaluationSummary(BaseModel):
                                     if isinstance(g.get("metrics"), dict) else g
                                     for g in groups if isinstance(g, dict)]
                       for factor, groups in tables.items() if isinstance(groups, list)}
+        baseline = raw.get("baseline_model")
+        if isinstance(baseline, dict) and isinstance(baseline.get("metrics"), dict):
+            raw = {**raw, "baseline_model": {**baseline, "metrics": {
+                k: v for k, v in baseline["metrics"].items() if k in METRIC_REGISTRY}}}
         if raw.get("headline_metric") not in METRIC_REGISTRY:
             raw = {k: v for k, v in raw.items() if k != "headline_metric"}
         try:
@@ -174,17 +204,21 @@ TEXT_COLUMNS = ("status", "error", "notes")
 def number_columns() -> frozenset[str]:
     """Every column of ``evaluation_results.csv`` that holds a number, for any metric set."""
     return frozenset([*(c for m in METRIC_REGISTRY.values()
-                        for c in (m.noisy_column, m.enhanced_column, m.delta_column)),
+                        for c in (m.noisy_column, m.enhanced_column, m.delta_column,
+                                  m.baseline_column, m.over_baseline_column)),
                       *MEASUREMENT_COLUMNS])
 
 
 def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
-                conditions: Sequence[str] = ()) -> list[str]:
+                conditions: Sequence[str] = (), baseline: bool = False) -> list[str]:
     """``evaluation_results.csv``'s header: the utterance's conditions (the manifest's extra
-    columns), three columns per scored metric, then the rest."""
+    columns), three columns per scored metric (five with ``evaluate --baseline``: the baseline
+    model's score and the gain over it), then the rest."""
     columns = ["uttid", *conditions]
     for m in metrics.metrics:
         columns += [m.noisy_column, m.enhanced_column, m.delta_column]
+        if baseline:
+            columns += [m.baseline_column, m.over_baseline_column]
     return columns + [*MEASUREMENT_COLUMNS, *TEXT_COLUMNS]
 
 
@@ -305,8 +339,9 @@ def fmt_value(value: Any) -> str:
 
 
 def write_results_csv(path: Path, rows: list[dict[str, Any]],
-                      metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = ()) -> Path:
-    columns = csv_columns(metrics, conditions)
+                      metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = (),
+                      baseline: bool = False) -> Path:
+    columns = csv_columns(metrics, conditions, baseline)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

@@ -58,6 +58,16 @@ class Metric:
         return f"{self.name}_improvement"
 
     @property
+    def baseline_column(self) -> str:
+        """The score of ``evaluate --baseline``'s model (e.g. the model a fine-tune started from)."""
+        return f"baseline_{self.name}"
+
+    @property
+    def over_baseline_column(self) -> str:
+        """How much better the evaluated model is than the baseline model (positive: better)."""
+        return f"{self.name}_over_baseline"
+
+    @property
     def needs_reference(self) -> bool:
         return self.compute is not None
 

@@ -225,14 +225,17 @@ def from_espnet_state_dict(state_dict: Mapping[str, torch.Tensor], separator: st
 
 
 def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
-                           sample_rate: int | None = None) -> TFGridNetV2 | TFGridNetV3:
+                           sample_rate: int | None = None,
+                           state_dict: Mapping[str, torch.Tensor] | None = None
+                           ) -> TFGridNetV2 | TFGridNetV3:
     """Load an ESPnet enhancement model (``*.pth`` + its ``config.yaml``) as our model.
 
     V1/V2 give a :class:`TFGridNetV2`, V3 a :class:`TFGridNetV3`. The weights are read with
     ``torch.load(weights_only=True)``: no code is unpickled. The sample rate is taken from
     ``sample_rate``, else the config's ``fs`` when present (ESPnet enhancement configs often omit
     it), and stored as ``model.sample_rate``; a V3 model without one gets its ``default_fs`` there
-    (it runs at its input's rate whatever that attribute says).
+    (it runs at its input's rate whatever that attribute says). ``state_dict``: the weights of
+    ``model_file`` already read (``model.io.read_checkpoint``), so the file is not read twice.
     """
     config_yaml = Path(config_yaml)
     with open(config_yaml, encoding="utf-8") as handle:
@@ -268,7 +271,8 @@ def load_espnet_checkpoint(model_file: str | Path, config_yaml: str | Path,
                     f"{config_yaml}: {part}={config.get(part)!r}; TF-GridNet(V2) has its own STFT "
                     "and is used with the 'same' (null) encoder/decoder")
     try:
-        state = torch.load(model_file, map_location="cpu", weights_only=True)
+        state = state_dict if state_dict is not None else torch.load(
+            model_file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not plain tensors"
         raise EspnetImportError(f"{model_file}: not a loadable tensor checkpoint ({exc})") from exc
     if not isinstance(state, Mapping):

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.report.finetune_checks import finetune_stats
 from tfgridnet.report.loading import find_eval_dir, load_run
 from tfgridnet.report.rules import Facts, Finding, apply_rules
 from tfgridnet.report.statistics import evaluation_stats, training_stats
@@ -35,6 +36,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    initial: dict[str, float] | None = None  # metrics.csv's step-0 row (a fine-tune's start)
 
     @property
     def verdict(self) -> str:
@@ -67,9 +69,10 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
         raise FileNotFoundError(f"{eval_dir}: evaluation folder not found")
 
     training = training_stats(files.metrics, files.config, files.environment, notes)
+    training.update(finetune_stats(files, training))
     evaluation = evaluation_stats(eval_dir, missing) if eval_dir is not None else None
     findings = apply_rules(Facts(training, evaluation, missing, notes))
     return Analysis(run_dir=files.run_dir, eval_dir=eval_dir, eval_dir_auto=eval_auto,
                     metrics=files.metrics, environment=files.environment, config=files.config,
                     checkpoints=files.checkpoints, training=training, evaluation=evaluation,
-                    findings=findings, missing=missing, notes=notes)
+                    findings=findings, missing=missing, notes=notes, initial=files.initial)

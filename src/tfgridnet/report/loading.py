@@ -17,10 +17,10 @@ import yaml
 
 from tfgridnet.evaluation.schema import number_columns
 from tfgridnet.report.tables import read_csv_table
-from tfgridnet.train.metrics_schema import METRICS_COLUMNS
+from tfgridnet.train.metrics_schema import METRICS_COLUMNS, is_initial_epoch
 
 __all__ = ["RunFiles", "config_value", "find_eval_dir", "load_run", "read_eval_table",
-           "read_json", "read_metrics", "read_yaml"]
+           "read_json", "read_metrics", "read_yaml", "split_initial_row"]
 
 
 def _parse_number(text: str | None, path: Path, row: int, column: str) -> float:
@@ -55,6 +55,19 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
         by_epoch[row["epoch"]] = row
     ordered = [by_epoch[e] for e in sorted(by_epoch)]
     return {c: np.array([r.get(c, math.nan) for r in ordered], dtype=np.float64) for c in columns}
+
+
+def split_initial_row(metrics: dict[str, np.ndarray], path: Path
+                      ) -> tuple[dict[str, float] | None, dict[str, np.ndarray]]:
+    """The initial row (the model before training: ``metrics_schema.INITIAL_EPOCH``) apart from
+    the trained epochs, so that no statistic or rule counts it as an epoch."""
+    initial = np.array([is_initial_epoch(e) for e in metrics["epoch"]])
+    if not initial.any():
+        return None, metrics
+    if initial.all():
+        raise ValueError(f"{path}: only the initial (step 0) row, no trained epoch yet")
+    row = {c: float(v[initial][-1]) for c, v in metrics.items()}
+    return row, {c: v[~initial] for c, v in metrics.items()}
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -128,6 +141,7 @@ class RunFiles:
     config: dict[str, Any]
     checkpoints: list[str]
     missing: list[str] = field(default_factory=list)
+    initial: dict[str, float] | None = None  # metrics.csv's step-0 row, when the run has one
 
 
 def _finite_column(metrics: dict[str, np.ndarray], name: str) -> bool:
@@ -139,7 +153,8 @@ def load_run(run_dir: Path) -> RunFiles:
     """metrics.csv (required), environment.json, config.yaml and the checkpoint list of a run."""
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: run folder not found")
-    metrics = read_metrics(run_dir / "metrics.csv")
+    initial, metrics = split_initial_row(read_metrics(run_dir / "metrics.csv"),
+                                         run_dir / "metrics.csv")
     missing = [f"metrics.csv:{c}" for c in METRICS_COLUMNS if not _finite_column(metrics, c)]
     environment: dict[str, Any] = {}
     if (run_dir / "environment.json").is_file():
@@ -157,4 +172,4 @@ def load_run(run_dir: Path) -> RunFiles:
         checkpoints = sorted(p.name for p in checkpoint_dir.iterdir() if p.is_file())
     else:
         missing.append("checkpoints/")
-    return RunFiles(run_dir, metrics, environment, config, checkpoints, missing)
+    return RunFiles(run_dir, metrics, environment, config, checkpoints, missing, initial)

@@ -24,6 +24,7 @@ from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
 from tfgridnet.report.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.loading import read_eval_table
+from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_PREFIX
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 
@@ -62,11 +63,22 @@ def _sisnr(analysis: Analysis, lang: str) -> bytes | None:
         return None
     fig = _figure(8, 4.2)
     ax = fig.subplots()
-    for name, key, colour in (("train_sisnr", "fig.train", "tab:blue"),
-                              ("valid_sisnr", "fig.valid", "tab:orange")):
-        x, y = _finite_series(epochs, t.get(name))
+    start = analysis.initial or {}  # a fine-tune's step-0 row: the curves start from the source
+    extra = VALID_EXTRA_PREFIX + "sisnr"
+    for name, key, colour, values in (
+            ("train_sisnr", "fig.train", "tab:blue", t.get("train_sisnr")),
+            ("valid_sisnr", "fig.valid", "tab:orange", t.get("valid_sisnr")),
+            (extra, "fig.valid_extra", "tab:red", analysis.metrics.get(extra))):
+        x, y = _finite_series(epochs, values)
+        if start.get(name) is not None and np.isfinite(start[name]):
+            x, y = np.concatenate([[INITIAL_EPOCH], x]), np.concatenate([[start[name]], y])
+            ax.scatter([INITIAL_EPOCH], [start[name]], color=colour, marker="s", zorder=5)
         if len(x):
             ax.plot(x, y, label=tr(key, lang), color=colour, linewidth=1.2)
+    if start:
+        ax.axvline(INITIAL_EPOCH, color="grey", linestyle=":", linewidth=0.8)
+        ax.annotate(tr("fig.start", lang), (INITIAL_EPOCH, ax.get_ylim()[1]), fontsize=7,
+                    xytext=(2, -10), textcoords="offset points")
     x, y = _finite_series(epochs, analysis.metrics.get("valid_noisy_sisnr"))
     if len(x):
         ax.plot(x, y, label=tr("fig.identity", lang), color="grey", linestyle="--", linewidth=1.0)

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from tfgridnet.report import eval_checks as ev
+from tfgridnet.report.finetune_checks import finetune_harmed
 from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
 
 __all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "Facts", "Finding", "Rule",
@@ -269,6 +270,7 @@ RULES: tuple[Rule, ...] = (
          escalate=lambda e, th: e["share"] is not None and e["share"] >= th.nonfinite_error_share),
     Rule("memory_headroom", "info", _memory_headroom),
     Rule("memory_near_limit", "warning", _memory_near_limit),
+    Rule("finetune_harmed", "warning", finetune_harmed),
     Rule("eval_noisy_sisnr_abnormal", "error", ev.noisy_sisnr_abnormal, about_data=True),
     Rule("eval_no_improvement", "error", ev.no_improvement),
     Rule("eval_low_improvement", "warning", ev.low_improvement),

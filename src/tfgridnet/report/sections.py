@@ -17,6 +17,7 @@ from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
+from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
 from tfgridnet.report.i18n import fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -288,6 +289,7 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     ]
     rows += _metric_rows(ev, lang)
     blocks.append(_table(_eval_header(lang), rows))
+    blocks += baseline_blocks(ev, lang)
     blocks += _conditions(ev, lang)
     if analysis.finding("eval_high_variance") and ev.get("worst"):
         blocks.append(_h(tr("h.utterances", lang), 3))
@@ -375,6 +377,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
     blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
     blocks += headline_blocks(analysis, lang, plots.get(HEADLINE_PLOT))
+    blocks += finetune_blocks(analysis, lang)  # "fine-tuned from SOURCE: A → B dB"
     blocks.append(_p(tr("generated", lang, files=files)))
     if analysis.eval_dir is not None:
         key = "eval_auto" if analysis.eval_dir_auto else "eval_given"

@@ -299,7 +299,8 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     else:
         missing.append(summary_path.name)
     stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
-                             "conditions": summary.conditions, "reference": summary.reference}
+                             "conditions": summary.conditions, "reference": summary.reference,
+                             "baseline_model": summary.baseline_model}
     if (eval_dir / "index.html").is_file():
         stats["index_html"] = eval_dir / "index.html"
     if not summary.reference:  # a clean-less set: no SI-SNR to read or claim

@@ -42,6 +42,7 @@ class Thresholds:
     memory_headroom_share: float = 0.50
     memory_near_limit_share: float = 0.95
     output_level_off_db: float = 3.0
+    finetune_min_gain_db: float = 0.1
     worst_utterances: int = 5
     top_epochs: int = 5
 

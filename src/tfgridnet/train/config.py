@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core.core_schema import ValidationInfo
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
@@ -28,7 +36,7 @@ from tfgridnet.text import plural
 __all__ = [
     "Config", "ConfigError", "ModelConfig", "TrainModelConfig", "DataConfig", "LossConfig",
     "OptimConfig", "SchedulerConfig", "TrainerConfig", "CheckpointConfig", "EarlyStoppingConfig",
-    "MonitorConfig", "load_config", "recipe_names", "recipe_text", "config_from_dict",
+    "MonitorConfig", "InitConfig", "load_config", "recipe_names", "recipe_text", "config_from_dict",
     "apply_overrides", "PATH_KEYS",
 ]
 
@@ -39,6 +47,9 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("data", "train_noise_manifest"),
     ("data", "valid_manifest"),
     ("data", "train_rir_manifest"),
+    ("data", "valid_extra"),
+    ("init", "from"),
+    ("init", "espnet_config"),
 )
 
 
@@ -68,10 +79,16 @@ _TRAINING_FIXED_TO_ONE = {
 class TrainModelConfig(ModelConfig):
     """``ModelConfig`` with the recipes' defaults; training enhances one source from one microphone."""
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _training_defaults(cls, data: Any) -> Any:
-        return {**TRAINING_MODEL_DEFAULTS, **data} if isinstance(data, dict) else data
+    def _training_defaults(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
+        if not isinstance(data, dict):
+            return handler(data)
+        config = handler({**TRAINING_MODEL_DEFAULTS, **data})
+        # model_fields_set stays what the config gave, not the recipes' defaults: with init.from,
+        # only those keys can disagree with the source model (train/finetune.py).
+        object.__setattr__(config, "__pydantic_fields_set__", set(data) & set(cls.model_fields))
+        return config
 
     @field_validator(*_TRAINING_FIXED_TO_ONE)
     @classmethod
@@ -93,6 +110,8 @@ class DataConfig(_Section):
     gain_range_db: tuple[float, float] = (-6.0, 6.0)
     epoch_size: int | None = Field(None, ge=1, description="dynamic mixing: examples per epoch")
     valid_manifest: str | None = Field(None, description="paired uttid,noisy,clean CSV")
+    valid_extra: str | None = Field(None, description="a second paired validation set, scored "
+                                    "every epoch in its own metrics.csv columns (valid_extra_*)")
     crop_seconds: float = Field(3.0, gt=0)
     valid_crop_seconds: float | None = Field(None, gt=0, description="None: whole utterances")
     batch_size: int = Field(4, ge=1)
@@ -155,6 +174,8 @@ class LossConfig(_Section):
 class OptimConfig(_Section):
     name: Literal["adam", "adamw"] = "adam"
     lr: float = Field(1.0e-3, gt=0, le=1.0)
+    lr_pretrained: float | None = Field(None, gt=0, le=1.0, description="fine-tuning: LR of the "
+                                        "parameters loaded by init.from (None: optim.lr)")
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1.0e-8, gt=0)
@@ -228,9 +249,31 @@ class MonitorConfig(_Section):
                                     "this many epochs in a row")
 
 
+class InitConfig(_Section):
+    """Fine-tuning: start from a trained model's weights instead of random ones (train/finetune.py).
+
+    ``from`` is a MODEL (export dir, run dir, Lightning checkpoint) or an ESPnet ``.pth`` with its
+    ``config.yaml`` (``espnet_config``, default: the one beside it). Patterns are ``fnmatch``
+    patterns over the network's parameter names (``blocks.0.*``); a module's name stands for all
+    of its parameters (``conv`` = ``conv.*``).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
+    source: str | None = Field(None, alias="from", description="MODEL whose weights start the run")
+    espnet_config: str | None = Field(None, description="ESPnet config.yaml of a .pth source "
+                                      "(None: config.yaml beside it)")
+    freeze: list[str] = Field(default_factory=list, description="parameter-name patterns kept "
+                              "fixed (not trained)")
+    reinit: list[str] = Field(default_factory=list, description="parameter-name patterns not "
+                              "loaded: fresh random weights, trained at optim.lr")
+
+
 class Config(_Section):
     name: str = "run"
     model: TrainModelConfig = TrainModelConfig()
+    init: InitConfig = InitConfig()
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
@@ -250,6 +293,12 @@ class Config(_Section):
                 f"data.crop_seconds {self.data.crop_seconds} s is {crop_samples:.0f} samples at "
                 f"{rate} Hz, shorter than one STFT window (model.n_fft "
                 f"{self.model.n_fft}); use at least {self.model.n_fft / rate:.4f}")
+        init = self.init
+        if init.source is None and (init.freeze or init.reinit or init.espnet_config
+                                    or self.optim.lr_pretrained is not None):
+            raise ValueError("init.freeze, init.reinit, init.espnet_config and "
+                             "optim.lr_pretrained apply to fine-tuning: set init.from (or "
+                             "--init MODEL)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,7 +326,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         cls = annotation
-    return list(cls.model_fields)
+    return [info.alias or name for name, info in cls.model_fields.items()]
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:

@@ -32,6 +32,7 @@ class EnhancementDataModule(pl.LightningDataModule):
         self.start_epoch = start_epoch
         self.train_set: Dataset | None = None
         self.valid_set: Dataset | None = None
+        self.extra_set: Dataset | None = None  # data.valid_extra: validated as dataloader 1
 
     def setup(self, stage: str | None = None) -> None:
         data = self.cfg.data
@@ -57,6 +58,10 @@ class EnhancementDataModule(pl.LightningDataModule):
         if self.valid_set is None:
             self.valid_set = PairedDataset(
                 data.valid_manifest, rate, crop_seconds=data.valid_crop_seconds,
+                bandpass=bandpass, train=False, seed=seed, cache_mb=data.cache_mb)
+        if self.extra_set is None and data.valid_extra is not None:
+            self.extra_set = PairedDataset(
+                data.valid_extra, rate, crop_seconds=data.valid_crop_seconds,
                 bandpass=bandpass, train=False, seed=seed, cache_mb=data.cache_mb)
 
     def _distortions(self) -> Distortions | None:
@@ -96,7 +101,10 @@ class EnhancementDataModule(pl.LightningDataModule):
         assert self.train_set is not None
         return self._loader(self.train_set, self.cfg.data.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
         assert self.valid_set is not None
         batch = self.cfg.data.valid_batch_size or self.cfg.data.batch_size
-        return self._loader(self.valid_set, batch, shuffle=False)
+        main = self._loader(self.valid_set, batch, shuffle=False)
+        if self.extra_set is None:
+            return main
+        return [main, self._loader(self.extra_set, batch, shuffle=False)]

@@ -20,7 +20,14 @@ from lightning.pytorch.callbacks import Callback
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.train.callbacks import GradientGuard, console_print, metric
 from tfgridnet.train.config import MonitorConfig
-from tfgridnet.train.metrics_schema import EXTRA_COLUMNS, METRICS_COLUMNS, is_rate_metric
+from tfgridnet.train.metrics_schema import (
+    EXTRA_COLUMNS,
+    INITIAL_EPOCH,
+    METRICS_COLUMNS,
+    VALID_EXTRA_COLUMNS,
+    VALID_EXTRA_PREFIX,
+    is_rate_metric,
+)
 
 __all__ = ["EpochMonitor", "below_input_warning", "peak_memory_mb"]
 
@@ -112,6 +119,7 @@ class EpochMonitor(Callback):
             "train_batches": self._batches,
             "world_size": trainer.world_size,
         }
+        row.update(_valid_extra(trainer))
         row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
                     if is_rate_metric(name)})
         if trainer.is_global_zero:
@@ -135,6 +143,27 @@ class EpochMonitor(Callback):
                 not self._warned_below_input:
             self._warned_below_input = True
             self._raise(trainer, below_input_warning(self._below_input, valid, noisy))
+
+    def write_initial_row(self, trainer: pl.Trainer, values: dict[str, float]) -> None:
+        """The model before any optimiser step (a fine-tune's source), validated by
+        ``trainer.validate``: the row at ``INITIAL_EPOCH``, step 0, training columns empty."""
+        valid = values.get("valid_sisnr", math.nan)
+        noisy = values.get("valid_noisy_sisnr", math.nan)
+        row: dict[str, Any] = {"epoch": INITIAL_EPOCH, "step": 0, "valid_sisnr": valid,
+                               "time_s": 0.0, "valid_loss": values.get("valid_loss", math.nan),
+                               "valid_noisy_sisnr": noisy, "valid_sisnri": valid - noisy,
+                               "world_size": trainer.world_size}
+        extra = _valid_extra(trainer)
+        row.update(extra)
+        if not trainer.is_global_zero:
+            return
+        self._write_row(row)
+        line = (f"start (step 0, before training): valid_sisnr {valid:.2f} dB (noisy "
+                f"{noisy:.2f}, SI-SNRi {valid - noisy:+.2f})")
+        if extra:
+            line += f"  valid_extra {extra[VALID_EXTRA_PREFIX + 'sisnr']:.2f} dB"
+        console_print(trainer, line)
+        log.info(line)
 
     def _early_warning(self, trainer: pl.Trainer, valid: float, noisy: float) -> None:
         reasons = []
@@ -168,8 +197,8 @@ class EpochMonitor(Callback):
                 with open(self.metrics_path, newline="", encoding="utf-8") as handle:
                     self._rows = list(csv.DictReader(handle))
         epoch = int(row["epoch"])
-        # A resumed run rewrites the epochs it replays; earlier rows are kept.
-        self._rows = [r for r in self._rows if r.get("epoch", "").isdigit()
+        # A resumed run rewrites the epochs it replays; earlier rows (and the initial one) are kept.
+        self._rows = [r for r in self._rows if r.get("epoch", "").lstrip("-").isdigit()
                       and int(r["epoch"]) < epoch]
         self._rows.append({k: _fmt(v) for k, v in row.items()})
         columns = list(METRICS_COLUMNS) + list(EXTRA_COLUMNS)
@@ -188,6 +217,17 @@ class EpochMonitor(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.elapsed_before = float(state_dict.get("elapsed_s", 0.0))
         self.warned = bool(state_dict.get("warned", False))
+
+
+def _valid_extra(trainer: pl.Trainer) -> dict[str, float]:
+    """The second validation set's means (data.valid_extra), when it was scored."""
+    sisnr = metric(trainer, VALID_EXTRA_PREFIX + "sisnr")
+    if math.isnan(sisnr):
+        return {}
+    noisy = metric(trainer, VALID_EXTRA_PREFIX + "noisy_sisnr")
+    values = dict(zip(VALID_EXTRA_COLUMNS, (metric(trainer, VALID_EXTRA_PREFIX + "loss"), sisnr,
+                                            noisy, sisnr - noisy)))  # loss, sisnr, noisy, sisnri
+    return values
 
 
 def _fmt(value: Any) -> str:

@@ -21,7 +21,8 @@ from tfgridnet.losses import CompressedSpectralLoss, NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model.architectures import build_model, is_rate_independent
 from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
-from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT
+from tfgridnet.train.finetune import freeze, parameter_groups
+from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT, VALID_EXTRA_PREFIX
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -108,6 +109,7 @@ class EnhancementModule(pl.LightningModule):
         self.save_hyperparameters()
         self.cfg = config_from_dict(config, source="checkpoint config")
         self.model = build_model(self.cfg.model.version, self.cfg.model.model_kwargs())
+        freeze(self.model, self.cfg.init.freeze)  # fine-tuning: these never train (nor resume)
         self.loss_fn = NegSISNRLoss(clamp_db=self.cfg.loss.clamp_db)
         self.spectral_loss = (CompressedSpectralLoss() if self.cfg.loss.spectral_weight > 0
                               else None)
@@ -117,6 +119,10 @@ class EnhancementModule(pl.LightningModule):
         self.valid_loss = MeanMetric(nan_strategy="ignore")
         self.valid_sisnr = MeanMetric(nan_strategy="ignore")
         self.valid_noisy_sisnr = MeanMetric(nan_strategy="ignore")
+        # The second validation set (data.valid_extra): the same means under valid_extra_*.
+        self.extra_metrics = torch.nn.ModuleDict(
+            {name: MeanMetric(nan_strategy="ignore") for name in ("loss", "sisnr", "noisy_sisnr")}
+            if self.cfg.data.valid_extra else {})
 
     def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None,
                 sample_rate: int | None = None) -> torch.Tensor:
@@ -153,17 +159,27 @@ class EnhancementModule(pl.LightningModule):
         # every rank alike (returning None would desynchronise DDP ranks).
         return loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, Any], batch_idx: int,
+                        dataloader_idx: int = 0) -> None:
         loss_per_utt, sisnr = self._scores(batch)
         noisy_sisnr = sisnr_per_utterance(batch["noisy"], batch["clean"], batch.get("lengths"))
+        batch_size = batch["noisy"].shape[0]
+        if dataloader_idx == 1:  # data.valid_extra
+            for name, values in (("loss", loss_per_utt), ("sisnr", sisnr),
+                                 ("noisy_sisnr", noisy_sisnr)):
+                self.extra_metrics[name].update(values)
+                self.log(VALID_EXTRA_PREFIX + name, self.extra_metrics[name], on_epoch=True,
+                         batch_size=batch_size, add_dataloader_idx=False)
+            return
         self.valid_loss.update(loss_per_utt)
         self.valid_sisnr.update(sisnr)
         self.valid_noisy_sisnr.update(noisy_sisnr)
-        batch_size = batch["noisy"].shape[0]
-        self.log("valid_loss", self.valid_loss, on_epoch=True, batch_size=batch_size)
+        self.log("valid_loss", self.valid_loss, on_epoch=True, batch_size=batch_size,
+                 add_dataloader_idx=False)
         self.log("valid_sisnr", self.valid_sisnr, on_epoch=True, prog_bar=True,
-                 batch_size=batch_size)
-        self.log("valid_noisy_sisnr", self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size)
+                 batch_size=batch_size, add_dataloader_idx=False)
+        self.log("valid_noisy_sisnr", self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size,
+                 add_dataloader_idx=False)
         if "sample_rate" in batch and is_rate_independent(self.model):
             # Native-rate batches hold one rate each (RateBatchSampler): a mean per rate too
             # (this rank's; not synchronised, as ranks need not see the same rates).
@@ -171,7 +187,7 @@ class EnhancementModule(pl.LightningModule):
             if finite.numel():
                 name = RATE_METRIC_FORMAT.format(rate=int(batch["sample_rate"]))
                 self.log(name, finite.mean(), on_epoch=True,
-                         batch_size=finite.numel())
+                         batch_size=finite.numel(), add_dataloader_idx=False)
 
     def _warn_fast_decay(self, steps_per_epoch: float) -> None:
         """The users' run decayed 8,200x and learned nothing after epoch 100: say so up front."""
@@ -189,7 +205,8 @@ class EnhancementModule(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         optim_cfg = self.cfg.optim
         optimizer_cls = torch.optim.AdamW if optim_cfg.name == "adamw" else torch.optim.Adam
-        optimizer = optimizer_cls(self.model.parameters(), lr=optim_cfg.lr, betas=optim_cfg.betas,
+        groups = parameter_groups(self.model, self.cfg)  # one, or a fine-tune's two LRs
+        optimizer = optimizer_cls(groups, lr=optim_cfg.lr, betas=optim_cfg.betas,
                                   eps=optim_cfg.eps, weight_decay=optim_cfg.weight_decay)
         sched = self.cfg.scheduler
         total_steps = int(self.trainer.estimated_stepping_batches)
@@ -201,6 +218,7 @@ class EnhancementModule(pl.LightningModule):
             return {"optimizer": optimizer, "lr_scheduler": {
                 "scheduler": plateau, "monitor": "valid_sisnr", "interval": "epoch",
                 "strict": False}}
-        schedule = LRSchedule(sched, optim_cfg.lr, steps_per_epoch, total_steps)
+        schedules = [LRSchedule(sched, group["lr"], steps_per_epoch, total_steps)
+                     for group in groups]  # each group's floor is min_lr at its own LR
         return {"optimizer": optimizer, "lr_scheduler": {
-            "scheduler": _ConfigDrivenLambdaLR(optimizer, schedule), "interval": "step"}}
+            "scheduler": _ConfigDrivenLambdaLR(optimizer, schedules), "interval": "step"}}

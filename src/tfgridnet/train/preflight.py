@@ -72,7 +72,7 @@ def check_sample_rates(config: Config) -> None:
 
     data = config.data
     files: list[tuple[str, Path]] = []
-    for key in ("train_manifest", "valid_manifest", "train_clean_manifest"):
+    for key in ("train_manifest", "valid_manifest", "train_clean_manifest", "valid_extra"):
         manifest = getattr(data, key)
         if manifest is None:
             continue
@@ -112,7 +112,8 @@ def startup_data_check(config: Config,
     notes: list[str] = []
     failures: list[str] = []
     manifests = [("data.train_manifest", data.train_manifest),
-                 ("data.valid_manifest", data.valid_manifest)]
+                 ("data.valid_manifest", data.valid_manifest),
+                 ("data.valid_extra", data.valid_extra)]
     for key, manifest in manifests:
         if manifest is None:
             continue

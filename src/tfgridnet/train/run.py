@@ -42,6 +42,7 @@ from tfgridnet.train.config import Config
 from tfgridnet.train.console import progress_bar
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.epoch_log import EpochMonitor
+from tfgridnet.train.finetune import prepare_finetune, start_from_source, validate_initial_model
 from tfgridnet.train.module import EnhancementModule
 from tfgridnet.train.precision import emulated_bf16_note
 from tfgridnet.train.preflight import (
@@ -151,6 +152,9 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     """
     run_dir = Path(out_dir)
     ckpt_dir = run_dir / "checkpoints"
+    source = None
+    if config.init.source is not None and resume is None:  # a resume continues the fine-tune
+        config, source = prepare_finetune(config)
     if max_minutes is not None:
         config = config.model_copy(update={"trainer": config.trainer.model_copy(
             update={"max_minutes": float(max_minutes)})})
@@ -217,9 +221,13 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     module = EnhancementModule(config.to_dict())
     datamodule = EnhancementDataModule(config, start_epoch=start_epoch)
+    if source is not None:
+        start_from_source(config, source, module, run_dir if handler is not None else None)
     signal_name = None
     started = time.monotonic()
     try:
+        if source is not None:  # metrics.csv's step-0 row: the source before any step
+            validate_initial_model(trainer, module, datamodule, monitor)
         trainer.fit(module, datamodule=datamodule,
                     ckpt_path=str(resume_path) if resume_path else None)
     except GracefulStopRequested as stop:
