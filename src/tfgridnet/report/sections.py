@@ -376,8 +376,8 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
         run_name = f"{config_name} ({run_name})"
     blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
+    blocks += finetune_blocks(analysis, lang)  # "fine-tuned from SOURCE: A → B dB", first section
     blocks += headline_blocks(analysis, lang, plots.get(HEADLINE_PLOT))
-    blocks += finetune_blocks(analysis, lang)  # "fine-tuned from SOURCE: A → B dB"
     blocks.append(_p(tr("generated", lang, files=files)))
     if analysis.eval_dir is not None:
         key = "eval_auto" if analysis.eval_dir_auto else "eval_given"
