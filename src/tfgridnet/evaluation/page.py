@@ -16,7 +16,7 @@ import soundfile as sf
 
 from tfgridnet.evaluation.conditions import FACTOR_LABELS, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, improvement_legend
 from tfgridnet.fileio import write_text_atomic
 
 __all__ = ["write_page", "wav_data_uri", "table_columns"]
@@ -136,7 +136,8 @@ def _metric_table(summary: dict[str, Any]) -> str:
                     f"<td>{_number(s['noisy_median'], '.3f')}</td>"
                     f"<td>{_number(s['enhanced_median'], '.3f')}</td><td>{share}</td>"
                     f"<td>{s['n']}</td></tr>")
-    return "".join(rows) + "</tbody></table>"
+    return ("".join(rows) + "</tbody></table><p class='muted'>"
+            f"{html.escape(improvement_legend(summary['metrics']))}</p>")
 
 
 def _breakdown(summary: dict[str, Any]) -> str:
@@ -146,7 +147,7 @@ def _breakdown(summary: dict[str, Any]) -> str:
         return ""
     names = list(summary["metrics"])
     parts = ["<h2>By condition</h2><p class='muted'>Means per group: noisy → enhanced "
-             "(improvement; for the level error, how much closer to 0 dB).</p>"]
+             f"(improvement: {html.escape(improvement_legend(names))}).</p>"]
     for factor, groups in tables.items():
         label = html.escape(FACTOR_LABELS.get(factor, factor))
         head = f"<th>{label}</th><th>n</th>" + "".join(
