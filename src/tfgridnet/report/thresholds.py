@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["THRESHOLDS", "Evidence", "Facts", "Thresholds"]
 
@@ -44,6 +44,16 @@ class Thresholds:
     output_level_off_db: float = 3.0
     worst_utterances: int = 5
     top_epochs: int = 5
+    # Run length (bench/RESULTS.md §50): learning is judged from this many optimiser steps on;
+    # a run without step counts, from this many validations.
+    min_steps_to_judge: int = MIN_STEPS_TO_JUDGE
+    min_validations_without_steps: int = 3
+    # stopped_while_improving: slope of valid SI-SNR over the last validations (dB per epoch).
+    improving_window: int = 3
+    improving_db_per_epoch: float = 0.1
+    # eval_high_variance judges the spread left after the recorded conditions when at least this
+    # many degrees of freedom remain, else the plain spread.
+    residual_min_dof: int = 10
 
     def noisy_outside(self, value: float) -> bool:
         """A noisy-input SI-SNR outside the plausible range: the pairs are broken."""
