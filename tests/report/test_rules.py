@@ -441,8 +441,14 @@ def test_a_spike_the_clip_absorbed_before_validation_rose_is_information(tmp_pat
     for lang in ("en", "zh-TW"):
         assert "2,554.0" in finding.message(lang)
 
-    # Validation never beat its earlier best after the spike: a warning, clip or not.
-    metrics["valid_sisnr"][30:] = metrics["valid_sisnr"][:30].max() - 1.0
+    # Back within epoch-to-epoch noise of the earlier best (the plateau): still absorbed.
+    best = metrics["valid_sisnr"][:30].max()
+    metrics["valid_sisnr"][30:] = best - 0.5 * THRESHOLDS.valid_flat_db
+    synth.write_run(run, metrics, synth.HEALTHY_ENV, synth.HEALTHY_CONFIG)
+    assert analyse(run).finding("gradient_spikes").severity == "info"
+
+    # Validation never came back to its earlier best after the spike: a warning, clip or not.
+    metrics["valid_sisnr"][30:] = best - 1.0
     synth.write_run(run, metrics, synth.HEALTHY_ENV, synth.HEALTHY_CONFIG)
     finding = analyse(run).finding("gradient_spikes")
     assert (finding.severity, finding.evidence["outcome"]) == ("warning", "unabsorbed")

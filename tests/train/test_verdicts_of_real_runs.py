@@ -51,7 +51,7 @@ def test_a_run_that_learns_is_healthy_and_says_it_stopped_while_improving(
     window = THRESHOLDS.improving_window
     slope = np.polyfit(metrics["epoch"][-window:], metrics["valid_sisnr"][-window:], 1)[0]
     assert improving.evidence["db_per_epoch"] == pytest.approx(slope, rel=1e-9)
-    assert slope >= THRESHOLDS.improving_db_per_epoch
+    assert slope >= THRESHOLDS.valid_flat_db
     assert improving.evidence["next"] == (f"tfgridnet train {run / 'config.yaml'} --out {run} "
                                           f"--resume -o trainer.max_epochs={2 * epochs}")
     for lang, word in (("en", "HEALTHY"), ("zh-TW", "健康")):

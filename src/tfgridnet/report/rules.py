@@ -196,10 +196,11 @@ def _frequent_clipping(f: Facts, th: Thresholds) -> Evidence | None:
             "optimizer_kind": "adaptive" if optimizer in ADAPTIVE_OPTIMIZERS else "other"}
 
 
-def _recovered_after(t: dict, index: int) -> tuple[float, float] | None:
-    """(best valid SI-SNR before epoch ``index``, best from it on) when validation rose past its
-    earlier best after that epoch's spike (the spike epoch's own validation comes after the
-    spike); None when it did not or cannot be told."""
+def _recovered_after(t: dict, index: int, th: Thresholds) -> tuple[float, float] | None:
+    """(best valid SI-SNR before epoch ``index``, best from it on) when validation after that
+    epoch's spike (the spike epoch's own validation comes after the spike) came back to its
+    earlier best, within epoch-to-epoch noise (``valid_flat_db``); None when it did not or
+    cannot be told."""
     valid = t.get("valid_sisnr")
     if valid is None:
         return None
@@ -207,7 +208,7 @@ def _recovered_after(t: dict, index: int) -> tuple[float, float] | None:
     if index == 0:  # nothing before: the first validation is the reference
         before, after = valid[:1], valid[1:]
     before, after = before[np.isfinite(before)], after[np.isfinite(after)]
-    if not len(before) or not len(after) or after.max() <= before.max():
+    if not len(before) or not len(after) or after.max() < before.max() - th.valid_flat_db:
         return None
     return float(before.max()), float(after.max())
 
@@ -219,7 +220,7 @@ def _gradient_spikes(f: Facts, th: Thresholds) -> Evidence | None:
     if t["grad_max"] <= th.spike_factor * t["grad_mean_median"]:
         return None
     clip = t.get("grad_clip")
-    recovered = _recovered_after(t, t["grad_max_index"])
+    recovered = _recovered_after(t, t["grad_max_index"], th)
     absorbed = clip is not None and clip < t["grad_max"] and recovered is not None
     return {"grad_max": t["grad_max"], "epoch": t["grad_max_epoch"],
             "grad_mean_median": t["grad_mean_median"],

@@ -69,7 +69,7 @@ def stopped_while_improving(f: Facts, th: Thresholds) -> Evidence | None:
     """Ended on its time or epoch budget with validation still rising over its last epochs."""
     t = f.training
     slope = t.get("valid_recent_slope")
-    if slope is None or slope < th.improving_db_per_epoch:
+    if slope is None or slope < th.valid_flat_db:
         return None
     if t["best_epoch"] < t["valid_recent_from_epoch"]:  # the best lies before the window
         return None
@@ -80,7 +80,7 @@ def stopped_while_improving(f: Facts, th: Thresholds) -> Evidence | None:
     if not ended_on_budget:
         return None
     return {"db_per_epoch": slope, "window": th.improving_window,
-            "threshold_db": th.improving_db_per_epoch, "from_epoch": t["valid_recent_from_epoch"],
+            "threshold_db": th.valid_flat_db, "from_epoch": t["valid_recent_from_epoch"],
             "last_epoch": t["last_epoch"], "valid_last": t["valid_last"],
             "stop_reason": t.get("stop_reason") or "max_epochs",
             "next": continue_command(t, 2.0)}

@@ -48,9 +48,12 @@ class Thresholds:
     # a run without step counts, from this many validations.
     min_steps_to_judge: int = MIN_STEPS_TO_JUDGE
     min_validations_without_steps: int = 3
-    # stopped_while_improving: slope of valid SI-SNR over the last validations (dB per epoch).
+    # Validation SI-SNR changes under this (dB, per epoch) are epoch-to-epoch noise: the demo's
+    # plateau moves 12.22 -> 12.21, 11.83 -> 11.83 (bench/RESULTS.md §34). stopped_while_improving
+    # needs a steeper slope over the last ``improving_window`` validations; a clipped gradient
+    # spike counts as absorbed when validation afterwards comes within it of its earlier best.
+    valid_flat_db: float = 0.1
     improving_window: int = 3
-    improving_db_per_epoch: float = 0.1
     # eval_high_variance judges the spread left after the recorded conditions when at least this
     # many degrees of freedom remain, else the plain spread.
     residual_min_dof: int = 10
