@@ -514,3 +514,15 @@ def test_spread_explained_by_the_recorded_conditions_is_not_high_variance(tmp_pa
     assert finding.evidence["residual_std"] > THRESHOLDS.high_variance_std_db
     for lang in ("en", "zh-TW"):
         assert f"{finding.evidence['residual_std']:.2f}" in finding.message(lang)
+
+
+def test_a_run_on_pairs_the_data_check_refused_is_diagnosed_as_the_data(tmp_path, synth):
+    from tfgridnet.report.render import write_report
+
+    run, _ = _ignored_data_errors(synth, tmp_path)
+    analysis = analyse(run)
+    assert analysis.findings[0].code == "data_check_failed" and analysis.verdict == "broken"
+    for lang, phrase in (("en", "The data is broken, not the model"), ("zh-TW", "問題在資料")):
+        text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
+        diagnosis = next(line for line in text.splitlines() if phrase in line)
+        assert "4" in diagnosis and "not_a_pair" in diagnosis and "—" not in diagnosis

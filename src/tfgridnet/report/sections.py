@@ -332,11 +332,17 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
     data = [f for f in analysis.findings if f.rule.about_data]
     problems = [f for f in analysis.findings if f.severity != "info"]
     if data:
-        noisy = (data[0].evidence.get("noisy_sisnr_mean")
-                 if data[0].code == "eval_noisy_sisnr_abnormal"
-                 else data[0].evidence.get("valid_noisy_sisnr"))
-        blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
-                            low=THRESHOLDS.noisy_sisnr_low_db, high=THRESHOLDS.noisy_sisnr_high_db)))
+        scored = next((f for f in data if f.code in ("eval_noisy_sisnr_abnormal",
+                                                      "noisy_baseline_abnormal")), None)
+        if scored is None:  # only the start-up data check says so
+            blocks.append(_p(tr("diag.data_check_failed", lang, **data[0].evidence)))
+        else:
+            noisy = (scored.evidence.get("noisy_sisnr_mean")
+                     if scored.code == "eval_noisy_sisnr_abnormal"
+                     else scored.evidence.get("valid_noisy_sisnr"))
+            blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
+                                low=THRESHOLDS.noisy_sisnr_low_db,
+                                high=THRESHOLDS.noisy_sisnr_high_db)))
         rest = [f for f in problems if not f.rule.about_data]
         if rest:
             blocks.append(_p(tr("diag.consequences", lang, codes=_codes(rest))))
