@@ -11,8 +11,9 @@ margin (``Thresholds.not_learning_gain_db``, 1 dB over the identity baseline).
 
 ``tiny`` is the test suite's tiny config on its synthetic corpus (validation every epoch of 2
 steps); ``demo`` is the shipped demo recipe on a corpus made by ``tfgridnet make-demo-data``, its
-schedule untouched (warm-up and cosine over its 10 planned epochs), stopped after ``--steps`` and
-validated every ``--every`` steps on ``--valid-utts`` utterances. One training thread each.
+schedule untouched (warm-up over its first 150 steps, cosine over its 10 planned epochs), stopped
+after ``--steps`` and validated every ``--every`` steps on ``--valid-utts`` utterances. One
+training thread each.
 """
 
 from __future__ import annotations
@@ -35,11 +36,18 @@ MARKS = (2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 400)
 
 
 class ValidationLog(pl.Callback):
-    """(global step, valid SI-SNR, noisy SI-SNR, seconds) of every validation after the sanity run."""
+    """(global step, valid SI-SNR, noisy SI-SNR, seconds) of every validation after the sanity
+    run; stops training after ``max_steps`` without telling the Trainer beforehand (its
+    ``max_steps`` would shorten the schedule: warm-up and cosine are sized from the step total)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_steps: int) -> None:
         self.rows: list[tuple[int, float, float, float]] = []
+        self.max_steps = max_steps
         self.started = time.monotonic()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step >= self.max_steps:
+            trainer.should_stop = True
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -49,14 +57,13 @@ class ValidationLog(pl.Callback):
                           float(metrics["valid_noisy_sisnr"]), time.monotonic() - self.started))
 
 
-def _patched_trainer(log: ValidationLog, max_steps: int, every: int | None) -> None:
-    """Make the next ``pl.Trainer`` validate every ``every`` steps and stop at ``max_steps``."""
+def _patched_trainer(log: ValidationLog, every: int | None) -> None:
+    """Make the next ``pl.Trainer`` validate every ``every`` steps and record each validation."""
     base = pl.Trainer
 
     class Trainer(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), log]
-            kwargs["max_steps"] = max_steps
             if every:
                 kwargs["val_check_interval"] = every
             super().__init__(*args, **kwargs)
@@ -116,9 +123,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in (int(s) for s in args.seeds.split(",")):
-            log = ValidationLog()
+            log = ValidationLog(args.steps)
             base = pl.Trainer
-            _patched_trainer(log, args.steps, args.every if args.recipe == "demo" else None)
+            _patched_trainer(log, args.every if args.recipe == "demo" else None)
             try:
                 config = (_tiny_config(seed, args.steps, work) if args.recipe == "tiny"
                           else _demo_config(seed, args.data, args.valid_utts))
