@@ -22,7 +22,7 @@ NOISY_SISNR_PLAUSIBLE_DB = (-10.0, 30.0)
 # before them a model is still near its random start, below its own noisy input, whatever the
 # data. Training's monitor holds its model alarms until then and the report calls a shorter run
 # inconclusive (too_short_to_judge). Measured in bench/RESULTS.md §50 (docs/report-rules.md).
-MIN_STEPS_TO_JUDGE = 100
+MIN_STEPS_TO_JUDGE = 150
 
 
 def _check_shapes(est: torch.Tensor, ref: torch.Tensor) -> None:

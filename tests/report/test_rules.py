@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -461,8 +462,10 @@ def test_too_short_withholds_the_learning_rules_and_says_what_it_withheld(tmp_pa
     assert short.evidence["steps"] == 10 and short.evidence["validations"] == 2
     assert "`train_not_learning`" in short.evidence["withheld"]
     assert not [f for f in analysis.findings if f.rule.judges_learning]
-    # No train_summary.json: the epoch budget is what can be given more.
-    assert short.evidence["next"].endswith("--resume -o trainer.max_epochs=20")
+    # No train_summary.json: the epoch budget is what can be given more, scaled from 2 epochs of
+    # 10 steps to the steps a judgement needs.
+    epochs = math.ceil(2 * THRESHOLDS.min_steps_to_judge / 10)
+    assert short.evidence["next"].endswith(f"--resume -o trainer.max_epochs={epochs}")
 
     # The same metrics with enough steps are judged, and not learning is an error again.
     rows = synth.healthy_metrics()
