@@ -10,13 +10,19 @@ import functools
 import numpy as np
 import torch
 
-__all__ = ["si_snr", "si_snr_numpy", "sisnr_per_utterance", "snr", "NOISY_SISNR_PLAUSIBLE_DB"]
+__all__ = ["si_snr", "si_snr_numpy", "sisnr_per_utterance", "snr", "NOISY_SISNR_PLAUSIBLE_DB",
+           "MIN_STEPS_TO_JUDGE"]
 
 DEFAULT_EPS = 1e-8
 # SI-SNR of real noisy inputs against their clean references lies in this range (dB). Far outside
 # it the pairs are broken (misaligned, swapped, mis-scaled: the users' -36 dB), not the model.
 # Training's monitor, the evaluation's warning and the report's rules all use this one range.
 NOISY_SISNR_PLAUSIBLE_DB = (-10.0, 30.0)
+# Optimiser steps a healthy run needs before its validation can tell learning from not learning:
+# before them a model is still near its random start, below its own noisy input, whatever the
+# data. Training's monitor holds its model alarms until then and the report calls a shorter run
+# inconclusive (too_short_to_judge). Measured in bench/RESULTS.md §51 (docs/report-rules.md).
+MIN_STEPS_TO_JUDGE = 150
 
 
 def _check_shapes(est: torch.Tensor, ref: torch.Tensor) -> None:

@@ -35,7 +35,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Paired train/valid manifests (white noise at 0-5 dB) and clean/noise manifests."""
-    root = tmp_path_factory.mktemp("corpus")
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def write_corpus(root: Path) -> dict[str, Path]:
+    """The tiny corpus in ``root`` (also used by bench/judging.py, which loads this file)."""
     (root / "clean").mkdir()
     (root / "noisy").mkdir()
     (root / "noise").mkdir()

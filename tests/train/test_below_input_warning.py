@@ -16,10 +16,10 @@ def test_model_below_its_noisy_input_for_n_epochs_raises_the_warning(
         make_config, tmp_path: Path, below_input_epochs: int, fires: bool, capsys) -> None:
     # A learning rate of 1e-12 leaves the randomly initialised model as it is: far below the noisy
     # input. The first-validation (broken pairs) margin is set out of reach, so only the running
-    # check can speak.
+    # check can speak; min_steps 0 lets it speak from the first step (these runs have 4).
     raw = make_config(optim={"name": "adam", "lr": 1e-12},
                       trainer={"max_epochs": 2},
-                      monitor={"identity_margin_db": 1000.0,
+                      monitor={"identity_margin_db": 1000.0, "min_steps": 0,
                                "below_input_epochs": below_input_epochs})
     run = train(config_from_dict(raw), tmp_path / "run").run_dir
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from tfgridnet.report.analysis import analyse
 from tfgridnet.train.config import config_from_dict
 from tfgridnet.train.run import DataCheckFailed, train
 
@@ -175,6 +176,12 @@ def test_broken_pairs_stop_training_before_it_starts(make_config, corpus, tmp_pa
     summary = json.loads((run / "train_summary.json").read_text())
     assert "check-data" in summary["early_warning"]
     assert "noisy validation input itself scores" in summary["early_warning"]
+    # 2 steps on pairs the start-up check refused: broken, however short the run.
+    analysis = analyse(run)
+    assert analysis.verdict == "broken"
+    assert {"data_check_failed", "noisy_baseline_abnormal", "too_short_to_judge"} <= set(
+        analysis.codes)
+    assert analysis.findings[0].rule.about_data
 
 
 def _all_swapped(corpus: dict[str, Path], tmp_path: Path) -> Path:

@@ -6,13 +6,18 @@ and the real `report` reads both. No stage's output is hand-made here.
 
 from __future__ import annotations
 
+import csv
+import html
 import json
 import math
 from pathlib import Path
 
+import numpy as np
+import pytest
 import yaml
 from safetensors import safe_open
 
+from tfgridnet.evaluation.artifacts import format_summary
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
@@ -37,21 +42,44 @@ def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
                          ("improvement_std", "sisnr_improvement_std"),
                          ("noisy_mean", "noisy_sisnr_mean"), ("enhanced_mean", "enhanced_sisnr_mean")):
         assert evaluation[ours] == summary[theirs], ours
+    reports = {}
     for lang in ("en", "zh-TW"):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
         for name, stats in computed.items():
             label = METRIC_REGISTRY[name].label_in(lang)
             lines = [line for line in text.splitlines() if label in line]
             assert lines, f"{label} missing from the {lang} report"
-            # The change as measured; for the level error (best at 0 dB, its improvement being
-            # the distance gained) that is enhanced minus noisy.
-            change = (stats["improvement_mean"] if METRIC_REGISTRY[name].target is None
-                      else stats["enhanced_mean"] - stats["noisy_mean"])
+            # One meaning of the improvement everywhere: the evaluator's, from the metric's
+            # definition (for the level error, how much closer to 0 dB).
             expected = (f"{stats['noisy_mean']:.2f}", f"{stats['enhanced_mean']:.2f}",
-                        f"{change:+.2f}")
+                        f"({stats['improvement_mean']:+.2f})")
             assert any(all(value in line for value in expected) for line in lines), \
                 f"{label}: {expected} not on one line of the {lang} report: {lines}"
         _assert_experiment_sections(run, text)
+        reports[lang] = text
+    _assert_one_improvement_meaning(run / "eval", summary, reports["en"])
+
+
+def _assert_one_improvement_meaning(eval_dir: Path, summary: dict, report: str) -> None:
+    """The level error's improvement reads the same in the console summary, summary.json, the
+    listening page and the report, each saying what it means."""
+    level = METRIC_REGISTRY["level_error_db"]
+    stats = summary["metrics"][level.name]
+    with open(eval_dir / "evaluation_results.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    noisy, enhanced = (np.array([float(r[c]) for r in rows])
+                       for c in (level.noisy_column, level.enhanced_column))
+    independent = float(np.mean(np.abs(noisy) - np.abs(enhanced)))  # closer to 0 dB
+    assert stats["improvement_mean"] == pytest.approx(independent, abs=1e-3)
+    console = next(line for line in format_summary(summary).splitlines()
+                   if line.startswith(level.name))
+    assert f"{stats['improvement_mean']:+.3f}" in console
+    assert level.improvement_meaning() in format_summary(summary)
+    page = (eval_dir / "index.html").read_text(encoding="utf-8")
+    assert f"{stats['improvement_mean']:+.3f}" in page
+    assert html.escape(level.improvement_meaning()) in page
+    assert f"({stats['improvement_mean']:+.2f})" in report
+    assert "how much closer to 0 dB" in report
 
 
 def _assert_experiment_sections(run: Path, text: str) -> None:

@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from tfgridnet.model.io import load_model
+from tfgridnet.report.analysis import analyse
 from tfgridnet.train.config import ConfigError, config_from_dict
 from tfgridnet.train.metrics_schema import METRICS_COLUMNS
 from tfgridnet.train.precision import auto_precision
@@ -187,6 +188,11 @@ def test_consecutive_nonfinite_steps_stop_the_run_with_a_diagnostic(
     rows = _rows(tmp_path / "run")
     assert len(rows) == 1 and rows[0]["nonfinite_steps"] == "3"
     assert rows[0]["train_batches"] == "3"  # of 4: stopped right after the third bad step
+    # 3 steps, all non-finite: broken, however short the run.
+    analysis = analyse(tmp_path / "run")
+    assert analysis.verdict == "broken" and analysis.finding("too_short_to_judge") is not None
+    finding = analysis.finding("nonfinite_steps")
+    assert finding.severity == "error" and finding.evidence["diverged"]
 
 
 def test_early_stopping_time_budget_and_fast_decay_warning(make_config, tmp_path: Path) -> None:

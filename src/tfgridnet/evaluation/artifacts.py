@@ -11,7 +11,7 @@ import numpy as np
 
 from tfgridnet.audio.io import AudioError, load_audio, save_audio
 from tfgridnet.evaluation.schema import fmt_value, rank_by_improvement
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric, improvement_legend
 from tfgridnet.fileio import write_text_atomic
 
 if TYPE_CHECKING:
@@ -233,14 +233,15 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
 def format_summary(summary: dict[str, Any]) -> str:
     """The CLI's report: verdict and identity baseline first, then the per-metric table."""
     lines = _headline(summary) + ["", f"{'metric':<12} {'noisy':>9} {'enhanced':>9} "
-                                      f"{'gain':>8} {'improved':>9}  (means; n)"]
+                                      f"{'improvement':>11} {'improved':>9}  (means; n)"]
     for metric, stats in summary["metrics"].items():
         if stats["n"] == 0:
             lines.append(f"{metric:<12} {'n/a':>9}")
             continue
         lines.append(f"{metric:<12} {stats['noisy_mean']:>9.3f} {stats['enhanced_mean']:>9.3f} "
-                     f"{stats['improvement_mean']:>+8.3f} {100 * stats['share_improved']:>8.0f}%"
+                     f"{stats['improvement_mean']:>+11.3f} {100 * stats['share_improved']:>8.0f}%"
                      f"  n={stats['n']}")
+    lines.append(f"({improvement_legend(summary['metrics'])})")
     from tfgridnet.evaluation.baseline import baseline_lines
 
     lines += ["", *baseline_lines(summary)] if summary.get("baseline_model") else []

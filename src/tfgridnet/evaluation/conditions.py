@@ -5,6 +5,10 @@ the URGENT challenge's tables, ``summary.json`` gets one table per condition: fo
 utterance count and the noisy, enhanced and improvement means of every metric. The conditions come
 from the manifest's extra columns (``Pair.conditions``: ``noise_kind``, ``snr_db`` and any other);
 SNR is put in 5 dB bins, the utterance duration in three bins, text columns are used as they are.
+
+The same groups give :func:`residual_spread`: the spread of an improvement that the recorded
+conditions do not explain, so that a test set built to span -5..10 dB is not "inconsistent" for
+gaining more at low SNR.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
@@ -21,7 +27,7 @@ from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 
 __all__ = ["SNR_BIN_DB", "DURATION_BINS_S", "DURATION_FACTOR", "MAX_GROUPS", "GroupMetric",
            "ConditionGroup", "breakdown", "read_breakdown", "condition_group", "factor_label",
-           "group_cell"]
+           "group_cell", "ResidualSpread", "residual_spread"]
 
 SNR_BIN_DB = 5.0  # width of the input-SNR bins
 DURATION_BINS_S = (3.0, 6.0)  # <3 s, 3-6 s, >=6 s
@@ -166,3 +172,54 @@ def group_cell(stats: GroupMetric | None) -> str:
         return "n/a"
     return (f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} "
             f"({stats.improvement_mean:+.2f})")
+
+
+@dataclass(frozen=True)
+class ResidualSpread:
+    """The spread of one metric's per-utterance improvement before and after removing what the
+    recorded conditions explain (see :func:`residual_spread`)."""
+
+    std: float  # sample std of the residuals, RSS / (n - parameters), NaN without a dof left
+    total_std: float  # sample std of the improvement itself (n - 1)
+    n: int
+    dof: int  # n minus the fitted parameters (the rank of the design)
+    factors: tuple[str, ...]  # the conditions removed; empty: nothing recorded, std == total_std
+
+    @property
+    def explained_share(self) -> float:
+        """Share of the variance (sum of squares) the conditions account for."""
+        total = self.total_std**2 * (self.n - 1)
+        left = self.std**2 * self.dof if self.dof > 0 else 0.0
+        return 1.0 - left / total if total > 0 else 0.0
+
+
+def residual_spread(rows: list[dict[str, Any]], metric: str,
+                    condition_columns: Sequence[str]) -> ResidualSpread | None:
+    """Spread of ``metric``'s improvement left after the recorded conditions.
+
+    An additive least-squares model: the improvement of an utterance = overall mean + one offset
+    per group of each condition (the breakdown's groups: noise kind, 5 dB input-SNR bin, any other
+    condition column with 2..MAX_GROUPS values; not duration, which the evaluator measures rather
+    than the test set's design). What is left, sum of squared residuals over ``n - rank``, is the
+    spread between utterances *of the same conditions*. Scored utterances with a finite
+    improvement only; None with fewer than two.
+    """
+    delta = METRIC_REGISTRY[metric].delta_column
+    scored = [r for r in rows if r.get("status") == "ok" and r.get(delta) is not None
+              and math.isfinite(float(r[delta]))]
+    if len(scored) < 2:
+        return None
+    gains = np.array([float(r[delta]) for r in scored], dtype=np.float64)
+    total_std = float(gains.std(ddof=1))
+    factors = tuple(f for f in _factors(scored, condition_columns) if f != DURATION_FACTOR)
+    design = [np.ones(len(scored))]
+    for factor in factors:
+        labels = [condition_group(factor, r)[1] for r in scored]
+        for level in sorted(set(labels))[1:]:  # the first group is the baseline
+            design.append(np.array([label == level for label in labels], dtype=np.float64))
+    x = np.stack(design, axis=1)  # [n, parameters]
+    coefficients, *_ = np.linalg.lstsq(x, gains, rcond=None)
+    residuals = gains - x @ coefficients
+    dof = len(scored) - int(np.linalg.matrix_rank(x))
+    std = float(np.sqrt(residuals @ residuals / dof)) if dof > 0 else math.nan
+    return ResidualSpread(std=std, total_std=total_std, n=len(scored), dof=dof, factors=factors)

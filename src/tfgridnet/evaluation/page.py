@@ -20,7 +20,7 @@ from tfgridnet.evaluation.baseline import baseline_html
 from tfgridnet.evaluation.conditions import factor_label, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.schema import PAGE_FILE
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.evaluation.scoring import METRIC_REGISTRY, improvement_legend
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.marks import MARK_CSS, MARKS, mark_html
 from tfgridnet.report.i18n import localized_name, tr
@@ -166,7 +166,8 @@ def _metric_table(summary: dict[str, Any], lang: str) -> str:
                     f"<td>{_number(s['noisy_median'], '.3f')}</td>"
                     f"<td>{_number(s['enhanced_median'], '.3f')}</td><td>{share}</td>"
                     f"<td>{s['n']}</td></tr>")
-    return _boxed("".join(rows) + "</tbody></table>")
+    return _boxed("".join(rows) + "</tbody></table>") + (
+        f"<p class='muted'>{html.escape(improvement_legend(summary['metrics'], lang))}</p>")
 
 
 def _wrap_after_arrow(cell: str) -> str:
@@ -182,7 +183,8 @@ def _breakdown(summary: dict[str, Any], lang: str) -> str:
         return ""
     names = list(summary["metrics"])
     parts = [f"<h2>{html.escape(tr('h.conditions', lang))}</h2>"
-             f"<p class='muted'>{html.escape(tr('cond.note', lang))}</p>"]
+             f"<p class='muted'>{html.escape(tr('cond.note', lang))} "
+             f"{html.escape(improvement_legend(names, lang))}</p>"]
     for factor, groups in tables.items():
         label = html.escape(factor_label(factor, lang) or factor)
         head = f"<th>{label}</th><th>n</th>" + "".join(

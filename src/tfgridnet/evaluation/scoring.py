@@ -8,7 +8,7 @@ imports no torch model code.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from tfgridnet.audio.levels import level_error_db
 from tfgridnet.report.i18n import catalog, tr
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
-           "score_pair", "NO_REFERENCE", "DEFAULT_METRICS"]
+           "score_pair", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
 
 Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
 NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
@@ -83,6 +83,16 @@ class Metric:
             return abs(noisy - self.target) - abs(enhanced - self.target)
         return enhanced - noisy if self.higher_is_better else noisy - enhanced
 
+    @property
+    def improvement_meaning(self, lang: str = "en") -> str:
+        """What ``improvement`` measures, in words in ``lang`` (catalog ``imp.*``): every output
+        that shows an improvement column (console summary, listening page, report) says it with
+        this, so the level error's "how much closer to 0 dB" has one meaning everywhere."""
+        if self.target is not None:
+            return tr("imp.target", lang, metric=self.label_in(lang), target=self.target,
+                      unit=self.unit)
+        return tr("imp.higher" if self.higher_is_better else "imp.lower", lang)
+
 
 def _metric_fn(name: str, as_float64: bool = False) -> Scorer:
     """``tfgridnet.metrics.<name>`` as a ``(estimate, reference, sample_rate)`` scorer, looked up
@@ -122,6 +132,16 @@ _REGISTRY = (
 METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
 METRICS = tuple(m.name for m in _REGISTRY if m.needs_reference)
 DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.group == "dnsmos")
+
+
+def improvement_legend(names: Iterable[str], lang: str = "en") -> str:
+    """One line saying what the improvement column means for the metrics ``names``: the metric
+    registry's own definition (``Metric.improvement_meaning``), so every output says the same."""
+    metrics = [METRIC_REGISTRY[n] for n in names if n in METRIC_REGISTRY]
+    plain = sorted({m.improvement_meaning(lang) for m in metrics if m.target is None})
+    parts = [tr("imp.plain", lang, meanings=tr("imp.or", lang).join(plain))] if plain else []
+    parts += [m.improvement_meaning(lang) for m in metrics if m.target is not None]
+    return " ".join(parts)
 
 
 def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:

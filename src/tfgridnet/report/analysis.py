@@ -14,8 +14,8 @@ import numpy as np
 
 from tfgridnet.report.finetune_checks import finetune_stats
 from tfgridnet.report.loading import find_eval_dir, load_run
-from tfgridnet.report.rules import Facts, Finding, apply_rules
-from tfgridnet.report.statistics import evaluation_stats, training_stats
+from tfgridnet.report.rules import Facts, Finding, apply_rules, verdict
+from tfgridnet.report.statistics import evaluation_stats, run_end_stats, training_stats
 
 __all__ = ["Analysis", "analyse"]
 
@@ -40,13 +40,8 @@ class Analysis:
 
     @property
     def verdict(self) -> str:
-        """``broken`` if any error finding, ``suspicious`` if any warning, else ``healthy``."""
-        severities = {f.severity for f in self.findings}
-        if "error" in severities:
-            return "broken"
-        if "warning" in severities:
-            return "suspicious"
-        return "healthy"
+        """``broken``, ``inconclusive``, ``suspicious`` or ``healthy`` (``rules.verdict``)."""
+        return verdict(self.findings)
 
     @property
     def codes(self) -> list[str]:
@@ -70,6 +65,7 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
 
     training = training_stats(files.metrics, files.config, files.environment, notes)
     training.update(finetune_stats(files, training))
+    training.update(run_end_stats(files.summary, files.data_check, files.run_dir))
     evaluation = evaluation_stats(eval_dir, missing) if eval_dir is not None else None
     findings = apply_rules(Facts(training, evaluation, missing, notes))
     return Analysis(run_dir=files.run_dir, eval_dir=eval_dir, eval_dir_auto=eval_auto,

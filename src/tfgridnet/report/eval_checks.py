@@ -12,7 +12,8 @@ from tfgridnet.evaluation.schema import MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.thresholds import Evidence, Facts, Thresholds
 
-__all__ = ["failed_utterances", "high_variance", "low_improvement", "model_worse_than_identity",
+__all__ = ["failed_utterances", "high_variance", "judged_spread", "low_improvement",
+           "model_worse_than_identity",
            "no_improvement", "no_reference", "noisy_sisnr_abnormal", "output_level_off",
            "snr_sisnr_disagree", "worse_than_input"]
 
@@ -51,12 +52,26 @@ def low_improvement(f: Facts, th: Thresholds) -> Evidence | None:
     return {"sisnr_improvement_mean": imp, "threshold_db": th.low_improvement_db}
 
 
+def judged_spread(ev: dict[str, Any], th: Thresholds) -> tuple[float | None, str]:
+    """The SI-SNR improvement spread the variance rule judges, and its basis: what is left after
+    the recorded conditions (``conditions``) when they were recorded and leave at least
+    ``residual_min_dof`` degrees of freedom, else the plain std (``total``)."""
+    spread = ev.get("spread")
+    if spread is not None and spread.factors and spread.dof >= th.residual_min_dof:
+        return spread.std, "conditions"
+    return ev.get("improvement_std"), "total"
+
+
 def high_variance(f: Facts, th: Thresholds) -> Evidence | None:
     ev = f.evaluation or {}
-    std = ev.get("improvement_std")
-    if std is None or std <= th.high_variance_std_db:
+    judged, basis = judged_spread(ev, th)
+    if judged is None or judged <= th.high_variance_std_db:
         return None
-    return {"sisnr_improvement_std": std, "threshold_db": th.high_variance_std_db,
+    spread = ev.get("spread")
+    return {"sisnr_improvement_std": ev.get("improvement_std"), "residual_std": judged,
+            "basis": basis, "threshold_db": th.high_variance_std_db,
+            "conditions": ", ".join(spread.factors) if spread is not None else "—",
+            "explained_share": spread.explained_share if basis == "conditions" else None,
             "improvement_min": ev.get("improvement_min"),
             "improvement_max": ev.get("improvement_max"),
             "worst_uttids": ", ".join(w["uttid"] for w in ev.get("worst", []))}

@@ -83,8 +83,7 @@ def headline_blocks(analysis: Analysis, lang: str, plot: Path | None) -> list[Bl
             [metric.label_in(lang) + (f" ({metric.unit})" if metric.unit else ""),
              f"{fmt(stats.noisy_mean)} → {fmt(stats.enhanced_mean)}",
              fmt(stats.improvement_mean, "+.2f"), _improved(stats)] for metric, stats in rows]))
-        blocks += [Block("p", tr("headline.target_note", lang, metric=metric.label_in(lang),
-                                 target=metric.target, unit=metric.unit))
+        blocks += [Block("p", metric.improvement_meaning(lang))
                    for metric, _ in rows if metric.target is not None]
     if plot is not None:
         blocks.append(Block("img", text=tr("plot.headline", lang), path=plot))

@@ -17,7 +17,9 @@ import yaml
 
 from tfgridnet.evaluation.schema import number_columns
 from tfgridnet.report.tables import read_csv_table
+from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
 from tfgridnet.train.metrics_schema import METRICS_COLUMNS, is_initial_epoch
+from tfgridnet.train.summary_file import SUMMARY_NAME, TrainSummary
 
 __all__ = ["RunFiles", "config_value", "find_eval_dir", "load_run", "read_eval_table",
            "read_json", "read_metrics", "read_yaml", "split_initial_row"]
@@ -133,7 +135,11 @@ def config_value(config: dict[str, Any], *paths: str) -> Any:
 
 @dataclass
 class RunFiles:
-    """The run folder's files as read; ``missing`` names every contract item that was absent."""
+    """The run folder's files as read; ``missing`` names every contract item that was absent.
+
+    ``summary`` (train_summary.json: why the run stopped) and ``data_check`` (the start-up data
+    check) are None for a run that predates them or was not trained by ``tfgridnet train``.
+    """
 
     run_dir: Path
     metrics: dict[str, np.ndarray]
@@ -142,6 +148,8 @@ class RunFiles:
     checkpoints: list[str]
     missing: list[str] = field(default_factory=list)
     initial: dict[str, float] | None = None  # metrics.csv's step-0 row, when the run has one
+    summary: TrainSummary | None = None
+    data_check: DataCheckFile | None = None
 
 
 def _finite_column(metrics: dict[str, np.ndarray], name: str) -> bool:
@@ -150,7 +158,8 @@ def _finite_column(metrics: dict[str, np.ndarray], name: str) -> bool:
 
 
 def load_run(run_dir: Path) -> RunFiles:
-    """metrics.csv (required), environment.json, config.yaml and the checkpoint list of a run."""
+    """metrics.csv (required), environment.json, config.yaml, the checkpoint list,
+    train_summary.json and data_check.json of a run."""
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: run folder not found")
     initial, metrics = split_initial_row(read_metrics(run_dir / "metrics.csv"),
@@ -172,4 +181,8 @@ def load_run(run_dir: Path) -> RunFiles:
         checkpoints = sorted(p.name for p in checkpoint_dir.iterdir() if p.is_file())
     else:
         missing.append("checkpoints/")
-    return RunFiles(run_dir, metrics, environment, config, checkpoints, missing, initial)
+    summary = TrainSummary.read(run_dir) if (run_dir / SUMMARY_NAME).is_file() else None
+    data_check = (DataCheckFile.read(run_dir / DATA_CHECK_FILE)
+                  if (run_dir / DATA_CHECK_FILE).is_file() else None)
+    return RunFiles(run_dir, metrics, environment, config, checkpoints, missing, initial,
+                    summary, data_check)

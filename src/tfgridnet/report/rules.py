@@ -16,11 +16,13 @@ from typing import Literal
 import numpy as np
 
 from tfgridnet.report import eval_checks as ev
+from tfgridnet.report import run_checks as run
 from tfgridnet.report.finetune_checks import finetune_harmed
 from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
+from tfgridnet.train.summary_file import STOP_NONFINITE
 
-__all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "Facts", "Finding", "Rule",
-           "Severity", "Thresholds", "apply_rules"]
+__all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "VERDICTS", "Facts", "Finding",
+           "Rule", "Severity", "Thresholds", "apply_rules", "verdict"]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")  # most severe first
@@ -33,7 +35,9 @@ class Rule:
 
     ``escalate`` (optional) turns a firing into ``escalated_severity`` when the evidence is
     worse; ``variant_key`` names the evidence entry that selects the message variant (some rules
-    fire for different reasons); ``about_data`` rules explain the others and are listed first.
+    fire for different reasons); ``about_data`` rules explain the others and are listed first;
+    ``judges_learning`` rules judge what the model learned, which a run too short to judge
+    (``too_short_to_judge``) cannot show: there they are withheld, not reported.
     """
 
     code: str
@@ -44,6 +48,7 @@ class Rule:
     variant_key: str | None = None
     variants: tuple[str, ...] = ()
     about_data: bool = False
+    judges_learning: bool = False
 
     @property
     def severities(self) -> tuple[Severity, ...]:
@@ -192,24 +197,49 @@ def _frequent_clipping(f: Facts, th: Thresholds) -> Evidence | None:
             "optimizer_kind": "adaptive" if optimizer in ADAPTIVE_OPTIMIZERS else "other"}
 
 
+def _recovered_after(t: dict, index: int, th: Thresholds) -> tuple[float, float] | None:
+    """(best valid SI-SNR before epoch ``index``, best from it on) when validation after that
+    epoch's spike (the spike epoch's own validation comes after the spike) came back to its
+    earlier best, within epoch-to-epoch noise (``valid_flat_db``); None when it did not or
+    cannot be told."""
+    valid = t.get("valid_sisnr")
+    if valid is None:
+        return None
+    before, after = valid[:index], valid[index:]
+    if index == 0:  # nothing before: the first validation is the reference
+        before, after = valid[:1], valid[1:]
+    before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+    if not len(before) or not len(after) or after.max() < before.max() - th.valid_flat_db:
+        return None
+    return float(before.max()), float(after.max())
+
+
 def _gradient_spikes(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
     if t.get("grad_max") is None or not t.get("grad_mean_median"):
         return None
     if t["grad_max"] <= th.spike_factor * t["grad_mean_median"]:
         return None
+    clip = t.get("grad_clip")
+    recovered = _recovered_after(t, t["grad_max_index"], th)
+    absorbed = clip is not None and clip < t["grad_max"] and recovered is not None
     return {"grad_max": t["grad_max"], "epoch": t["grad_max_epoch"],
             "grad_mean_median": t["grad_mean_median"],
             "factor": t["grad_max"] / t["grad_mean_median"], "factor_threshold": th.spike_factor,
-            "grad_max_last": t["grad_max_last"]}
+            "grad_max_last": t["grad_max_last"], "grad_clip": clip,
+            "outcome": "absorbed" if absorbed else "unabsorbed",
+            "valid_before": recovered[0] if recovered else None,
+            "valid_after": recovered[1] if recovered else None}
 
 
 def _nonfinite_steps(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if not t.get("nonfinite_total"):
+    diverged = t.get("stop_reason") == STOP_NONFINITE  # the guard stopped the run
+    if not t.get("nonfinite_total") and not diverged:
         return None
-    return {"nonfinite_steps": t["nonfinite_total"], "epochs": t["nonfinite_epochs"],
-            "share": t.get("nonfinite_share"), "error_share": th.nonfinite_error_share}
+    return {"nonfinite_steps": t.get("nonfinite_total"), "epochs": t.get("nonfinite_epochs"),
+            "share": t.get("nonfinite_share"), "error_share": th.nonfinite_error_share,
+            "diverged": diverged}
 
 
 def _memory(f: Facts) -> Evidence | None:
@@ -256,29 +286,37 @@ def _missing_data(f: Facts, th: Thresholds) -> Evidence | None:
 
 RULES: tuple[Rule, ...] = (
     Rule("noisy_baseline_abnormal", "error", _noisy_baseline_abnormal, about_data=True),
+    Rule("data_check_failed", "error", run.data_check_failed, about_data=True),
+    Rule("too_short_to_judge", "warning", run.too_short_to_judge),
     Rule("train_not_learning", "error", _train_not_learning, variant_key="reason",
-         variants=("identity", "negative", "flat")),
-    Rule("train_loss_positive", "warning", _train_loss_positive),
+         variants=("identity", "negative", "flat"), judges_learning=True),
+    Rule("train_loss_positive", "warning", _train_loss_positive, judges_learning=True),
     Rule("lr_decay_too_fast", "warning", _lr_decay_too_fast),
-    Rule("stale_best_epoch", "warning", _stale_best_epoch),
-    Rule("overfitting", "warning", _overfitting),
+    Rule("stale_best_epoch", "warning", _stale_best_epoch, judges_learning=True),
+    Rule("overfitting", "warning", _overfitting, judges_learning=True),
+    Rule("stopped_while_improving", "info", run.stopped_while_improving, judges_learning=True),
     Rule("frequent_clipping", "info", _frequent_clipping, escalated_severity="warning",
          escalate=lambda e, th: e["optimizer_kind"] != "adaptive", variant_key="optimizer_kind",
          variants=("adaptive", "other")),
-    Rule("gradient_spikes", "warning", _gradient_spikes),
+    Rule("gradient_spikes", "info", _gradient_spikes, escalated_severity="warning",
+         escalate=lambda e, th: e["outcome"] != "absorbed", variant_key="outcome",
+         variants=("absorbed", "unabsorbed")),
     Rule("nonfinite_steps", "warning", _nonfinite_steps, escalated_severity="error",
-         escalate=lambda e, th: e["share"] is not None and e["share"] >= th.nonfinite_error_share),
+         escalate=lambda e, th: e["diverged"] or (
+             e["share"] is not None and e["share"] >= th.nonfinite_error_share)),
     Rule("memory_headroom", "info", _memory_headroom),
     Rule("memory_near_limit", "warning", _memory_near_limit),
     Rule("finetune_harmed", "warning", finetune_harmed),
     Rule("eval_noisy_sisnr_abnormal", "error", ev.noisy_sisnr_abnormal, about_data=True),
-    Rule("eval_no_improvement", "error", ev.no_improvement),
-    Rule("eval_low_improvement", "warning", ev.low_improvement),
+    Rule("eval_no_improvement", "error", ev.no_improvement, judges_learning=True),
+    Rule("eval_low_improvement", "warning", ev.low_improvement, judges_learning=True),
     Rule("model_worse_than_identity", "error", ev.model_worse_than_identity, variant_key="source",
-         variants=("evaluation", "mos", "training")),
-    Rule("eval_high_variance", "warning", ev.high_variance),
+         variants=("evaluation", "mos", "training"), judges_learning=True),
+    Rule("eval_high_variance", "warning", ev.high_variance, variant_key="basis",
+         variants=("conditions", "total"), judges_learning=True),
     Rule("eval_worse_than_input", "warning", ev.worse_than_input, escalated_severity="error",
-         escalate=lambda e, th: e["degraded_share"] >= th.degraded_share_error),
+         escalate=lambda e, th: e["degraded_share"] >= th.degraded_share_error,
+         judges_learning=True),
     Rule("eval_failed_utterances", "warning", ev.failed_utterances),
     Rule("eval_output_level_off", "warning", ev.output_level_off),
     Rule("eval_snr_sisnr_disagree", "info", ev.snr_sisnr_disagree),
@@ -290,6 +328,31 @@ RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
 
 
 def apply_rules(facts: Facts, th: Thresholds = THRESHOLDS) -> list[Finding]:
-    """Every rule that fires, errors first; among equals, data rules first (they explain the rest)."""
+    """Every rule that fires, errors first; among equals, data rules first (they explain the rest).
+
+    When ``too_short_to_judge`` fires, the rules that judge learning are withheld: their codes
+    (those that would have warned or erred) go into its evidence instead of the findings.
+    """
     findings = [f for f in (rule.apply(facts, th) for rule in RULES) if f is not None]
+    short = next((f for f in findings if f.code == "too_short_to_judge"), None)
+    if short is not None:
+        withheld = [f for f in findings if f.rule.judges_learning]
+        short.evidence["withheld"] = ", ".join(
+            f"`{f.code}`" for f in withheld if f.severity != "info") or "—"
+        findings = [f for f in findings if not f.rule.judges_learning]
     return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), not f.rule.about_data))
+
+
+def verdict(findings: list[Finding]) -> str:
+    """``broken`` for any error (a run too short to judge learning is still broken when its data
+    or its arithmetic is), ``inconclusive`` when too short to judge, ``suspicious`` for any
+    warning, else ``healthy``."""
+    severities = {f.severity for f in findings}
+    if "error" in severities:
+        return "broken"
+    if any(f.code == "too_short_to_judge" for f in findings):
+        return "inconclusive"
+    return "suspicious" if "warning" in severities else "healthy"
+
+
+VERDICTS = ("broken", "inconclusive", "suspicious", "healthy")

@@ -16,10 +16,11 @@ from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
+from tfgridnet.report.eval_checks import judged_spread
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
-from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.report.i18n import catalog, fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["Block", "build_blocks", "recommendations"]
@@ -50,9 +51,14 @@ def _verdict(analysis: Analysis, lang: str) -> list[Block]:
                  + tr(f"verdict_why.{verdict}", lang))]
     reasons = [f for f in analysis.findings if f.severity == ("error" if verdict == "broken"
                                                               else "warning")]
-    if reasons:
-        blocks.append(Block("ul", items=[f"{SEVERITY_ICONS[f.severity]} `{f.code}`: "
-                                         f"{f.message(lang)}" for f in reasons]))
+    items = [f"{SEVERITY_ICONS[f.severity]} `{f.code}`: {f.message(lang)}" for f in reasons]
+    short = analysis.finding("too_short_to_judge")
+    if verdict == "inconclusive" and short is not None:  # how long it ran, why it stopped, next
+        items = [items[reasons.index(short)], "➡️ " + tr("rec.too_short_to_judge", lang,
+                                                       **short.evidence)] + [
+            item for f, item in zip(reasons, items) if f is not short]
+    if items:
+        blocks.append(Block("ul", items=items))
     return blocks
 
 
@@ -212,7 +218,6 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
         metric = METRIC_REGISTRY[name]
         if stats.noisy_mean is None or stats.enhanced_mean is None:
             continue
-        change = stats.enhanced_mean - stats.noisy_mean
         gain = (stats.improvement_mean if stats.improvement_mean is not None
                 else metric.improvement(stats.noisy_mean, stats.enhanced_mean))
         if metric.target is not None:  # the level error: judged by eval_output_level_off's rule
@@ -223,9 +228,16 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
             ok = gain > 0
         rows.append([tr("ev.other", lang, metric=metric.label_in(lang),
                         unit=f" ({metric.unit})" if metric.unit else ""),
-                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({change:+.2f})",
+                     f"{stats.noisy_mean:.2f} → {stats.enhanced_mean:.2f} ({gain:+.2f})",
                      expected, _status(ok, warn=metric.target is not None)])
     return rows
+
+
+def _improvement_notes(ev: dict[str, Any], lang: str) -> list[str]:
+    """What the improvement of a metric best at a target value means (the level error: how much
+    closer to 0 dB), from the metric registry."""
+    return [m.improvement_meaning(lang)
+            for m in (METRIC_REGISTRY[n] for n in ev.get("metrics", {})) if m.target is not None]
 
 
 def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
@@ -234,7 +246,8 @@ def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
     if not tables:
         return []
     names = list(ev.get("metrics", {}))
-    blocks = [_h(tr("h.conditions", lang), 3), _p(tr("cond.note", lang))]
+    blocks = [_h(tr("h.conditions", lang), 3),
+              _p(" ".join([tr("cond.note", lang), *_improvement_notes(ev, lang)]))]
     for factor, groups in tables.items():
         title = factor_label(factor, lang) or f"`{factor}`"
         header = [title, "n"] + [METRIC_REGISTRY[n].label_in(lang) for n in names]
@@ -263,6 +276,8 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
         return blocks + _conditions(ev, lang)
     noisy, enhanced, imp = ev.get("noisy_mean"), ev.get("enhanced_mean"), ev["improvement_mean"]
     std, share = ev.get("improvement_std"), ev.get("degraded_share")
+    judged, basis = judged_spread(ev, th)
+    spread_ok = None if judged is None else judged <= th.high_variance_std_db
     noisy_ok = None if noisy is None else th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db
     gain = None if noisy is None or enhanced is None else enhanced - noisy
     rows = [
@@ -277,7 +292,10 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
          tr("exp.at_least", lang, value=th.low_improvement_db),
          _status(imp >= th.low_improvement_db, warn=imp >= th.no_improvement_db)],
         [tr("ev.std", lang), fmt(std), tr("exp.at_most", lang, value=th.high_variance_std_db),
-         _status(None if std is None else std <= th.high_variance_std_db, warn=True)],
+         _status(spread_ok, warn=True) if basis == "total" else ICONS["none"]],
+        *([[tr("ev.std_residual", lang, conditions=", ".join(ev["spread"].factors)), fmt(judged),
+            tr("exp.at_most", lang, value=th.high_variance_std_db),
+            _status(spread_ok, warn=True)]] if basis == "conditions" else []),
         [tr("ev.min", lang), fmt(ev.get("improvement_min"), "+.2f"), "—", "—"],
         [tr("ev.max", lang), fmt(ev.get("improvement_max"), "+.2f"), "—", "—"],
         [tr("ev.degraded", lang),
@@ -290,10 +308,12 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     rows += _metric_rows(ev, lang)
     blocks.append(_table(_eval_header(lang), rows))
     blocks += baseline_blocks(ev, lang)
+    if _improvement_notes(ev, lang):
+        blocks.append(_p(" ".join(_improvement_notes(ev, lang))))
     blocks += _conditions(ev, lang)
     if analysis.finding("eval_high_variance") and ev.get("worst"):
         blocks.append(_h(tr("h.utterances", lang), 3))
-        blocks.append(_p(tr("utt.why", lang, std=std)))
+        blocks.append(_p(tr("utt.why", lang, std=judged)))
         header = [tr("col.rank", lang), tr("col.uttid", lang), tr("col.improvement", lang),
                   tr("col.noisy", lang), tr("col.enhanced", lang)]
         for key, rows_ in (("utt.worst", ev["worst"]), ("utt.best", ev["best"])):
@@ -315,16 +335,25 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
     data = [f for f in analysis.findings if f.rule.about_data]
     problems = [f for f in analysis.findings if f.severity != "info"]
     if data:
-        noisy = (data[0].evidence.get("noisy_sisnr_mean")
-                 if data[0].code == "eval_noisy_sisnr_abnormal"
-                 else data[0].evidence.get("valid_noisy_sisnr"))
-        blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
-                            low=THRESHOLDS.noisy_sisnr_low_db, high=THRESHOLDS.noisy_sisnr_high_db)))
+        scored = next((f for f in data if f.code in ("eval_noisy_sisnr_abnormal",
+                                                      "noisy_baseline_abnormal")), None)
+        if scored is None:  # only the start-up data check says so
+            blocks.append(_p(tr("diag.data_check_failed", lang, **data[0].evidence)))
+        else:
+            noisy = (scored.evidence.get("noisy_sisnr_mean")
+                     if scored.code == "eval_noisy_sisnr_abnormal"
+                     else scored.evidence.get("valid_noisy_sisnr"))
+            blocks.append(_p(tr("diag.data_broken", lang, noisy=noisy,
+                                low=THRESHOLDS.noisy_sisnr_low_db,
+                                high=THRESHOLDS.noisy_sisnr_high_db)))
         rest = [f for f in problems if not f.rule.about_data]
         if rest:
             blocks.append(_p(tr("diag.consequences", lang, codes=_codes(rest))))
     elif analysis.verdict == "broken":
         blocks.append(_p(tr("diag.not_learning", lang, codes=_codes(problems))))
+    elif analysis.verdict == "inconclusive":
+        blocks.append(_p(tr("diag.inconclusive", lang, **analysis.finding(
+            "too_short_to_judge").evidence)))
     elif analysis.verdict == "suspicious":
         blocks.append(_p(tr("diag.suspicious", lang, codes=_codes(problems))))
     else:
@@ -347,7 +376,9 @@ def recommendations(analysis: Analysis, lang: str) -> list[str]:
         if finding.code in seen:
             continue
         seen.add(finding.code)
-        text = tr(f"rec.{finding.code}", lang, **finding.evidence)
+        key = f"rec.{finding.message_key}"  # a variant's own advice, else the rule's
+        text = tr(key if key in catalog(lang).messages else f"rec.{finding.code}", lang,
+                  **finding.evidence)
         if data_broken and not finding.rule.about_data and finding.severity != "info":
             text = tr("rec.after_data", lang, text=text)
         out.append(f"`{finding.code}` — {text}")

@@ -13,12 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.evaluation.conditions import residual_spread
 from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.loading import config_value, read_eval_table
 from tfgridnet.report.rules import THRESHOLDS
+from tfgridnet.train.data_check_file import DataCheckFile
+from tfgridnet.train.summary_file import TrainSummary
 
-__all__ = ["epoch_durations", "evaluation_stats", "steps_per_epoch", "training_stats"]
+__all__ = ["epoch_durations", "evaluation_stats", "run_end_stats", "steps_per_epoch",
+           "training_stats"]
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -127,7 +131,15 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         stats[f"{name}_worst"] = float(finite.min())
         stats[f"{name}_first"] = float(finite[0])
         stats[f"{name}_last"] = float(finite[-1])
+    stats["n_validations"] = int(np.isfinite(valid).sum()) if valid is not None else 0
     if valid is not None:
+        finite = np.isfinite(valid)
+        window = THRESHOLDS.improving_window
+        if finite.sum() >= window:  # the trend at the end: least-squares slope, dB per epoch
+            recent_epochs, recent = epochs[finite][-window:], valid[finite][-window:]
+            stats["valid_recent_slope"] = float(np.polyfit(recent_epochs, recent, 1)[0])
+            stats["valid_recent_from_epoch"] = int(recent_epochs[0])
+            stats["valid_recent_gain"] = float(recent[-1] - recent[0])
         best_index = int(np.nanargmax(valid))
         stats["best_index"] = best_index
         stats["best_epoch"] = int(epochs[best_index])
@@ -181,6 +193,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         stats["grad_mean_median"] = float(np.nanmedian(grad_mean))
     if grad_max is not None:
         index = int(np.nanargmax(grad_max))
+        stats["grad_max_index"] = index
         stats["grad_max"] = float(grad_max[index])
         stats["grad_max_epoch"] = int(epochs[index])
         stats["grad_max_first"] = float(_finite(grad_max)[0])
@@ -214,6 +227,26 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
                                  "early_stopping.patience", "trainer.early_stopping.patience"))
     stats["patience"] = int(patience) if patience else None
     stats["durations"] = durations
+    return stats
+
+
+def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None,
+                  run_dir: Path) -> dict[str, Any]:
+    """How the run ended (train_summary.json) and what its start-up data check found
+    (data_check.json); keys are absent when the files are."""
+    stats: dict[str, Any] = {"run_dir": str(run_dir)}
+    if summary is not None:
+        stats.update(stop_reason=summary.stop_reason, ended_on_budget=summary.ended_on_budget,
+                     global_step=summary.global_step, wall_time_s=summary.wall_time_s or None,
+                     nonfinite_diagnostic=summary.nonfinite_diagnostic)
+    if data_check is not None and data_check.checks:
+        failed = [c for c in data_check.checks if c.n_errors]
+        stats["data_check"] = {
+            "errors_ignored": data_check.errors_ignored,
+            "n_errors": sum(c.n_errors for c in data_check.checks),
+            "n_checked": sum(c.n_checked for c in data_check.checks),
+            "manifests": ", ".join(f"`{c.key}`" for c in failed) or "—",
+            "kinds": ", ".join(sorted({k for c in failed for k in c.problems_by_kind})) or "—"}
     return stats
 
 
@@ -315,6 +348,8 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
                              f"{summary_path.name} says n={summary.n}: the table is "
                              "incomplete or from another run")
         stats.update(_table_stats(table, results_path))
+        rows = [dict(zip(table, values)) for values in zip(*table.values())]
+        stats["spread"] = residual_spread(rows, _SISNR.name, summary.condition_columns)
         if summary.n_failed:
             stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
     else:

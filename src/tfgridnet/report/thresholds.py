@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["THRESHOLDS", "Evidence", "Facts", "Thresholds"]
 
@@ -45,6 +45,19 @@ class Thresholds:
     finetune_min_gain_db: float = 0.1
     worst_utterances: int = 5
     top_epochs: int = 5
+    # Run length (bench/RESULTS.md §51): learning is judged from this many optimiser steps on;
+    # a run without step counts, from this many validations.
+    min_steps_to_judge: int = MIN_STEPS_TO_JUDGE
+    min_validations_without_steps: int = 3
+    # Validation SI-SNR changes under this (dB, per epoch) are epoch-to-epoch noise: the demo's
+    # plateau moves 12.22 -> 12.21, 11.83 -> 11.83 (bench/RESULTS.md §34). stopped_while_improving
+    # needs a steeper slope over the last ``improving_window`` validations; a clipped gradient
+    # spike counts as absorbed when validation afterwards comes within it of its earlier best.
+    valid_flat_db: float = 0.1
+    improving_window: int = 3
+    # eval_high_variance judges the spread left after the recorded conditions when at least this
+    # many degrees of freedom remain, else the plain spread.
+    residual_min_dof: int = 10
 
     def noisy_outside(self, value: float) -> bool:
         """A noisy-input SI-SNR outside the plausible range: the pairs are broken."""

@@ -29,7 +29,7 @@ from pydantic_core.core_schema import ValidationInfo
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
 from tfgridnet.data.distortions import DistortionConfig
 from tfgridnet.errors import UserInputError
-from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
 from tfgridnet.text import plural
 
@@ -247,6 +247,8 @@ class MonitorConfig(_Section):
                                       description="noisy input itself below this")
     below_input_epochs: int = Field(3, ge=1, description="valid SI-SNR under the noisy input's "
                                     "this many epochs in a row")
+    min_steps: int = Field(MIN_STEPS_TO_JUDGE, ge=0, description="optimiser steps before the "
+                           "model alarms speak (a model near its random start is below its input)")
 
 
 class InitConfig(_Section):

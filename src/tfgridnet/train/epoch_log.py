@@ -1,6 +1,11 @@
 """The per-epoch record of a run: one ``metrics.csv`` row (columns from
 ``train.metrics_schema``), TensorBoard scalars, a console line, and the loud warnings: broken pairs
-after the first validation, a model that stays below its own noisy input after that."""
+after the first validation, a model far below or staying below its own noisy input.
+
+The model alarms wait for ``monitor.min_steps`` optimiser steps: before them a healthy model is
+still near its random start, below its input whatever the data (bench/RESULTS.md §51). The noisy
+input's own score involves no model and is judged at the first validation. What the alarms blame
+follows the start-up data check: pairs it passed are not the first suspect."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from lightning.pytorch.callbacks import Callback
 from tfgridnet.fileio import write_text_atomic
 from tfgridnet.train.callbacks import GradientGuard, console_print, metric
 from tfgridnet.train.config import MonitorConfig
+from tfgridnet.train.data_check_file import DataCheckFile
 from tfgridnet.train.metrics_schema import (
     EXTRA_COLUMNS,
     INITIAL_EPOCH,
@@ -41,25 +47,47 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def below_input_warning(epochs: int, valid: float, noisy: float) -> str:
-    """The warning for a model that has scored under its own noisy input ``epochs`` times running."""
+def pairs_passed(data_check: DataCheckFile | None) -> int | None:
+    """Pairs the start-up data check passed (every manifest without errors), None when it was
+    skipped, unknown or found errors."""
+    if data_check is None or not data_check.checks or data_check.errors_ignored:
+        return None
+    if not all(c.ok and c.n_errors == 0 for c in data_check.checks):
+        return None
+    return sum(c.n_checked for c in data_check.checks)
+
+
+def _pairs_note(checked: int | None) -> str:
+    if checked is None:
+        return "`tfgridnet check-data` rules out broken pairs."
+    return (f"The start-up data check passed on {checked} pairs, so look at the training "
+            "(optim.lr, the loss, the model output) before the data.")
+
+
+def below_input_warning(epochs: int, valid: float, noisy: float,
+                        pairs_checked: int | None = None) -> str:
+    """The warning for a model that has scored under its own noisy input ``epochs`` times running
+    (``pairs_checked``: pairs the start-up data check passed, None when it did not run)."""
     return (f"WARNING: the model has scored below its own noisy input for {epochs} validations in a "
             f"row (now {valid:.1f} dB SI-SNR against {noisy:.1f} dB for returning the input "
             "unchanged): training is not working. A weak start that the learning rate does not climb "
-            "out of looks like this (try another trainer.seed or a larger optim.lr); "
-            "`tfgridnet check-data` rules out broken pairs.")
+            "out of looks like this (try another trainer.seed or a larger optim.lr). "
+            + _pairs_note(pairs_checked))
 
 
 class EpochMonitor(Callback):
     """Writes ``metrics.csv`` (rank 0), TensorBoard scalars and one console line per epoch."""
 
     def __init__(self, run_dir: Path, guard: GradientGuard,
-                 thresholds: MonitorConfig | None = None) -> None:
+                 thresholds: MonitorConfig | None = None,
+                 data_check: DataCheckFile | None = None) -> None:
         self.metrics_path = Path(run_dir) / "metrics.csv"
         self.guard = guard
         self.thresholds = thresholds or MonitorConfig()
+        self.pairs_checked = pairs_passed(data_check)
         self.elapsed_before = 0.0  # seconds trained in earlier (resumed-from) processes
-        self.warned = False
+        self.input_checked = False  # the noisy input's own score, judged at the first validation
+        self.warned = False  # the model's first judgement, at the first validation after min_steps
         self.warning: str | None = None
         self._below_input = 0  # validations in a row under the noisy input's SI-SNR
         self._warned_below_input = False
@@ -135,14 +163,19 @@ class EpochMonitor(Callback):
                     f"{row['grad_norm_max']:.3g}  {sec_per_batch:.3f} s/batch")
             console_print(trainer, line)
             log.info(line)
-        if not self.warned and math.isfinite(noisy):
-            self.warned = True
-            self._early_warning(trainer, valid, noisy)
-        self._below_input = self._below_input + 1 if valid < noisy else 0
+        if not math.isfinite(noisy):
+            return
+        judged = trainer.global_step >= self.thresholds.min_steps
+        check_input, check_model = not self.input_checked, judged and not self.warned
+        self.input_checked, self.warned = True, self.warned or judged
+        if check_input or check_model:
+            self._early_warning(trainer, valid, noisy, check_input, check_model)
+        self._below_input = self._below_input + 1 if judged and valid < noisy else 0
         if self._below_input >= self.thresholds.below_input_epochs and \
                 not self._warned_below_input:
             self._warned_below_input = True
-            self._raise(trainer, below_input_warning(self._below_input, valid, noisy))
+            self._raise(trainer, below_input_warning(self._below_input, valid, noisy,
+                                                     self.pairs_checked))
 
     def write_initial_row(self, trainer: pl.Trainer, values: dict[str, float]) -> None:
         """The model before any optimiser step (a fine-tune's source), validated by
@@ -165,22 +198,30 @@ class EpochMonitor(Callback):
         console_print(trainer, line)
         log.info(line)
 
-    def _early_warning(self, trainer: pl.Trainer, valid: float, noisy: float) -> None:
-        reasons = []
+    def _early_warning(self, trainer: pl.Trainer, valid: float, noisy: float,
+                       check_input: bool, check_model: bool) -> None:
         floor = self.thresholds.min_noisy_sisnr_db
-        if noisy < floor:
+        bad_input = check_input and noisy < floor
+        reasons = []
+        if bad_input:
             reasons.append(f"the noisy validation input itself scores {noisy:.1f} dB SI-SNR against "
                            f"its clean reference (below {floor:g} dB: real noisy "
                            "speech is rarely this far from its clean version, broken pairs are)")
-        if valid < noisy - self.thresholds.identity_margin_db:
+        if check_model and valid < noisy - self.thresholds.identity_margin_db:
             reasons.append(f"the model scores {valid:.1f} dB, {noisy - valid:.1f} dB below "
                            f"returning the noisy input unchanged ({noisy:.1f} dB)")
         if not reasons:
             return
-        self._raise(trainer, "WARNING: after the first validation " + "; and ".join(reasons) +
-                    ". This is what misaligned, mis-paired or wrongly resampled noisy/clean "
-                    "pairs look like. Run `tfgridnet check-data MANIFEST` on the train and "
-                    "valid manifests before training further.")
+        when = ("the first validation" if check_input else
+                f"{trainer.global_step} optimiser steps")
+        if bad_input or self.pairs_checked is None:
+            cause = ("This is what misaligned, mis-paired or wrongly resampled noisy/clean "
+                     "pairs look like. Run `tfgridnet check-data MANIFEST` on the train and "
+                     "valid manifests before training further.")
+        else:
+            cause = ("A learning rate far off, a wrong loss or a model that cannot reach the "
+                     "target looks like this. " + _pairs_note(self.pairs_checked))
+        self._raise(trainer, f"WARNING: after {when} " + "; and ".join(reasons) + ". " + cause)
 
     def _raise(self, trainer: pl.Trainer, warning: str) -> None:
         """Log and print ``warning`` between bars; train_summary.json keeps every one raised."""
@@ -212,11 +253,12 @@ class EpochMonitor(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"elapsed_s": self.elapsed_before + time.monotonic() - self._fit_start,
-                "warned": self.warned}
+                "warned": self.warned, "input_checked": self.input_checked}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.elapsed_before = float(state_dict.get("elapsed_s", 0.0))
         self.warned = bool(state_dict.get("warned", False))
+        self.input_checked = bool(state_dict.get("input_checked", self.warned))
 
 
 def _valid_extra(trainer: pl.Trainer) -> dict[str, float]:

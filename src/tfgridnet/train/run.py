@@ -62,6 +62,13 @@ from tfgridnet.train.rundir import (
     lay_out_run_dir,
     release_log,
 )
+from tfgridnet.train.summary_file import (
+    STOP_EARLY_STOPPING,
+    STOP_MAX_EPOCHS,
+    STOP_NONFINITE,
+    STOP_SIGNAL,
+    STOP_TIME_BUDGET,
+)
 
 __all__ = ["train", "TrainResult", "TrainSummary", "DataCheckFailed", "TrainingDiverged",
            "ResumeError", "resolve_precision", "validate_resume_checkpoint"]
@@ -94,17 +101,17 @@ def resolve_precision(config: Config) -> str:
 def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | None) -> str:
     """Why fit ended, from the callbacks that decided it."""
     if guard.diagnostic:
-        return "non-finite gradients"
+        return STOP_NONFINITE
     if signal_name is not None:
-        return f"signal ({signal_name})"
+        return f"{STOP_SIGNAL} ({signal_name})"
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     remaining = timer.time_remaining() if timer is not None else None
     if remaining is not None and remaining <= 0:
-        return "time budget"
+        return STOP_TIME_BUDGET
     early = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
     if early is not None and early.stopped_epoch:
-        return "early stopping"
-    return "max_epochs"
+        return STOP_EARLY_STOPPING
+    return STOP_MAX_EPOCHS
 
 
 def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir: Path
@@ -185,7 +192,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     trainer_cfg = config.trainer
     guard = GradientGuard(trainer_cfg.gradient_clip_val, trainer_cfg.max_consecutive_nonfinite)
-    monitor = EpochMonitor(run_dir, guard, config.monitor)
+    monitor = EpochMonitor(run_dir, guard, config.monitor, data_check)
     files = RunFiles(run_dir, config, precision,
                      {"resumed_from": str(resume_path) if resume_path else None})
     checkpoint = BestCheckpoint(ckpt_dir, run_dir / "model", config.data.sample_rate,

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import logging
 import logging.handlers
 import os
 import platform
 import sys
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from tfgridnet import __version__
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.config import Config
+from tfgridnet.train.summary_file import SUMMARY_NAME, TrainSummary
 
 __all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "TrainSummary", "RunFiles", "environment",
            "lay_out_run_dir", "setup_text_log", "close_text_log", "buffer_log", "release_log"]
@@ -30,38 +28,7 @@ __all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "TrainSummary", "RunFiles", "environme
 log = logging.getLogger("tfgridnet.train")
 
 RUN_SUBDIRS = ("checkpoints", "model", "logs", "plots")
-SUMMARY_NAME = "train_summary.json"
 _LOGGERS = ("tfgridnet", "lightning.pytorch")
-
-
-@dataclass(frozen=True)
-class TrainSummary:
-    """``train_summary.json``: how a run ended, written by ``train`` and read by whoever reports it."""
-
-    stop_reason: str
-    epochs_completed: int
-    global_step: int
-    best_epoch: int | None
-    best_valid_sisnr: float | None
-    best_checkpoint: str | None
-    last_checkpoint: str | None
-    model_dir: str | None
-    early_warning: str | None
-    nonfinite_diagnostic: str | None
-    weight_digests: list[str] = field(default_factory=list)
-    wall_time_s: float = 0.0
-    world_size: int = 1
-
-    def write(self, run_dir: Path) -> Path:
-        """Write ``run_dir/train_summary.json`` atomically."""
-        return write_json_atomic(Path(run_dir) / SUMMARY_NAME, dataclasses.asdict(self))
-
-    @classmethod
-    def read(cls, run_dir: Path) -> TrainSummary:
-        """Read it back; keys this version does not know are ignored."""
-        raw = json.loads((Path(run_dir) / SUMMARY_NAME).read_text(encoding="utf-8"))
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in names})
 
 
 def lay_out_run_dir(run_dir: Path, config: Config) -> logging.Handler:
