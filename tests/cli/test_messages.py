@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tfgridnet.cli import build_parser
@@ -63,14 +61,13 @@ def test_report_on_an_eval_folder_without_its_table(cli, corpus, model_dir, tmp_
     assert "evaluation_results.csv" in missing
 
 
-def test_report_into_a_read_only_run_folder(cli, tmp_path):
+def test_report_into_a_read_only_run_folder(cli, tmp_path, deny_writes):
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.csv").write_text("epoch,train_loss\n0,1.0\n")
     run.chmod(0o500)
     try:
-        if os.access(run, os.W_OK):
-            pytest.skip("running as root: permissions are not enforced")
+        deny_writes(run)
         result = cli("report", run)
         assert result.code == 2
         assert "read-only" in result.one_line_error()

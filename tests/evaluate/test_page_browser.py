@@ -24,7 +24,8 @@ def _require_chromium() -> str:
         return CHROMIUM
     if os.environ.get("CI"):
         pytest.fail("CI is set but no chromium is installed (apt-get install chromium)")
-    pytest.skip("chromium not installed (Debian: apt-get install chromium); CI runs this test")
+    pytest.skip("runs where a Chromium is installed: CI (.ci/run installs it, and fails this test "
+                "without one) or after `apt-get install chromium`; none on PATH here")
 
 
 @pytest.fixture
@@ -32,7 +33,8 @@ def page():
     """A Playwright page of the system Chromium; ``page.problems`` collects script errors and
     console errors."""
     binary = _require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs playwright, a test extra (`make install` has it)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=binary, headless=True,
