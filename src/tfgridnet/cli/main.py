@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 
 from tfgridnet import __version__
@@ -19,7 +21,7 @@ from tfgridnet.cli.commands import (
     cmd_report,
     cmd_train,
 )
-from tfgridnet.errors import EXIT_CODES, Interrupted, TfgridnetError, UserInputError
+from tfgridnet.errors import CLOSED_PIPE, EXIT_CODES, Interrupted, TfgridnetError, UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKENDS, PRECISIONS
 
@@ -188,23 +190,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; the project's errors become one line on stderr and their exit code."""
+    """Run one subcommand; the project's errors become one line on stderr and their exit code.
+
+    Only the project's own errors (and the OS refusing a path the user gave) get one line; any
+    other exception, a ``ValueError`` from a bug included, keeps its traceback (exit 1). A reader
+    that closes our stdout early (``| head``) ends the command quietly with :data:`CLOSED_PIPE`.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        _silence_stdout()
+        return CLOSED_PIPE
     except Interrupted as exc:
         print(f"tfgridnet {args.command}: interrupted: {exc}", file=sys.stderr)
         return exc.exit_code
     except TfgridnetError as exc:
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
-            ValueError) as exc:  # user input (or an unwritable output) refused by the OS/a check
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as exc:
+        # a path the user gave (or an unwritable output) refused by the OS
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return UserInputError.exit_code
     except KeyboardInterrupt:
         print(f"tfgridnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_closed() -> bool:
+    """Whether our stdout is a pipe whose reader has gone (POLLERR), so that a BrokenPipeError
+    came from it and not from some other pipe (a worker's)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stdout has no pipe to break
+        return False
+    if not hasattr(select, "poll"):  # Windows: cannot tell, so assume it was
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit, which would raise once more
+    (the convention of the Python documentation on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file
+        pass
 
 
 if __name__ == "__main__":

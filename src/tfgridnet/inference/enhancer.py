@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from tfgridnet.audio.resample import resample
+from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_OVERLAP_SECONDS,
@@ -39,12 +40,12 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a device name; expected cpu, cuda or "
+        raise UserInputError(f"device {device!r} is not a device name; expected cpu, cuda or "
                          "cuda:N") from exc
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {str(device)!r} is not supported; expected cpu, cuda or cuda:N")
+        raise UserInputError(f"device {str(device)!r} is not supported; expected cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
+        raise UserInputError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
     return device
 
 
@@ -57,12 +58,12 @@ def as_float_audio(audio: np.ndarray) -> np.ndarray:
     """Float32 samples in [-1, 1]: int16/int32 PCM scaled by full scale, other types refused."""
     audio = np.asarray(audio)
     if audio.ndim not in (1, 2) or 0 in audio.shape:
-        raise ValueError(f"expected audio of shape [samples], [channels, samples] or "
+        raise UserInputError(f"expected audio of shape [samples], [channels, samples] or "
                          f"[samples, channels] with samples > 0, got {audio.shape}")
     if audio.dtype in _PCM_SCALE:
         return (audio.astype(np.float64) / _PCM_SCALE[audio.dtype]).astype(np.float32)
     if not np.issubdtype(audio.dtype, np.floating):
-        raise ValueError(f"audio of dtype {audio.dtype} is not supported: pass float samples in "
+        raise UserInputError(f"audio of dtype {audio.dtype} is not supported: pass float samples in "
                          "[-1, 1] or int16/int32 PCM")
     return audio.astype(np.float32, copy=False)
 
@@ -95,32 +96,32 @@ class Enhancer:
         if sample_rate is None and self.rate_independent:
             sample_rate = model.default_fs
         if not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
+            raise UserInputError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
-            raise ValueError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
+            raise UserInputError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
                              "needs a single-output model (n_srcs=1)")
         if getattr(model, "n_imics", 1) != 1:
-            raise ValueError("Enhancer: multi-microphone models are not supported here "
+            raise UserInputError("Enhancer: multi-microphone models are not supported here "
                              f"(n_imics={model.n_imics}); each channel is enhanced on its own")
         if not (math.isfinite(chunk_seconds) and math.isfinite(overlap_seconds)) or \
                 chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds >= chunk_seconds:
-            raise ValueError(f"Enhancer: need chunk_seconds > overlap_seconds >= 0, got "
+            raise UserInputError(f"Enhancer: need chunk_seconds > overlap_seconds >= 0, got "
                              f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}")
         if precision not in PRECISIONS:
-            raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
+            raise UserInputError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
         if backend not in BACKENDS:
-            raise ValueError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
+            raise UserInputError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
         if compile and backend != "torch":
-            raise ValueError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
+            raise UserInputError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
                              "its own graph)")
         if (backend == "torch") != isinstance(model, torch.nn.Module):
-            raise ValueError(f"Enhancer: backend={backend!r} needs "
+            raise UserInputError(f"Enhancer: backend={backend!r} needs "
                              f"{'a torch.nn.Module' if backend == 'torch' else 'an OnnxModel'}, "
                              f"got {type(model).__name__}")
         self.backend = backend
         self.device = pick_device(device if backend == "torch" else device or "cpu")
         if backend == "onnx" and self.device.type != "cpu":
-            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
+            raise UserInputError(f"Enhancer: backend='onnx' runs on the CPU, got device {self.device}")
         self.precision = resolve_precision(precision, self.device.type, backend)
         # workers: chunk passes in flight at once on the CPU, each on its share of the threads
         # (None: 2 where there are 2+ threads; tfgridnet.inference.parallel).
@@ -219,10 +220,10 @@ class Enhancer:
         """
         audio = as_float_audio(audio)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+            raise UserInputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         frames_last = channels_first(audio)
         if not np.all(np.isfinite(frames_last)):
-            raise ValueError("input audio holds NaN or inf samples")
+            raise UserInputError("input audio holds NaN or inf samples")
         if self.at_rate(sample_rate) is not self:
             return self.at_rate(sample_rate).enhance(audio, sample_rate)
         channels = frames_last.reshape(-1, frames_last.shape[-1])

@@ -10,6 +10,7 @@ CLI's parser can take its choices from here.
 from __future__ import annotations
 
 from tfgridnet import hardware
+from tfgridnet.errors import UserInputError
 
 __all__ = ["PRECISIONS", "BACKENDS", "resolve_precision"]
 
@@ -24,11 +25,11 @@ def resolve_precision(precision: str, device_type: str, backend: str = "torch") 
     onnxruntime included). An explicit bf16 with onnxruntime is refused: its graph is fp32.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}, expected one of {PRECISIONS}")
+        raise UserInputError(f"precision={precision!r}, expected one of {PRECISIONS}")
     if precision == "auto":
         fast = backend == "torch" and device_type == "cpu" and hardware.cpu_has_bf16()
         return "bf16" if fast else "fp32"
     if precision == "bf16" and backend == "onnx":
-        raise ValueError("precision='bf16' is not available with backend='onnx' (the ONNX graph is "
+        raise UserInputError("precision='bf16' is not available with backend='onnx' (the ONNX graph is "
                          "fp32); use --precision fp32 or auto")
     return precision

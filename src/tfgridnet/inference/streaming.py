@@ -18,6 +18,7 @@ import soundfile as sf
 import soxr
 
 from tfgridnet.audio.io import AudioError, audio_info, decoder_reason
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
 from tfgridnet.inference.chunking import ChunkScheduler
 
@@ -80,7 +81,7 @@ def enhance_file(enhancer: Enhancer, in_path: str | os.PathLike, out_path: str |
             if data.shape[0] == 0:
                 break
             if not np.all(np.isfinite(data)):
-                raise ValueError("input audio holds NaN or inf samples")
+                raise UserInputError("input audio holds NaN or inf samples")
             frames_read += data.shape[0]
             write(sink, scheduler.push(to_model(np.ascontiguousarray(data.T))))
         if frames_read == 0:
@@ -133,21 +134,21 @@ def expand_inputs(inputs: Iterable[str],
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if wanted(p, path))
             if not files:
-                raise ValueError(f"{path}: folder holds no audio files")
+                raise UserInputError(f"{path}: folder holds no audio files")
             found += [(p, p.relative_to(path).with_suffix(".wav")) for p in files]
         elif path.is_file():
             found.append((path, Path(path.name).with_suffix(".wav")))
         elif glob.has_magic(spec):
             matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if wanted(Path(p)))
             if not matches:
-                raise ValueError(f"{spec}: pattern matches no audio files")
+                raise UserInputError(f"{spec}: pattern matches no audio files")
             found += [(p, Path(p.name).with_suffix(".wav")) for p in matches]
         else:
-            raise ValueError(f"{spec}: no such file, folder or pattern")
+            raise UserInputError(f"{spec}: no such file, folder or pattern")
     seen: dict[Path, Path] = {}
     for source, relative in found:
         if relative in seen and seen[relative] != source:
-            raise ValueError(f"{source} and {seen[relative]} would both be written to {relative}; "
+            raise UserInputError(f"{source} and {seen[relative]} would both be written to {relative}; "
                              "enhance them in separate runs or pass their folder instead")
         seen[relative] = source
     return [(source, relative) for relative, source in seen.items()]

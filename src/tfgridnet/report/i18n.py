@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tfgridnet.errors import UserInputError
+
 __all__ = ["LANGUAGES", "MISSING", "Catalog", "catalog", "fmt", "tr"]
 
 LANGUAGES = ("en", "zh-TW")
@@ -45,7 +47,7 @@ class Catalog:
     @classmethod
     def load(cls, lang: str) -> Catalog:
         if lang not in LANGUAGES:
-            raise ValueError(f"report language {lang!r} not supported; choose one of {LANGUAGES}")
+            raise UserInputError(f"report language {lang!r} not supported; choose one of {LANGUAGES}")
         source = resources.files("tfgridnet.report") / "locales" / f"{lang}.yaml"
         messages = yaml.safe_load(source.read_text(encoding="utf-8"))
         if not isinstance(messages, dict) or not all(isinstance(v, str)
