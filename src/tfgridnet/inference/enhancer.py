@@ -207,9 +207,11 @@ class Enhancer:
         return self._enhance_channels(np.asarray(audio, dtype=np.float32)[None])[0]
 
     def _enhance_channels(self, channels: np.ndarray) -> np.ndarray:
-        """Enhance ``[C, N]`` at the model's rate in one go (same scheduler as the file stream)."""
+        """Enhance ``[C, N]`` at the model's rate in one go (same scheduler as the file stream):
+        the raw output, then one level gain per channel (the whole channel's) and the limiter."""
         scheduler = ChunkScheduler(self, channels.shape[0])
-        return np.concatenate([scheduler.push(channels), scheduler.finish()], axis=-1)
+        raw = np.concatenate([scheduler.push(channels), scheduler.finish()], axis=-1)
+        return np.concatenate([scheduler.level.correct(raw), scheduler.level.flush()], axis=-1)
 
     def enhance(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Enhance ``[N]``, ``[C, N]`` or soundfile's ``[N, C]`` at any rate; same shape and rate out.
