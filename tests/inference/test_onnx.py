@@ -169,3 +169,11 @@ def test_channel_last_embed_in_onnxruntime_at_the_seed_models_size(tmp_path) -> 
     module_error = np.abs(module - want).max()
     assert module_error < 1e-4
     assert np.abs(got - want).max() < 10 * module_error
+
+
+@pytest.mark.parametrize(("cpu_class", "backend"), [("avx2", "onnx"), ("amx", "torch")])
+def test_from_pretrained_backend_auto_on_each_cpu_family(exported, simulate_cpu, cpu_class,
+                                                         backend):
+    simulate_cpu(cpu_class)
+    assert Enhancer.from_pretrained(exported, backend="auto").backend == backend
+    assert Enhancer.from_pretrained(exported / ONNX_NAME, backend="auto").backend == "onnx"

@@ -23,7 +23,7 @@ from tfgridnet.cli.commands import (
 )
 from tfgridnet.errors import CLOSED_PIPE, EXIT_CODES, Interrupted, TfgridnetError, UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
-from tfgridnet.inference.precision import BACKENDS, PRECISIONS
+from tfgridnet.inference.precision import BACKEND_CHOICES, PRECISIONS
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -156,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto (default): bf16 autocast on CPUs with AMX/AVX512-BF16, else fp32; "
                         "bf16 output agrees with fp32 to ~34 dB")
-    p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
+                   help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime; "
+                        "auto: onnxruntime where it runs faster (x86 CPUs with AVX2 and no "
+                        "AVX-512) and MODEL has a model.onnx, else torch (docs/deployment.md)")
     p.add_argument("--compile", action="store_true",
                    help="torch backend: run chunks through torch.compile, one pass at a time "
                         "(on a 2-core CPU, once compiled: a few %% faster in fp32, 6-13 %% in "

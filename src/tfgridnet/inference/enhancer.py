@@ -24,7 +24,7 @@ from tfgridnet.inference.chunking import (
 )
 from tfgridnet.inference.level import LevelCorrection
 from tfgridnet.inference.parallel import PassPool, resolve_workers
-from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_precision
+from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_backend, resolve_precision
 
 if TYPE_CHECKING:
     from tfgridnet.inference.onnx_backend import OnnxModel
@@ -162,7 +162,16 @@ class Enhancer:
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
                         backend: str = "torch", **kwargs) -> Enhancer:
         """Load an exported dir, run dir or checkpoint (never unpickling code); with
-        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file)."""
+        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file); with
+        ``backend="auto"``, whichever runs faster on this CPU (``resolve_backend``)."""
+        if backend == "auto":
+            from tfgridnet.inference.onnx_backend import ONNX_NAME
+
+            path = Path(path)
+            has_onnx = path.suffix == ".onnx" or (path / ONNX_NAME).is_file()
+            backend = "onnx" if path.suffix == ".onnx" else resolve_backend(
+                backend, has_onnx=has_onnx, on_gpu=pick_device(device).type == "cuda",
+                precision=kwargs.get("precision", "auto"), compile=kwargs.get("compile", False))
         if backend == "onnx":
             from tfgridnet.inference.onnx_backend import OnnxModel
 
