@@ -17,9 +17,9 @@ from tfgridnet.model.recurrence import (
 
 needs_onednn_bf16 = pytest.mark.skipif(
     not ONEDNN_BF16_LSTM,
-    reason="runs oneDNN's real bf16 LSTM: needs an AVX-512 CPU (AVX512-BF16 or AMX: AMD Zen 4/5, "
-           "Intel Xeon 4th gen+); this CPU cannot create it (AVX2 only); the bf16 branch runs "
-           "simulated here")
+    reason="runs oneDNN's real bf16 LSTM: needs an AVX-512 CPU (native bf16 with AVX512-BF16 or "
+           "AMX: AMD Zen 4/5, Intel Xeon 4th gen+; emulated on older AVX-512 Xeons); this CPU "
+           "cannot create one (AVX2 only), so the bf16 branch runs simulated here")
 
 
 @pytest.fixture(params=["fp32 LSTM", "bf16 LSTM"])
