@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 from tfgridnet.fileio import write_text_atomic
-from tfgridnet.hardware import BF16_CPU_FLAGS, cpu_flags
+from tfgridnet.hardware import REPORTED_CPU_FLAGS, cpu_flags, cpu_model
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -154,17 +153,9 @@ def peak_rss_mb() -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    flags = sorted(cpu_flags() & {*BF16_CPU_FLAGS, "amx_tile", "avx512f", "avx2"})
-    return (f"{cpu} (flags: {' '.join(flags) or 'none of avx2/avx512/amx'}), "
+    flags = sorted(cpu_flags() & {*REPORTED_CPU_FLAGS, "amx_tile"})
+    return (f"{cpu_model()} (flags: {' '.join(flags) or 'none of avx2/avx512/amx'}), "
             f"{os.cpu_count()} cores, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, load avg {load:.1f}")
 

@@ -39,12 +39,27 @@ def test_project_errors_become_one_line_and_their_exit_code(monkeypatch, capsys)
     assert "loss became NaN at step 3" in capsys.readouterr().err
 
 
-def test_a_real_bug_keeps_its_traceback(monkeypatch) -> None:
+@pytest.mark.parametrize("error", [KeyError, ValueError, TypeError])
+def test_a_real_bug_keeps_its_traceback(monkeypatch, error) -> None:
+    """Only the project's own user-input errors are exit 2 in one line: a ValueError from a bug
+    (NumPy, a library, our own code) is not the user's mistake and must show where it came from."""
     from tfgridnet.train import run
 
     def bug(*args, **kwargs):
-        raise KeyError("a programming error, not a user's mistake")
+        raise error("a programming error, not a user's mistake")
 
     monkeypatch.setattr(run, "train", bug)
-    with pytest.raises(KeyError):
+    with pytest.raises(error):
         main(["train", "demo"])
+
+
+def test_user_input_errors_raised_inside_a_command_are_exit_2(monkeypatch, capsys) -> None:
+    from tfgridnet.errors import UserInputError
+    from tfgridnet.train import run
+
+    def refuse(*args, **kwargs):
+        raise UserInputError("data.train_manifest: no such file x.csv")
+
+    monkeypatch.setattr(run, "train", refuse)
+    assert main(["train", "demo"]) == 2
+    assert capsys.readouterr().err == "tfgridnet train: error: data.train_manifest: no such file x.csv\n"

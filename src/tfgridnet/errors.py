@@ -7,8 +7,8 @@ so a real bug (any other exception) still shows its traceback. ``UserInputError`
 
 from __future__ import annotations
 
-__all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "EXIT_CODES",
-           "EXTRA_MODULES", "missing_extra"]
+__all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "CLOSED_PIPE",
+           "EXIT_CODES", "EXTRA_MODULES", "missing_extra"]
 
 
 class TfgridnetError(Exception):
@@ -35,9 +35,15 @@ class Interrupted(TfgridnetError):
     exit_code = 130
 
 
+# A reader closed our standard output early (`tfgridnet check-data M | head -3`): the command stops
+# quietly with the code a shell gives a program that SIGPIPE ended (128 + 13), as `git` and C tools
+# do, so `set -o pipefail` scripts still see that the output was cut.
+CLOSED_PIPE = 141
+
 # Shown in each subcommand's --help epilog, so the codes are documented where they are mapped.
 EXIT_CODES = {0: "success", 1: "problems found or partial failure", 2: "bad input (file, argument, config)",
-              130: "interrupted"}
+              130: "interrupted",
+              CLOSED_PIPE: "output closed early by its reader (e.g. `| head`): stopped quietly"}
 
 
 # Top-level modules of pyproject's extras (import names), for the one line a torch-free install

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tfgridnet.errors import UserInputError
+
 _T = TypeVar("_T")
 
 TEMP_MARK = ".tfgridnet-tmp"
@@ -120,8 +122,8 @@ def read_json_validated(path: str | os.PathLike, validate: Callable[[Any], _T], 
     try:
         return validate(json.loads(Path(path).read_text(encoding="utf-8")))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise UserInputError(f"{path}: not valid JSON ({exc})") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                              for e in exc.errors())
-        raise ValueError(f"{path}: not {what} ({problems})") from None
+        raise UserInputError(f"{path}: not {what} ({problems})") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tfgridnet.cli import build_parser
@@ -63,16 +61,42 @@ def test_report_on_an_eval_folder_without_its_table(cli, corpus, model_dir, tmp_
     assert "evaluation_results.csv" in missing
 
 
-def test_report_into_a_read_only_run_folder(cli, tmp_path):
+def test_report_into_a_read_only_run_folder(cli, tmp_path, deny_writes):
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.csv").write_text("epoch,train_loss\n0,1.0\n")
     run.chmod(0o500)
     try:
-        if os.access(run, os.W_OK):
-            pytest.skip("running as root: permissions are not enforced")
+        deny_writes(run)
         result = cli("report", run)
         assert result.code == 2
         assert "read-only" in result.one_line_error()
     finally:
         run.chmod(0o700)
+
+
+def test_a_closed_output_pipe_ends_the_command_quietly(corpus):
+    """`tfgridnet check-data M | head -3` where head has gone: no BrokenPipeError traceback, the
+    documented exit code (128 + SIGPIPE, as a shell reports a tool that SIGPIPE ended)."""
+    import subprocess
+    import sys
+
+    from tfgridnet.errors import CLOSED_PIPE
+
+    child = subprocess.Popen([sys.executable, "-m", "tfgridnet", "check-data", corpus / "m.csv"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before the first line is written
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=120) == CLOSED_PIPE == 141
+    assert err == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_keeps_its_traceback(cli, monkeypatch):
+    from tfgridnet.train import run
+
+    def worker_pipe_broke(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe (a worker's, not our stdout)")
+
+    monkeypatch.setattr(run, "train", worker_pipe_broke)
+    with pytest.raises(BrokenPipeError):
+        cli("train", "demo")

@@ -104,6 +104,10 @@ def faulty_corpus(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     stereo = save_audio(root / "noisy" / "stereo.wav", np.stack([noisy, noisy]), RATE)
     pairs.append(Pair("stereo_noisy", stereo, c_path))
     expected["stereo_noisy"] = "multichannel"
+    two_talkers = save_audio(root / "clean" / "two_talkers.wav",
+                             np.stack([clean, speech_like(2.0, RATE, seed=8)]), RATE)
+    pairs.append(Pair("clean_two_talkers", root / "noisy" / "stereo.wav", two_talkers))
+    expected["clean_two_talkers"] = "unrelated_channels"  # tests/data/test_channels.py: more
     with_nan = root / "noisy" / "nan.wav"
     sf.write(with_nan, np.where(np.arange(noisy.size) == 100, np.nan, noisy), RATE, subtype="FLOAT")
     pairs.append(Pair("nan_noisy", with_nan, c_path))

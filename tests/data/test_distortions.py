@@ -133,7 +133,8 @@ def test_dynamic_mixing_records_every_distortion_in_the_conditions(mixing_files)
 
 
 def test_simulated_rirs_come_from_pyroomacoustics() -> None:
-    pytest.importorskip("pyroomacoustics")
+    pytest.importorskip("pyroomacoustics",
+                        reason="needs the urgent extra, pyroomacoustics (`make install` has it)")
     config = DistortionConfig(reverb_prob=1, simulated_rirs=1, rt60_range=(0.3, 0.3))
     draw = Distortions(config, seed=1).draw(np.random.default_rng(0), 8000)
     assert draw.conditions == "reverb=sim:rt60=0.30"

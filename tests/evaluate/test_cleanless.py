@@ -22,7 +22,8 @@ from tfgridnet.report.statistics import evaluation_stats
 # find_spec, not import: distillmos imports torchaudio, which metrics.distill_mos deals with.
 needs_mos = pytest.mark.skipif(
     not all(importlib.util.find_spec(name) for name in ("speechmos", "onnxruntime", "distillmos")),
-    reason="clean-less evaluation needs tfgridnet[dnsmos] and distillmos (make install)")
+    reason="clean-less evaluation needs tfgridnet[dnsmos] and distillmos: runs after "
+           "`make install` (CI has them)")
 
 
 def evaluation_rules(stats):

@@ -7,7 +7,6 @@ import csv
 
 import numpy as np
 import pytest
-import torch
 
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
@@ -15,8 +14,7 @@ from tfgridnet.inference.enhancer import Enhancer
 
 from .conftest import SR, speechlike, write_pairs
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = pytest.mark.cuda  # skipped without a GPU: tests/conftest.py
 
 
 def _snr_db(estimate: np.ndarray, reference: np.ndarray) -> float:

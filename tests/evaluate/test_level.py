@@ -86,7 +86,7 @@ def test_a_model_12db_too_quiet_comes_back_within_half_a_db(make_speech, sr, snr
     assert abs(level_error_db(fixed, clean)) < 0.5
 
 
-def test_chunked_streams_are_corrected_with_a_running_gain(make_speech, sr, tmp_path):
+def test_chunked_streams_keep_the_suppression_of_a_speech_free_second(make_speech, sr, tmp_path):
     noisy, clean = _pair(make_speech, sr, 3.0, 5.0, seed=3)
     noisy[sr:2 * sr] -= clean[sr:2 * sr]  # a second without speech in the middle
     clean[sr:2 * sr] = 0.0
@@ -97,6 +97,61 @@ def test_chunked_streams_are_corrected_with_a_running_gain(make_speech, sr, tmp_
     # the speech-free second keeps its noise suppression (a gain per chunk would undo it)
     kept = level_error_db(out[sr + 4000:2 * sr - 4000], noisy[sr + 4000:2 * sr - 4000])
     assert kept < -15.0
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_long_signal_gets_one_gain_per_channel_as_evaluate_gives_one_utterance(
+        make_speech, sr, tmp_path, channels):
+    """A file longer than a chunk is corrected like one utterance in evaluate: every chunk gets
+    the gain of its whole channel (the energy-weighted projection of the whole raw output), not
+    a running estimate from the chunks so far, which made a recording that starts without speech
+    come out with its first chunk's noise unsuppressed (that chunk's own projection restores it)."""
+    rows = []
+    for c in range(channels):  # channel 2: another noise level, hence another gain
+        noisy, clean = _pair(make_speech, sr, 4.0, 5.0 - 5.0 * c, seed=5 + c)
+        lead = slice(0, int(1.5 * sr))  # 1.5 s of noise before the talker starts
+        noisy[lead] -= clean[lead]
+        clean[lead] = 0.0
+        rows.append((noisy, clean))
+    noisy, clean = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+    model = OffByGain(noisy.ravel(), clean.ravel())
+    enhancer = Enhancer(model, sr, chunk_seconds=1.0, overlap_seconds=0.25)
+    sf.write(tmp_path / "in.wav", noisy.T, sr, subtype="FLOAT")
+    out = sf.read(enhancer.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav"),
+                  dtype="float32", always_2d=True)[0].T
+    raw = Enhancer(model, sr, chunk_seconds=1.0, overlap_seconds=0.25, level=False).enhance(
+        noisy, sr)
+    whole = mixture_consistent_gain(raw, noisy, sr)  # evaluate's gain for the whole signal
+    np.testing.assert_allclose(out, raw * whole[:, None].astype(np.float32), rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(enhancer.enhance(noisy, sr), out, rtol=1e-4, atol=1e-6)
+    for c in range(channels):
+        assert abs(level_error_db(out[c], clean[c])) < 0.5
+        # the lead-in keeps the noise suppression of the rest (the model's -20 dB residual)
+        assert level_error_db(out[c, :sr], noisy[c, :sr]) < -15.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_level_stream_fed_in_blocks_equals_the_whole_signal_correction(seed, sr):
+    """Whatever the blocks, the stream's gains are mixture_consistent_gain of the whole signal and
+    its output limit_peaks of the whole gained signal (frames and limiter context cut the same)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3000, 9000))
+    mixture = rng.standard_normal((2, n)) * 0.2
+    raw = 0.1 * mixture + 0.02 * rng.standard_normal((2, n))
+    raw[:, rng.integers(0, n, 12)] *= 30.0  # peaks for the limiter, some near block edges
+    correction = LevelCorrection(sr)
+    stream = correction.stream(2)
+    cuts = np.sort(rng.choice(np.arange(1, n), size=6, replace=False))
+    for block in np.split(np.arange(n), cuts):
+        stream.observe(raw[:, block], mixture[:, block])
+    gains = stream.gains()
+    np.testing.assert_allclose(gains, mixture_consistent_gain(raw, mixture, sr), rtol=1e-10)
+    out = np.concatenate([stream.correct(raw[:, block]) for block in np.split(np.arange(n), cuts)]
+                         + [stream.flush()], axis=-1)
+    want, over = limit_peaks((raw * gains[:, None]).astype(np.float32), sr)
+    assert over > 0 and correction.limited_samples == over
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("seed", range(5))

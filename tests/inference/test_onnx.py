@@ -271,3 +271,9 @@ def test_v3_export_is_refused_in_one_line_with_the_reason(tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert "TF-GridNetV2 models only" in err and "sample rate" in err and "torch backend" in err
     assert not (tmp_path / "out" / ONNX_NAME).exists()
+@pytest.mark.parametrize(("cpu_class", "backend"), [("avx2", "onnx"), ("amx", "torch")])
+def test_from_pretrained_backend_auto_on_each_cpu_family(exported, simulate_cpu, cpu_class,
+                                                         backend):
+    simulate_cpu(cpu_class)
+    assert Enhancer.from_pretrained(exported, backend="auto").backend == backend
+    assert Enhancer.from_pretrained(exported / ONNX_NAME, backend="auto").backend == "onnx"

@@ -29,3 +29,27 @@ def test_auto_is_the_default_of_the_cli_and_the_enhancer():
     assert args.precision == "auto" and args.backend == "torch"
     with pytest.raises(ValueError, match="precision='fp16'"):
         resolve_precision("fp16", "cpu")
+
+
+@pytest.mark.parametrize(("cpu_class", "backend"), [
+    ("avx2", "onnx"), ("avx512", "torch"), ("avx512_bf16", "torch"), ("amx", "torch")])
+def test_backend_auto_picks_the_backend_measured_faster_on_each_cpu_family(simulate_cpu,
+                                                                          cpu_class, backend):
+    from tfgridnet.inference.precision import faster_cpu_backend, resolve_backend
+
+    simulate_cpu(cpu_class)
+    assert faster_cpu_backend() == backend
+    assert resolve_backend("auto", has_onnx=True, on_gpu=False) == backend
+    # torch whenever onnxruntime cannot do what is asked, or there is no model.onnx
+    assert resolve_backend("auto", has_onnx=False, on_gpu=False) == "torch"
+    assert resolve_backend("auto", has_onnx=True, on_gpu=True) == "torch"
+    assert resolve_backend("auto", has_onnx=True, on_gpu=False, compile=True) == "torch"
+    assert resolve_backend("auto", has_onnx=True, on_gpu=False, precision="bf16") == "torch"
+    assert resolve_backend("onnx", has_onnx=False, on_gpu=False) == "onnx"  # as asked
+    with pytest.raises(ValueError, match="backend='tpu'"):
+        resolve_backend("tpu", has_onnx=True, on_gpu=False)
+
+
+def test_backend_auto_is_offered_by_the_cli():
+    args = build_parser().parse_args(["enhance", "m", "x.wav", "--out", "o", "--backend", "auto"])
+    assert args.backend == "auto"

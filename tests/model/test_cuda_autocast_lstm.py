@@ -70,7 +70,6 @@ def test_the_model_routes_every_lstm_through_the_policy(monkeypatch) -> None:
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_bf16_autocast_runs_the_lstms_in_bf16_with_fp32_like_gradients() -> None:
     torch.manual_seed(0)
     model = TFGridNetV2(**TINY).cuda()

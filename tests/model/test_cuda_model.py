@@ -13,8 +13,7 @@ import torch
 
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = pytest.mark.cuda  # skipped without a GPU: tests/conftest.py
 
 # Small but with every path exercised: 2 blocks, 65 bins, 4 heads; both unfold variants.
 MID = dict(n_srcs=1, n_fft=128, stride=64, n_layers=2, lstm_hidden_units=16, attn_n_head=4,

@@ -16,7 +16,22 @@ from tfgridnet.model.recurrence import (
 )
 
 needs_onednn_bf16 = pytest.mark.skipif(
-    not ONEDNN_BF16_LSTM, reason="this CPU's oneDNN has no bf16 LSTM (AVX2 only)")
+    not ONEDNN_BF16_LSTM,
+    reason="runs oneDNN's real bf16 LSTM: needs an AVX-512 CPU (native bf16 with AVX512-BF16 or "
+           "AMX: AMD Zen 4/5, Intel Xeon 4th gen+; emulated on older AVX-512 Xeons); this CPU "
+           "cannot create one (AVX2 only), so the bf16 branch runs simulated here")
+
+
+@pytest.fixture(params=["fp32 LSTM", "bf16 LSTM"])
+def onednn_bf16(request, monkeypatch, rnn_op_dtypes):
+    """Both oneDNN branches on any CPU: ``ONEDNN_BF16_LSTM`` as given, and, where this CPU has no
+    bf16 LSTM, its bf16 calls emulated in float32 (the real kernel: the needs_onednn_bf16 test).
+    Yields the open :class:`RnnOpDtypes` recorder."""
+    bf16 = request.param == "bf16 LSTM"
+    monkeypatch.setattr(recurrence, "ONEDNN_BF16_LSTM", bf16)
+    with rnn_op_dtypes(emulate_bf16=bf16 and not ONEDNN_BF16_LSTM) as recorder:
+        recorder.bf16 = bf16
+        yield recorder
 
 
 @pytest.mark.parametrize(("batch", "device", "dtype", "expected"), [
@@ -49,48 +64,63 @@ def lstm_batches(monkeypatch) -> list[int]:
     return seen
 
 
-@needs_onednn_bf16
-def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch, lstm_batches):
+def test_padded_bf16_lstm_is_the_same_function_on_the_real_rows(monkeypatch, lstm_batches,
+                                                                 onednn_bf16):
     torch.manual_seed(0)
     rnn = nn.LSTM(12, 8, bidirectional=True).eval()
-    x = torch.randn(20, 13, 12)  # [L, N=13, C]: 3 rows of padding to 16
+    x = torch.randn(20, 13, 12)  # [L, N=13, C]: 3 rows of padding to 16 where the LSTM is bf16
     seen = lstm_batches
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         padded = run_lstm(rnn, x)
-    assert seen == [16] and padded.shape == (20, 13, 16)
+    assert seen == [16 if onednn_bf16.bf16 else 13] and padded.shape == (20, 13, 16)
     monkeypatch.setattr(recurrence, "lstm_batch_padding", lambda *args: 0)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         plain = run_lstm(rnn, x)
-    assert seen == [16, 13]
+    assert seen[1:] == [13]
     # each row depends on itself only; bf16 GEMM blocking may differ with the batch size
     torch.testing.assert_close(padded.float(), plain.float(), atol=2e-2, rtol=2e-2)
 
 
-@pytest.mark.parametrize("onednn_bf16", [
-    False, pytest.param(True, marks=needs_onednn_bf16)])
-def test_cpu_bf16_autocast_lstm_runs_in_fp32_where_onednn_has_no_bf16(
-        monkeypatch, onednn_bf16):
-    """On an AVX2-only CPU oneDNN cannot create a bf16 LSTM: bf16 autocast (--precision bf16,
-    trainer.precision bf16-mixed) must still run there, with the LSTM in float32."""
-    monkeypatch.setattr(recurrence, "ONEDNN_BF16_LSTM", onednn_bf16)
-    dtypes: list[torch.dtype] = []
-    real_call = nn.LSTM.forward
-    monkeypatch.setattr(nn.LSTM, "forward", lambda self, inputs, *a, **k: (
-        dtypes.append(inputs.dtype) or real_call(self, inputs, *a, **k)))
+def _bf16_autocast_lstm_step(recorder):
+    """One forward and backward of a BLSTM under CPU bf16 autocast, and its fp32 reference
+    (computed first, then forgotten by ``recorder``)."""
     torch.manual_seed(0)
     rnn = nn.LSTM(12, 8, bidirectional=True)
     x = torch.randn(20, 16, 12, requires_grad=True)
     with torch.no_grad():
         reference = rnn(x)[0]
-    dtypes.clear()
+    recorder.forward.clear()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = run_lstm(rnn, x)
     out.float().sum().backward()
-    assert dtypes == [torch.bfloat16 if onednn_bf16 else torch.float32]
-    tol = 2e-2 if onednn_bf16 else 1e-6
-    torch.testing.assert_close(out.float(), reference, atol=tol, rtol=tol)
     assert x.grad is not None and torch.isfinite(x.grad).all()
-    assert all(p.grad is not None for p in rnn.parameters())
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in rnn.parameters())
+    return out, reference
+
+
+def test_cpu_bf16_autocast_lstm_runs_in_fp32_where_onednn_has_no_bf16(onednn_bf16):
+    """On an AVX2-only CPU oneDNN cannot create a bf16 LSTM: bf16 autocast (--precision bf16,
+    trainer.precision bf16-mixed) must still run there, with the LSTM in float32; where oneDNN
+    has one (simulated here where it has not), autocast's own bf16 LSTM runs. Observed where the
+    cast happens: the dtype the oneDNN LSTM op receives (not nn.LSTM.forward's input, which
+    autocast leaves in float32) and the dtype it returns."""
+    out, reference = _bf16_autocast_lstm_step(onednn_bf16)
+    want = torch.bfloat16 if onednn_bf16.bf16 else torch.float32
+    assert out.dtype == want
+    assert onednn_bf16.forward == [want, want]  # one call per direction
+    assert onednn_bf16.backward == [want, want]
+    tol = 2e-2 if onednn_bf16.bf16 else 1e-6
+    torch.testing.assert_close(out.float(), reference, atol=tol, rtol=tol)
+
+
+@needs_onednn_bf16
+def test_real_onednn_bf16_lstm_runs_in_bf16_under_cpu_autocast(rnn_op_dtypes):
+    """The real kernel, where this CPU has it: no emulation, no patched flag."""
+    with rnn_op_dtypes() as recorded:
+        out, reference = _bf16_autocast_lstm_step(recorded)
+    assert out.dtype == torch.bfloat16
+    assert recorded.forward == recorded.backward == [torch.bfloat16] * 2
+    torch.testing.assert_close(out.float(), reference, atol=2e-2, rtol=2e-2)
 
 
 def test_padding_keeps_gradients_of_the_real_rows():
@@ -147,17 +177,21 @@ def test_row_blocks_only_in_single_thread_cpu_inference_and_balanced():
 
 
 @pytest.mark.parametrize("autocast", [False, True])
-def test_row_blocks_are_the_same_function(monkeypatch, lstm_batches, autocast, one_torch_thread):
+def test_row_blocks_are_the_same_function(monkeypatch, lstm_batches, autocast, one_torch_thread,
+                                          onednn_bf16):
     torch.manual_seed(0)
     rnn = nn.LSTM(12, 8, bidirectional=True).eval()
     x = torch.randn(20, 150, 12)  # [L, N=150, C]: blocks 40, 40, 40, 30 (bf16: 30 -> 32, 150 -> 160)
     seen = lstm_batches
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    # no_grad, not inference_mode (row blocks need either): under inference_mode a dispatch mode
+    # (the recorder) is handed aten::lstm whole and runs it below autocast, in float32.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         blocked = run_lstm(rnn, x)
         monkeypatch.setattr(recurrence, "lstm_row_block", lambda *args: None)
         whole = run_lstm(rnn, x)
-    bf16 = autocast and ONEDNN_BF16_LSTM  # elsewhere the LSTM runs in fp32, unpadded
+    bf16 = autocast and onednn_bf16.bf16  # elsewhere the LSTM runs in fp32, unpadded
     assert seen == ([40, 40, 40, 32, 160] if bf16 else [40, 40, 40, 30, 150])
+    assert set(onednn_bf16.forward) == {torch.bfloat16 if bf16 else torch.float32}
     assert blocked.shape == whole.shape == (20, 150, 16)
     tol = 2e-2 if bf16 else 1e-6
     torch.testing.assert_close(blocked.float(), whole.float(), atol=tol, rtol=tol)

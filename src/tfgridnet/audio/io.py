@@ -47,7 +47,7 @@ def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
 def to_mono(audio: np.ndarray, policy: str = "average", source: str = "audio") -> np.ndarray:
     """Reduce ``[C, N]`` to ``[N]`` by an explicit policy; ``[N]`` passes through."""
     if policy not in MONO_POLICIES:
-        raise ValueError(f"mono policy must be one of {MONO_POLICIES}, got {policy!r}")
+        raise UserInputError(f"mono policy must be one of {MONO_POLICIES}, got {policy!r}")
     if audio.ndim == 1 or policy == "keep":
         return audio
     if audio.shape[0] == 1:
@@ -67,7 +67,7 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = None,
     With ``target_sr`` the audio is resampled with soxr (HQ) and ``target_sr`` is returned.
     """
     if mono not in MONO_POLICIES:
-        raise ValueError(f"mono policy must be one of {MONO_POLICIES}, got {mono!r}")
+        raise UserInputError(f"mono policy must be one of {MONO_POLICIES}, got {mono!r}")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")

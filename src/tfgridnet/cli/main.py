@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 
 from tfgridnet import __version__
@@ -20,6 +22,7 @@ from tfgridnet.cli.commands import (
     cmd_train,
 )
 from tfgridnet.errors import (
+    CLOSED_PIPE,
     EXIT_CODES,
     Interrupted,
     TfgridnetError,
@@ -27,7 +30,7 @@ from tfgridnet.errors import (
     missing_extra,
 )
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
-from tfgridnet.inference.precision import BACKENDS, PRECISIONS
+from tfgridnet.inference.precision import BACKEND_CHOICES, PRECISIONS
 from tfgridnet.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -184,9 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto (default): bf16 autocast on CPUs with AMX/AVX512-BF16, else fp32; "
                         "bf16 output agrees with fp32 to ~34 dB")
-    p.add_argument("--backend", choices=BACKENDS, default="torch",
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
                    help="onnx: run MODEL/model.onnx (see `export --format onnx`) in onnxruntime; "
-                        "needs only `pip install 'tfgridnet[onnx]'`, no torch")
+                        "needs only `pip install 'tfgridnet[onnx]'`, no torch. auto: onnxruntime "
+                        "where it runs faster (x86 CPUs with AVX2 and no AVX-512) and MODEL has a "
+                        "model.onnx, else torch (docs/deployment.md)")
     p.add_argument("--compile", action="store_true",
                    help="torch backend: run chunks through torch.compile, one pass at a time "
                         "(on a 2-core CPU, once compiled: a few %% faster in fp32, 6-13 %% in "
@@ -225,18 +230,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; the project's errors become one line on stderr and their exit code."""
+    """Run one subcommand; the project's errors become one line on stderr and their exit code.
+
+    Only the project's own errors (and the OS refusing a path the user gave) get one line; any
+    other exception, a ``ValueError`` from a bug included, keeps its traceback (exit 1). A reader
+    that closes our stdout early (``| head``) ends the command quietly with :data:`CLOSED_PIPE`.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        _silence_stdout()
+        return CLOSED_PIPE
     except Interrupted as exc:
         print(f"tfgridnet {args.command}: interrupted: {exc}", file=sys.stderr)
         return exc.exit_code
     except TfgridnetError as exc:
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
-            ValueError) as exc:  # user input (or an unwritable output) refused by the OS/a check
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as exc:
+        # a path the user gave (or an unwritable output) refused by the OS
         print(f"tfgridnet {args.command}: error: {exc}", file=sys.stderr)
         return UserInputError.exit_code
     except KeyboardInterrupt:
@@ -251,6 +268,30 @@ def main(argv: list[str] | None = None) -> int:
               + (" (or --backend onnx with an exported model.onnx)"
                  if args.command == "enhance" and extra == "torch" else ""), file=sys.stderr)
         return UserInputError.exit_code
+
+
+def _stdout_closed() -> bool:
+    """Whether our stdout is a pipe whose reader has gone (POLLERR), so that a BrokenPipeError
+    came from it and not from some other pipe (a worker's)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stdout has no pipe to break
+        return False
+    if not hasattr(select, "poll"):  # Windows: cannot tell, so assume it was
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit, which would raise once more
+    (the convention of the Python documentation on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file
+        pass
 
 
 if __name__ == "__main__":

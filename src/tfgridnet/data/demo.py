@@ -34,6 +34,7 @@ from tfgridnet.data.manifest import (
     write_manifest,
     write_single_manifest,
 )
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_json_atomic
 
 __all__ = ["make_demo_data", "EspeakSynth", "make_sentences", "NOISE_KINDS", "make_noise"]
@@ -86,7 +87,7 @@ def make_sentences(count: int, seed: int = 0) -> list[str]:
     seen: set[str] = set()
     capacity = len(_SUBJECTS) * len(_VERBS) * len(_OBJECTS) * len(_PLACES)
     if count > capacity // 4:
-        raise ValueError(f"make_sentences: at most {capacity // 4} sentences, asked for {count}")
+        raise UserInputError(f"make_sentences: at most {capacity // 4} sentences, asked for {count}")
     while len(sentences) < count:
         words = [_SUBJECTS[rng.integers(len(_SUBJECTS))], _VERBS[rng.integers(len(_VERBS))],
                  _OBJECTS[rng.integers(len(_OBJECTS))], _PLACES[rng.integers(len(_PLACES))],
@@ -289,7 +290,7 @@ def make_demo_data(out_dir: Path, seed: int = 0, n_train: int = 300, n_valid: in
             progress(f"demo data: reusing {out_dir} ({n_train}/{n_valid}/{n_test} utterances)")
         return existing
     if min(n_train, n_valid, n_test) < 1:
-        raise ValueError("make_demo_data: every split needs at least one utterance")
+        raise UserInputError("make_demo_data: every split needs at least one utterance")
     sentences = make_sentences(n_train + n_valid + n_test, seed=seed)
     split_sentences = {"train": sentences[:n_train],
                        "valid": sentences[n_train:n_train + n_valid],

@@ -33,6 +33,7 @@ from scipy.signal import fftconvolve
 
 from tfgridnet.audio.io import load_audio
 from tfgridnet.audio.resample import resample
+from tfgridnet.errors import UserInputError
 
 __all__ = ["DistortionConfig", "Distortions", "DistortionDraw", "CODECS", "band_limit", "clip",
            "codec_round_trip", "early_part", "reverberate", "simulate_rir"]
@@ -122,7 +123,7 @@ def codec_round_trip(audio: np.ndarray, sample_rate: int, codec: str) -> np.ndar
     """Encode and decode in memory with libsndfile; same length, sample-aligned."""
     fmt, subtype, rates = CODECS[codec]
     if rates is not None and sample_rate not in rates:
-        raise ValueError(f"codec {codec!r} does not support {sample_rate} Hz (supported: {rates})")
+        raise UserInputError(f"codec {codec!r} does not support {sample_rate} Hz (supported: {rates})")
     buffer = io.BytesIO()
     peak = float(np.max(np.abs(audio), initial=0.0))
     scale = 1.0 / peak if peak > 1.0 else 1.0  # lossy formats are float in [-1, 1]
@@ -194,7 +195,7 @@ class Distortions:
         self.rirs = list(rirs or [])
         self.seed = seed
         if config.reverb_prob > 0 and not self.rirs and config.simulated_rirs == 0:
-            raise ValueError("distortions.reverb_prob > 0 needs RIRs: data.train_rir_manifest "
+            raise UserInputError("distortions.reverb_prob > 0 needs RIRs: data.train_rir_manifest "
                              "(measured) or distortions.simulated_rirs > 0 (pyroomacoustics)")
         self._rir_cache: dict[tuple[str, int], np.ndarray] = {}
         self._simulated: dict[int, list[tuple[str, np.ndarray]]] = {}
@@ -206,7 +207,7 @@ class Distortions:
             rir, _ = load_audio(path, target_sr=sample_rate, mono="first")
             peak = float(np.max(np.abs(rir), initial=0.0))
             if peak == 0:
-                raise ValueError(f"{path}: RIR {name!r} is silent")
+                raise UserInputError(f"{path}: RIR {name!r} is silent")
             self._rir_cache[key] = rir.astype(np.float64) / peak  # direct path at unit gain
         return name, self._rir_cache[key]
 

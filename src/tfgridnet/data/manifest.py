@@ -276,7 +276,7 @@ def _condition_columns(conditions: Iterable[dict[str, str]]) -> list[str]:
         columns.update(dict.fromkeys(row))
     clash = [name for name in columns if name in _KNOWN_COLUMNS]
     if clash:
-        raise ValueError(f"condition column(s) {', '.join(clash)} clash with the manifest's own "
+        raise ManifestError(f"condition column(s) {', '.join(clash)} clash with the manifest's own "
                          f"columns {', '.join(_KNOWN_COLUMNS)}")
     return list(columns)
 

@@ -205,7 +205,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         model_name = str(model_or_path)
     pairs = read_manifest(manifest, require=("noisy",))
     if not pairs:
-        raise ValueError(f"{manifest}: manifest holds no pairs")
+        raise ManifestError(f"{manifest}: manifest holds no pairs")
     metric_set = _metric_set(manifest, pairs, dnsmos, distillmos)
     conditions = _condition_columns(manifest, pairs, metric_set)
     if enhancer.rate_independent:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.evaluation.conditions import ConditionGroup, breakdown
 from tfgridnet.evaluation.scoring import DEFAULT_METRICS, METRIC_REGISTRY, MetricSet
 from tfgridnet.fileio import write_text_atomic
@@ -156,9 +157,9 @@ class EvaluationSummary(BaseModel):
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+            raise UserInputError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+            raise UserInputError(f"{path}: expected a JSON object, got {type(raw).__name__}")
         # A clean-less evaluation has no SI-SNR: its sisnr keys are rightly empty.
         expected = cls.CONTRACT_KEYS if raw.get("reference") is not False else [
             k for k in cls.CONTRACT_KEYS if "sisnr" not in k]
@@ -191,7 +192,7 @@ class EvaluationSummary(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                  for e in exc.errors())
-            raise ValueError(f"{path}: not an evaluation summary ({problems})") from None
+            raise UserInputError(f"{path}: not an evaluation summary ({problems})") from None
 
 
 # evaluation_results.csv's per-utterance measurements after the metric columns, and its free-text

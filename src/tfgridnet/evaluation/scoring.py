@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.audio.levels import level_error_db
+from tfgridnet.errors import UserInputError
 from tfgridnet.report.i18n import catalog, tr
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
@@ -186,7 +187,7 @@ class MetricSet:
         for name in ("sisnr", "dnsmos_ovrl", "distillmos"):
             if name in self.names:
                 return name
-        raise ValueError("MetricSet: no metric selected; a clean-less manifest needs DNSMOS or "
+        raise UserInputError("MetricSet: no metric selected; a clean-less manifest needs DNSMOS or "
                          "Distill-MOS")
 
 

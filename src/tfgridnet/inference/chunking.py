@@ -46,9 +46,12 @@ class ChunkScheduler:
     Chunk starts are ``0, hop, 2*hop, ...`` while a chunk ends before the signal does, then one
     last chunk ending exactly at the end; each chunk is weighted by ``crossfade_weights`` and the
     sum divided by the summed weights. A signal no longer than one chunk is a single pass. Each
-    ``push`` returns the samples that no later chunk can touch, so only about one chunk of input
-    and output is held, however long the stream. Pushing everything at once and calling
-    ``finish`` is the in-memory path.
+    ``push`` returns the raw (uncorrected) samples that no later chunk can touch, so only about
+    one chunk of input and output is held, however long the stream. Their level gain is that of
+    the whole signal (``level``, a ``LevelStream``, observes each released block): once
+    ``finish`` has returned the last samples, the raw output goes through ``level.correct`` in
+    order, then ``level.flush``. Pushing everything at once and calling ``finish`` is the
+    in-memory path.
     """
 
     def __init__(self, enhancer: Enhancer, channels: int) -> None:
@@ -62,7 +65,7 @@ class ChunkScheduler:
         self.total = 0  # samples received so far
         self.next_start = 0  # next regular chunk start
         self.previous_end = 0  # end of the last chunk run
-        self.level = enhancer.level.stream(channels)  # one running gain per channel
+        self.level = enhancer.level.stream(channels)  # one gain per channel, the whole's
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add ``[C, m]`` samples; return the enhanced samples now final (maybe none)."""
@@ -105,18 +108,18 @@ class ChunkScheduler:
         groups = [rows[first:first + step] for first in range(0, len(rows), step)]
         inputs = [np.stack([self.inputs[c, s - self.base:s - self.base + length]
                             for s, c, _ in group]) for group in groups]
-        # The passes may run side by side (enhancer.passes); the running level gain and the
-        # overlap-add then take their outputs in order.
+        # The passes may run side by side (enhancer.passes); the overlap-add takes their outputs.
         outputs = self.enhancer.passes.map(self.enhancer.forward_batch, inputs)
-        for group, batch, raw in zip(groups, inputs, outputs):
-            enhanced = self.level(raw, batch, [c for _, c, _ in group])
-            for (start, c, weights), chunk_out in zip(group, enhanced):
+        for group, raw in zip(groups, outputs):
+            for (start, c, weights), chunk_out in zip(group, raw):
                 self.acc[c, start - self.base:start - self.base + length] += weights * chunk_out
 
     def _release(self, upto: int) -> np.ndarray:
-        """Return the finished samples ``[base, upto)`` and drop them from the buffers."""
+        """Return the finished raw samples ``[base, upto)`` (the level stream observes them with
+        their input) and drop them from the buffers."""
         k = upto - self.base
         out = (self.acc[:, :k] / self.weight_sum[:k]).astype(np.float32)
+        self.level.observe(out, self.inputs[:, :k])
         self.inputs, self.acc = self.inputs[:, k:], self.acc[:, k:]
         self.weight_sum = self.weight_sum[k:]
         self.base = upto

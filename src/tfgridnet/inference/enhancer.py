@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfgridnet.audio.resample import resample
+from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_OVERLAP_SECONDS,
@@ -26,7 +27,7 @@ from tfgridnet.inference.chunking import (
 )
 from tfgridnet.inference.level import LevelCorrection
 from tfgridnet.inference.parallel import PassPool, resolve_workers
-from tfgridnet.inference.precision import BACKENDS, PRECISIONS
+from tfgridnet.inference.precision import BACKENDS, PRECISIONS, resolve_backend
 
 if TYPE_CHECKING:
     import torch
@@ -46,6 +47,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _wants_gpu(device: Any) -> bool:
+    """Whether ``device`` resolves to a CUDA GPU; False where torch is not installed (an install
+    without torch runs onnxruntime on the CPU)."""
+    try:
+        from tfgridnet.inference.torch_backend import pick_device
+    except ImportError:
+        return False
+    return pick_device(device).type == "cuda"
+
+
 # A 2-D array with at most this many columns and more rows than columns is [samples, channels].
 MAX_CHANNELS = 32
 _PCM_SCALE = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
@@ -55,12 +66,12 @@ def as_float_audio(audio: np.ndarray) -> np.ndarray:
     """Float32 samples in [-1, 1]: int16/int32 PCM scaled by full scale, other types refused."""
     audio = np.asarray(audio)
     if audio.ndim not in (1, 2) or 0 in audio.shape:
-        raise ValueError(f"expected audio of shape [samples], [channels, samples] or "
+        raise UserInputError(f"expected audio of shape [samples], [channels, samples] or "
                          f"[samples, channels] with samples > 0, got {audio.shape}")
     if audio.dtype in _PCM_SCALE:
         return (audio.astype(np.float64) / _PCM_SCALE[audio.dtype]).astype(np.float32)
     if not np.issubdtype(audio.dtype, np.floating):
-        raise ValueError(f"audio of dtype {audio.dtype} is not supported: pass float samples in "
+        raise UserInputError(f"audio of dtype {audio.dtype} is not supported: pass float samples in "
                          "[-1, 1] or int16/int32 PCM")
     return audio.astype(np.float32, copy=False)
 
@@ -85,22 +96,31 @@ class Enhancer:
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
                  precision: str = "auto", level: bool = True, backend: str = "torch",
                  compile: bool = False, workers: int | None = None) -> None:
+        from tfgridnet.model.architectures import is_rate_independent
+
+        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
+        self.rate_independent = is_rate_independent(model)
+        sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
+        if sample_rate is None and self.rate_independent:
+            sample_rate = model.default_fs
+        if not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise UserInputError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
-            raise ValueError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
+            raise UserInputError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
                              "needs a single-output model (n_srcs=1)")
         if getattr(model, "n_imics", 1) != 1:
-            raise ValueError("Enhancer: multi-microphone models are not supported here "
+            raise UserInputError("Enhancer: multi-microphone models are not supported here "
                              f"(n_imics={model.n_imics}); each channel is enhanced on its own")
         if not (math.isfinite(chunk_seconds) and math.isfinite(overlap_seconds)) or \
                 chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds >= chunk_seconds:
-            raise ValueError(f"Enhancer: need chunk_seconds > overlap_seconds >= 0, got "
+            raise UserInputError(f"Enhancer: need chunk_seconds > overlap_seconds >= 0, got "
                              f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}")
         if precision not in PRECISIONS:
-            raise ValueError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
+            raise UserInputError(f"Enhancer: precision={precision!r}, expected one of {PRECISIONS}")
         if backend not in BACKENDS:
-            raise ValueError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
+            raise UserInputError(f"Enhancer: backend={backend!r}, expected one of {BACKENDS}")
         if compile and backend != "torch":
-            raise ValueError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
+            raise UserInputError("Enhancer: compile=True needs backend='torch' (onnxruntime optimises "
                              "its own graph)")
         if backend == "torch":
             from tfgridnet.inference.torch_backend import TorchRunner
@@ -118,7 +138,7 @@ class Enhancer:
         if sample_rate is None and self.rate_independent:
             sample_rate = model.default_fs
         if not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise ValueError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
+            raise UserInputError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         # workers: chunk passes in flight at once on the CPU, each on its share of the threads
         # (None: 2 where there are 2+ threads; tfgridnet.inference.parallel).
         threads = self.runner.threads()
@@ -153,7 +173,16 @@ class Enhancer:
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
                         backend: str = "torch", **kwargs) -> Enhancer:
         """Load an exported dir, run dir or checkpoint (never unpickling code); with
-        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file)."""
+        ``backend="onnx"``, the ``model.onnx`` of an exported dir (or that file); with
+        ``backend="auto"``, whichever runs faster on this CPU (``resolve_backend``)."""
+        if backend == "auto":
+            from tfgridnet.inference.onnx_backend import ONNX_NAME
+
+            path = Path(path)
+            has_onnx = path.suffix == ".onnx" or (path / ONNX_NAME).is_file()
+            backend = "onnx" if path.suffix == ".onnx" else resolve_backend(
+                backend, has_onnx=has_onnx, on_gpu=has_onnx and _wants_gpu(device),
+                precision=kwargs.get("precision", "auto"), compile=kwargs.get("compile", False))
         if backend == "onnx":
             from tfgridnet.inference.onnx_backend import OnnxModel
 
@@ -180,9 +209,11 @@ class Enhancer:
         return self._enhance_channels(np.asarray(audio, dtype=np.float32)[None])[0]
 
     def _enhance_channels(self, channels: np.ndarray) -> np.ndarray:
-        """Enhance ``[C, N]`` at the model's rate in one go (same scheduler as the file stream)."""
+        """Enhance ``[C, N]`` at the model's rate in one go (same scheduler as the file stream):
+        the raw output, then one level gain per channel (the whole channel's) and the limiter."""
         scheduler = ChunkScheduler(self, channels.shape[0])
-        return np.concatenate([scheduler.push(channels), scheduler.finish()], axis=-1)
+        raw = np.concatenate([scheduler.push(channels), scheduler.finish()], axis=-1)
+        return np.concatenate([scheduler.level.correct(raw), scheduler.level.flush()], axis=-1)
 
     def enhance(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Enhance ``[N]``, ``[C, N]`` or soundfile's ``[N, C]`` at any rate; same shape and rate out.
@@ -193,10 +224,10 @@ class Enhancer:
         """
         audio = as_float_audio(audio)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+            raise UserInputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         frames_last = channels_first(audio)
         if not np.all(np.isfinite(frames_last)):
-            raise ValueError("input audio holds NaN or inf samples")
+            raise UserInputError("input audio holds NaN or inf samples")
         if self.at_rate(sample_rate) is not self:
             return self.at_rate(sample_rate).enhance(audio, sample_rate)
         channels = frames_last.reshape(-1, frames_last.shape[-1])

@@ -28,8 +28,8 @@ import numpy as np
 from tfgridnet.audio.running import running_mean, running_min
 
 __all__ = [
-    "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "limit_peaks",
-    "mixture_consistent_gain", "LevelStream", "projection_sums", "stft_frames",
+    "LIMITER_CEILING", "MAX_GAIN_DB", "LevelCorrection", "limit_peaks", "limiter_reach",
+    "mixture_consistent_gain", "LevelStream", "projection_sums", "stft_frames", "frame_size",
 ]
 
 # Peak ceiling of the limiter: -0.26 dBFS leaves room for the small overshoot of resampling back
@@ -45,19 +45,36 @@ PROJECTION_FRAME = 512
 _TINY = 1e-30
 
 
+def frame_size(sample_rate: int) -> int:
+    """Samples per frame of the weighted projection: :data:`PROJECTION_FRAME` at 16 kHz, the
+    nearest power of two for ~32 ms at other rates (half of it is the hop)."""
+    return PROJECTION_FRAME if sample_rate == 16000 else int(
+        2 ** round(np.log2(PROJECTION_FRAME * sample_rate / 16000)))
+
+
 def stft_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Hann-windowed one-sided spectra ``[..., frames, bins]`` of ``[..., N]`` audio, ~32 ms
     frames with half overlap; the tail is zero-padded to a whole frame."""
-    size = PROJECTION_FRAME if sample_rate == 16000 else int(
-        2 ** round(np.log2(PROJECTION_FRAME * sample_rate / 16000)))
+    size = frame_size(sample_rate)
     hop = size // 2
     audio = np.asarray(audio, dtype=np.float64)
     n = audio.shape[-1]
     n_frames = 1 + max(0, int(np.ceil((n - size) / hop)))
     padded = np.zeros(audio.shape[:-1] + (size + (n_frames - 1) * hop,))
     padded[..., :n] = audio
-    frames = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[..., ::hop, :]
+    return _spectra(padded, size)
+
+
+def _spectra(padded: np.ndarray, size: int) -> np.ndarray:
+    """Spectra of every whole frame of ``[..., M]`` (starts 0, size/2, ...; none padded)."""
+    frames = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[..., ::size // 2, :]
     return np.fft.rfft(frames * np.hanning(size + 1)[:-1], axis=-1)
+
+
+def _weighted_sums(spec_y: np.ndarray, spec_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    weight = spec_y.real ** 2 + spec_y.imag ** 2
+    cross = np.sum(weight * (spec_x * np.conj(spec_y)).real, axis=(-2, -1))
+    return cross, np.sum(weight * weight, axis=(-2, -1))
 
 
 def projection_sums(estimate: np.ndarray, mixture: np.ndarray, sample_rate: int
@@ -69,10 +86,7 @@ def projection_sums(estimate: np.ndarray, mixture: np.ndarray, sample_rate: int
     if x.shape != y.shape:
         raise ValueError(f"mixture_consistent_gain: estimate {y.shape} and mixture {x.shape} "
                          "must have the same shape")
-    spec_y, spec_x = stft_frames(y, sample_rate), stft_frames(x, sample_rate)
-    weight = spec_y.real ** 2 + spec_y.imag ** 2
-    cross = np.sum(weight * (spec_x * np.conj(spec_y)).real, axis=(-2, -1))
-    return cross, np.sum(weight * weight, axis=(-2, -1))
+    return _weighted_sums(stft_frames(y, sample_rate), stft_frames(x, sample_rate))
 
 
 def mixture_consistent_gain(estimate: np.ndarray, mixture: np.ndarray,
@@ -95,6 +109,12 @@ def _gain_from_sums(cross: np.ndarray, energy: np.ndarray) -> np.ndarray:
     return np.clip(gain, 1.0 / bound, bound)
 
 
+def limiter_reach(sample_rate: int, window_s: float = LIMITER_WINDOW_S) -> int:
+    """How many samples on each side of a sample its limiter gain depends on (the minimum filter's
+    half width plus the moving average's)."""
+    return 2 * max(1, int(round(window_s * sample_rate)))
+
+
 def limit_peaks(audio: np.ndarray, sample_rate: int, ceiling: float = LIMITER_CEILING,
                 window_s: float = LIMITER_WINDOW_S) -> tuple[np.ndarray, int]:
     """Bring every sample of ``[..., N]`` audio to at most ``ceiling`` in magnitude, smoothly.
@@ -113,7 +133,7 @@ def limit_peaks(audio: np.ndarray, sample_rate: int, ceiling: float = LIMITER_CE
     if over == 0:
         return audio, 0
     needed = np.minimum(1.0, ceiling / np.maximum(magnitude, _TINY))
-    size = 2 * max(1, int(round(window_s * sample_rate))) + 1
+    size = limiter_reach(sample_rate, window_s) + 1  # each filter reaches half of it
     gain = running_mean(running_min(needed, size), size)
     gain = np.minimum(gain, needed)
     limited = audio.astype(np.float64) * gain
@@ -129,7 +149,7 @@ class LevelCorrection:
 
     ``enabled=False`` passes the raw model output through (``--raw-level``); the limiter still
     runs unless ``limiter=False``, since a raw output can exceed full scale too. Calling it treats
-    each row as a whole utterance; ``stream`` gives the running version for chunked signals.
+    each row as a whole utterance; ``stream`` gives the same correction to a signal fed in blocks.
     """
 
     sample_rate: int
@@ -159,45 +179,107 @@ class LevelCorrection:
             out = (out * gain[..., None]).astype(np.float32)
         return self.limit(out)
 
-    def limit(self, audio: np.ndarray) -> np.ndarray:
-        """The peak limiter alone (when enabled), counting the samples it brought down."""
+    def limit(self, audio: np.ndarray, count: slice | None = None) -> np.ndarray:
+        """The peak limiter alone (when enabled), counting the samples it brought down (only
+        those in ``count`` along the last axis when given: the rest is context)."""
         if not self.limiter:
             return np.asarray(audio, dtype=np.float32)
-        out, over = limit_peaks(np.asarray(audio, dtype=np.float32), self.sample_rate,
-                                self.ceiling)
+        audio = np.asarray(audio, dtype=np.float32)
+        out, over = limit_peaks(audio, self.sample_rate, self.ceiling)
+        if count is not None and over:
+            over = int(np.count_nonzero(np.abs(audio[..., count]) > self.ceiling))
         self._limited[0] += over
         return out
 
     def stream(self, channels: int) -> LevelStream:
-        """A running correction for one chunked signal of ``channels`` channels."""
+        """The correction of one signal of ``channels`` channels that arrives block by block."""
         return LevelStream(self, channels)
 
 
 class LevelStream:
-    """Level correction of a signal enhanced chunk by chunk: one gain per channel, re-estimated
-    from everything seen so far.
+    """Level correction of a long signal, enhanced chunk by chunk: one gain per channel, that of
+    the whole channel, exactly as ``evaluate`` corrects one utterance.
 
-    A gain per chunk would undo the noise suppression of a chunk without speech (its estimate is
-    residual noise, which the projection scales back to the input noise); the running sums of
-    the projection (``projection_sums``) are dominated by the speech chunks instead, and for a signal that
-    fits one chunk they give exactly the per-utterance gain.
+    ``observe`` takes the overlap-added raw output and its input block by block as they become
+    final; its projection sums cut the frames as ``projection_sums`` does on the whole signal,
+    wherever the blocks end, so a file streamed in blocks and the same signal in memory get the
+    same gain. ``gains`` is known after the last block: the raw output is then read back in
+    order through ``correct`` (gain, then the peak limiter, delayed by its reach) and ``flush``.
+    A running gain (the chunks so far) would be the gain of a single chunk at the start: a
+    recording that begins without speech had its first chunk's noise restored to the input
+    level, since that chunk's estimate is residual noise which its own projection scales back.
     """
 
     def __init__(self, correction: LevelCorrection, channels: int) -> None:
         self.correction = correction
+        self.size = frame_size(correction.sample_rate)
         self.cross = np.zeros(channels)
         self.energy = np.zeros(channels)
+        self.samples = 0  # observed so far
+        self._pending = (np.zeros((channels, 0)), np.zeros((channels, 0)))  # from the next frame
+        self._final: np.ndarray | None = None
+        self._reach = limiter_reach(correction.sample_rate)
+        self._held = np.zeros((channels, 0), dtype=np.float32)  # gained, not yet limited
+        self._history = np.zeros((channels, 0), dtype=np.float32)  # limiter context behind
 
-    def __call__(self, estimate: np.ndarray, mixture: np.ndarray,
-                 channels: list[int]) -> np.ndarray:
-        """Correct ``[B, N]`` chunk outputs; row ``i`` belongs to channel ``channels[i]``."""
-        out = np.asarray(estimate, dtype=np.float32)
-        if self.correction.enabled:
-            cross, energy = projection_sums(out, mixture, self.correction.sample_rate)
-            gains = np.empty(len(channels))
-            for row, channel in enumerate(channels):  # rows in time order within a channel
-                self.cross[channel] += cross[row]
-                self.energy[channel] += energy[row]
-                gains[row] = _gain_from_sums(self.cross[channel], self.energy[channel])
-            out = (out * gains[:, None]).astype(np.float32)
-        return self.correction.limit(out)
+    def observe(self, estimate: np.ndarray, mixture: np.ndarray) -> None:
+        """Add ``[C, m]`` final raw output and the ``[C, m]`` model input it came from."""
+        if not self.correction.enabled or self._final is not None:
+            return
+        est = np.concatenate([self._pending[0], np.asarray(estimate, np.float64)], axis=-1)
+        mix = np.concatenate([self._pending[1], np.asarray(mixture, np.float64)], axis=-1)
+        self.samples += np.shape(estimate)[-1]
+        hop = self.size // 2
+        whole = (est.shape[-1] - self.size) // hop + 1 if est.shape[-1] >= self.size else 0
+        if whole:
+            upto = self.size + (whole - 1) * hop
+            cross, energy = _weighted_sums(_spectra(est[:, :upto], self.size),
+                                           _spectra(mix[:, :upto], self.size))
+            self.cross += cross
+            self.energy += energy
+        self._pending = (est[:, whole * hop:], mix[:, whole * hop:])
+
+    def gains(self) -> np.ndarray:
+        """``[C]`` gains of the whole signal (1 where level correction is off); call after the
+        last ``observe``: the frames still open are completed with zeros, as ``stft_frames``
+        pads a signal's tail."""
+        if self._final is None:
+            if not self.correction.enabled:
+                self._final = np.ones(self.cross.shape)
+            else:
+                est, mix = self._pending
+                hop = self.size // 2
+                started = self.samples - est.shape[-1]  # where the first open frame starts
+                frames = 1 + max(0, int(np.ceil((self.samples - self.size) / hop))) - started // hop
+                if frames > 0:
+                    span = self.size + (frames - 1) * hop
+                    pad = ((0, 0), (0, span - est.shape[-1]))
+                    cross, energy = _weighted_sums(_spectra(np.pad(est, pad), self.size),
+                                                   _spectra(np.pad(mix, pad), self.size))
+                    self.cross += cross
+                    self.energy += energy
+                self._final = _gain_from_sums(self.cross, self.energy)
+        return self._final
+
+    def correct(self, raw: np.ndarray) -> np.ndarray:
+        """The next ``[C, m]`` raw output samples, gained and peak-limited; the limiter holds back
+        its reach until the samples after them arrive (``flush`` returns the rest)."""
+        gained = (np.asarray(raw, np.float32) * self.gains()[:, None].astype(np.float32))
+        self._held = np.concatenate([self._held, gained], axis=-1)
+        ready = self._held.shape[-1] - self._reach
+        return self._limit(ready) if ready > 0 else self._held[:, :0]
+
+    def flush(self) -> np.ndarray:
+        """The samples ``correct`` still holds, limited at the signal's end."""
+        return self._limit(self._held.shape[-1])
+
+    def _limit(self, count: int) -> np.ndarray:
+        """Limit the first ``count`` held samples with the limiter's context on both sides, as
+        ``limit_peaks`` would on the whole signal."""
+        context = np.concatenate([self._history, self._held], axis=-1)
+        start = self._history.shape[-1]
+        limited = self.correction.limit(context, count=slice(start, start + count))
+        out = limited[:, start:start + count]
+        self._history = context[:, max(0, start + count - self._reach):start + count]
+        self._held = self._held[:, count:]
+        return out

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.inference.precision import resolve_precision
 
 __all__ = ["ONNX_NAME", "INPUT_NAME", "OUTPUT_NAME", "META_SAMPLE_RATE", "META_STFT",
@@ -51,11 +52,11 @@ class OnnxModel:
             self.session = ort.InferenceSession(str(path), options,
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types per failure
-            raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from exc
+            raise UserInputError(f"{path}: not a loadable ONNX model ({exc})") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
         rate = meta.get(META_SAMPLE_RATE, "")
         if not rate.isdigit() or int(rate) <= 0:
-            raise ValueError(f"{path}: metadata '{META_SAMPLE_RATE}' missing or invalid ({rate!r}); "
+            raise UserInputError(f"{path}: metadata '{META_SAMPLE_RATE}' missing or invalid ({rate!r}); "
                              "export the model with `tfgridnet export --format onnx`")
         self.path = path
         self.threads = threads
@@ -72,7 +73,7 @@ class OnnxModel:
         """Enhance equal-length mono signals ``[B, N]`` at ``self.sample_rate``."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 2:
-            raise ValueError(f"expected [batch, samples] audio, got shape {batch.shape}")
+            raise UserInputError(f"expected [batch, samples] audio, got shape {batch.shape}")
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
 
 
@@ -104,10 +105,10 @@ class OnnxRunner:
 
     def __init__(self, model: OnnxModel, device: object | None, precision: str) -> None:
         if not isinstance(model, OnnxModel):
-            raise ValueError(f"Enhancer: backend='onnx' needs an OnnxModel, got "
+            raise UserInputError(f"Enhancer: backend='onnx' needs an OnnxModel, got "
                              f"{type(model).__name__}")
         if device is not None and str(device) != "cpu":
-            raise ValueError(f"Enhancer: backend='onnx' runs on the CPU, got device {device}")
+            raise UserInputError(f"Enhancer: backend='onnx' runs on the CPU, got device {device}")
         self.device = HostDevice()
         self.precision = resolve_precision(precision, "cpu", "onnx")
         self.model = model

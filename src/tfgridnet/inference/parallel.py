@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from tfgridnet.errors import UserInputError
+
 __all__ = ["AUTO_CPU_WORKERS", "resolve_workers", "PassPool"]
 
 # Chosen by measurement on 2 cores (bench/RESULTS.md §37-38); never more workers than threads.
@@ -28,12 +30,12 @@ def resolve_workers(workers: int | None, device_type: str, threads: int, compile
     if workers is None:
         return min(AUTO_CPU_WORKERS, threads) if device_type == "cpu" and not compile else 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"Enhancer: workers={workers!r}, expected a positive integer or None")
+        raise UserInputError(f"Enhancer: workers={workers!r}, expected a positive integer or None")
     if workers > 1 and device_type != "cpu":
-        raise ValueError(f"Enhancer: workers={workers} runs passes side by side on the CPU; on "
+        raise UserInputError(f"Enhancer: workers={workers} runs passes side by side on the CPU; on "
                          f"{device_type} use chunks_per_batch to batch them instead")
     if workers > 1 and compile:
-        raise ValueError("Enhancer: compile=True runs one pass at a time (torch.compile's "
+        raise UserInputError("Enhancer: compile=True runs one pass at a time (torch.compile's "
                          "compilation is not thread-safe); use workers=1")
     return workers
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.inference.precision import resolve_precision
 
 __all__ = ["pick_device", "TorchRunner"]
@@ -22,12 +23,12 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a device name; expected cpu, cuda or "
+        raise UserInputError(f"device {device!r} is not a device name; expected cpu, cuda or "
                          "cuda:N") from exc
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {str(device)!r} is not supported; expected cpu, cuda or cuda:N")
+        raise UserInputError(f"device {str(device)!r} is not supported; expected cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
+        raise UserInputError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
     return device
 
 
@@ -44,7 +45,7 @@ class TorchRunner:
         from tfgridnet.model.architectures import is_rate_independent
 
         if not isinstance(model, torch.nn.Module):
-            raise ValueError(f"Enhancer: backend='torch' needs a torch.nn.Module, got "
+            raise UserInputError(f"Enhancer: backend='torch' needs a torch.nn.Module, got "
                              f"{type(model).__name__}")
         self.device = pick_device(device)
         self.precision = resolve_precision(precision, self.device.type, "torch")

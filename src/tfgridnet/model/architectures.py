@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 from tfgridnet.model.tfgridnetv3 import TFGridNetV3
 
@@ -25,7 +26,7 @@ DEFAULT_ARCHITECTURE = "v2"
 def build_model(architecture: str, kwargs: Mapping[str, Any]) -> nn.Module:
     """``ARCHITECTURES[architecture](**kwargs)``; an unknown name says which ones exist."""
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"model architecture {architecture!r}: expected one of "
+        raise UserInputError(f"model architecture {architecture!r}: expected one of "
                          f"{sorted(ARCHITECTURES)}")
     return ARCHITECTURES[architecture](**kwargs)
 

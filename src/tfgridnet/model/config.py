@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from tfgridnet.errors import UserInputError
+
 __all__ = ["ModelConfig", "ModelVersion", "RUNTIME_ONLY", "V2_ONLY", "V3_ONLY",
            "ARCHITECTURE_KEYS", "architecture_keys", "validate_model_args"]
 
@@ -128,7 +130,7 @@ def validate_model_args(owner: str, **kwargs: Any) -> ModelConfig:
         return ModelConfig(**kwargs)
     except ValidationError as exc:
         problems = "; ".join(_describe(err) for err in exc.errors())
-        raise ValueError(f"{owner}: {problems}") from None
+        raise UserInputError(f"{owner}: {problems}") from None
 
 
 def _describe(err: Any) -> str:

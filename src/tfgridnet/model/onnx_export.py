@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
 from tfgridnet.inference.onnx_backend import (
     INPUT_NAME,
@@ -107,12 +108,12 @@ class WaveformGraph(nn.Module):
     def __init__(self, model: TFGridNetV2, stft: str = "matrix") -> None:
         super().__init__()
         if not isinstance(model, TFGridNetV2):
-            raise ValueError(f"ONNX export covers TF-GridNetV2 models only, got "
-                             f"{type(model).__name__}: {V2_ONLY_REASON}")
+            raise UserInputError(f"ONNX export covers TF-GridNetV2 models only, got "
+                                 f"{type(model).__name__}: {V2_ONLY_REASON}")
         if stft not in STFT_MODES:
-            raise ValueError(f"stft={stft!r}, expected one of {STFT_MODES}")
+            raise UserInputError(f"stft={stft!r}, expected one of {STFT_MODES}")
         if model.n_srcs != 1 or model.n_imics != 1:
-            raise ValueError("ONNX export covers enhancement models (n_srcs=1, n_imics=1), got "
+            raise UserInputError("ONNX export covers enhancement models (n_srcs=1, n_imics=1), got "
                              f"n_srcs={model.n_srcs}, n_imics={model.n_imics}")
         self.model = model.eval()
         self.stft_mode = stft

@@ -5,9 +5,11 @@ autocast region was opened with. Under Lightning's ``bf16-mixed`` there is no gr
 the LSTMs' backward would run in fp16 with nothing guarding its range (smallest normal 6.1e-5).
 Here, inside a CUDA bf16 autocast region, each LSTM runs outside autocast in bfloat16 (cuDNN takes
 bf16 RNN input from version 9.13 on) or, with an older cuDNN, in float32. CPU autocast already runs
-oneDNN's LSTM in the region's own dtype, so its dtype is left alone, except on CPUs where oneDNN has
-no bf16 LSTM at all (AVX2 only: no AVX512 core, AMX or ARM bf16; an inference call there fails
-to create the primitive), which run it in float32. oneDNN's bf16 LSTM (v3.12)
+oneDNN's LSTM in the region's own dtype (it casts inside the dispatcher, at
+``aten::mkldnn_rnn_layer``, not at ``nn.LSTM``'s input; the output is bf16), so its dtype is
+left alone, except on CPUs where oneDNN has no bf16 LSTM at all (AVX2 only: no AVX512 core, AMX
+or ARM bf16; a float32 input there, in training or inference, fails to create the primitive),
+which run it in float32. oneDNN's bf16 LSTM (v3.12)
 is 2-4x slower on some batch sizes: any that is not a multiple of 8 (257 frequency rows, an odd
 frame count), and multiples of 8 whose eighth has a large prime factor (232 = 8 x 29, 424 = 8 x 53,
 992 = 8 x 124 = 8 x 4 x 31; the sweep is in bench/RESULTS.md §10). There the batch is zero-padded

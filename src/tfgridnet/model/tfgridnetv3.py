@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.model.config import validate_model_args
 from tfgridnet.model.stack import GridNetStack, frames_within, input_std, samples_within
 from tfgridnet.model.stft import STFT, padded_length
@@ -43,7 +44,7 @@ def scaled_stft_sizes(n_fft: int, win_length: int, hop: int, default_fs: int,
     """(n_fft, win_length, hop) at ``sample_rate``: ESPnet's ``size * fs // default_fs``."""
     sizes = tuple(size * sample_rate // default_fs for size in (n_fft, win_length, hop))
     if min(sizes) < 1:
-        raise ValueError(f"sample_rate={sample_rate}: too low for an STFT of n_fft={n_fft}, "
+        raise UserInputError(f"sample_rate={sample_rate}: too low for an STFT of n_fft={n_fft}, "
                          f"hop={hop} samples at default_fs={default_fs} (the hop would be 0)")
     return sizes  # type: ignore[return-value]
 

@@ -13,6 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from tfgridnet.errors import UserInputError
+
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "MISSING", "Catalog", "catalog", "fmt", "tr",
            "localized_name", "plot_fonts"]
 
@@ -45,7 +47,7 @@ class Catalog:
     @classmethod
     def load(cls, lang: str) -> Catalog:
         if lang not in LANGUAGES:
-            raise ValueError(f"report language {lang!r} not supported; choose one of {LANGUAGES}")
+            raise UserInputError(f"report language {lang!r} not supported; choose one of {LANGUAGES}")
         import yaml  # here, so the command line can import LANGUAGES without it
 
         source = resources.files("tfgridnet.report") / "locales" / f"{lang}.yaml"

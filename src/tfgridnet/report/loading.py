@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.evaluation.schema import number_columns
 from tfgridnet.report.tables import read_csv_table
 from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
@@ -31,7 +32,7 @@ def _parse_number(text: str | None, path: Path, row: int, column: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(
+        raise UserInputError(
             f"{path}: row {row}, column '{column}': expected a number, got {text!r}"
         ) from None
 
@@ -45,15 +46,15 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"{path}: metrics.csv not found (is this a run folder?)")
     columns, table = read_csv_table(path)
     if "epoch" not in columns:
-        raise ValueError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
+        raise UserInputError(f"{path}: no 'epoch' column (header: {','.join(columns)})")
     rows = [{c: _parse_number(v, path, number, c) for c, v in zip(columns, fields)}
             for number, fields in table]
     if not rows:
-        raise ValueError(f"{path}: header only, no epoch rows")
+        raise UserInputError(f"{path}: header only, no epoch rows")
     by_epoch: dict[float, dict[str, float]] = {}
     for row in rows:
         if math.isnan(row["epoch"]):
-            raise ValueError(f"{path}: a row has an empty 'epoch'")
+            raise UserInputError(f"{path}: a row has an empty 'epoch'")
         by_epoch[row["epoch"]] = row
     ordered = [by_epoch[e] for e in sorted(by_epoch)]
     return {c: np.array([r.get(c, math.nan) for r in ordered], dtype=np.float64) for c in columns}
@@ -76,9 +77,9 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise UserInputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise UserInputError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
 
@@ -86,11 +87,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+        raise UserInputError(f"{path}: not valid YAML ({exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+        raise UserInputError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
 
 
@@ -99,7 +100,7 @@ def read_eval_table(path: Path) -> dict[str, list[Any]]:
     floats, a non-number there refused naming the line; uttid, conditions and notes as text."""
     columns, rows = read_csv_table(path)
     if "uttid" not in columns:
-        raise ValueError(f"{path}: expected a CSV header starting with 'uttid'")
+        raise UserInputError(f"{path}: expected a CSV header starting with 'uttid'")
     numeric = number_columns()
     table: dict[str, list[Any]] = {c: [] for c in columns}
     for number, fields in rows:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.errors import UserInputError
 from tfgridnet.evaluation.conditions import residual_spread
 from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
@@ -286,11 +287,11 @@ def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
     elif len(noisy) and len(enhanced):
         improvement = enhanced - noisy
     else:
-        raise ValueError(f"{path}: needs '{_SISNR.delta_column}' or both "
+        raise UserInputError(f"{path}: needs '{_SISNR.delta_column}' or both "
                          f"'{_SISNR.noisy_column}' and '{_SISNR.enhanced_column}' columns")
     ok = np.isfinite(improvement)
     if not ok.any():
-        raise ValueError(f"{path}: no finite {_SISNR.delta_column} value")
+        raise UserInputError(f"{path}: no finite {_SISNR.delta_column} value")
     imp = improvement[ok]
     stats: dict[str, Any] = {
         "source": path.name, "n": int(len(improvement)), "n_failed": int((~ok).sum()),
@@ -344,7 +345,7 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     if results_path.is_file():
         table = read_eval_table(results_path)
         if summary.n is not None and summary.n != len(table["uttid"]):
-            raise ValueError(f"{results_path}: {len(table['uttid'])} rows, but "
+            raise UserInputError(f"{results_path}: {len(table['uttid'])} rows, but "
                              f"{summary_path.name} says n={summary.n}: the table is "
                              "incomplete or from another run")
         stats.update(_table_stats(table, results_path))
@@ -356,7 +357,7 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing.append(results_path.name)
         stats.update(n=summary.n, n_failed=summary.n_failed)
         if summary.sisnr_improvement_mean is None:
-            raise ValueError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
+            raise UserInputError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
                              "evaluation_results.csv to compute it from")
     # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
     # so it only ranks utterances and stands in for keys an older summary lacks.

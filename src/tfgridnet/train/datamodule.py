@@ -14,7 +14,7 @@ from tfgridnet.data.datasets import DynamicMixDataset, EpochSampler, PairedDatas
 from tfgridnet.data.distortions import Distortions
 from tfgridnet.data.manifest import read_noise_manifest
 from tfgridnet.data.rate_sampler import RateBatchSampler
-from tfgridnet.train.config import Config
+from tfgridnet.train.config import Config, ConfigError
 
 __all__ = ["EnhancementDataModule"]
 
@@ -40,7 +40,7 @@ class EnhancementDataModule(pl.LightningDataModule):
         bandpass = tuple(data.bandpass) if data.bandpass is not None else None
         rate = None if self.cfg.model.rate_independent else data.sample_rate  # None: native
         if data.valid_manifest is None:
-            raise ValueError("data.valid_manifest: a paired validation manifest is required")
+            raise ConfigError("data.valid_manifest: a paired validation manifest is required")
         if self.train_set is None:
             if data.dynamic_mixing:
                 self.train_set = DynamicMixDataset(
@@ -53,7 +53,7 @@ class EnhancementDataModule(pl.LightningDataModule):
                     data.train_manifest, rate, crop_seconds=data.crop_seconds,
                     bandpass=bandpass, train=True, seed=seed, cache_mb=data.cache_mb)
             else:
-                raise ValueError("data: give train_manifest, or train_clean_manifest + "
+                raise ConfigError("data: give train_manifest, or train_clean_manifest + "
                                  "train_noise_manifest for dynamic mixing")
         if self.valid_set is None:
             self.valid_set = PairedDataset(

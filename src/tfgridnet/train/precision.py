@@ -17,7 +17,7 @@ from tfgridnet import hardware
 __all__ = ["auto_precision", "emulated_bf16_note"]
 
 
-def auto_precision(accelerator: str, cpuinfo: str | os.PathLike = hardware.CPUINFO) -> str:
+def auto_precision(accelerator: str, cpuinfo: str | os.PathLike | None = None) -> str:
     """``bf16-mixed`` on a CUDA GPU or a bf16-capable CPU, ``32-true`` otherwise."""
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return "bf16-mixed"
@@ -27,7 +27,7 @@ def auto_precision(accelerator: str, cpuinfo: str | os.PathLike = hardware.CPUIN
 
 
 def emulated_bf16_note(precision: str, accelerator: str,
-                       cpuinfo: str | os.PathLike = hardware.CPUINFO) -> str | None:
+                       cpuinfo: str | os.PathLike | None = None) -> str | None:
     """Why an explicit bf16 run will be slow: it trains on a CPU without bf16 instructions."""
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     if not precision.startswith("bf16") or not on_cpu:

@@ -2,7 +2,8 @@
 
 Every pair is read and compared at an analysis rate of 16 kHz (or lower when both files are lower)
 by the detectors of :data:`DETECTORS`, in order:
-  * files, format: missing/unreadable files, rates, channels, lengths;
+  * files, channels, format: missing/unreadable files; multichannel sides, one source or
+    different signals (channels.py: envelope correlation); rates, lengths;
   * levels: silence, clipping, DC offset;
   * alignment: FFT cross-correlation over a bounded window -> lag (misaligned), peak (not_a_pair);
   * snr: SI-SNR(noisy, clean) (metrics.si_snr) -> identical pairs, very low SNR;

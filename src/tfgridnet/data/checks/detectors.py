@@ -19,6 +19,7 @@ import soundfile as sf
 from tfgridnet.audio.io import decoder_reason, to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
+from tfgridnet.data.checks.channels import check_channels
 from tfgridnet.data.checks.report import Problem
 from tfgridnet.data.checks.signals import residual_correlations, transfer, xcorr
 from tfgridnet.data.checks.thresholds import THRESHOLDS
@@ -110,10 +111,6 @@ def _format(pair: PairAudio) -> None:
             if rate != pair.sample_rate:
                 pair.add("unexpected_sample_rate", f"{side} is {rate} Hz, expected "
                          f"{pair.sample_rate} Hz (the loader will resample it)")
-    for side, audio in (("noisy", noisy), ("clean", clean)):
-        if audio.shape[0] > 1:
-            pair.add("multichannel", f"{side} has {audio.shape[0]} channels; the loader "
-                     "averages them to mono")
     pair.noisy, pair.clean = to_mono(noisy), to_mono(clean)  # [N]
     facts = pair.facts
     delta = facts["noisy_duration_s"] - facts["duration_s"]
@@ -247,9 +244,12 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("files", {"missing_file": "error", "unreadable_file": "error",
                        "non_finite_samples": "error"}, None,
              "each side exists and decodes to at least one finite sample"),
+    Detector("channels", {"multichannel": "warning", "unrelated_channels": "error"},
+             check_channels, "multichannel sides: one source (averaged, warning) or different "
+             "signals (clean side: error)"),
     Detector("format", {"sample_rate_mismatch": "error", "unexpected_sample_rate": "warning",
-                        "multichannel": "warning", "length_mismatch": "error"}, _format,
-             "sample rates, channels and lengths of the two sides"),
+                        "length_mismatch": "error"}, _format,
+             "sample rates and lengths of the two sides; mixes them to mono"),
     Detector("levels", {"silent_noisy": "error", "silent_clean": "error", "clipping": "warning",
                         "dc_offset": "warning"}, _levels,
              "silence, clipping and DC offset of each side"),

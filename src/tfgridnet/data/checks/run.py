@@ -125,7 +125,7 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     sampled = None
     if max_pairs is not None and max_pairs < n_pairs:
         if max_pairs < 1:
-            raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
+            raise UserInputError(f"max_pairs must be >= 1, got {max_pairs}")
         chosen = np.sort(np.random.default_rng(seed).choice(n_pairs, size=max_pairs, replace=False))
         pairs = [pairs[i] for i in chosen]
         sampled = {"n": len(pairs), "of": n_pairs, "seed": seed}

@@ -30,4 +30,7 @@ THRESHOLDS = {
     "swap_residual_corr_low": 0.05,  # ... this, and no band of noisy is louder than the clean's
     "swap_band_excess_db": 0.5,    # ... by more than this: the noisy/clean columns are swapped
     "scale_gain_db": 1.0,          # flat noisy/clean gain further than this from 0 dB: scale
+    # Multichannel files (data/checks/channels.py; measured with bench/channels.py):
+    "channel_frame_s": 0.128,      # frames of the channels' band-energy envelopes
+    "channel_same_source_correlation": 0.65,  # envelope correlation below: different signals
 }
