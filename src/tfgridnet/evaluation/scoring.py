@@ -84,7 +84,6 @@ class Metric:
             return abs(noisy - self.target) - abs(enhanced - self.target)
         return enhanced - noisy if self.higher_is_better else noisy - enhanced
 
-    @property
     def improvement_meaning(self, lang: str = "en") -> str:
         """What ``improvement`` measures, in words in ``lang`` (catalog ``imp.*``): every output
         that shows an improvement column (console summary, listening page, report) says it with

@@ -96,15 +96,6 @@ class Enhancer:
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS, chunks_per_batch: int | None = None,
                  precision: str = "auto", level: bool = True, backend: str = "torch",
                  compile: bool = False, workers: int | None = None) -> None:
-        from tfgridnet.model.architectures import is_rate_independent
-
-        # A V3 model runs at each input's rate; its default rate only sizes the first chunking.
-        self.rate_independent = is_rate_independent(model)
-        sample_rate = sample_rate if sample_rate is not None else getattr(model, "sample_rate", None)
-        if sample_rate is None and self.rate_independent:
-            sample_rate = model.default_fs
-        if not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise UserInputError("Enhancer: the model's sample rate is unknown; pass sample_rate=")
         if getattr(model, "n_srcs", 1) != 1:
             raise UserInputError(f"Enhancer: the model separates {model.n_srcs} sources; enhancement "
                              "needs a single-output model (n_srcs=1)")
