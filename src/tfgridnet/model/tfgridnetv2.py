@@ -41,7 +41,7 @@ __all__ = [
     "AllHeadPReLULayerNormalization4DCF",
 ]
 
-# Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md, idea 4).
+# Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md §4).
 CHECKPOINT_BATCH_SLICES = 2
 
 
