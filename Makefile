@@ -32,6 +32,7 @@ demo: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
 
 # Optional bench extra: ESPnet's reference class without its dependency tree (bench/ only).
 bench-deps: install

@@ -18,7 +18,7 @@ from fontTools.ttLib import TTCollection
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from tfgridnet.report.i18n import (  # noqa: E402
+from tfgridnet.i18n import (  # noqa: E402
     PLOT_FONT_FAMILY,
     PLOT_FONT_FILE,
     PLOT_MESSAGE_PREFIXES,

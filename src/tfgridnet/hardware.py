@@ -18,7 +18,7 @@ import platform
 from pathlib import Path
 
 __all__ = ["BF16_CPU_FLAGS", "CPUINFO", "REPORTED_CPU_FLAGS", "bf16_emulation_note", "cpu_flags",
-           "cpu_has_bf16", "cpu_model", "machine_line"]
+           "cpu_has_bf16", "cpu_model", "machine_line", "onednn_has_bf16"]
 
 # /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -63,17 +63,26 @@ def bf16_emulation_note(cpuinfo: str | os.PathLike | None = None) -> str | None:
             "than fp32 (the 'auto' precision runs fp32)")
 
 
+def onednn_has_bf16() -> bool:
+    """Whether oneDNN computes bf16 on this CPU (natively or on AVX512 core); an AVX2-only CPU
+    cannot even create a bf16 LSTM primitive. PyTorch's own check (imports torch)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the query: the old behaviour
+        return True
+
+
 def machine_line(cpuinfo: str | os.PathLike | None = None) -> str:
     """One line naming the CPU, its code-path flags, oneDNN's bf16 LSTM and CUDA (imports torch)."""
     import torch
-
-    from tfgridnet.model.recurrence import ONEDNN_BF16_LSTM
 
     flags = cpu_flags(cpuinfo)
     listed = " ".join(f"{flag}={'yes' if flag in flags else 'no'}" for flag in REPORTED_CPU_FLAGS)
     cuda = (f"yes ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "no")
     return (f"CPU: {cpu_model(cpuinfo)}, {os.cpu_count()} cores; {listed}; "
-            f"oneDNN bf16 LSTM={'yes' if ONEDNN_BF16_LSTM else 'no'}; torch {torch.__version__}, "
+            f"oneDNN bf16 LSTM={'yes' if onednn_has_bf16() else 'no'}; torch {torch.__version__}, "
             f"CUDA={cuda}")
 
 

@@ -17,9 +17,11 @@ from tfgridnet.audio.resample import resample
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
 
-__all__ = ["AudioError", "MONO_POLICIES", "load_audio", "save_audio", "audio_info", "to_mono",
-           "decoder_reason"]
+__all__ = ["AUDIO_SUFFIXES", "AudioError", "MONO_POLICIES", "load_audio", "save_audio",
+           "audio_info", "to_mono", "decoder_reason"]
 
+# File name endings taken as audio where a folder is searched or a path is checked.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus", ".w64", ".caf", ".au")
 MONO_POLICIES = ("average", "first", "error", "keep")
 
 

@@ -267,7 +267,7 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
-    from tfgridnet.report.i18n import localized_name
+    from tfgridnet.i18n import localized_name
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
@@ -327,8 +327,8 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
 
     Exit code 0 whatever the verdict: a broken run is a finding, not a failure of the command.
     """
+    from tfgridnet.i18n import tr
     from tfgridnet.report.analysis import analyse
-    from tfgridnet.report.i18n import tr
     from tfgridnet.report.render import write_analysis
 
     tr("title", lang, run="")

@@ -29,9 +29,9 @@ from tfgridnet.errors import (
     UserInputError,
     missing_extra,
 )
+from tfgridnet.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 from tfgridnet.inference.precision import BACKEND_CHOICES, PRECISIONS
-from tfgridnet.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 _RAW = argparse.RawDescriptionHelpFormatter
 

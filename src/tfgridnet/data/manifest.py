@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from tfgridnet.audio.io import AUDIO_SUFFIXES
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
@@ -25,7 +26,6 @@ __all__ = [
     "AUDIO_SUFFIXES", "CONDITION_COLUMNS", "NOISE_KIND_COLUMN", "SNR_COLUMN",
 ]
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus", ".w64", ".caf", ".au")
 _KNOWN_COLUMNS = ("uttid", "noisy", "clean", "noise")
 # Condition columns this package writes itself (demo corpus, dynamic mixing); any other extra
 # column of a manifest is kept too.

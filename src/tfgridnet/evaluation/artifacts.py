@@ -83,7 +83,7 @@ def _audio_link(out_dir: Path, kind: str, uttid: str) -> str:
 
 def plot_path(out_dir: Path, uttid: str, kind: str, lang: str = "en") -> Path:
     """Where an utterance's ``waveform`` or ``spectrogram`` plot in ``lang`` is written."""
-    from tfgridnet.report.i18n import localized_name
+    from tfgridnet.i18n import localized_name
 
     return out_dir / "visualizations" / localized_name(f"{uttid}_{kind}.png", lang)
 
@@ -204,7 +204,7 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
     memory: their audio is read back from the saved WAVs (what a listener hears), or enhanced
     again when not saved."""
     from tfgridnet.evaluation.plots import plot_spectrograms, plot_waveforms
-    from tfgridnet.report.i18n import tr
+    from tfgridnet.i18n import tr
 
     m = METRIC_REGISTRY[metric]
     items = []

@@ -113,7 +113,7 @@ def baseline_lines(summary: dict[str, Any]) -> list[str]:
 def baseline_html(summary: dict[str, Any], lang: str = "en") -> str:
     """The listening page's table: noisy → baseline model → this model, in the words of the
     report's own table (the catalogs' ``h.baseline`` and ``bl.*``)."""
-    from tfgridnet.report.i18n import tr
+    from tfgridnet.i18n import tr
 
     triples = _triples(summary)
     if not triples:

@@ -39,7 +39,7 @@ UNKNOWN = "(none)"  # rows without a value for the condition
 def factor_label(factor: str, lang: str) -> str | None:
     """A condition's name for people in ``lang`` (catalog key ``cond.<factor>``), or None for a
     user's own column, which shows its own name."""
-    from tfgridnet.report.i18n import catalog, tr
+    from tfgridnet.i18n import catalog, tr
 
     key = f"cond.{factor}"
     return tr(key, lang, width=SNR_BIN_DB) if key in catalog(lang).messages else None

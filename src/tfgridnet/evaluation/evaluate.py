@@ -155,7 +155,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
     """
-    from tfgridnet.report.i18n import catalog
+    from tfgridnet.i18n import catalog
     from tfgridnet.safety import claim_output_dir, refuse_input_folder
 
     catalog(lang)  # an unknown language is refused before any work

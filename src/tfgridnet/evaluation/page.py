@@ -1,7 +1,7 @@
 """The listening page: one self-contained ``index.html`` (audio and plots embedded as data URIs,
 no network, works opened from disk) with the verdict first, the summary, a sortable table and
 noisy / enhanced / clean players side by side for the highlighted utterances. Its text comes from
-the report's catalogs (``report.i18n``) in the evaluation's language: ``index.html`` in English,
+the report's catalogs (``tfgridnet.i18n``) in the evaluation's language: ``index.html`` in English,
 ``index.zh-TW.html`` in Traditional Chinese."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.evaluation.schema import PAGE_FILE
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, improvement_legend
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.i18n import localized_name, tr
 from tfgridnet.marks import MARK_CSS, MARKS, mark_html
-from tfgridnet.report.i18n import localized_name, tr
 
 __all__ = ["write_page", "wav_data_uri", "table_columns"]
 

@@ -3,7 +3,7 @@
 Colours follow the users' convention: Noisy red, Enhanced green, Clean blue. Spectrograms use the
 model's analysis (STFT 512 / hop 256, Hann) on one shared dB scale so the panels compare honestly.
 Figures are built with matplotlib's object API (no pyplot state) and written atomically at 150 DPI;
-their text comes from the report's catalogs in the evaluation's language (``report.i18n``).
+their text comes from the report's catalogs in the evaluation's language (``tfgridnet.i18n``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from scipy import signal
 
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.fileio import atomic_path
-from tfgridnet.report.i18n import plot_fonts, tr
+from tfgridnet.i18n import plot_fonts, tr
 
 __all__ = ["COLORS", "DPI", "WAVEFORM_SIZE", "SPECTROGRAM_SIZE", "plot_waveforms",
            "plot_spectrograms", "spectrogram_db"]

@@ -287,7 +287,7 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
 
 def _warnings(summary: EvaluationSummary, lang: str = "en") -> list[str]:
     """What is wrong with these scores, in ``lang`` (summary.json keeps the English)."""
-    from tfgridnet.report.i18n import tr
+    from tfgridnet.i18n import tr
 
     warnings: list[str] = []
     low, high = NOISY_SISNR_PLAUSIBLE_DB

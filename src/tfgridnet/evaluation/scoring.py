@@ -16,7 +16,7 @@ import numpy as np
 
 from tfgridnet.audio.levels import level_error_db
 from tfgridnet.errors import UserInputError
-from tfgridnet.report.i18n import catalog, tr
+from tfgridnet.i18n import catalog, tr
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
            "score_pair", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]

@@ -7,14 +7,27 @@ stream.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tfgridnet.inference.enhancer import Enhancer
+__all__ = ["DEFAULT_CHUNK_SECONDS", "DEFAULT_OVERLAP_SECONDS", "ChunkedModel", "ChunkScheduler",
+           "crossfade_weights"]
 
-__all__ = ["DEFAULT_CHUNK_SECONDS", "DEFAULT_OVERLAP_SECONDS", "ChunkScheduler", "crossfade_weights"]
+
+class ChunkedModel(Protocol):
+    """What the scheduler takes from the model wrapper (``inference.enhancer.Enhancer`` is one): the
+    chunk and overlap in samples at the model's rate, rows per pass, the level correction
+    (``level.stream(channels)``), the pool the passes run in, and the pass itself. Named here so
+    that this module does not import the enhancer that imports it."""
+
+    chunk: int
+    overlap: int
+    chunks_per_batch: int
+    level: Any  # inference.level.LevelCorrection
+    passes: Any  # inference.parallel.PassPool: .map(forward_batch, inputs) in order
+
+    def forward_batch(self, batch: np.ndarray) -> np.ndarray: ...
 
 # Chosen by measurement (bench/RESULTS.md §10, §29): the full-band attention makes a pass cost grow
 # faster than its length, so 4 s chunks (the seed recipe's training crop) beat 8, 16 and 30 s ones
@@ -54,7 +67,7 @@ class ChunkScheduler:
     in-memory path.
     """
 
-    def __init__(self, enhancer: Enhancer, channels: int) -> None:
+    def __init__(self, enhancer: ChunkedModel, channels: int) -> None:
         self.enhancer = enhancer
         self.chunk, self.overlap = enhancer.chunk, enhancer.overlap
         self.hop = self.chunk - self.overlap

@@ -1,8 +1,8 @@
 """Run an exported ``model.onnx`` with onnxruntime and numpy alone: this module never imports torch.
 
-The file contract (file name, input/output names, metadata keys) is defined here, once, and the
-exporter (:mod:`tfgridnet.model.onnx_export`) writes to it. A deployment needs only this file,
-onnxruntime and numpy; see docs/deployment.md.
+The file contract (file name, input/output names, metadata keys) is :mod:`tfgridnet.onnx_contract`,
+which the exporter (:mod:`tfgridnet.model.onnx_export`) writes to; its names are importable from
+here too. A deployment needs only this file, onnxruntime and numpy; see docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ import onnxruntime as ort
 
 from tfgridnet.errors import UserInputError
 from tfgridnet.inference.precision import resolve_precision
+from tfgridnet.onnx_contract import (
+    INPUT_NAME,
+    META_SAMPLE_RATE,
+    META_STFT,
+    ONNX_NAME,
+    OUTPUT_NAME,
+)
 
 __all__ = ["ONNX_NAME", "INPUT_NAME", "OUTPUT_NAME", "META_SAMPLE_RATE", "META_STFT",
            "OnnxModel", "OnnxRunner", "HostDevice"]
-
-ONNX_NAME = "model.onnx"
-INPUT_NAME = "noisy"  # float32 [batch, samples] at the model's rate
-OUTPUT_NAME = "enhanced"  # float32 [batch, samples], the input's length
-# Keys of the file's metadata_props.
-META_SAMPLE_RATE = "sample_rate"
-META_STFT = "stft"
 
 
 class OnnxModel:

@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
@@ -24,10 +24,7 @@ import soxr
 from tfgridnet.audio.io import AudioError, audio_info, decoder_reason
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
-from tfgridnet.inference.chunking import ChunkScheduler
-
-if TYPE_CHECKING:
-    from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.inference.chunking import ChunkedModel, ChunkScheduler
 
 __all__ = ["enhance_file", "expand_inputs"]
 
@@ -35,7 +32,15 @@ __all__ = ["enhance_file", "expand_inputs"]
 _KEPT_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
 
 
-def enhance_file(enhancer: Enhancer, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+class StreamedModel(ChunkedModel, Protocol):
+    """A ``ChunkedModel`` with its rate and the passes it runs at once (an ``Enhancer``)."""
+
+    sample_rate: int
+    workers: int
+
+
+def enhance_file(enhancer: StreamedModel, in_path: str | os.PathLike,
+                 out_path: str | os.PathLike) -> Path:
     """Read any libsndfile format, write the enhanced audio with the same rate and channels.
 
     The file is streamed: read in blocks of one hop per pass in flight (``enhancer.workers``),

@@ -5,7 +5,9 @@ with, what an export's ``config.json`` ``model`` entry holds, what the ESPnet im
 ``separator_conf`` and the base of the training config's ``model:`` section. ``version`` selects
 the class (``v2``, or the sample-rate-independent ``v3``); each class takes the shared arguments
 plus its own (``V2_ONLY`` / ``V3_ONLY``). Names and defaults follow ESPnet's classes so ESPnet
-configs load unchanged.
+configs load unchanged; where the two versions' defaults differ (the STFT sizes,
+``VERSION_DEFAULTS``), each follows ESPnet's for that version. ``model_defaults(version)`` is what
+the classes' signatures take their defaults from, so they cannot drift from this definition.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pydantic import (
 from tfgridnet.errors import UserInputError
 
 __all__ = ["ModelConfig", "ModelVersion", "RUNTIME_ONLY", "V2_ONLY", "V3_ONLY",
-           "ARCHITECTURE_KEYS", "architecture_keys", "validate_model_args"]
+           "VERSION_DEFAULTS", "ARCHITECTURE_KEYS", "architecture_keys", "model_defaults",
+           "validate_model_args"]
 
 ModelVersion = Literal["v2", "v3"]
 # Arguments that change how the model runs, not what it computes: never stored in an export.
@@ -34,6 +37,16 @@ RUNTIME_ONLY = ("gradient_checkpointing",)
 # sizes are given at default_fs and scale with the input's rate).
 V2_ONLY = ("attn_approx_qk_dim",)
 V3_ONLY = ("attn_qk_output_channel", "win_length", "default_fs", "normalize_variance")
+# Defaults that depend on the version, as in ESPnet: TFGridNetV2 computes its own STFT (its
+# separator's defaults, n_fft 128 / stride 64), while TFGridNetV3 is given its spectra by ESPnet's
+# STFT encoder/decoder, whose defaults are n_fft 512 / hop_length 128 at default_fs 16 kHz. An
+# ESPnet V3 config that leaves a size out of encoder_conf runs with those, and V3's weights do
+# not depend on the STFT size (they would load strictly at any size), so only ESPnet's values
+# make such a checkpoint compute what it computed in ESPnet (docs/urgent.md).
+VERSION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "v2": {"n_fft": 128, "stride": 64},
+    "v3": {"n_fft": 512, "stride": 128},
+}
 
 
 class ModelConfig(BaseModel):
@@ -49,8 +62,11 @@ class ModelConfig(BaseModel):
 
     version: ModelVersion = Field("v2", description="v2: one rate; v3: any rate (URGENT)")
     n_srcs: int = Field(2, ge=1, description="output signals (1 for enhancement)")
-    n_fft: int = Field(128, ge=4, description="STFT window = FFT size (even)")
-    stride: int = Field(64, ge=1, description="STFT hop, 1..n_fft")
+    # The defaults written here are V2's; a V3 config without them gets VERSION_DEFAULTS["v3"].
+    n_fft: int = Field(VERSION_DEFAULTS["v2"]["n_fft"], ge=4,
+                       description="STFT window = FFT size (even); v2: 128, v3: 512")
+    stride: int = Field(VERSION_DEFAULTS["v2"]["stride"], ge=1,
+                        description="STFT hop, 1..n_fft; v2: 64, v3: 128")
     window: Literal["hann", "hamming", "blackman", "bartlett", "kaiser"] = "hann"
     n_imics: int = Field(1, ge=1, description="input microphones")
     n_layers: int = Field(6, ge=1, description="TF-GridNet blocks")
@@ -67,6 +83,14 @@ class ModelConfig(BaseModel):
     win_length: int | None = Field(None, ge=1, description="v3: STFT window (None: n_fft)")
     default_fs: int = Field(16000, ge=1000, description="v3: rate the STFT sizes are given at")
     normalize_variance: bool = Field(True, description="v3: divide the input by its std")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        version = data.get("version", cls.model_fields["version"].default)
+        return {**VERSION_DEFAULTS.get(version, {}), **data}
 
     @field_validator("n_fft")
     @classmethod
@@ -122,6 +146,11 @@ def architecture_keys(version: str = "v2") -> tuple[str, ...]:
 
 
 ARCHITECTURE_KEYS = architecture_keys("v2")  # TFGridNetV2's (and ESPnet V1/V2's separator_conf)
+
+
+def model_defaults(version: str = "v2") -> dict[str, Any]:
+    """Every argument of ``version``'s class with its default (the classes' signatures use these)."""
+    return ModelConfig(version=version).model_kwargs()
 
 
 def validate_model_args(owner: str, **kwargs: Any) -> ModelConfig:

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from tfgridnet.data.manifest import AUDIO_SUFFIXES
+from tfgridnet.audio.io import AUDIO_SUFFIXES
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
 from tfgridnet.model.architectures import (

@@ -28,15 +28,15 @@ from torch import nn
 
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path
-from tfgridnet.inference.onnx_backend import (
+from tfgridnet.model.stack import STD_FLOOR
+from tfgridnet.model.tfgridnetv2 import TFGridNetV2
+from tfgridnet.onnx_contract import (
     INPUT_NAME,
     META_SAMPLE_RATE,
     META_STFT,
     ONNX_NAME,
     OUTPUT_NAME,
 )
-from tfgridnet.model.stack import STD_FLOOR
-from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
 __all__ = ["ONNX_NAME", "OPSET", "STFT_MODES", "WaveformGraph", "dft_bases", "export_onnx",
            "export_onnx_dir", "fast_activations"]

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from tfgridnet.hardware import onednn_has_bf16
+
 __all__ = ["CUDNN_BF16_RNN_VERSION", "ONEDNN_BF16_BATCH_MULTIPLE", "ONEDNN_BF16_LARGEST_PRIME",
            "ONEDNN_BF16_LSTM", "ONEDNN_ROW_BLOCK", "lstm_batch_padding", "lstm_compute_dtype", "lstm_row_block",
            "run_lstm"]
@@ -45,17 +47,8 @@ ONEDNN_BF16_LARGEST_PRIME = 13
 ONEDNN_ROW_BLOCK = 48
 
 
-def _onednn_has_bf16() -> bool:
-    """Whether oneDNN computes bf16 on this CPU (natively or on AVX512 core); an AVX2-only CPU
-    cannot even create a bf16 LSTM primitive. PyTorch's own check, read once."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without the query: the old behaviour
-        return True
-
-
-# Whether a CPU LSTM under bf16 autocast can run in bf16 here (see _onednn_has_bf16).
-ONEDNN_BF16_LSTM = _onednn_has_bf16()
+# Whether a CPU LSTM under bf16 autocast can run in bf16 here (hardware.onednn_has_bf16).
+ONEDNN_BF16_LSTM = onednn_has_bf16()
 
 
 def lstm_compute_dtype(device_type: str, autocast_dtype: torch.dtype | None,

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.config import model_defaults, validate_model_args
 from tfgridnet.model.recurrence import run_lstm
 from tfgridnet.model.stack import GridNetStack, frames_within, input_std, samples_within
 from tfgridnet.model.stft import STFT, padded_length
@@ -41,7 +41,7 @@ __all__ = [
     "AllHeadPReLULayerNormalization4DCF",
 ]
 
-# Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md, idea 4).
+# Checkpointed paths are recomputed in this many slices of the batch (bench/RESULTS.md §4).
 CHECKPOINT_BATCH_SLICES = 2
 
 
@@ -301,6 +301,10 @@ class GridNetV2Block(nn.Module):
         return out + z
 
 
+# The defaults of the constructor: ModelConfig's (tfgridnet.model.config), defined there once.
+_DEFAULTS = model_defaults("v2")
+
+
 class TFGridNetV2(GridNetStack):
     """TF-GridNetV2 for enhancement (``n_srcs=1``) or separation.
 
@@ -311,21 +315,21 @@ class TFGridNetV2(GridNetStack):
     def __init__(
         self,
         input_dim: int | None = None,
-        n_srcs: int = 2,
-        n_fft: int = 128,
-        stride: int = 64,
-        window: str = "hann",
-        n_imics: int = 1,
-        n_layers: int = 6,
-        lstm_hidden_units: int = 192,
-        attn_n_head: int = 4,
-        attn_approx_qk_dim: int = 512,
-        emb_dim: int = 48,
-        emb_ks: int = 4,
-        emb_hs: int = 1,
-        activation: str = "prelu",
-        eps: float = 1.0e-5,
-        gradient_checkpointing: bool = False,
+        n_srcs: int = _DEFAULTS["n_srcs"],
+        n_fft: int = _DEFAULTS["n_fft"],
+        stride: int = _DEFAULTS["stride"],
+        window: str = _DEFAULTS["window"],
+        n_imics: int = _DEFAULTS["n_imics"],
+        n_layers: int = _DEFAULTS["n_layers"],
+        lstm_hidden_units: int = _DEFAULTS["lstm_hidden_units"],
+        attn_n_head: int = _DEFAULTS["attn_n_head"],
+        attn_approx_qk_dim: int = _DEFAULTS["attn_approx_qk_dim"],
+        emb_dim: int = _DEFAULTS["emb_dim"],
+        emb_ks: int = _DEFAULTS["emb_ks"],
+        emb_hs: int = _DEFAULTS["emb_hs"],
+        activation: str = _DEFAULTS["activation"],
+        eps: float = _DEFAULTS["eps"],
+        gradient_checkpointing: bool = _DEFAULTS["gradient_checkpointing"],
     ) -> None:
         super().__init__()
         del input_dim  # ESPnet passes the encoder's output size here; the model does not use it.

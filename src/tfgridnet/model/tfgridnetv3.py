@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tfgridnet.errors import UserInputError
-from tfgridnet.model.config import validate_model_args
+from tfgridnet.model.config import model_defaults, validate_model_args
 from tfgridnet.model.stack import GridNetStack, frames_within, input_std, samples_within
 from tfgridnet.model.stft import STFT, padded_length
 from tfgridnet.model.tfgridnetv2 import AllHeadPReLULayerNormalization4DCF, GridNetV2Block
@@ -115,6 +115,11 @@ class GridNetV3Block(GridNetV2Block):
             channel_norm=lambda: LayerNormalization4DC(emb_dim, eps=eps))
 
 
+# The defaults of the constructor: ModelConfig's for v3 (tfgridnet.model.config), defined there
+# once. They are ESPnet's: its TFGridNetV3 separator's, and for the STFT its STFT encoder's.
+_DEFAULTS = model_defaults("v3")
+
+
 class TFGridNetV3(GridNetStack):
     """TF-GridNetV3 for enhancement (``n_srcs=1``) or separation, at any sample rate.
 
@@ -127,24 +132,24 @@ class TFGridNetV3(GridNetStack):
     def __init__(
         self,
         input_dim: int | None = None,
-        n_srcs: int = 2,
-        n_imics: int = 1,
-        n_layers: int = 6,
-        lstm_hidden_units: int = 192,
-        attn_n_head: int = 4,
-        attn_qk_output_channel: int = 4,
-        emb_dim: int = 48,
-        emb_ks: int = 4,
-        emb_hs: int = 1,
-        activation: str = "prelu",
-        eps: float = 1.0e-5,
-        n_fft: int = 512,
-        stride: int = 128,
-        win_length: int | None = None,
-        window: str = "hann",
-        default_fs: int = 16000,
-        normalize_variance: bool = True,
-        gradient_checkpointing: bool = False,
+        n_srcs: int = _DEFAULTS["n_srcs"],
+        n_imics: int = _DEFAULTS["n_imics"],
+        n_layers: int = _DEFAULTS["n_layers"],
+        lstm_hidden_units: int = _DEFAULTS["lstm_hidden_units"],
+        attn_n_head: int = _DEFAULTS["attn_n_head"],
+        attn_qk_output_channel: int = _DEFAULTS["attn_qk_output_channel"],
+        emb_dim: int = _DEFAULTS["emb_dim"],
+        emb_ks: int = _DEFAULTS["emb_ks"],
+        emb_hs: int = _DEFAULTS["emb_hs"],
+        activation: str = _DEFAULTS["activation"],
+        eps: float = _DEFAULTS["eps"],
+        n_fft: int = _DEFAULTS["n_fft"],
+        stride: int = _DEFAULTS["stride"],
+        win_length: int | None = _DEFAULTS["win_length"],
+        window: str = _DEFAULTS["window"],
+        default_fs: int = _DEFAULTS["default_fs"],
+        normalize_variance: bool = _DEFAULTS["normalize_variance"],
+        gradient_checkpointing: bool = _DEFAULTS["gradient_checkpointing"],
     ) -> None:
         super().__init__()
         del input_dim  # ESPnet passes the encoder's output size here; V3 does not use it.

@@ -1,7 +1,7 @@
 """Experiment analysis of a run: findings from explicit rules, rendered as Markdown/HTML/JSON.
 
-Names are imported on first use, so the message catalogs (``report.i18n``), which the evaluation's
-page and plots share, load without the analysis.
+Names are imported on first use. The message catalogs, which the evaluation's page and plots
+share, are :mod:`tfgridnet.i18n` (``tfgridnet.report.i18n`` is their old name).
 """
 
 from tfgridnet.lazy import lazy_exports

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.i18n import fmt, tr
 from tfgridnet.model.architectures import ARCHITECTURES
 from tfgridnet.model.config import ModelConfig, validate_model_args
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.i18n import fmt, tr
 from tfgridnet.report.loading import read_json
 from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
 

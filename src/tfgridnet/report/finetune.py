@@ -12,7 +12,7 @@ from typing import Any
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.i18n import fmt, tr
+from tfgridnet.i18n import fmt, tr
 
 __all__ = ["baseline_blocks", "finetune_blocks"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from tfgridnet.evaluation.schema import PAGE_FILE, EvaluationSummary, MetricSummary
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
+from tfgridnet.i18n import fmt, localized_name, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.i18n import fmt, localized_name, tr
 
 __all__ = ["HEADLINE_PLOT", "HEADLINE_SECTION", "KEY_METRICS", "headline_blocks",
            "headline_metric", "key_metrics", "listening_page"]

@@ -3,7 +3,7 @@
 Figures are built with matplotlib's object API on an Agg canvas (no pyplot state, no global
 backend switch), so importing this module changes nothing for a caller that uses pyplot. Every
 label, legend and title comes from the report's catalogs in the report's language; CJK glyphs come
-from the font shipped for them (``report.i18n.plot_fonts``).
+from the font shipped for them (``tfgridnet.i18n.plot_fonts``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from tfgridnet.evaluation.conditions import factor_label
 from tfgridnet.evaluation.schema import RESULTS_FILE
 from tfgridnet.fileio import write_bytes_atomic
+from tfgridnet.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
-from tfgridnet.report.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.loading import read_eval_table
 from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_PREFIX
 

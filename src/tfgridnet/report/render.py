@@ -23,11 +23,11 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
 from tfgridnet.fileio import write_text_atomic
+from tfgridnet.i18n import DEFAULT_LANGUAGE, catalog, localized_name
 from tfgridnet.marks import MARK_CSS, marks_to_html
 from tfgridnet.report.analysis import Analysis, analyse
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.findings import write_findings
-from tfgridnet.report.i18n import DEFAULT_LANGUAGE, catalog, localized_name
 from tfgridnet.report.sections import build_blocks
 
 __all__ = ["render_html", "render_markdown", "write_analysis", "write_report"]

@@ -90,7 +90,7 @@ class Finding:
         return f"{self.code}.{self.evidence[key]}" if key else self.code
 
     def message(self, lang: str = "en") -> str:
-        from tfgridnet.report.i18n import tr
+        from tfgridnet.i18n import tr
 
         return tr(f"finding.{self.message_key}", lang, **self.evidence)
 

@@ -1,7 +1,7 @@
 """The report's content as language-resolved blocks (heading, paragraph, list, table, image).
 
 Each section is a function of an :class:`Analysis`; every sentence comes from the message catalogs
-(report/i18n.py), so the languages cannot drift apart. The templates (report/templates/) print the
+(tfgridnet/i18n.py), so the languages cannot drift apart. The templates (report/templates/) print the
 blocks as Markdown, and the HTML page is that Markdown rendered by markdown-it-py.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from tfgridnet.evaluation.conditions import factor_label, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.i18n import catalog, fmt, tr
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
@@ -20,7 +21,6 @@ from tfgridnet.report.eval_checks import judged_spread
 from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
-from tfgridnet.report.i18n import catalog, fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
 __all__ = ["Block", "build_blocks", "recommendations"]

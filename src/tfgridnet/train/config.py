@@ -62,7 +62,8 @@ class _Section(BaseModel):
 
 
 # The recipes' defaults for the model section (a small enhancement model); the arguments themselves,
-# their ranges and their cross-checks are ModelConfig's (tfgridnet.model.config).
+# their ranges and their cross-checks are ModelConfig's (tfgridnet.model.config). They apply to V3
+# too, whose own (ESPnet's) STFT defaults differ: docs/urgent.md, "Default arguments".
 TRAINING_MODEL_DEFAULTS: dict[str, Any] = {
     "n_srcs": 1, "n_fft": 512, "stride": 256, "n_layers": 4, "lstm_hidden_units": 128,
     "attn_n_head": 4, "attn_approx_qk_dim": 512, "emb_dim": 32, "emb_ks": 4, "emb_hs": 4,

@@ -18,7 +18,7 @@ Thresholds and their measurements: docs/data-checks.md, bench/channels.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import signal
@@ -27,10 +27,21 @@ from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
 from tfgridnet.data.checks.thresholds import THRESHOLDS
 
-if TYPE_CHECKING:
-    from tfgridnet.data.checks.detectors import PairAudio
-
 __all__ = ["ChannelRelation", "envelope_correlation", "channel_relations", "check_channels"]
+
+
+class ChannelPair(Protocol):
+    """What the channel check reads and writes of a pair (``detectors.PairAudio`` is one), named
+    here so that this module does not import the detectors that import it."""
+
+    noisy: Any  # [C, N]
+    noisy_sr: int
+    clean: Any
+    clean_sr: int
+    facts: dict[str, Any]
+
+    def add(self, kind: str, message: str, severity: str | None = None) -> None: ...
+
 
 # At most this many channels are compared (each against each): a 64-channel array file would
 # otherwise cost 2016 comparisons; the first ones are enough to tell.
@@ -98,7 +109,7 @@ def channel_relations(audio: np.ndarray, rate: int) -> tuple[list[ChannelRelatio
     return relations, silent
 
 
-def check_channels(pair: PairAudio) -> None:
+def check_channels(pair: ChannelPair) -> None:
     """``multichannel`` (warning) for a side whose channels carry one source, or whose channels
     cannot be compared; ``unrelated_channels`` (error) for a clean side whose channels hold
     different signals, naming the least related pair and its coherence."""
