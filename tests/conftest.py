@@ -33,3 +33,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_check_cache(tmp_path_factory):
+    """The data-check result cache of the tests lives in a temporary folder, never the user's
+    (session scope: module-scoped fixtures run checks too)."""
+    folder = tmp_path_factory.getbasetemp() / "check-cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFGRIDNET_CACHE_DIR", str(folder))
+        yield folder
