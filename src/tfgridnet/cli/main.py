@@ -10,6 +10,7 @@ from tfgridnet.cli.commands import (
     cmd_check_data,
     cmd_config_list,
     cmd_config_show,
+    cmd_curate,
     cmd_demo,
     cmd_enhance,
     cmd_evaluate,
@@ -81,8 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-data", formatter_class=_RAW,
                        epilog=_epilog(c1="errors found in the pairs",
                                       c2="unusable input (manifest or audio unreadable)"),
-                       help="find missing, misaligned, swapped or mis-scaled pairs",
-                       description="Reads every pair of MANIFEST and names each broken one.")
+                       help="find missing, misaligned, swapped or mis-scaled pairs and unclean "
+                            "references",
+                       description="Reads every pair of MANIFEST (uttid,noisy,clean), or every "
+                                   "reference of a uttid,clean list, and names each broken one: "
+                                   "the pair checks, the reference audit (each clean reference's "
+                                   "own SNR, bandwidth, speech activity) and input SI-SNR "
+                                   "outliers. Results are cached by file identity in "
+                                   "$TFGRIDNET_CACHE_DIR or $XDG_CACHE_HOME/tfgridnet "
+                                   "(~/.cache/tfgridnet), so a second run re-reads only what "
+                                   "changed.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -91,7 +100,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pairs", type=int, default=None, metavar="N",
                    help="check a random sample of N pairs; the statistics are marked as sampled")
     p.add_argument("--seed", type=int, default=0, help="seed of the --max-pairs sample (default 0)")
+    p.add_argument("--mos", action="store_true",
+                   help="also score every clean reference with Distill-MOS (and DNSMOS where "
+                        "speechmos is installed); costs CPU time")
+    p.add_argument("--no-cache", action="store_true",
+                   help="check every file again and leave the result cache alone")
     p.set_defaults(func=cmd_check_data)
+
+    p = sub.add_parser("curate", formatter_class=_RAW,
+                       epilog=_epilog(c2="unusable input, or an output that would replace an "
+                                         "input"),
+                       help="write a manifest without the rows check-data flags",
+                       description="Checks every row of MANIFEST (as check-data) and writes OUT "
+                                   "without the rows with an error or a reference-audit / "
+                                   "outlier warning, plus OUT's .measures.csv (every row's "
+                                   "figures), .png (a histogram per measure, thresholds drawn, "
+                                   "dropped rows in red) and .curation.json (what was dropped "
+                                   "and why; `train` records it when it trains on OUT).")
+    p.add_argument("manifest", help="uttid,noisy,clean pairs or a uttid,clean reference list")
+    p.add_argument("--out", required=True, help="curated manifest to write")
+    p.add_argument("--measures", default=None, metavar="CSV",
+                   help="side CSV of every row's figures (default: OUT's stem + .measures.csv)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="the histograms (default: OUT's stem + .png)")
+    p.add_argument("--keep", action="append", default=[], metavar="KIND",
+                   help="keep rows whose only findings are of KIND (repeatable), e.g. "
+                        "--keep band_limited_reference")
+    p.add_argument("--drop", action="append", default=[], metavar="KIND",
+                   help="also drop rows with a warning of KIND (repeatable), e.g. --drop clipping")
+    p.add_argument("--mos", action="store_true", help="also measure Distill-MOS (see check-data)")
+    p.add_argument("--min-mos", type=float, default=None, metavar="MOS",
+                   help="drop references whose Distill-MOS is below MOS (needs --mos)")
+    p.add_argument("--reference-snr-error-db", type=float, default=None, metavar="DB",
+                   help="the reference audit's error threshold (default: the measured one in "
+                        "docs/data-checks.md)")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
+    p.set_defaults(func=cmd_curate)
 
     p = sub.add_parser("train", formatter_class=_RAW,
                        epilog=_epilog(c1="the start-up data check found broken pairs",
