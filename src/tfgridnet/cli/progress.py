@@ -17,7 +17,7 @@ MIN_REPORTED = 50  # pairs; fewer finish in seconds
 
 
 @contextmanager
-def progress_reporter(label: str) -> Iterator[Callable[[int, int], None]]:
+def progress_reporter(label: str, unit: str = "pairs") -> Iterator[Callable[[int, int], None]]:
     """Yield ``progress(done, total)``; output goes to stderr so stdout stays the summary."""
     stream = sys.stderr
     if stream.isatty():
@@ -44,7 +44,7 @@ def progress_reporter(label: str) -> Iterator[Callable[[int, int], None]]:
         state["next_tenth"] = done * 10 // total + 1
         elapsed = time.monotonic() - start
         rate = done / elapsed if elapsed > 0 else float("inf")
-        print(f"{label}: {done}/{total} pairs ({100 * done // total} %, {rate:.1f} pairs/s)",
+        print(f"{label}: {done}/{total} {unit} ({100 * done // total} %, {rate:.1f} {unit}/s)",
               file=stream, flush=True)
 
     yield line

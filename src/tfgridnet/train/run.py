@@ -44,6 +44,7 @@ from tfgridnet.train.module import EnhancementModule
 from tfgridnet.train.precision import emulated_bf16_note
 from tfgridnet.train.preflight import (
     DataCheckFailed,
+    ProgressFactory,
     ResumeError,
     check_sample_rates,
     resumed_epoch,
@@ -136,13 +137,16 @@ def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir:
 
 
 def train(config: Config, out_dir: Path, resume: str | None = None,
-          ignore_data_errors: bool = False, max_minutes: float | None = None) -> TrainResult:
+          ignore_data_errors: bool = False, max_minutes: float | None = None,
+          data_check_progress: ProgressFactory | None = None) -> TrainResult:
     """Train a model from ``config`` into the run dir ``out_dir``; return where and how it ended.
 
     ``resume``: a checkpoint path, or ``"auto"`` for ``out_dir/checkpoints/last.ckpt``.
     ``max_minutes``: wall-clock budget (overrides ``trainer.max_minutes``), Lightning's
     ``max_time``: training stops when it is spent (counting the time of resumed-from runs), after
     validating and checkpointing the epoch in progress; the best epoch is exported either way.
+    ``data_check_progress(label, unit=...)``: the progress display of the start-up data check (a
+    context manager yielding ``update(done, total)``; the command line passes its own).
     """
     run_dir = Path(out_dir)
     ckpt_dir = run_dir / "checkpoints"
@@ -166,7 +170,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                           "with --resume, or choose another --out")
 
     check_sample_rates(config)
-    data_notes, data_check = startup_data_check(config, ignore_data_errors)
+    data_notes, data_check = startup_data_check(config, ignore_data_errors, data_check_progress)
 
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
