@@ -15,7 +15,7 @@ from tfgridnet.evaluation.conditions import SNR_BIN_DB, group_cell
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
+from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
 from tfgridnet.report.i18n import catalog, fmt, tr
 from tfgridnet.report.rules import THRESHOLDS, Finding
 
@@ -372,6 +372,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
         run_name = f"{config_name} ({run_name})"
     blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
+    blocks += data_check_notice(analysis, lang)
     blocks.append(_p(tr("generated", lang, files=files)))
     if analysis.eval_dir is not None:
         key = "eval_auto" if analysis.eval_dir_auto else "eval_given"
