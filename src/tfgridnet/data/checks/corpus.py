@@ -1,5 +1,5 @@
 """Checks over a whole manifest, after every pair has been measured: pairs far from the rest
-(among the pairs without errors).
+(the yardstick taken from the pairs without errors).
 
 A pair whose input SI-SNR sits far from its corpus's is suspect whatever the cause: a "clean"
 side that still carries most of the noise (its SI-SNR jumps up), a noisy side mixed at the wrong
@@ -35,10 +35,12 @@ def outlier_bounds(sisnr_db: Sequence[float]) -> tuple[float, float, float] | No
     return median - limit, median, median + limit
 
 
-def sisnr_outliers(uttids: Sequence[str | int], sisnr_db: Sequence[float]
+def sisnr_outliers(uttids: Sequence[str | int], sisnr_db: Sequence[float],
+                   reference: Sequence[float] | None = None
                    ) -> list[tuple[str | int, float, float]]:
-    """``(uttid, its SI-SNR, the corpus median)`` of each pair outside :func:`outlier_bounds`."""
-    bounds = outlier_bounds(sisnr_db)
+    """``(uttid, its SI-SNR, the corpus median)`` of each pair outside :func:`outlier_bounds` of
+    ``reference`` (default: ``sisnr_db`` itself; check_data passes the pairs without errors)."""
+    bounds = outlier_bounds(sisnr_db if reference is None else reference)
     if bounds is None:
         return []
     low, median, high = bounds

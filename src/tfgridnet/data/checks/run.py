@@ -224,12 +224,13 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
         if sides:
             rates["/".join(dict.fromkeys(str(rate) for rate in sides))] += 1
     del results
-    # Outliers among the pairs without errors: broken pairs would distort the yardstick and
-    # are named already.
+    # The yardstick comes from the pairs without errors (broken pairs would distort it); any
+    # pair outside it is named.
     broken = {p.uttid for p in problems if p.severity == "error"}
-    usable = [m for m in measures if m.sisnr_db is not None and m.uttid not in broken]
-    for uttid, value, median in sisnr_outliers([m.uttid for m in usable],
-                                               [m.sisnr_db for m in usable]):
+    scored = [m for m in measures if m.sisnr_db is not None]
+    for uttid, value, median in sisnr_outliers(
+            [m.uttid for m in scored], [m.sisnr_db for m in scored],
+            reference=[m.sisnr_db for m in scored if m.uttid not in broken]):
         problems.append(Problem(str(uttid), "sisnr_outlier", KINDS["sisnr_outlier"],
                                 f"input SI-SNR {value:.1f} dB, far from the corpus median "
                                 f"{median:.1f} dB: a clean side still carrying the noise, a "
