@@ -79,7 +79,7 @@ def write_curation_plot(path: str | os.PathLike, report: CheckReport,
                         va="top", ha="right", fontsize=7, color=_LINE)
         ax.set_xlabel(label)
         ax.set_ylabel("files")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="best")
     for ax in axes[len(panels):]:
         ax.set_axis_off()
     fig.suptitle(f"curate: {len(dropped)} of {len(report.measures)} rows dropped (red)")

@@ -41,7 +41,7 @@ REFERENCE_FACTS = ("ref_snr_db", "ref_floor_snr_db", "ref_bandwidth_hz", "ref_sp
 
 _SNR_RANGE_DB = (-20.0, 100.0)  # estimates are clamped to this (100: no measurable noise)
 _WADA_SHAPE = 0.4  # gamma shape of speech amplitudes assumed by WADA-SNR
-_FRAME_S, _HOP_S = 0.032, 0.008
+_FRAME_S, _HOP_S = 0.032, 0.016
 _FLOOR_SHARE = 0.05  # quietest share of frames taken as the noise floor
 _PITCH_LAGS_S = (0.0025, 0.016)
 _VOICED_CORR = 0.45
@@ -87,19 +87,21 @@ def wada_snr(audio: np.ndarray) -> float:
     return float(np.interp(g, table, snr_db))
 
 
-def _frames_power(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Hann frames of 32 ms every 8 ms: power spectra zero-padded to twice the frame length (so
-    the inverse transform is a linear autocorrelation) ``[T, F]``, each frame's mean square
-    (window-compensated, the scale of :func:`~tfgridnet.audio.levels.rms_dbfs`) ``[T]``, the frame
-    length and the hop."""
+def _frames_power(x: np.ndarray, rate: int, hop_s: float = _HOP_S, pad: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Hann frames of 32 ms every ``hop_s``: power spectra (zero-padded to twice the frame length
+    when ``pad``, so the inverse transform is a linear autocorrelation) ``[T, F]``, each frame's
+    mean square (window-compensated, the scale of :func:`~tfgridnet.audio.levels.rms_dbfs`)
+    ``[T]``, the frame length and the hop. float32: half the time of float64, ample here."""
     win = max(32, int(round(_FRAME_S * rate)))
-    hop = max(1, int(round(_HOP_S * rate)))
+    hop = max(1, int(round(hop_s * rate)))
+    x = np.asarray(x, dtype=np.float32)
     if x.size < win:
         x = np.pad(x, (0, win - x.size))
-    window = np.hanning(win)
+    window = np.hanning(win).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop] * window  # [T, win]
-    spectrum = np.fft.rfft(frames, n=2 * win, axis=1)  # [T, win + 1]
-    mean_square = np.mean(frames * frames, axis=1) / np.mean(window * window)
+    spectrum = np.fft.rfft(frames, n=2 * win if pad else win, axis=1)  # [T, F]
+    mean_square = np.mean(frames * frames, axis=1, dtype=np.float64) / np.mean(window * window)
     return spectrum.real ** 2 + spectrum.imag ** 2, mean_square, win, hop
 
 
@@ -116,6 +118,12 @@ def effective_bandwidth(power_spectrum: np.ndarray, rate: int) -> float:
     return float(freqs[above[-1]])
 
 
+@functools.lru_cache(maxsize=8)
+def _window_autocorrelation(win: int) -> np.ndarray:
+    window = np.hanning(win)
+    return np.correlate(window, window, mode="full")[win - 1:]
+
+
 def _voiced(frames_spectrum: np.ndarray, win: int, rate: int) -> np.ndarray:
     """Frames whose normalised autocorrelation has a peak above 0.45 at a pitch lag: ``[T]``.
 
@@ -126,8 +134,7 @@ def _voiced(frames_spectrum: np.ndarray, win: int, rate: int) -> np.ndarray:
     freqs = np.linspace(0.0, np.pi, frames_spectrum.shape[1])
     emphasised = frames_spectrum * (2.0 - 2.0 * np.cos(freqs))
     autocorr = np.fft.irfft(emphasised, axis=1)[:, :win]  # [T, lags]
-    window = np.hanning(win)
-    window_corr = np.correlate(window, window, mode="full")[win - 1:]  # taper bias per lag
+    window_corr = _window_autocorrelation(win)  # taper bias per lag
     low = max(1, int(_PITCH_LAGS_S[0] * rate))
     high = min(win - 2, int(_PITCH_LAGS_S[1] * rate))
     lags = np.arange(low - 1, high + 2)
@@ -163,13 +170,14 @@ def measure_reference(clean: np.ndarray, rate: int, noisy: np.ndarray | None = N
     facts = {
         "ref_snr_db": wada,
         "ref_floor_snr_db": floor_snr,
-        "ref_bandwidth_hz": effective_bandwidth(power.mean(axis=0), rate),
+        "ref_bandwidth_hz": effective_bandwidth(power.mean(axis=0, dtype=np.float64), rate),
         "ref_speech_share": float(np.mean(active & near_voiced)),
         "ref_active_share": float(np.mean(active)),
     }
     if noisy is not None:
-        noisy_power, _, _, _ = _frames_power(np.asarray(noisy[:span], dtype=np.float64), rate)
-        facts["noisy_bandwidth_hz"] = effective_bandwidth(noisy_power.mean(axis=0), rate)
+        noisy_power, _, _, _ = _frames_power(noisy[:span], rate, hop_s=_FRAME_S, pad=False)
+        facts["noisy_bandwidth_hz"] = effective_bandwidth(
+            noisy_power.mean(axis=0, dtype=np.float64), rate)
     return facts
 
 
