@@ -85,13 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="find missing, misaligned, swapped or mis-scaled pairs and unclean "
                             "references",
                        description="Reads every pair of MANIFEST (uttid,noisy,clean), or every "
-                                   "reference of a uttid,clean list, and names each broken one: "
-                                   "the pair checks, the reference audit (each clean reference's "
-                                   "own SNR, bandwidth, speech activity) and input SI-SNR "
-                                   "outliers. Results are cached by file identity in "
-                                   "$TFGRIDNET_CACHE_DIR or $XDG_CACHE_HOME/tfgridnet "
-                                   "(~/.cache/tfgridnet), so a second run re-reads only what "
-                                   "changed.")
+                                   "reference of a uttid,clean list,\nand names each broken one: "
+                                   "the pair checks, the reference audit (each clean reference's"
+                                   "\nown SNR, bandwidth, speech activity) and input SI-SNR "
+                                   "outliers (docs/data-checks.md).\nResults are cached by file "
+                                   "identity (path, size, mtime) in $TFGRIDNET_CACHE_DIR, else\n"
+                                   "$XDG_CACHE_HOME/tfgridnet (~/.cache/tfgridnet): a second run "
+                                   "re-reads only what changed.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -112,11 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "input"),
                        help="write a manifest without the rows check-data flags",
                        description="Checks every row of MANIFEST (as check-data) and writes OUT "
-                                   "without the rows with an error or a reference-audit / "
-                                   "outlier warning, plus OUT's .measures.csv (every row's "
-                                   "figures), .png (a histogram per measure, thresholds drawn, "
-                                   "dropped rows in red) and .curation.json (what was dropped "
-                                   "and why; `train` records it when it trains on OUT).")
+                                   "without the rows that have an error\nor a reference-audit / "
+                                   "outlier warning, plus, beside OUT: .measures.csv (every "
+                                   "row's figures),\n.png (a histogram per measure, thresholds "
+                                   "drawn, dropped rows in red) and .curation.json\n(what was "
+                                   "dropped and why; `train` keeps it in data_check.json when it "
+                                   "trains on OUT).\nInputs are never written over.")
     p.add_argument("manifest", help="uttid,noisy,clean pairs or a uttid,clean reference list")
     p.add_argument("--out", required=True, help="curated manifest to write")
     p.add_argument("--measures", default=None, metavar="CSV",
@@ -138,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_curate)
 
     p = sub.add_parser("train", formatter_class=_RAW,
-                       epilog=_epilog(c1="the start-up data check found broken pairs",
+                       epilog=_epilog(c1="the start-up data check found broken pairs or "
+                                         "unclean references",
                                       c3="training diverged (non-finite steps)"),
                        help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
@@ -148,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
-                   help="train even when the start-up data check finds broken pairs")
+                   help="train even when the start-up data check (every row of every "
+                        "manifest, or data.check_pairs: N of them; results cached) finds errors")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", formatter_class=_RAW, epilog=_epilog(),
