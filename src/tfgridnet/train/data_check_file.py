@@ -109,7 +109,10 @@ class DataCheckFile(BaseModel):
     reference_snr_error_db: float | None = None  # data.reference_snr_error_db (None: warnings)
 
     def write(self, run_dir: Path) -> Path:
-        return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"))
+        # Every row's measurements are kept: a large corpus gets compact JSON (~250 bytes a row).
+        rows = sum(len(check.pairs) for check in self.checks)
+        return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"),
+                                 indent=2 if rows <= 2000 else None)
 
     @classmethod
     def read(cls, path: Path) -> DataCheckFile:
