@@ -73,6 +73,7 @@ def train_and_evaluate(name: str, clean_list: Path, data: dict[str, Path], out: 
                        args: argparse.Namespace, relaxed: bool = False) -> dict:
     from tfgridnet.evaluation.evaluate import evaluate
     from tfgridnet.train.config import load_config
+    from tfgridnet.train.console import quiet_lightning
     from tfgridnet.train.run import train
 
     overrides = [f"data.train_clean_manifest={clean_list}",
@@ -86,7 +87,8 @@ def train_and_evaluate(name: str, clean_list: Path, data: dict[str, Path], out: 
     config = load_config("demo", overrides)
     run_dir = out / "runs" / name
     started = time.monotonic()
-    summary = train(config, run_dir).summary
+    with quiet_lightning():  # Lightning's banners go to the run's train.log
+        summary = train(config, run_dir).summary
     minutes = (time.monotonic() - started) / 60
     result = evaluate(run_dir, data["test"], out / "eval" / name, save_audio=False, n_plots=0,
                       overwrite=True)
