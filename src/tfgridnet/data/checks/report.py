@@ -129,6 +129,13 @@ class CheckReport:
         if snr:
             lines.append("estimated input SI-SNR (dB): " + ", ".join(
                 f"{k} {snr[k]:.1f}" for k in ("min", "p10", "median", "p90", "max") if k in snr))
+        ref_snr, bandwidth = self.stats.get("ref_snr_db"), self.stats.get("ref_bandwidth_hz")
+        if ref_snr and bandwidth:
+            share = self.stats.get("ref_speech_share") or {}
+            lines.append(f"clean references: own SNR (WADA) p10 {ref_snr['p10']:.1f} / median "
+                         f"{ref_snr['median']:.1f} dB, bandwidth median "
+                         f"{bandwidth['median']:,.0f} Hz, speech share median "
+                         f"{share.get('median', float('nan')):.2f}")
         durations = self.stats.get("duration_s")
         if durations:
             lines.append(f"durations (s): min {durations['min']:.2f}, median "
