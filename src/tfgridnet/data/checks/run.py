@@ -26,7 +26,7 @@ from tfgridnet.data.checks.examine import (
     examine_pair,
     judge,
 )
-from tfgridnet.data.checks.report import ROLES, CheckReport, Measures, Problem
+from tfgridnet.data.checks.report import MEASURE_FIELDS, ROLES, CheckReport, Measures, Problem
 from tfgridnet.data.checks.thresholds import THRESHOLDS
 from tfgridnet.data.manifest import (
     ManifestError,
@@ -42,7 +42,11 @@ __all__ = ["check_pair", "check_arrays", "check_data", "read_rows"]
 # One row to examine: (uttid, noisy path, clean path) for pairs, (uttid, None, path) for files.
 Row = tuple[str, str | None, str | None]
 Result = tuple[list[Problem], dict[str, Any]]
-_CACHE_BATCH = 256
+_CACHE_BATCH = 256  # results written to the cache per transaction
+_CACHE_READ = 2000  # keys looked up (and their values decoded) at a time
+# The facts a cached examination keeps: the measurements and the rates (what judge, Measures and
+# the statistics read), not the intermediate figures of the detectors.
+_CACHED_FACTS = (*MEASURE_FIELDS, "noisy_sr", "clean_sr", "noise_sr")
 
 
 def read_rows(manifest: str | os.PathLike | Path, role: str = "auto") -> tuple[str, list[Row]]:
@@ -131,7 +135,8 @@ def _percentiles(values: Iterable[float | None]) -> dict:
 def _to_cache(result: Result) -> dict:
     problems, facts = result
     return {"problems": [[p.kind, p.severity, p.message] for p in problems
-                         if p.kind not in JUDGED_LATER], "facts": facts}
+                         if p.kind not in JUDGED_LATER],
+            "facts": {k: facts[k] for k in _CACHED_FACTS if k in facts}}
 
 
 def _from_cache(uttid: str, value: dict) -> Result:
@@ -185,21 +190,40 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     start = time.perf_counter()
     store = (ResultCache() if cache is True else cache) or None
     keys = _cache_keys(rows, role, sample_rate, mos) if store else [None] * len(rows)
-    cached = store.get_many([k for k in keys if k]) if store else {}
-    results: list[Result | None] = [None] * len(rows)
+    # Each result is judged and reduced to its problems and Measures as soon as it arrives, so
+    # memory holds a dozen floats a row, never the examinations themselves.
+    measures: list[Measures | None] = [None] * len(rows)
+    found_by_row: dict[int, list[Problem]] = {}
+    rates: Counter = Counter()
+
+    def absorb(i: int, result: Result) -> None:
+        uttid = rows[i][0]
+        judged = judge(uttid, result[0], result[1], snr_error_db)
+        if judged:
+            found_by_row[i] = judged
+        measures[i] = Measures.of(uttid, result[1])
+        sides = [result[1].get(f"{side}_sr") for side in ("noisy", "clean", "noise")]
+        sides = [rate for rate in sides if rate is not None]
+        if sides:
+            rates["/".join(dict.fromkeys(str(rate) for rate in sides))] += 1
+
     done = 0
-    for i, key in enumerate(keys):
-        if key in cached:
-            results[i] = _from_cache(rows[i][0], cached[key])
-            done += 1
-    del cached
-    if progress is not None and done:
-        progress(done, len(rows))
-    todo = [i for i, result in enumerate(results) if result is None]
+    todo: list[int] = []
+    for first in range(0, len(rows), _CACHE_READ):
+        chunk = range(first, min(len(rows), first + _CACHE_READ))
+        hits = store.get_many([keys[i] for i in chunk if keys[i]]) if store else {}
+        for i in chunk:
+            if keys[i] in hits:
+                absorb(i, _from_cache(rows[i][0], hits[keys[i]]))
+                done += 1
+            else:
+                todo.append(i)
+        if progress is not None and done:
+            progress(done, len(rows))
     pending: list[tuple[str, Any]] = []
     for i, result in zip(todo, _iter_parallel([rows[i] for i in todo], role, sample_rate, mos,
                                               workers)):
-        results[i] = result
+        absorb(i, result)
         done += 1
         if store and keys[i]:
             pending.append((keys[i], _to_cache(result)))
@@ -211,19 +235,8 @@ def check_data(manifest: str | os.PathLike | Path | list[Pair], sample_rate: int
     if store:
         store.put_many(pending)
         store.close()
-    problems: list[Problem] = []
-    measures: list[Measures] = []
-    rates: Counter = Counter()
-    for row, result in zip(rows, results):
-        assert result is not None
-        found, facts = result
-        problems.extend(judge(row[0], found, facts, snr_error_db))
-        measures.append(Measures.of(row[0], facts))
-        sides = [facts.get(f"{side}_sr") for side in ("noisy", "clean", "noise")]
-        sides = [rate for rate in sides if rate is not None]
-        if sides:
-            rates["/".join(dict.fromkeys(str(rate) for rate in sides))] += 1
-    del results
+    problems = [p for i in sorted(found_by_row) for p in found_by_row[i]]
+    measures = [m for m in measures if m is not None]
     # The yardstick comes from the pairs without errors (broken pairs would distort it); any
     # pair outside it is named.
     broken = {p.uttid for p in problems if p.severity == "error"}
