@@ -204,3 +204,11 @@ def _to(source: torch.dtype, target: torch.dtype) -> Callable:
 def rnn_op_dtypes() -> type[RnnOpDtypes]:
     """:class:`RnnOpDtypes`, for tests to open as a context manager."""
     return RnnOpDtypes
+@pytest.fixture(autouse=True, scope="session")
+def private_check_cache(tmp_path_factory):
+    """The data-check result cache of the tests lives in a temporary folder, never the user's
+    (session scope: module-scoped fixtures run checks too)."""
+    folder = tmp_path_factory.getbasetemp() / "check-cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFGRIDNET_CACHE_DIR", str(folder))
+        yield folder

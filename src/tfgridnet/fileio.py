@@ -106,7 +106,7 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> Path:
     return Path(target)
 
 
-def write_json_atomic(target: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+def write_json_atomic(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     return write_text_atomic(target, json.dumps(obj, indent=indent, ensure_ascii=False,
                                                 allow_nan=True) + "\n")
 

@@ -29,9 +29,20 @@ def test_check_data_summary_says_1_warning(cli, corpus):
     import numpy as np
     import soundfile as sf
 
-    audio, sr = sf.read(str(corpus / "noisy" / "u0.wav"))
-    stereo = np.stack([audio, audio], axis=1)  # two channels: a warning, not an error
-    sf.write(str(corpus / "noisy" / "u0.wav"), stereo, sr, subtype="FLOAT")
+    from tfgridnet.audio.resample import resample
+    from tfgridnet.data.demo import EspeakSynth
+
+    # Speech as the clean side: the corpus's steady tones are not clean speech to the reference
+    # audit (no pauses, one frequency), and this test is about one warning.
+    synth, rng = EspeakSynth.shared(), np.random.default_rng(0)
+    for i, text in enumerate(("A quiet student found the kitchen window.",
+                              "The baker sold a jar of honey.", "Her brother packed a paper boat.")):
+        clean = 0.5 * resample(synth.synthesize(text), synth.sample_rate, 16000)
+        noisy = clean + 0.02 * rng.standard_normal(clean.size)
+        sf.write(str(corpus / "clean" / f"u{i}.wav"), clean, 16000, subtype="FLOAT")
+        channels = [noisy, noisy] if i == 0 else [noisy]  # two channels: a warning, not an error
+        sf.write(str(corpus / "noisy" / f"u{i}.wav"), np.stack(channels, axis=1), 16000,
+                 subtype="FLOAT")
     result = cli("check-data", corpus / "m.csv", "--workers", "1")
     first = result.out.splitlines()[0]
     assert "(0 errors, 1 warning;" in first, result.out

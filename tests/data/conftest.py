@@ -20,7 +20,9 @@ def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:
     phase = 2 * np.pi * np.cumsum(f0) / sample_rate
     voiced = sum((0.6 ** k) * np.sin(k * phase + rng.random() * 6.28) for k in range(1, 12))
     envelope = np.clip(np.sin(2 * np.pi * (3.0 + rng.random()) * t + rng.random() * 6.28), 0, None)
-    fricative = rng.standard_normal(n) * 0.05 * (envelope < 0.05)
+    # Fricatives at syllable edges only: the pauses stay silent, as in clean speech (noise that
+    # fills every pause would make the reference audit call this reference noisy).
+    fricative = rng.standard_normal(n) * 0.05 * ((envelope > 0) & (envelope < 0.05))
     out = voiced * envelope ** 1.5 + fricative
     return (0.3 * out / np.max(np.abs(out))).astype(np.float64)
 

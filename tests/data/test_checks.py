@@ -11,7 +11,7 @@ from scipy import signal
 from tfgridnet.audio.io import save_audio
 from tfgridnet.audio.resample import resample
 from tfgridnet.cli import main
-from tfgridnet.data.checks import DETECTORS, KINDS, check_arrays, check_data
+from tfgridnet.data.checks import DETECTORS, KINDS, MEASURE_FIELDS, check_arrays, check_data
 from tfgridnet.data.demo import EspeakSynth, make_noise
 from tfgridnet.data.manifest import Pair, write_manifest
 
@@ -49,6 +49,8 @@ def planted_faults(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.n
     causal = signal.butter(4, [80, 7000], btype="bandpass", fs=RATE, output="sos")
     other = noisy_of(c1)
     wrong = other[:c0.size] if other.size >= c0.size else np.pad(other, (0, c0.size - other.size))
+    narrow = resample(resample(c0, RATE, 8000), 8000, RATE)[:c0.size]  # 8 kHz material at 16 kHz
+    padded = np.pad(c1, (2 * c1.size, 2 * c1.size))  # speech in a fifth of the file
     return {
         "ok_espeak_pink": (n0, c0, ""),
         "ok_espeak_babble_low": (noisy_of(c2, "babble", -5.0), c2, ""),
@@ -68,6 +70,14 @@ def planted_faults(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.n
         "scaled_separately": (n0 * 0.4, c0, "scale_mismatch"),
         "columns_swapped": (c0, n0, "swapped_sides"),
         "very_low_snr": (noisy_of(c3, "white", -20.0) * 0.2, c3 * 0.2, "very_low_snr"),
+        # The reference audit: "clean" sides that are not clean speech.
+        "reference_keeps_noise": (noisy_of(noisy_of(c2, "pink", 5.0)), noisy_of(c2, "pink", 5.0),
+                                  "noisy_reference"),
+        "reference_some_noise": (noisy_of(noisy_of(c3, "white", 13.0)), noisy_of(c3, "white", 13.0),
+                                 "reference_noise"),
+        "reference_8khz_material": (noisy_of(narrow, "white", 10.0), narrow,
+                                    "band_limited_reference"),
+        "reference_silence_padded": (noisy_of(padded), padded, "little_speech"),
     }
 
 
@@ -147,7 +157,12 @@ def test_misalignment_message_gives_the_lag_in_ms_and_samples(faulty_report):
 
 def test_report_json_and_summary_follow_the_contract(faulty_report):
     data = json.loads(json.dumps(faulty_report.to_dict()))
-    assert set(data) == {"ok", "n_pairs", "sampled", "problems", "stats"}
+    assert set(data) == {"ok", "n_pairs", "sampled", "problems", "stats", "role", "cache",
+                         "pairs"}
+    assert data["role"] == "pairs" and len(data["pairs"]) == data["n_pairs"]
+    assert set(data["pairs"][0]) == {"uttid", *MEASURE_FIELDS}
+    audited = {m["uttid"]: m for m in data["pairs"]}["reference_keeps_noise"]
+    assert audited["ref_snr_db"] < 10 and audited["sisnr_db"] is not None
     assert data["sampled"] is None  # every pair was checked
     assert set(data["problems"][0]) == {"uttid", "kind", "severity", "message"}
     assert {p["severity"] for p in data["problems"]} <= {"error", "warning"}
@@ -220,8 +235,9 @@ def test_cli_exit_codes(faulty_corpus, tmp_path, make_pair):
                  str(folder / "clean"), "--out", str(good_manifest)]) == 0
     assert main(["check-data", str(good_manifest), "--json", str(report_path),
                  "--sample-rate", "16000"]) == 0
-    assert json.loads(report_path.read_text()) | {"stats": None} == {
-        "ok": True, "n_pairs": 3, "sampled": None, "problems": [], "stats": None}
+    assert json.loads(report_path.read_text()) | {"stats": None, "cache": None, "pairs": None} == {
+        "ok": True, "n_pairs": 3, "sampled": None, "problems": [], "stats": None,
+        "role": "pairs", "cache": None, "pairs": None}
 
     broken = tmp_path / "broken.csv"
     broken.write_text("id,path\nx,y\n")
@@ -255,6 +271,8 @@ def test_every_registered_kind_has_a_planted_fault(faulty_corpus):
     _, expected = faulty_corpus
     covered = set(expected.values()) | {
         "unexpected_sample_rate",  # test_expected_sample_rate_is_reported_when_different
+        "silent_noise",  # tests/data/test_reference_audit.py: a dynamic-mixing noise list
+        "sisnr_outlier",  # tests/data/test_reference_audit.py: needs a corpus of 20+ pairs
     }
     for detector in DETECTORS:
         assert set(detector.kinds) <= covered, (detector.name, set(detector.kinds) - covered)

@@ -42,7 +42,10 @@ def test_demo_corpus_has_all_manifests_and_passes_check_data(small_demo):
             p.conditions["snr_db"]) <= 15.0 for p in pairs)
         assert info.samplerate == 16000 and info.subtype == "PCM_16" and 2.0 < info.duration < 6.0
     report = check_data(paths["train"], sample_rate=16000, workers=1)
-    assert report.ok and report.problems == [], report.summary()
+    # No errors; the only warnings name the training references the demo low-passes by design
+    # (a quarter, at 3.4-7 kHz), against their full-band noisy sides.
+    assert report.ok, report.summary()
+    assert {p.kind for p in report.problems} <= {"band_limited_reference"}, report.summary()
     assert -6.0 < report.stats["sisnr_db"]["min"] and report.stats["sisnr_db"]["max"] < 16.0
     assert len(read_noise_manifest(paths["train_noise"])) == 6
     kinds = [e.conditions["noise_kind"] for e in read_entries(paths["train_noise"], "noise")]

@@ -60,12 +60,35 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     code = run_check_data(
         manifest, json_path=json_path,
         sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
-        seed=args.seed,
+        seed=args.seed, mos=args.mos, cache=not args.no_cache,
     ) if paired else 0
     if against and code != 2:
         code = max(code, run_leakage_check(splits, json_path=json_path, workers=args.workers,
                                            add_to_json=paired))
     return code
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    from tfgridnet.cli.progress import progress_reporter
+    from tfgridnet.data.checks.examine import DEFAULT_SNR_ERROR_DB
+    from tfgridnet.data.curate import curate
+
+    snr_error = (DEFAULT_SNR_ERROR_DB if args.reference_snr_error_db is None
+                 else args.reference_snr_error_db)
+    with progress_reporter("curate") as progress:
+        result = curate(Path(args.manifest), Path(args.out), measures=args.measures,
+                        plot=args.plot, keep=tuple(args.keep), drop=tuple(args.drop),
+                        min_mos=args.min_mos, mos=args.mos, workers=args.workers,
+                        snr_error_db=snr_error, progress=progress)
+    record = result.record
+    by_kind = ", ".join(f"{kind} {n}" for kind, n in record.dropped_by_kind.items()) or "none"
+    print(f"curate: kept {record.n_kept} of {record.n_rows} rows, dropped "
+          f"{record.n_rows - record.n_kept} ({by_kind})")
+    if result.report.cache_line:
+        print(result.report.cache_line)
+    for path in (result.manifest, result.measures_csv, result.plot, result.record_path):
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -129,7 +152,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _check_json_path(json_path: Path, manifest: Path) -> None:
     """Refuse a ``--json`` path that is a folder, cannot be written, or would replace the
     manifest or one of its audio files."""
-    from tfgridnet.data.manifest import ManifestError, read_manifest
+    from tfgridnet.data.checks import read_rows
+    from tfgridnet.data.manifest import ManifestError
     from tfgridnet.safety import refuse_input_overwrite
 
     if json_path.is_dir():
@@ -141,16 +165,17 @@ def _check_json_path(json_path: Path, manifest: Path) -> None:
             json_path.exists() and not os.access(json_path, os.W_OK)):
         raise UserInputError(f"{json_path}: --json cannot be written (permission denied)")
     try:
-        pairs = read_manifest(manifest, require=("noisy", "clean"))
+        _, rows = read_rows(manifest)
     except ManifestError:
-        pairs = []  # reported (and written to the JSON) by the check itself
-    refuse_input_overwrite([json_path], [manifest, *(p for pair in pairs
-                                                     for p in (pair.noisy, pair.clean) if p)],
+        rows = []  # reported (and written to the JSON) by the check itself
+    refuse_input_overwrite([json_path], [manifest, *(p for _, noisy, clean in rows
+                                                     for p in (noisy, clean) if p)],
                            what="--json")
 
 
 def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
-                   workers: int | None, max_pairs: int | None = None, seed: int = 0) -> int:
+                   workers: int | None, max_pairs: int | None = None, seed: int = 0,
+                   mos: bool = False, cache: bool = True) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
     from tfgridnet.audio.io import AudioError
     from tfgridnet.cli.progress import progress_reporter
@@ -163,7 +188,8 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     try:
         with progress_reporter("check-data") as progress:
             report = check_data(manifest, sample_rate=sample_rate, workers=workers,
-                                max_pairs=max_pairs, seed=seed, progress=progress)
+                                max_pairs=max_pairs, seed=seed, progress=progress, mos=mos,
+                                cache=cache)
     except (ManifestError, AudioError) as exc:
         print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
         if json_path is not None:
@@ -245,7 +271,7 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
         result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors,
-                       data_progress=progress_reporter)
+                       data_check_progress=progress_reporter)
     summary = result.summary
     if summary is None:  # not global rank 0
         return 0

@@ -12,6 +12,7 @@ from tfgridnet.cli.commands import (
     cmd_check_data,
     cmd_config_list,
     cmd_config_show,
+    cmd_curate,
     cmd_demo,
     cmd_enhance,
     cmd_evaluate,
@@ -92,11 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_epilog(c1="errors found in the pairs, or audio shared between "
                                          "splits (--against)",
                                       c2="unusable input (manifest or audio unreadable)"),
-                       help="find missing, misaligned, swapped or mis-scaled pairs, and audio "
-                            "shared between splits",
-                       description="Reads every pair of MANIFEST and names each broken one. "
-                                   "With --against VALID [TEST ...], also finds the same audio "
-                                   "in two splits.")
+                       help="find missing, misaligned, swapped or mis-scaled pairs, unclean "
+                            "references and audio shared between splits",
+                       description="Reads every pair of MANIFEST (uttid,noisy,clean), or every "
+                                   "reference of a uttid,clean list,\nand names each broken one: "
+                                   "the pair checks, the reference audit (each clean reference's"
+                                   "\nown SNR, bandwidth, speech activity) and input SI-SNR "
+                                   "outliers (docs/data-checks.md).\nResults are cached by file "
+                                   "identity (path, size, mtime) in $TFGRIDNET_CACHE_DIR, else\n"
+                                   "$XDG_CACHE_HOME/tfgridnet (~/.cache/tfgridnet): a second run "
+                                   "re-reads only what changed.\nWith --against VALID [TEST ...], "
+                                   "also finds the same audio in two splits.")
     p.add_argument("manifest")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
     p.add_argument("--sample-rate", type=int, default=None,
@@ -111,11 +118,48 @@ def build_parser() -> argparse.ArgumentParser:
                         "samples, or a fingerprint that survives gain, resampling, re-encoding "
                         "and moderate added noise) and named with both paths; MANIFEST may then "
                         "also be a uttid,clean or uttid,noise manifest")
+    p.add_argument("--mos", action="store_true",
+                   help="also score every clean reference with Distill-MOS (and DNSMOS where "
+                        "speechmos is installed); costs CPU time")
+    p.add_argument("--no-cache", action="store_true",
+                   help="check every file again and leave the result cache alone")
     p.set_defaults(func=cmd_check_data)
 
+    p = sub.add_parser("curate", formatter_class=_RAW,
+                       epilog=_epilog(c2="unusable input, or an output that would replace an "
+                                         "input"),
+                       help="write a manifest without the rows check-data flags",
+                       description="Checks every row of MANIFEST (as check-data) and writes OUT "
+                                   "without the rows that have an error\nor a reference-audit / "
+                                   "outlier warning, plus, beside OUT: .measures.csv (every "
+                                   "row's figures),\n.png (a histogram per measure, thresholds "
+                                   "drawn, dropped rows in red) and .curation.json\n(what was "
+                                   "dropped and why; `train` keeps it in data_check.json when it "
+                                   "trains on OUT).\nInputs are never written over.")
+    p.add_argument("manifest", help="uttid,noisy,clean pairs or a uttid,clean reference list")
+    p.add_argument("--out", required=True, help="curated manifest to write")
+    p.add_argument("--measures", default=None, metavar="CSV",
+                   help="side CSV of every row's figures (default: OUT's stem + .measures.csv)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="the histograms (default: OUT's stem + .png)")
+    p.add_argument("--keep", action="append", default=[], metavar="KIND",
+                   help="keep rows whose only findings are of KIND (repeatable), e.g. "
+                        "--keep band_limited_reference")
+    p.add_argument("--drop", action="append", default=[], metavar="KIND",
+                   help="also drop rows with a warning of KIND (repeatable), e.g. --drop clipping")
+    p.add_argument("--mos", action="store_true", help="also measure Distill-MOS (see check-data)")
+    p.add_argument("--min-mos", type=float, default=None, metavar="MOS",
+                   help="drop references whose Distill-MOS is below MOS (needs --mos)")
+    p.add_argument("--reference-snr-error-db", type=float, default=None, metavar="DB",
+                   help="the reference audit's error threshold (default: the measured one in "
+                        "docs/data-checks.md)")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
+    p.set_defaults(func=cmd_curate)
+
     p = sub.add_parser("train", formatter_class=_RAW,
-                       epilog=_epilog(c1="the start-up data check found broken pairs, or audio "
-                                         "shared by the train and valid manifests",
+                       epilog=_epilog(c1="the start-up data check found broken pairs, unclean "
+                                         "references, or audio shared by the train and valid "
+                                         "manifests",
                                       c3="training diverged (non-finite steps)"),
                        help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
@@ -125,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
-                   help="train even when the start-up data check finds broken pairs or audio "
-                        "shared by the train and valid manifests (data.leakage_check)")
+                   help="train even when the start-up data check (every row of every "
+                        "manifest, or data.check_pairs: N of them; results cached) finds errors, "
+                        "or audio shared by the train and valid manifests (data.leakage_check)")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="fine-tune: start from MODEL's weights (exported dir, run dir, .ckpt, or "
                         "an ESPnet .pth with its config.yaml beside it); the model section comes "

@@ -22,6 +22,7 @@ from tfgridnet.fileio import write_text_atomic
 
 __all__ = [
     "Pair", "Entry", "ManifestError", "read_manifest", "read_entries", "read_noise_manifest",
+    "manifest_columns",
     "write_manifest", "write_single_manifest", "make_manifest", "read_conditions_csv",
     "AUDIO_SUFFIXES", "CONDITION_COLUMNS", "NOISE_KIND_COLUMN", "SNR_COLUMN",
 ]
@@ -220,6 +221,11 @@ def read_manifest(path: str | os.PathLike | Path,
             values.append(_resolve(base, value) if value else None)
         pairs.append(Pair(uttid, values[0], values[1], _conditions(row, extra)))
     return pairs
+
+
+def manifest_columns(path: str | os.PathLike | Path) -> list[str]:
+    """The header of a manifest (lower-cased), after the same checks as :func:`read_manifest`."""
+    return _read_rows(Path(path), ())[0]
 
 
 def _extra_columns(header: list[str], used: tuple[str, ...]) -> list[tuple[int, str]]:

@@ -19,7 +19,8 @@ from tfgridnet.report.blocks import Block
 from tfgridnet.report.loading import read_json
 from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
 
-__all__ = ["audio_blocks", "files_blocks", "model_blocks", "model_facts", "parameter_count"]
+__all__ = ["audio_blocks", "files_blocks", "model_blocks", "model_facts", "parameter_count",
+           "data_check_notice"]
 
 
 def parameter_count(config: ModelConfig) -> int:
@@ -96,7 +97,8 @@ def audio_blocks(analysis: Analysis, lang: str) -> list[Block]:
     ]))
     if record.check_pairs == 0 or not record.checks:
         return blocks + [Block("p", tr("audio.skipped", lang))]
-    blocks.append(Block("p", tr("audio.check_note", lang, n=record.check_pairs)))
+    blocks.append(Block("p", tr("audio.check_note_all", lang) if record.check_pairs == "all"
+                        else tr("audio.check_note", lang, n=record.check_pairs)))
     header = [tr(k, lang) for k in ("col.manifest", "col.checked", "col.errors", "col.warnings",
                                     "col.input_sisnr", "col.duration", "col.rates")]
     rows = []
@@ -108,13 +110,68 @@ def audio_blocks(analysis: Analysis, lang: str) -> list[Block]:
                      fmt(c.duration_s.get("median"), ".2f"),
                      ", ".join(f"{rate} Hz × {n}" for rate, n in c.sample_rates.items()) or "—"])
     blocks.append(Block("table", header=header, rows=rows))
+    blocks += _audit_blocks(record, lang)
     kinds = sorted({k for c in record.checks for k in c.problems_by_kind})
     if kinds:
         blocks.append(Block("p", tr("audio.kinds", lang, kinds=", ".join(
             f"`{k}` × {sum(c.problems_by_kind.get(k, 0) for c in record.checks)}" for k in kinds))))
     if record.errors_ignored:
         blocks.append(Block("p", tr("audio.ignored", lang)))
+    blocks += _curation_blocks(record, lang)
     return blocks
+
+
+def _audit_blocks(record: DataCheckFile, lang: str) -> list[Block]:
+    """The reference audit per manifest: the references' own SNR, bandwidth and speech share."""
+    audited = [c for c in record.checks if c.ref_snr_db]
+    if not audited:
+        return []
+    threshold = record.reference_snr_error_db
+    blocks = [Block("p", tr("audio.audit_note", lang, threshold=fmt(threshold, "g"))
+                    if threshold is not None else tr("audio.audit_note_off", lang))]
+    header = [tr(k, lang) for k in ("col.manifest", "col.ref_snr", "col.ref_bandwidth",
+                                    "col.ref_speech", "col.cached")]
+    rows = [[f"`{c.key}`",
+             " / ".join(fmt(c.ref_snr_db.get(k), ".1f") for k in ("p10", "median")),
+             fmt(c.ref_bandwidth_hz.get("median"), ",.0f"),
+             fmt(c.ref_speech_share.get("median"), ".2f"),
+             "—" if c.n_cached is None else f"{c.n_cached} / {c.n_checked}"] for c in audited]
+    return blocks + [Block("table", header=header, rows=rows)]
+
+
+def _curation_blocks(record: DataCheckFile, lang: str) -> list[Block]:
+    """One table: per curated manifest, what ``tfgridnet curate`` dropped and why."""
+    blocks = [Block("p", tr("audio.curation_stale", lang, note=c.curation_note))
+              for c in record.checks if c.curation_note]
+    curated = [c for c in record.checks if c.curation is not None]
+    if not curated:
+        return blocks
+    header = [tr(k, lang) for k in ("col.manifest", "col.curated_from", "col.kept",
+                                    "col.dropped_by")]
+    rows = []
+    for c in curated:
+        cur = c.curation
+        assert cur is not None
+        rows.append([f"`{c.key}`", f"`{cur.source}`", f"{cur.n_kept} / {cur.n_rows}",
+                     ", ".join(f"`{kind}` × {n}" for kind, n in cur.dropped_by_kind.items())
+                     or "—"])
+    return blocks + [Block("p", tr("audio.curation_note", lang)),
+                     Block("table", header=header, rows=rows)]
+
+
+def data_check_notice(analysis: Analysis, lang: str) -> list[Block]:
+    """For the report's first section: a start-up data check that checked only a sample (or
+    nothing) says so there, not only in the audio-pipeline section."""
+    path = analysis.run_dir / DATA_CHECK_FILE
+    if not path.is_file():
+        return []
+    record = DataCheckFile.read(path)
+    if record.check_pairs == 0:
+        return [Block("p", tr("notice.check_skipped", lang))]
+    return [Block("p", tr("notice.check_sampled" if c.role == "pairs" else
+                          "notice.check_sampled_files", lang, manifest=c.key, n=c.sampled["n"],
+                          total=c.sampled["of"]))
+            for c in record.checks if c.sampled]
 
 
 def _size(path: Path) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.i18n import fmt, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.i18n import fmt, tr
 
 __all__ = ["baseline_blocks", "finetune_blocks"]
 

@@ -18,7 +18,7 @@ from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.eval_checks import judged_spread
-from tfgridnet.report.experiment import audio_blocks, files_blocks, model_blocks
+from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -407,6 +407,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
         run_name = f"{config_name} ({run_name})"
     blocks = [_h(tr("title", lang, run=run_name), 1)]
     blocks += _verdict(analysis, lang)
+    blocks += data_check_notice(analysis, lang)
     blocks += finetune_blocks(analysis, lang)  # "fine-tuned from SOURCE: A → B dB", first section
     blocks += headline_blocks(analysis, lang, plots.get(HEADLINE_PLOT))
     blocks.append(_p(tr("generated", lang, files=files)))

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core.core_schema import ValidationInfo
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
+from tfgridnet.data.checks.thresholds import THRESHOLDS
 from tfgridnet.data.distortions import DistortionConfig
 from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
@@ -99,6 +100,9 @@ class TrainModelConfig(ModelConfig):
         return value
 
 
+REFERENCE_SNR_ERROR_DB: float = THRESHOLDS["ref_snr_error_db"]
+
+
 class DataConfig(_Section):
     """Training data: a paired manifest, or dynamic mixing of a clean and a noise manifest."""
 
@@ -122,7 +126,13 @@ class DataConfig(_Section):
                             "process, MB (least recently used out first; 0: no cache)")
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
-    check_pairs: int = Field(64, ge=0, description="pairs checked before training (0: skip)")
+    check_pairs: int | Literal["all"] = Field(
+        "all", description="rows of each manifest checked before training: all (the default), "
+        "or a random sample of N, announced as such (0: skip the check)")
+    reference_snr_error_db: float | None = Field(
+        REFERENCE_SNR_ERROR_DB, description="a clean reference whose own estimated SNR is below "
+        "this is a data error and training refuses to start; lower it to accept noisier "
+        "references, null to report them as warnings only")
     train_rir_manifest: str | None = Field(None, description="dynamic mixing: uttid,rir CSV")
     distortions: DistortionConfig = Field(DistortionConfig(),
                                           description="dynamic mixing: URGENT-style distortions")
@@ -157,6 +167,13 @@ class DataConfig(_Section):
             if low is not None and high is not None and low >= high:
                 raise ValueError(f"bandpass [{low}, {high}]: low_hz must be below high_hz")
         return self
+
+    @field_validator("check_pairs")
+    @classmethod
+    def _check_pairs(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"check_pairs {value}: expected all, a number of rows, or 0 to skip")
+        return value
 
     @property
     def dynamic_mixing(self) -> bool:

@@ -1,7 +1,10 @@
 """``data_check.json`` in the run dir: the audio pipeline training used and its start-up check.
 
 Written by ``train`` before the first epoch, read by the report's audio-pipeline section: one
-schema for both. The figures are those of ``check_data`` on the sample of pairs it checked.
+schema for both. The figures are those of ``check_data`` on every row (or on the random sample
+``data.check_pairs: N`` asked for, marked in ``sampled``), with every row's measurements
+(``pairs``: :class:`~tfgridnet.data.checks.Measures`) and, for a manifest made by ``tfgridnet
+curate``, what curation dropped (``curation``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tfgridnet.audio.filters import BANDPASS_ORDER
 from tfgridnet.audio.resample import QUALITY
+from tfgridnet.data.checks import Measures
+from tfgridnet.data.curate import CurationRecord
 from tfgridnet.fileio import read_json_validated, write_json_atomic
 
 __all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck", "LeakageCheck"]
@@ -47,7 +52,7 @@ class AudioPipeline(BaseModel):
 
 
 class ManifestCheck(BaseModel):
-    """The start-up check of one manifest (a sample of its pairs)."""
+    """The start-up check of one manifest (every row, or the sample asked for)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -62,17 +67,34 @@ class ManifestCheck(BaseModel):
     sisnr_db: dict[str, float] = {}
     duration_s: dict[str, float] = {}
     sample_rates: dict[str, int] = {}
+    role: str = "pairs"  # pairs, clean (references alone) or noise (data.checks.ROLES)
+    sampled: dict[str, int] | None = None  # {"n", "of", "seed"}: only a random sample checked
+    n_cached: int | None = None  # rows whose result came from the cache
+    seconds: float | None = None
+    ref_snr_db: dict[str, float] = {}
+    ref_bandwidth_hz: dict[str, float] = {}
+    ref_speech_share: dict[str, float] = {}
+    pairs: list[Measures] = []
+    curation: CurationRecord | None = None
+    curation_note: str | None = None  # a record beside the manifest that no longer matches it
 
     @classmethod
-    def of(cls, key: str, manifest: str, report: Any) -> ManifestCheck:
-        """From a ``data.checks.CheckReport``."""
+    def of(cls, key: str, manifest: str, report: Any, curation: CurationRecord | None = None,
+           curation_note: str | None = None) -> ManifestCheck:
+        """From a ``data.checks.CheckReport`` (and the manifest's curation record, if any)."""
         stats = report.stats
         return cls(key=key, manifest=manifest, ok=report.ok, n_pairs=report.n_pairs,
                    n_checked=stats.get("n_checked", report.n_pairs),
                    n_errors=len(report.errors), n_warnings=len(report.warnings),
                    problems_by_kind=stats.get("problems_by_kind", {}),
                    sisnr_db=stats.get("sisnr_db", {}), duration_s=stats.get("duration_s", {}),
-                   sample_rates=stats.get("sample_rates", {}))
+                   sample_rates=stats.get("sample_rates", {}), role=report.role,
+                   sampled=report.sampled,
+                   n_cached=report.cache["hits"] if report.cache else None,
+                   seconds=stats.get("seconds"), ref_snr_db=stats.get("ref_snr_db", {}),
+                   ref_bandwidth_hz=stats.get("ref_bandwidth_hz", {}),
+                   ref_speech_share=stats.get("ref_speech_share", {}),
+                   pairs=report.measures, curation=curation, curation_note=curation_note)
 
 
 class LeakageCheck(BaseModel):
@@ -106,13 +128,17 @@ class DataCheckFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     pipeline: AudioPipeline
-    check_pairs: int
+    check_pairs: int | str  # "all", or the size of the random sample per manifest (0: skipped)
     checks: list[ManifestCheck] = []
     errors_ignored: bool = False
     leakage: LeakageCheck | None = None
+    reference_snr_error_db: float | None = None  # data.reference_snr_error_db (None: warnings)
 
     def write(self, run_dir: Path) -> Path:
-        return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"))
+        # Every row's measurements are kept: a large corpus gets compact JSON (~250 bytes a row).
+        rows = sum(len(check.pairs) for check in self.checks)
+        return write_json_atomic(run_dir / DATA_CHECK_FILE, self.model_dump(mode="json"),
+                                 indent=2 if rows <= 2000 else None)
 
     @classmethod
     def read(cls, path: Path) -> DataCheckFile:

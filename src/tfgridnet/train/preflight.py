@@ -1,6 +1,6 @@
 """Checks made before a run starts, each refusing with one clear line: the resume checkpoint
 (complete, readable without unpickling code, same model), the audio's sample rate against the
-config, and the start-up data check on a sample of the paired manifests."""
+config, and the start-up data check of every manifest training reads."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.data.checks.report import ROLES
 from tfgridnet.errors import ProblemsFound, UserInputError
 from tfgridnet.text import plural
 from tfgridnet.train.config import Config, ConfigError
 from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 
 __all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
-           "check_sample_rates", "startup_data_check", "startup_leakage_check"]
+           "check_sample_rates", "startup_data_check", "startup_leakage_check", "ProgressFactory"]
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -94,34 +95,77 @@ def check_sample_rates(config: Config) -> None:
                 "every file on load")
 
 
-def startup_data_check(config: Config,
-                       ignore_errors: bool) -> tuple[list[str], DataCheckFile]:
-    """check_data on a sample of each paired manifest; raise DataCheckFailed on errors.
+# progress(label, unit=...) -> a context manager yielding update(done, total)
+ProgressFactory = Callable[..., AbstractContextManager[Callable[[int, int], None]]]
 
+
+def _manifests(config: Config) -> list[tuple[str, str, str]]:
+    """(config key, manifest, role) of every manifest training reads."""
+    data = config.data
+    found = [("data.train_manifest", data.train_manifest, "pairs"),
+             ("data.train_clean_manifest", data.train_clean_manifest, "clean"),
+             ("data.train_noise_manifest", data.train_noise_manifest, "noise"),
+             ("data.valid_manifest", data.valid_manifest, "pairs"),
+             ("data.valid_extra", data.valid_extra, "pairs")]
+    return [(key, manifest, role) for key, manifest, role in found if manifest is not None]
+
+
+def _say(line: str) -> None:
+    """A line on the console (global rank 0 only: every rank checks, one speaks) and in the log."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    log.info("%s", line)
+    if rank_zero_only.rank == 0:
+        print(line, flush=True)
+
+
+def startup_data_check(config: Config, ignore_errors: bool,
+                       progress: ProgressFactory | None = None
+                       ) -> tuple[list[str], DataCheckFile]:
+    """check_data on every row of every manifest training reads (paired manifests: each pair;
+    dynamic mixing: each clean and each noise file), or on the random sample ``data.check_pairs``
+    asks for; raise DataCheckFailed on errors.
+
+    ``progress(label, unit=...)``: a context manager yielding ``update(done, total)`` (the command
+    line's progress display). Results come from the user's result cache where the files are unchanged.
     Returns log notes and the record kept in the run dir as ``data_check.json``.
     """
     data = config.data
     native = config.model.rate_independent
     record = DataCheckFile(pipeline=AudioPipeline.of(None if native else data.sample_rate,
                                                      data.resample and not native, data.bandpass),
-                           check_pairs=data.check_pairs)
+                           check_pairs=data.check_pairs,
+                           reference_snr_error_db=data.reference_snr_error_db)
     if data.check_pairs == 0:
+        _say("data check: skipped (data.check_pairs: 0); nothing was checked")
         return [], record
     from tfgridnet.data.checks import check_data
+    from tfgridnet.data.curate import read_curation
 
+    sample = None if data.check_pairs == "all" else int(data.check_pairs)
     notes: list[str] = []
     failures: list[str] = []
-    manifests = [("data.train_manifest", data.train_manifest),
-                 ("data.valid_manifest", data.valid_manifest),
-                 ("data.valid_extra", data.valid_extra)]
-    for key, manifest in manifests:
-        if manifest is None:
-            continue
-        expected_rate = None if config.model.rate_independent else data.sample_rate
-        report = check_data(Path(manifest), sample_rate=expected_rate,
-                            max_pairs=data.check_pairs)
-        record.checks.append(ManifestCheck.of(key, str(manifest), report))
-        errors = [p for p in report.problems if p.severity == "error"]
+    for key, manifest, role in _manifests(config):
+        expected_rate = None if native else data.sample_rate
+        unit = "pairs" if role == "pairs" else "files"
+        with (progress(f"data check {key}", unit=unit) if progress
+              else nullcontext(None)) as update:
+            report = check_data(Path(manifest), sample_rate=expected_rate, max_pairs=sample,
+                                role=role, progress=update,
+                                snr_error_db=data.reference_snr_error_db)
+        curation, curation_note = read_curation(manifest)
+        record.checks.append(ManifestCheck.of(key, str(manifest), report, curation,
+                                              curation_note))
+        errors = report.errors
+        cached = (f"; {report.cache['hits']} from the cache, {report.cache['checked']} read now"
+                  if report.cache else "")
+        _say(f"data check {key}: {report.checked_line} in {report.stats['seconds']:.1f} s"
+             f"{cached}: {plural(len(errors), 'error')}, {plural(len(report.warnings), 'warning')}")
+        for line in (curation_note,
+                     curation and f"  curated: {curation.n_kept} of {curation.n_rows} rows kept "
+                                  f"by `tfgridnet curate` ({curation.source})"):
+            if line:
+                _say(line)
         if not errors:
             notes.append(f"{key}: {report.summary()}")
             continue
@@ -130,14 +174,16 @@ def startup_data_check(config: Config,
         listed = "; ".join(f"{p.uttid}: {p.kind}: {p.message}" for p in errors[:8])
         failures.append(
             f"{key} ({manifest}): {plural(len(errors), 'error')} in {len(uttids)} of the checked "
-            "pairs "
-            f"({', '.join(kinds)}): {listed}{' ...' if len(errors) > 8 else ''}\n"
+            f"{ROLES[report.role]} ({', '.join(kinds)}): {listed}"
+            f"{' ...' if len(errors) > 8 else ''}\n"
             f"  run `tfgridnet check-data {manifest}` for the full report")
     if failures:
-        message = ("start-up data check found broken pairs; training on them cannot work "
+        message = ("start-up data check found broken data; training on it cannot work "
                    "(this is how a run ends at -36 dB):\n" + "\n".join(failures))
         if not ignore_errors:
-            raise DataCheckFailed(message + "\n(--ignore-data-errors trains anyway)")
+            raise DataCheckFailed(
+                message + "\n(--ignore-data-errors trains anyway; a reference audit error can "
+                "also be relaxed with data.reference_snr_error_db)")
         log.warning("%s\n--ignore-data-errors given: training anyway", message)
         notes.append("data errors ignored: " + message)
         record.errors_ignored = True
@@ -145,7 +191,7 @@ def startup_data_check(config: Config,
 
 
 def startup_leakage_check(config: Config, ignore_errors: bool, record: DataCheckFile,
-                          progress: Callable[..., AbstractContextManager] | None = None
+                          progress: ProgressFactory | None = None
                           ) -> list[str]:
     """Audio shared by the train manifests (paired, or clean + noise) and the valid manifest
     (``data.leakage_check``); raise DataCheckFailed in mode ``error``. Filled into ``record``.

@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +45,7 @@ from tfgridnet.train.module import EnhancementModule
 from tfgridnet.train.precision import emulated_bf16_note
 from tfgridnet.train.preflight import (
     DataCheckFailed,
+    ProgressFactory,
     ResumeError,
     check_sample_rates,
     resumed_epoch,
@@ -148,14 +147,16 @@ def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir:
 
 def train(config: Config, out_dir: Path, resume: str | None = None,
           ignore_data_errors: bool = False, max_minutes: float | None = None,
-          data_progress: Callable[..., AbstractContextManager] | None = None) -> TrainResult:
+          data_check_progress: ProgressFactory | None = None) -> TrainResult:
     """Train a model from ``config`` into the run dir ``out_dir``; return where and how it ended.
 
     ``resume``: a checkpoint path, or ``"auto"`` for ``out_dir/checkpoints/last.ckpt``.
     ``max_minutes``: wall-clock budget (overrides ``trainer.max_minutes``), Lightning's
     ``max_time``: training stops when it is spent (counting the time of resumed-from runs), after
     validating and checkpointing the epoch in progress; the best epoch is exported either way.
-    ``data_progress(label, unit)``: shows the start-up data checks' progress (the CLI's bar).
+    ``data_check_progress(label, unit=...)``: the progress display of the start-up data checks
+    (pairs and leakage; a context manager yielding ``update(done, total)``; the command line
+    passes its own).
     """
     run_dir = Path(out_dir)
     ckpt_dir = run_dir / "checkpoints"
@@ -182,8 +183,9 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                           "with --resume, or choose another --out")
 
     check_sample_rates(config)
-    data_notes, data_check = startup_data_check(config, ignore_data_errors)
-    data_notes += startup_leakage_check(config, ignore_data_errors, data_check, data_progress)
+    data_notes, data_check = startup_data_check(config, ignore_data_errors, data_check_progress)
+    data_notes += startup_leakage_check(config, ignore_data_errors, data_check,
+                                        data_check_progress)
 
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)

@@ -9,13 +9,19 @@ by the detectors of :data:`DETECTORS`, in order:
   * snr: SI-SNR(noisy, clean) (metrics.si_snr) -> identical pairs, very low SNR;
   * swap, spectrum: residual correlations and the transfer function noisy/clean (Welch
     cross-spectrum) -> swapped columns, one-sided filtering, phase distortion, scale mismatch.
+  * reference: the clean side itself (reference.py): its own SNR, bandwidth, speech activity;
+  * corpus: after every pair, input SI-SNR far from the corpus median (corpus.py).
+A manifest of clean references alone (dynamic mixing) gets the file, level and reference checks,
+a noise list the file and level checks. Results are cached by file identity (cache.py).
 Thresholds and the measurements behind them are in docs/data-checks.md (:data:`THRESHOLDS`).
 """
 
+from tfgridnet.data.checks.cache import ResultCache, default_cache_dir
 from tfgridnet.data.checks.detectors import DETECTORS, KINDS, Detector, PairAudio
-from tfgridnet.data.checks.report import CheckReport, Problem
-from tfgridnet.data.checks.run import check_arrays, check_data, check_pair
+from tfgridnet.data.checks.report import MEASURE_FIELDS, ROLES, CheckReport, Measures, Problem
+from tfgridnet.data.checks.run import check_arrays, check_data, check_pair, read_rows
 from tfgridnet.data.checks.thresholds import THRESHOLDS
 
-__all__ = ["Problem", "CheckReport", "check_data", "check_pair", "check_arrays",
+__all__ = ["Problem", "CheckReport", "Measures", "MEASURE_FIELDS", "ROLES", "check_data",
+           "check_pair", "check_arrays", "read_rows", "ResultCache", "default_cache_dir",
            "THRESHOLDS", "KINDS", "DETECTORS", "Detector", "PairAudio"]

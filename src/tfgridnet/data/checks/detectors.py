@@ -20,11 +20,13 @@ from tfgridnet.audio.io import decoder_reason, to_mono
 from tfgridnet.audio.levels import rms_dbfs
 from tfgridnet.audio.resample import resample
 from tfgridnet.data.checks.channels import check_channels
+from tfgridnet.data.checks.reference import measure_reference
 from tfgridnet.data.checks.report import Problem
 from tfgridnet.data.checks.signals import residual_correlations, transfer, xcorr
 from tfgridnet.data.checks.thresholds import THRESHOLDS
 
-__all__ = ["Detector", "PairAudio", "DETECTORS", "KINDS", "decode"]
+__all__ = ["Detector", "PairAudio", "DETECTORS", "KINDS", "decode", "side_format", "side_levels",
+           "JUDGED_LATER"]
 
 
 @dataclass
@@ -97,6 +99,40 @@ def decode(path: Path, side: str, uttid: str, problems: list[Problem]
     return data.T, int(rate)
 
 
+Add = Callable[..., None]  # add(kind, message, severity=None): record a problem
+
+
+def side_format(add: Add, side: str, audio: np.ndarray, rate: int, expected: int | None,
+                channels: bool = True) -> None:
+    """Rate against the expected one, and channels, of one side (``audio``: ``[C, N]``); a pair's
+    channels are judged by the ``channels`` detector instead (``channels=False``)."""
+    if expected is not None and rate != expected:
+        add("unexpected_sample_rate", f"{side} is {rate} Hz, expected {expected} Hz (the loader "
+            "will resample it)")
+    if channels and audio.shape[0] > 1:
+        add("multichannel", f"{side} has {audio.shape[0]} channels; the loader averages them to "
+            "mono")
+
+
+def side_levels(add: Add, side: str, audio: np.ndarray) -> float:
+    """Silence, clipping and DC offset of one mono side; returns its RMS in dBFS."""
+    t = THRESHOLDS
+    rms_db = rms_dbfs(audio)
+    if rms_db < t["silence_dbfs"]:
+        add(f"silent_{side}", f"{side} side is silent (RMS {rms_db:.1f} dBFS < "
+            f"{t['silence_dbfs']:.0f} dBFS)")
+        return rms_db
+    clipped = float(np.mean(np.abs(audio) >= t["clip_level"]))
+    if clipped > t["clip_fraction"]:
+        add("clipping", f"{side} side clipped: {100 * clipped:.2f} % of samples at full scale")
+    mean = float(np.mean(audio, dtype=np.float64))
+    rms = 10.0 ** (rms_db / 20.0)  # linear RMS for the DC ratio
+    if abs(mean) > t["dc_abs"] and abs(mean) > t["dc_rel"] * rms:
+        add("dc_offset", f"{side} side has a DC offset of {mean:+.3f} "
+            f"({100 * abs(mean) / rms:.0f} % of its RMS)")
+    return rms_db
+
+
 def _format(pair: PairAudio) -> None:
     t = THRESHOLDS
     noisy_sr, clean_sr = pair.noisy_sr, pair.clean_sr
@@ -106,11 +142,8 @@ def _format(pair: PairAudio) -> None:
                       noisy_duration_s=noisy.shape[-1] / noisy_sr)
     if noisy_sr != clean_sr:
         pair.add("sample_rate_mismatch", f"noisy is {noisy_sr} Hz but clean is {clean_sr} Hz")
-    if pair.sample_rate is not None:
-        for side, rate in (("noisy", noisy_sr), ("clean", clean_sr)):
-            if rate != pair.sample_rate:
-                pair.add("unexpected_sample_rate", f"{side} is {rate} Hz, expected "
-                         f"{pair.sample_rate} Hz (the loader will resample it)")
+    for side, audio, rate in (("noisy", noisy, noisy_sr), ("clean", clean, clean_sr)):
+        side_format(pair.add, side, audio, rate, pair.sample_rate, channels=False)
     pair.noisy, pair.clean = to_mono(noisy), to_mono(clean)  # [N]
     facts = pair.facts
     delta = facts["noisy_duration_s"] - facts["duration_s"]
@@ -124,26 +157,18 @@ def _format(pair: PairAudio) -> None:
 
 
 def _levels(pair: PairAudio) -> None:
-    t = THRESHOLDS
-    levels = {}
-    for side, audio in (("noisy", pair.noisy), ("clean", pair.clean)):
-        rms_db = levels[side] = rms_dbfs(audio)
-        if rms_db < t["silence_dbfs"]:
-            pair.add(f"silent_{side}", f"{side} side is silent (RMS {rms_db:.1f} dBFS < "
-                     f"{t['silence_dbfs']:.0f} dBFS)")
-            continue
-        clipped = float(np.mean(np.abs(audio) >= t["clip_level"]))
-        if clipped > t["clip_fraction"]:
-            pair.add("clipping", f"{side} side clipped: {100 * clipped:.2f} % of samples at "
-                     "full scale")
-        mean = float(np.mean(audio, dtype=np.float64))
-        rms = 10.0 ** (rms_db / 20.0)  # linear RMS for the DC ratio
-        if abs(mean) > t["dc_abs"] and abs(mean) > t["dc_rel"] * rms:
-            pair.add("dc_offset", f"{side} side has a DC offset of {mean:+.3f} "
-                     f"({100 * abs(mean) / rms:.0f} % of its RMS)")
+    levels = {side: side_levels(pair.add, side, audio)
+              for side, audio in (("noisy", pair.noisy), ("clean", pair.clean))}
     pair.facts.update(noisy_rms_dbfs=levels["noisy"], clean_rms_dbfs=levels["clean"])
-    if min(levels.values()) < t["silence_dbfs"]:
+    if min(levels.values()) < THRESHOLDS["silence_dbfs"]:
         pair.done = True  # SI-SNR and correlations are undefined on silence
+
+
+def _reference(pair: PairAudio) -> None:
+    """Measure the clean reference itself (judged later by reference.reference_findings, so a
+    threshold set in the config applies to cached measurements too)."""
+    pair.facts.update(measure_reference(pair.clean, pair.clean_sr,
+                                        pair.noisy if pair.noisy_sr == pair.clean_sr else None))
 
 
 def _alignment(pair: PairAudio) -> None:
@@ -250,9 +275,13 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("format", {"sample_rate_mismatch": "error", "unexpected_sample_rate": "warning",
                         "length_mismatch": "error"}, _format,
              "sample rates and lengths of the two sides; mixes them to mono"),
-    Detector("levels", {"silent_noisy": "error", "silent_clean": "error", "clipping": "warning",
-                        "dc_offset": "warning"}, _levels,
-             "silence, clipping and DC offset of each side"),
+    Detector("levels", {"silent_noisy": "error", "silent_clean": "error", "silent_noise": "error",
+                        "clipping": "warning", "dc_offset": "warning"}, _levels,
+             "silence, clipping and DC offset of each side (and of each noise file)"),
+    Detector("reference", {"noisy_reference": "error", "reference_noise": "warning",
+                           "band_limited_reference": "warning", "little_speech": "warning"},
+             _reference, "the clean reference itself: its own SNR, effective bandwidth, speech "
+             "activity"),
     Detector("alignment", {"not_a_pair": "error", "misaligned": "error"}, _alignment,
              "cross-correlation: related at all, and at which lag"),
     Detector("snr", {"identical_pair": "error", "very_low_snr": "warning"}, _snr,
@@ -261,7 +290,14 @@ DETECTORS: tuple[Detector, ...] = (
              "residual correlations: are the noisy and clean columns swapped"),
     Detector("spectrum", {"one_sided_filtering": "error", "scale_mismatch": "warning"},
              _spectrum, "transfer function noisy/clean: filtering, phase, scale"),
+    Detector("corpus", {"sisnr_outlier": "warning"}, None,
+             "after every pair: input SI-SNR far from the corpus median"),
 )
+
+# Kinds decided from measurements after the examination (reference.reference_findings, the
+# corpus rule of check_data): never stored in the result cache, always judged afresh.
+JUDGED_LATER = frozenset(("noisy_reference", "reference_noise", "band_limited_reference",
+                          "little_speech", "sisnr_outlier"))
 
 # kind -> severity, from the registry.
 KINDS: dict[str, str] = {kind: severity for d in DETECTORS for kind, severity in d.kinds.items()}

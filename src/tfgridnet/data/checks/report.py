@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from tfgridnet.text import plural
 
-__all__ = ["Problem", "CheckReport"]
+__all__ = ["Problem", "CheckReport", "Measures", "MEASURE_FIELDS", "ROLES"]
+
+# What a checked manifest lists: noisy/clean pairs, clean references alone (dynamic mixing's
+# clean list), or noise files (its noise list).
+ROLES = {"pairs": "pairs", "clean": "clean references", "noise": "noise files"}
 
 
 @dataclass
@@ -21,6 +26,36 @@ class Problem:
     message: str
 
 
+@dataclass(slots=True)
+class Measures:
+    """The figures of one checked row, kept for every row: the check JSON's ``pairs``,
+    ``data_check.json`` and curate's side CSV. None: not measured (e.g. an unreadable file, a
+    noise file has no reference, MOS without ``--mos``)."""
+
+    uttid: str
+    duration_s: float | None = None
+    sisnr_db: float | None = None  # input SI-SNR(noisy, clean), pairs only
+    ref_snr_db: float | None = None  # the reference audit (data/checks/reference.py): WADA-SNR
+    ref_floor_snr_db: float | None = None  # ... and the noise floor between speech segments
+    ref_bandwidth_hz: float | None = None
+    noisy_bandwidth_hz: float | None = None
+    ref_speech_share: float | None = None
+    ref_active_share: float | None = None
+    ref_distillmos: float | None = None  # --mos
+    ref_dnsmos_bak: float | None = None  # --mos, where speechmos is installed
+    ref_dnsmos_ovrl: float | None = None
+
+    @classmethod
+    def of(cls, uttid: str, facts: dict[str, Any]) -> Measures:
+        """From a pair's facts (the detectors' measurements), rounded for the files."""
+        values = {name: round(float(facts[name]), 4) for name in MEASURE_FIELDS
+                  if facts.get(name) is not None}
+        return cls(uttid, **values)
+
+
+MEASURE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Measures) if f.name != "uttid")
+
+
 @dataclass
 class CheckReport:
     """Result of :func:`check_data`; ``to_dict`` is the check-data JSON of docs/design.md."""
@@ -30,6 +65,9 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     sampled: dict | None = None  # {"n", "of", "seed"} when only a random sample was checked
+    measures: list[Measures] = field(default_factory=list)  # one per checked row, in order
+    role: str = "pairs"  # a key of ROLES
+    cache: dict | None = None  # {"path", "hits", "checked", "note"} when a result cache was used
 
     @property
     def errors(self) -> list[Problem]:
@@ -41,20 +79,43 @@ class CheckReport:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "n_pairs": self.n_pairs, "sampled": self.sampled,
-                "problems": [asdict(p) for p in self.problems], "stats": self.stats}
+                "problems": [asdict(p) for p in self.problems], "stats": self.stats,
+                "role": self.role, "cache": self.cache,
+                "pairs": [asdict(m) for m in self.measures]}
+
+    @property
+    def checked_line(self) -> str:
+        """"checked N of M pairs; the rest are unchecked" (sampled) or "checked all M pairs"."""
+        what = ROLES[self.role]
+        if self.sampled:
+            return (f"checked {self.sampled['n']} of {self.sampled['of']} {what} (random sample, "
+                    f"seed {self.sampled['seed']}); the rest are unchecked")
+        return f"checked all {self.n_pairs} {what}"
+
+    @property
+    def cache_line(self) -> str | None:
+        """How many results came from the cache, and where it lives (None: no cache used)."""
+        if not self.cache:
+            return None
+        line = (f"{self.cache['hits']} of {self.cache['hits'] + self.cache['checked']} results "
+                f"from the cache ({self.cache['checked']} checked now; {self.cache['path']})")
+        return line + (f"; {self.cache['note']}" if self.cache.get("note") else "")
 
     def summary(self, max_listed: int = 10) -> str:
         """A few lines for people: verdict, counts by kind, worst offenders, SNR distribution."""
         checked = self.stats.get("n_checked", self.n_pairs)
         bad = len({p.uttid for p in self.errors})
-        verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked pairs"
+        what = ROLES[self.role]
+        verdict = "OK" if self.ok else f"ERRORS in {bad} of {checked} checked {what}"
         lines = [f"check-data: {verdict} ({plural(len(self.errors), 'error')}, "
                  f"{plural(len(self.warnings), 'warning')}; "
-                 f"{checked} of {self.n_pairs} pairs checked)"]
+                 f"{checked} of {self.n_pairs} {what} checked)"]
         if self.sampled:
             lines.append(f"SAMPLED: statistics below are from a random sample of "
-                         f"{self.sampled['n']} of {self.sampled['of']} pairs (seed "
-                         f"{self.sampled['seed']}); the other pairs were not checked")
+                         f"{self.sampled['n']} of {self.sampled['of']} {what} (seed "
+                         f"{self.sampled['seed']}); the other {what} were not checked")
+        if self.cache_line:
+            lines.append(self.cache_line)
         by_kind = Counter((p.severity, p.kind) for p in self.problems)
         for (severity, kind), count in sorted(by_kind.items()):
             lines.append(f"  {severity:7s} {kind:22s} {count}")
@@ -68,6 +129,13 @@ class CheckReport:
         if snr:
             lines.append("estimated input SI-SNR (dB): " + ", ".join(
                 f"{k} {snr[k]:.1f}" for k in ("min", "p10", "median", "p90", "max") if k in snr))
+        ref_snr, bandwidth = self.stats.get("ref_snr_db"), self.stats.get("ref_bandwidth_hz")
+        if ref_snr and bandwidth:
+            share = self.stats.get("ref_speech_share") or {}
+            lines.append(f"clean references: own SNR (WADA) p10 {ref_snr['p10']:.1f} / median "
+                         f"{ref_snr['median']:.1f} dB, bandwidth median "
+                         f"{bandwidth['median']:,.0f} Hz, speech share median "
+                         f"{share.get('median', float('nan')):.2f}")
         durations = self.stats.get("duration_s")
         if durations:
             lines.append(f"durations (s): min {durations['min']:.2f}, median "

@@ -33,4 +33,15 @@ THRESHOLDS = {
     # Multichannel files (data/checks/channels.py; measured with bench/channels.py):
     "channel_frame_s": 0.128,      # frames of the channels' band-energy envelopes
     "channel_same_source_correlation": 0.65,  # envelope correlation below: different signals
+    # Reference audit (reference.py; measured by bench/reference_audit.py, docs/data-checks.md)
+    "audit_max_s": 60.0,           # the audit measures this much of each reference
+    "ref_snr_error_db": 10.0,      # reference's own SNR (WADA) below this: error (configurable)
+    "ref_snr_warning_db": 15.0,    # ... below this: warning
+    "ref_floor_confirm_db": 20.0,  # ... either only when its noise-floor SNR is below this too
+    "bandwidth_ratio": 0.6,        # effective bandwidth below this share of Nyquist: band-limited
+    "bandwidth_vs_noisy_ratio": 0.75,  # ... or below this share of the noisy side's bandwidth
+    "speech_share_min": 0.5,       # share of speech frames below this: little speech
+    "outlier_min_pairs": 20,       # corpus outliers only in manifests of at least this many pairs
+    "outlier_mad": 3.0,            # input SI-SNR further than this many (scaled) MADs ...
+    "outlier_min_db": 10.0,        # ... and this many dB from the corpus median: outlier
 }
