@@ -162,8 +162,11 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     print(report.summary())
     if not report.ok:
         bad = sorted({p.uttid for p in report.errors})
-        print(f"inspect with: tfgridnet check-data {manifest} --json report.json "
-              f"(offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''})")
+        listed = f"offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}"
+        if json_path is None:
+            print(f"inspect with: tfgridnet check-data {manifest} --json report.json ({listed})")
+        else:
+            print(f"every problem is in {json_path} ({listed})")
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())
     return 0 if report.ok else 1
@@ -229,15 +232,11 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
 
     Every output path is checked against the inputs before the model is even loaded.
     """
-    from rich.progress import Progress
-
     from tfgridnet.inference.batch import enhance_files
+    from tfgridnet.progress import progress_reporter
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("enhancing", total=None)
-        result = enhance_files(model, inputs, out_dir, overwrite=overwrite,
-                               on_file=lambda done, total: progress.update(
-                                   task, completed=done, total=total),
+    with progress_reporter("enhance", unit="files") as progress:
+        result = enhance_files(model, inputs, out_dir, overwrite=overwrite, on_file=progress,
                                device=device, chunk_seconds=chunk_seconds,
                                overlap_seconds=overlap_seconds, precision=precision,
                                level=level, backend=backend, compile=compile,
