@@ -24,13 +24,14 @@ from tfgridnet import __version__
 from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.config import Config
 
-__all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "TrainSummary", "RunFiles", "environment",
+__all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "RUN_CONFIG_NAME", "TrainSummary", "RunFiles", "environment",
            "lay_out_run_dir", "setup_text_log", "close_text_log", "buffer_log", "release_log"]
 
 log = logging.getLogger("tfgridnet.train")
 
 RUN_SUBDIRS = ("checkpoints", "model", "logs", "plots")
 SUMMARY_NAME = "train_summary.json"
+RUN_CONFIG_NAME = "config.yaml"  # the resolved config; `train --resume` continues with it
 _LOGGERS = ("tfgridnet", "lightning.pytorch")
 
 
@@ -51,6 +52,8 @@ class TrainSummary:
     weight_digests: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
     world_size: int = 1
+    # validations cut short to fit the time budget: [{"epoch", "batches", "of"}]
+    shortened_validations: list[dict[str, int]] = field(default_factory=list)
 
     def write(self, run_dir: Path) -> Path:
         """Write ``run_dir/train_summary.json`` atomically."""
@@ -69,7 +72,7 @@ def lay_out_run_dir(run_dir: Path, config: Config) -> logging.Handler:
     ``logs/train.log``; return the log handler for :func:`close_text_log`."""
     for sub in RUN_SUBDIRS:
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.yaml", config.to_yaml())
+    write_text_atomic(run_dir / RUN_CONFIG_NAME, config.to_yaml())
     return setup_text_log(run_dir)
 
 
