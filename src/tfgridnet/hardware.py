@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "bf16_emulation_note", "cpu_flags", "cpu_has_bf16"]
+__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "available_cores", "bf16_emulation_note", "cpu_flags",
+           "cpu_has_bf16"]
 
 # /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -39,3 +40,11 @@ def bf16_emulation_note(cpuinfo: str | os.PathLike = CPUINFO) -> str | None:
         return None
     return (f"this CPU has none of {', '.join(BF16_CPU_FLAGS)}: bf16 is emulated here and slower "
             "than fp32 (the 'auto' precision runs fp32)")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a job's share), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # not Linux
+        return max(os.cpu_count() or 1, 1)

@@ -59,7 +59,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     return run_train(
-        Path(args.config), out_dir=Path(args.out) if args.out else None, resume=args.resume,
+        Path(args.config) if args.config else None, out_dir=Path(args.out) if args.out else None,
+        resume=args.resume,
         overrides=args.override, ignore_data_errors=args.ignore_data_errors,
     )
 
@@ -172,19 +173,33 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     return 0 if report.ok else 1
 
 
-def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
+def run_train(config_path: Path | None, out_dir: Path | None = None, resume: str | None = None,
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False
               ) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code."""
+    """Entry point of ``tfgridnet train``; returns the exit code.
+
+    ``--resume`` continues with the run folder's own ``config.yaml`` (``overrides`` on top);
+    ``config_path`` is then only read for a folder without one.
+    """
     from tfgridnet.errors import Interrupted
     from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
     from tfgridnet.train.console import quiet_lightning
+    from tfgridnet.train.resume import resume_config
     from tfgridnet.train.run import train
 
+    if config_path is None and (resume is None or out_dir is None):
+        raise UserInputError("give CONFIG (a YAML file or a recipe name, see `tfgridnet config "
+                             "list`), or --out RUN_DIR --resume to continue a run")
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     refuse_existing_file(run_dir)
-    config = load_config(config_path, overrides)
+    if resume is not None:
+        config, source = resume_config(run_dir, overrides, config_path)
+        if config_path is not None and source != Path(config_path):
+            print(f"--resume: continuing with {source} (the run's own config, earlier -o "
+                  f"included), not {config_path}; change values with -o KEY=VALUE")
+    else:
+        config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
         result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors)
@@ -197,8 +212,8 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
           f"{best_text}  model: {result.run_dir / 'model'}")
     if summary.stop_reason.startswith("signal"):
         # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
-        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train {config_path} "
-                          f"--out {run_dir} --resume")
+        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train --out {run_dir} "
+                          "--resume")
     return 0
 
 

@@ -47,6 +47,8 @@ from tfgridnet.train.preflight import (
     startup_data_check,
     validate_resume_checkpoint,
 )
+from tfgridnet.train.resources import check_accelerator, check_optional_packages, workers_note
+from tfgridnet.train.resume import check_epochs_left, resume_line
 from tfgridnet.train.rundir import (
     RunFiles,
     TrainSummary,
@@ -149,6 +151,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     resume_path: Path | None = None
     start_epoch = 0
+    resuming: str | None = None
     if resume is not None:
         resume_path = ckpt_dir / "last.ckpt" if resume == "auto" else Path(resume)
         if resume == "auto" and not resume_path.is_file():
@@ -156,11 +159,15 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                               f"{run_dir}); give a checkpoint path or train without --resume")
         ckpt = validate_resume_checkpoint(resume_path, config)
         start_epoch = resumed_epoch(ckpt)
+        check_epochs_left(config, start_epoch, run_dir)
+        resuming = resume_line(run_dir, resume_path, ckpt, start_epoch)
         del ckpt
     elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
         raise ResumeError(f"{run_dir} already holds checkpoints from an earlier run; continue it "
                           "with --resume, or choose another --out")
 
+    check_accelerator(config)
+    check_optional_packages(config)
     check_sample_rates(config)
     data_notes, data_check = startup_data_check(config, ignore_data_errors)
 
@@ -203,6 +210,11 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     release_log(held, handler)
     for note in data_notes if handler is not None else ():
         log.info("data check: %s", note)
+    if handler is not None:
+        for line in filter(None, (resuming, budget.describe(trainer_cfg.max_epochs),
+                                  workers_note(config))):
+            print(line, flush=True)
+            log.info(line)
     slow_precision = emulated_bf16_note(precision, config.trainer.accelerator)
     if slow_precision and handler is not None:
         log.warning("trainer.precision %s: %s", precision, slow_precision)
@@ -216,7 +228,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                     ckpt_path=str(resume_path) if resume_path else None)
     except GracefulStopRequested as stop:
         signal_name = stop.signal_name
-        log.warning("%s; resume with: tfgridnet train CONFIG --out %s --resume", stop, run_dir)
+        log.warning("%s; resume with: tfgridnet train --out %s --resume", stop, run_dir)
     finally:
         if handler is not None:
             close_text_log(handler)
