@@ -31,24 +31,27 @@ class OneSecondSteps(pl.LightningModule):
         self.clock.now += 1.0
         return self.layer(batch).pow(2).mean()
 
-    def validation_step(self, batch, batch_idx):
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
         self.clock.now += 1.0
         if not self.trainer.sanity_checking:
-            self.valid_steps.append(batch_idx)
+            self.valid_steps.append(batch_idx if dataloader_idx == 0 else (dataloader_idx,
+                                                                           batch_idx))
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
 def _fit(budget: TimeBudget, model: OneSecondSteps, train_batches: int, valid_batches: int,
-         max_epochs: int = 10) -> pl.Trainer:
+         max_epochs: int = 10, extra_valid_batches: int = 0) -> pl.Trainer:
     data = [torch.randn(2) for _ in range(max(train_batches, valid_batches))]
+    valid = [DataLoader(data[:valid_batches], batch_size=1)]
+    if extra_valid_batches:  # a second validation set (dataloader 1)
+        valid.append(DataLoader(data[:extra_valid_batches], batch_size=1))
     trainer = pl.Trainer(max_epochs=max_epochs, limit_train_batches=train_batches,
-                         limit_val_batches=valid_batches, num_sanity_val_steps=1,
-                         callbacks=[budget], logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         accelerator="cpu", devices=1)
-    trainer.fit(model, DataLoader(data, batch_size=1), DataLoader(data, batch_size=1))
+                         num_sanity_val_steps=1, callbacks=[budget], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(model, DataLoader(data, batch_size=1), valid if extra_valid_batches else valid[0])
     return trainer
 
 
@@ -75,6 +78,21 @@ def test_validation_that_fits_is_not_touched_and_epochs_stop_before_the_budget()
     assert budget.stopped and budget.shortened == []
     assert len(model.valid_steps) % 4 == 0  # every pass complete
     assert clock.now <= 60 and trainer.current_epoch >= 3
+
+
+def test_each_validation_set_keeps_its_share_when_a_pass_is_shortened() -> None:
+    clock = Clock()
+    model = OneSecondSteps(clock)
+    budget = TimeBudget(0.5, clock=clock)  # 30 s; full validation 20 + 10 batches
+    _fit(budget, model, train_batches=40, valid_batches=20, extra_valid_batches=10)
+    assert budget.shortened and budget.shortened[0]["of"] == 30
+    kept = budget.shortened[0]["batches"]
+    first = [step for step in model.valid_steps if isinstance(step, int)]
+    extra = [step for step in model.valid_steps if isinstance(step, tuple)]
+    assert first == list(range(len(first))) and extra == [(1, i) for i in range(len(extra))]
+    assert len(first) + len(extra) == kept == 8  # (30 - 21 - 1) s left at 1 s per batch
+    assert (len(first), len(extra)) == (5, 3)  # 20:10 as far as whole batches go
+    assert clock.now <= 30
 
 
 def test_no_budget_never_stops_and_max_epochs_is_not_a_budget_stop() -> None:

@@ -56,7 +56,7 @@ class TimeBudget(Callback):
         self._valid_mark: float | None = None
         self._valid_time = 0.0
         self._valid_batches = 0
-        self._full_batches: int | None = None
+        self._full: list[int] | None = None  # a full pass's batches per validation dataloader
         self._limited = False
 
     def describe(self, max_epochs: int) -> str:
@@ -78,9 +78,9 @@ class TimeBudget(Callback):
 
     def validation_estimate(self) -> float:
         """Seconds a full validation pass is expected to take (0 before anything was measured)."""
-        if self._valid_batch_s is None or self._full_batches is None:
+        if self._valid_batch_s is None or self._full is None:
             return 0.0
-        return self._valid_batch_s * self._full_batches
+        return self._valid_batch_s * sum(self._full)
 
     def reserve(self) -> float:
         """Seconds kept back for the closing validation and the end of the epoch."""
@@ -136,26 +136,26 @@ class TimeBudget(Callback):
         self._valid_mark = None
         self._valid_time, self._valid_batches = 0.0, 0
         limits = _validation_limits(trainer)  # a full pass's batches, even in the sanity check
-        if limits is None or len(limits) != 1 or limits[0] == float("inf"):
+        if not limits or any(limit == float("inf") for limit in limits):
             return
-        if self._full_batches is None:
-            self._full_batches = int(limits[0])
+        if self._full is None:
+            self._full = [int(limit) for limit in limits]
         if trainer.sanity_checking or self.budget_s is None or self._valid_batch_s is None:
             return
+        total = sum(self._full)
         left = self.budget_s - self.elapsed() - MARGIN_S
-        fits = max(int(left / self._valid_batch_s), 1) if self._valid_batch_s > 0 else \
-            self._full_batches
+        fits = max(int(left / self._valid_batch_s), 1) if self._valid_batch_s > 0 else total
         fits = int(trainer.strategy.broadcast(fits, src=0))
-        if fits >= self._full_batches:
+        if fits >= total:
             return
-        limits[0] = fits
+        limits[:] = _shares(self._full, fits)
         self._limited = True
-        self.shortened.append({"epoch": trainer.current_epoch, "batches": fits,
-                               "of": self._full_batches})
-        line = (f"validation of epoch {trainer.current_epoch} shortened to its first {fits} of "
-                f"{self._full_batches} batches to fit the time budget ({format_duration(left)} "
-                f"left, ~{self._valid_batch_s:.2g} s per batch): its valid_sisnr is over those "
-                "utterances only")
+        self.shortened.append({"epoch": trainer.current_epoch, "batches": int(sum(limits)),
+                               "of": total})
+        line = (f"validation of epoch {trainer.current_epoch} shortened to its first "
+                f"{int(sum(limits))} of {total} batches to fit the time budget "
+                f"({format_duration(left)} left, ~{self._valid_batch_s:.2g} s per batch): its "
+                "valid_sisnr is over those utterances only")
         log.warning(line)
         if trainer.is_global_zero:
             console_print(trainer, line)
@@ -180,11 +180,23 @@ class TimeBudget(Callback):
             self._valid_batch_s = self._valid_time / self._valid_batches
         if self._limited:
             limits = _validation_limits(trainer)
-            if limits is not None and self._full_batches is not None:
-                limits[0] = self._full_batches  # the next pass is full again unless it must not be
+            if limits is not None and self._full is not None:
+                limits[:] = self._full  # the next pass is full again unless it must not be
             self._limited = False
         # The train epoch's batches resume after a mid-epoch validation: do not count it as one.
         self._last_train_end = self.clock()
+
+
+def _shares(full: list[int], fits: int) -> list[int]:
+    """``fits`` batches split over the validation sets in proportion to their sizes (largest
+    remainders first), at least one each."""
+    total = sum(full)
+    exact = [n * fits / total for n in full]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(full)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[:fits - sum(shares)]:
+        shares[i] += 1
+    return [max(share, 1) for share in shares]
 
 
 def _validation_limits(trainer: pl.Trainer) -> list[int | float] | None:

@@ -123,13 +123,11 @@ class PlainProgressBar(ProgressBar):
             self.train_lines.update(batch_idx + 1, _finite(self.total_train_batches),
                                     self._note(trainer))
 
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule
-                                  ) -> None:
-        self.valid_lines.restart(f"validate epoch {trainer.current_epoch}")
-
     def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                                   batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.has_dataloader_changed(dataloader_idx)  # tracks the loader whose total is shown
+        if self.has_dataloader_changed(dataloader_idx):  # a pass, or its next validation set
+            self.valid_lines.restart(f"validate epoch {trainer.current_epoch}"
+                                     + (f", set {dataloader_idx}" if dataloader_idx else ""))
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                                 outputs: Any, batch: Any, batch_idx: int,
