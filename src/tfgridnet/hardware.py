@@ -17,8 +17,9 @@ import os
 import platform
 from pathlib import Path
 
-__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "REPORTED_CPU_FLAGS", "bf16_emulation_note", "cpu_flags",
-           "cpu_has_bf16", "cpu_model", "machine_line", "onednn_has_bf16"]
+__all__ = ["BF16_CPU_FLAGS", "CPUINFO", "REPORTED_CPU_FLAGS", "available_cores",
+           "bf16_emulation_note", "cpu_flags", "cpu_has_bf16", "cpu_model", "machine_line",
+           "onednn_has_bf16"]
 
 # /proc/cpuinfo flags of CPUs with native bf16 matrix/vector instructions.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -84,6 +85,14 @@ def machine_line(cpuinfo: str | os.PathLike | None = None) -> str:
     return (f"CPU: {cpu_model(cpuinfo)}, {os.cpu_count()} cores; {listed}; "
             f"oneDNN bf16 LSTM={'yes' if onednn_has_bf16() else 'no'}; torch {torch.__version__}, "
             f"CUDA={cuda}")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a job's share), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # not Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 if __name__ == "__main__":

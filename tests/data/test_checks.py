@@ -206,19 +206,17 @@ def test_cli_max_pairs_marks_json_and_summary_as_sampled(faulty_corpus, tmp_path
     assert f"random sample of 4 of {len(expected)} pairs (seed 11)" in capsys.readouterr().out
 
 
-def test_progress_lines_come_at_every_tenth_on_a_non_terminal(capsys):
-    from tfgridnet.cli.progress import MIN_REPORTED, progress_reporter
-
-    total = 10 * MIN_REPORTED
-    with progress_reporter("check-data") as progress:
-        for done in range(1, total + 1):
-            progress(done, total)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 10 and lines[-1].startswith(f"check-data: {total}/{total} pairs (100 %")
-    with progress_reporter("check-data") as progress:
-        for done in range(1, MIN_REPORTED):
-            progress(done, MIN_REPORTED - 1)
-    assert capsys.readouterr().err == ""  # short runs stay quiet
+def test_the_inspect_hint_names_the_json_it_was_given_and_suggests_one_otherwise(
+        faulty_corpus, tmp_path, capsys):
+    manifest, _ = faulty_corpus
+    report_path = tmp_path / "mine.json"
+    assert main(["check-data", str(manifest), "--json", str(report_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"every problem is in {report_path} (offending uttids: " in out
+    assert "--json report.json" not in out
+    assert main(["check-data", str(manifest)]) == 1
+    assert f"inspect with: tfgridnet check-data {manifest} --json report.json" in \
+        capsys.readouterr().out
 
 
 def test_cli_exit_codes(faulty_corpus, tmp_path, make_pair):

@@ -192,3 +192,17 @@ def test_summary_std_is_the_sample_std_the_report_uses() -> None:
     values = [0.07, 5.0, 8.76, 21.59]
     assert _stats(values)["std"] == pytest.approx(float(np.std(values, ddof=1)))
     assert _stats([3.0])["std"] == 0.0
+
+
+def test_progress_is_reported_per_utterance_to_a_callable_or_as_lines_into_a_log(
+        pairs_manifest, tmp_path, sr, monkeypatch, capsys):
+    seen = []
+    evaluate(Enhancer(Identity(), sr), pairs_manifest, tmp_path / "a", save_audio=False,
+             n_plots=0, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    monkeypatch.setenv("TFGRIDNET_PROGRESS_SECONDS", "0")  # stdout here is not a terminal
+    evaluate(Enhancer(Identity(), sr), pairs_manifest, tmp_path / "b", save_audio=False,
+             n_plots=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("evaluate: 1/4 utterances (25 %)")
+    assert lines[-1].startswith("evaluate: 4/4 utterances (100 %) in ")

@@ -12,7 +12,7 @@ from tfgridnet.cli import main
 from tfgridnet.train.config import ConfigError, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("demo", "seed", "dns2020", "voicebank_demand", "urgent")
+RECIPES = ("demo", "cpu", "seed", "dns2020", "voicebank_demand", "urgent")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -31,7 +31,7 @@ def test_shipped_recipe_loads_by_name_and_its_shown_copy_loads_the_same(
 
 
 def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match="demo, dns2020, seed, urgent, voicebank_demand"):
+    with pytest.raises(ConfigError, match="cpu, demo, dns2020, seed, urgent, voicebank_demand"):
         load_config("nonexistent")
 
 

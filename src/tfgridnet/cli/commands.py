@@ -93,7 +93,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     return run_train(
-        Path(args.config), out_dir=Path(args.out) if args.out else None, resume=args.resume,
+        Path(args.config) if args.config else None, out_dir=Path(args.out) if args.out else None,
+        resume=args.resume,
         overrides=args.override, ignore_data_errors=args.ignore_data_errors, init=args.init,
     )
 
@@ -199,8 +200,11 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
     print(report.summary())
     if not report.ok:
         bad = sorted({p.uttid for p in report.errors})
-        print(f"inspect with: tfgridnet check-data {manifest} --json report.json "
-              f"(offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''})")
+        listed = f"offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}"
+        if json_path is None:
+            print(f"inspect with: tfgridnet check-data {manifest} --json report.json ({listed})")
+        else:
+            print(f"every problem is in {json_path} ({listed})")
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())
     return 0 if report.ok else 1
@@ -250,10 +254,14 @@ def run_leakage_check(splits: dict[str, list[Path]], json_path: Path | None = No
     return 0 if report.ok else 1
 
 
-def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None = None,
+def run_train(config_path: Path | None, out_dir: Path | None = None, resume: str | None = None,
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False,
               init: str | None = None) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``."""
+    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``.
+
+    ``--resume`` continues with the run folder's own ``config.yaml`` (``overrides`` on top);
+    ``config_path`` is then only read for a folder without one.
+    """
     import json
 
     from tfgridnet.cli.progress import progress_reporter
@@ -261,13 +269,23 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
     from tfgridnet.safety import refuse_existing_file
     from tfgridnet.train.config import load_config
     from tfgridnet.train.console import quiet_lightning
+    from tfgridnet.train.resume import resume_config
     from tfgridnet.train.run import train
 
+    if config_path is None and (resume is None or out_dir is None):
+        raise UserInputError("give CONFIG (a YAML file or a recipe name, see `tfgridnet config "
+                             "list`), or --out RUN_DIR --resume to continue a run")
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
     refuse_existing_file(run_dir)
     if init is not None:  # a JSON string is a YAML string: any path survives the override parser
         overrides = [*overrides, f"init.from={json.dumps(init)}"]
-    config = load_config(config_path, overrides)
+    if resume is not None:
+        config, source = resume_config(run_dir, overrides, config_path)
+        if config_path is not None and source != Path(config_path):
+            print(f"--resume: continuing with {source} (the run's own config, earlier -o "
+                  f"included), not {config_path}; change values with -o KEY=VALUE")
+    else:
+        config = load_config(config_path, overrides)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
         result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors,
@@ -281,8 +299,8 @@ def run_train(config_path: Path, out_dir: Path | None = None, resume: str | None
           f"{best_text}  model: {result.run_dir / 'model'}")
     if summary.stop_reason.startswith("signal"):
         # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
-        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train {config_path} "
-                          f"--out {run_dir} --resume")
+        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train --out {run_dir} "
+                          "--resume")
     return 0
 
 
@@ -319,15 +337,11 @@ def run_enhance(model: str, inputs: Sequence[str], out_dir: Path, chunk_seconds:
 
     Every output path is checked against the inputs before the model is even loaded.
     """
-    from rich.progress import Progress
-
     from tfgridnet.inference.batch import enhance_files
+    from tfgridnet.progress import progress_reporter
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("enhancing", total=None)
-        result = enhance_files(model, inputs, out_dir, overwrite=overwrite,
-                               on_file=lambda done, total: progress.update(
-                                   task, completed=done, total=total),
+    with progress_reporter("enhance", unit="files") as progress:
+        result = enhance_files(model, inputs, out_dir, overwrite=overwrite, on_file=progress,
                                device=device, chunk_seconds=chunk_seconds,
                                overlap_seconds=overlap_seconds, precision=precision,
                                level=level, backend=backend, compile=compile,

@@ -162,10 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
                                          "manifests",
                                       c3="training diverged (non-finite steps)"),
                        help="train a model from a YAML config or a shipped recipe")
-    p.add_argument("config", help="YAML file, or a shipped recipe name (see `tfgridnet config list`)")
+    p.add_argument("config", nargs="?", default=None,
+                   help="YAML file, or a shipped recipe name (see `tfgridnet config list`); "
+                        "not needed with --resume, which reads the run folder's config.yaml")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
-                   help="resume from CKPT, or from the run folder's last.ckpt when no CKPT is given")
+                   help="continue the run in --out from CKPT, or from its last.ckpt when no CKPT "
+                        "is given, with its own config.yaml (earlier -o included; new -o apply on "
+                        "top) and a fresh trainer.max_minutes budget")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o optim.lr=1e-3 (repeatable)")
     p.add_argument("--ignore-data-errors", action="store_true",
@@ -188,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_config_list)
     q = config_sub.add_parser("show", formatter_class=_RAW, epilog=_epilog(),
                               help="print a shipped recipe's YAML (comments included)")
-    q.add_argument("name", help="recipe name, e.g. demo, seed, dns2020, voicebank_demand")
+    q.add_argument("name", help="recipe name, e.g. demo, cpu, seed, dns2020, voicebank_demand")
     q.set_defaults(func=cmd_config_show)
 
     p = sub.add_parser("evaluate", formatter_class=_RAW,

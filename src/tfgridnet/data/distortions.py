@@ -35,8 +35,8 @@ from tfgridnet.audio.io import load_audio
 from tfgridnet.audio.resample import resample
 from tfgridnet.errors import UserInputError
 
-__all__ = ["DistortionConfig", "Distortions", "DistortionDraw", "CODECS", "band_limit", "clip",
-           "codec_round_trip", "early_part", "reverberate", "simulate_rir"]
+__all__ = ["DistortionConfig", "Distortions", "DistortionDraw", "CODECS", "NO_RIRS", "band_limit",
+           "clip", "codec_round_trip", "early_part", "reverberate", "simulate_rir"]
 
 # name -> (libsndfile format, subtype, rates it supports or None for any)
 CODECS: dict[str, tuple[str, str, tuple[int, ...] | None]] = {
@@ -45,6 +45,9 @@ CODECS: dict[str, tuple[str, str, tuple[int, ...] | None]] = {
     "vorbis": ("OGG", "VORBIS", None),
     "opus": ("OGG", "OPUS", (8000, 12000, 16000, 24000, 48000)),
 }
+# Why reverberation cannot be drawn (config validation and Distortions say the same).
+NO_RIRS = ("distortions.reverb_prob > 0 needs RIRs: data.train_rir_manifest (measured) or "
+           "distortions.simulated_rirs > 0 (simulated rooms, pyroomacoustics)")
 # The rates URGENT's simulation band-limits to (each below the item's own rate is a candidate).
 URGENT_BANDLIMIT_RATES = (8000, 16000, 22050, 24000, 32000, 44100)
 
@@ -195,8 +198,7 @@ class Distortions:
         self.rirs = list(rirs or [])
         self.seed = seed
         if config.reverb_prob > 0 and not self.rirs and config.simulated_rirs == 0:
-            raise UserInputError("distortions.reverb_prob > 0 needs RIRs: data.train_rir_manifest "
-                             "(measured) or distortions.simulated_rirs > 0 (pyroomacoustics)")
+            raise UserInputError(NO_RIRS)
         self._rir_cache: dict[tuple[str, int], np.ndarray] = {}
         self._simulated: dict[int, list[tuple[str, np.ndarray]]] = {}
 

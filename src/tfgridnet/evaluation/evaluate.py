@@ -14,8 +14,9 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from tfgridnet.evaluation.schema import (
 from tfgridnet.evaluation.scoring import MetricSet, score_pair
 from tfgridnet.fileio import write_json_atomic
 from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.progress import progress_reporter
 
 __all__ = ["evaluate", "EvaluationResult"]
 
@@ -141,7 +143,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
              save_audio: bool = True, n_plots: int = 5, dnsmos: bool = False,
              device: str | None = None, workers: int | None = None,
              chunk_seconds: float = 30.0, batch_size: int | None = None,
-             progress: bool = True, overwrite: bool = False,
+             progress: bool | Callable[[int, int], None] = True, overwrite: bool = False,
              distillmos: bool = False, level: bool = True, lang: str = "en",
              baseline: Any = None) -> EvaluationResult:
     """Enhance and score every pair of ``manifest``; write the evaluation dir; return the summary
@@ -151,6 +153,8 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     ``index.zh-TW.html`` and ``visualizations/*.zh-TW.png`` in Traditional Chinese).
     ``baseline``: a second model (any MODEL, e.g. the one a fine-tune started from) scored on the
     same utterances beside it (``evaluation.baseline``).
+    ``progress``: True shows a bar on a terminal and plain lines elsewhere
+    (:func:`tfgridnet.progress.progress_reporter`); a callable gets ``(done, total)`` instead.
 
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
@@ -173,8 +177,8 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
 def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.PathLike,
               save_audio: bool, n_plots: int, dnsmos: bool, device: str | None,
               workers: int | None, chunk_seconds: float, batch_size: int | None,
-              progress: bool, distillmos: bool, level: bool, lang: str = "en",
-              baseline: Any = None) -> EvaluationResult:
+              progress: bool | Callable[[int, int], None], distillmos: bool, level: bool,
+              lang: str = "en", baseline: Any = None) -> EvaluationResult:
     """The evaluation itself, into an ``out_dir`` already cleared by :func:`evaluate`.
 
     Utterances up to ``chunk_seconds`` go through the model in one pass (longer ones by overlap-add).
@@ -185,8 +189,6 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
     intrusive metrics it skipped and why.
     ``level=False`` scores the model's raw output gain instead of the level-corrected output.
     """
-    from rich.progress import Progress
-
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +228,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         errors = scores.pop("metric_errors")
         row.update(scores)
         row["notes"] = "; ".join(filter(None, [row.get("notes", "")] + errors))
-        bar.advance(task)
+        advance()
 
     def drain(limit: int) -> None:
         while len(in_flight) > limit:
@@ -263,22 +265,32 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         except (RuntimeError, ValueError) as exc:
             for row, _, _ in batch:
                 row.update(status="failed", error=f"enhancement failed: {exc}")
-                bar.advance(task)
+                advance()
             return
         for (row, noisy, clean), enhanced, base_out in zip(batch, outputs, base_outputs):
             if not np.all(np.isfinite(enhanced)) or (
                     base_out is not None and not np.all(np.isfinite(base_out))):
                 row.update(status="failed", error="enhancement produced NaN/inf samples")
-                bar.advance(task)
+                advance()
                 continue
             row["enhanced_peak"] = float(np.max(np.abs(enhanced)))
             if save_audio:
                 save_triplet(out_dir, row["uttid"], noisy, enhanced, clean, sample_rate)
             submit(row, noisy, enhanced, clean, base_out)
 
+    done = 0
+    report: Callable[[int, int], None] | None = None
+
+    def advance() -> None:  # one utterance finished (scored, or failed)
+        nonlocal done
+        done += 1
+        if report is not None:
+            report(done, len(pairs))
+
+    reporter = (progress_reporter("evaluate", unit="utterances") if progress is True
+                else nullcontext(progress or None))
     try:
-        with Progress(transient=True, disable=not progress) as bar:
-            task = bar.add_task("evaluating", total=len(pairs))
+        with reporter as report:
             pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]] = {}
             for pair in pairs:
                 row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
@@ -288,7 +300,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
                     noisy, clean, note = load_pair(pair, sample_rate)
                 except (AudioError, ValueError, OSError) as exc:
                     row.update(status="failed", error=str(exc))
-                    bar.advance(task)
+                    advance()
                     continue
                 row["notes"] = note
                 row["duration_s"] = noisy.size / sample_rate

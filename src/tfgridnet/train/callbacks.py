@@ -8,7 +8,7 @@
 * :class:`AtomicCheckpointIO`: checkpoints are written to a temp file and renamed into place.
 
 The per-epoch ``metrics.csv`` row and console line are :class:`tfgridnet.train.epoch_log.EpochMonitor`;
-the time budget is Lightning's own ``max_time``.
+the time budget is :class:`tfgridnet.train.budget.TimeBudget`.
 """
 
 from __future__ import annotations

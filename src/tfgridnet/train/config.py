@@ -28,7 +28,7 @@ from pydantic_core.core_schema import ValidationInfo
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
 from tfgridnet.data.checks.thresholds import THRESHOLDS
-from tfgridnet.data.distortions import DistortionConfig
+from tfgridnet.data.distortions import NO_RIRS, DistortionConfig
 from tfgridnet.errors import UserInputError
 from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
 from tfgridnet.model.config import ModelConfig
@@ -152,6 +152,9 @@ class DataConfig(_Section):
         if (self.distortions.active or self.train_rir_manifest) and not dynamic:
             raise ValueError("distortions and train_rir_manifest apply to dynamic mixing: give "
                              "train_clean_manifest + train_noise_manifest")
+        if self.distortions.reverb_prob > 0 and not self.train_rir_manifest and \
+                self.distortions.simulated_rirs == 0:
+            raise ValueError(NO_RIRS)
         for name in ("snr_range", "gain_range_db"):
             low, high = getattr(self, name)
             if low > high:

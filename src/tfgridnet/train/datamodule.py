@@ -15,6 +15,7 @@ from tfgridnet.data.distortions import Distortions
 from tfgridnet.data.manifest import read_noise_manifest
 from tfgridnet.data.rate_sampler import RateBatchSampler
 from tfgridnet.train.config import Config, ConfigError
+from tfgridnet.train.resources import loader_workers
 
 __all__ = ["EnhancementDataModule"]
 
@@ -80,7 +81,7 @@ class EnhancementDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         world_size, rank = self._rank_info()
-        workers = self.cfg.data.num_workers
+        workers = loader_workers(self.cfg.data.num_workers)  # capped at the cores available
         if self.cfg.model.rate_independent:
             batches = RateBatchSampler(dataset, batch_size, num_replicas=world_size, rank=rank,
                                        shuffle=shuffle, seed=self.cfg.trainer.seed)

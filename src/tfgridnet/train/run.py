@@ -5,8 +5,9 @@ Run dir (docs/design.md, files): ``config.yaml`` (resolved), ``environment.json`
 ``logs/`` (TensorBoard + ``train.log``), ``plots/``, and ``train_summary.json`` at the end.
 
 Lightning does the bookkeeping it already knows how to do: ``ModelCheckpoint`` (via
-:class:`~tfgridnet.train.callbacks.BestCheckpoint`) is the one record of the best epoch, ``max_time``
-is the time budget, and the Trainer's own ``is_global_zero`` decides who writes the run folder.
+:class:`~tfgridnet.train.callbacks.BestCheckpoint`) is the one record of the best epoch, and the
+Trainer's own ``is_global_zero`` decides who writes the run folder. The time budget is
+:class:`~tfgridnet.train.budget.TimeBudget`, which fits the closing validation in it too.
 """
 
 from __future__ import annotations
@@ -15,19 +16,15 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    Timer,
-)
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from tfgridnet.errors import ProblemsFound
+from tfgridnet.train.budget import TimeBudget
 from tfgridnet.train.callbacks import (
     MONITOR,
     AtomicCheckpointIO,
@@ -53,6 +50,8 @@ from tfgridnet.train.preflight import (
     startup_leakage_check,
     validate_resume_checkpoint,
 )
+from tfgridnet.train.resources import check_accelerator, check_optional_packages, workers_note
+from tfgridnet.train.resume import check_epochs_left, resume_line
 from tfgridnet.train.rundir import (
     RunFiles,
     TrainSummary,
@@ -97,15 +96,14 @@ def resolve_precision(config: Config) -> str:
     return auto_precision(config.trainer.accelerator) if precision == "auto" else precision
 
 
-def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | None) -> str:
+def _stop_reason(trainer: pl.Trainer, guard: GradientGuard, signal_name: str | None,
+                 budget: TimeBudget) -> str:
     """Why fit ended, from the callbacks that decided it."""
     if guard.diagnostic:
         return STOP_NONFINITE
     if signal_name is not None:
         return f"{STOP_SIGNAL} ({signal_name})"
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-    remaining = timer.time_remaining() if timer is not None else None
-    if remaining is not None and remaining <= 0:
+    if budget.stopped:
         return STOP_TIME_BUDGET
     early = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
     if early is not None and early.stopped_epoch:
@@ -125,8 +123,6 @@ def _trainer(config: Config, precision: str, callbacks: list[Callback], run_dir:
         strategy=trainer_cfg.strategy,
         precision=precision,
         max_epochs=trainer_cfg.max_epochs,
-        max_time=(timedelta(minutes=trainer_cfg.max_minutes)
-                  if trainer_cfg.max_minutes is not None else None),
         accumulate_grad_batches=trainer_cfg.accumulate_grad_batches,
         gradient_clip_val=trainer_cfg.gradient_clip_val,
         gradient_clip_algorithm="norm",
@@ -150,10 +146,12 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
           data_check_progress: ProgressFactory | None = None) -> TrainResult:
     """Train a model from ``config`` into the run dir ``out_dir``; return where and how it ended.
 
-    ``resume``: a checkpoint path, or ``"auto"`` for ``out_dir/checkpoints/last.ckpt``.
-    ``max_minutes``: wall-clock budget (overrides ``trainer.max_minutes``), Lightning's
-    ``max_time``: training stops when it is spent (counting the time of resumed-from runs), after
-    validating and checkpointing the epoch in progress; the best epoch is exported either way.
+    ``resume``: a checkpoint path, or ``"auto"`` for ``out_dir/checkpoints/last.ckpt``
+    (:func:`tfgridnet.train.resume.resume_config` gives the config the run folder trained with).
+    ``max_minutes``: wall-clock budget of this call (overrides ``trainer.max_minutes``; a resumed
+    run gets it afresh), validation included: training stops early enough to validate and
+    checkpoint the epoch in progress within it (:class:`~tfgridnet.train.budget.TimeBudget`);
+    the best epoch is exported either way.
     ``data_check_progress(label, unit=...)``: the progress display of the start-up data checks
     (pairs and leakage; a context manager yielding ``update(done, total)``; the command line
     passes its own).
@@ -170,6 +168,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
 
     resume_path: Path | None = None
     start_epoch = 0
+    resuming: str | None = None
     if resume is not None:
         resume_path = ckpt_dir / "last.ckpt" if resume == "auto" else Path(resume)
         if resume == "auto" and not resume_path.is_file():
@@ -177,11 +176,15 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                               f"{run_dir}); give a checkpoint path or train without --resume")
         ckpt = validate_resume_checkpoint(resume_path, config)
         start_epoch = resumed_epoch(ckpt)
+        check_epochs_left(config, start_epoch, run_dir)
+        resuming = resume_line(run_dir, resume_path, ckpt, start_epoch)
         del ckpt
     elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
         raise ResumeError(f"{run_dir} already holds checkpoints from an earlier run; continue it "
                           "with --resume, or choose another --out")
 
+    check_accelerator(config)
+    check_optional_packages(config)
     check_sample_rates(config)
     data_notes, data_check = startup_data_check(config, ignore_data_errors, data_check_progress)
     data_notes += startup_leakage_check(config, ignore_data_errors, data_check,
@@ -207,7 +210,9 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
             monitor=MONITOR, mode="max", patience=config.early_stopping.patience,
             min_delta=config.early_stopping.min_delta, check_on_train_epoch_end=True,
             check_finite=False))
-    callbacks += progress_bar(trainer_cfg.progress_bar)
+    budget = TimeBudget(trainer_cfg.max_minutes)
+    callbacks.append(budget)
+    callbacks += progress_bar(trainer_cfg.progress_bar, budget.seconds_left)
 
     held = buffer_log()
     try:
@@ -224,6 +229,11 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     release_log(held, handler)
     for note in data_notes if handler is not None else ():
         log.info("data check: %s", note)
+    if handler is not None:
+        for line in filter(None, (resuming, budget.describe(trainer_cfg.max_epochs),
+                                  workers_note(config))):
+            print(line, flush=True)
+            log.info(line)
     slow_precision = emulated_bf16_note(precision, config.trainer.accelerator)
     if slow_precision and handler is not None:
         log.warning("trainer.precision %s: %s", precision, slow_precision)
@@ -241,7 +251,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
                     ckpt_path=str(resume_path) if resume_path else None)
     except GracefulStopRequested as stop:
         signal_name = stop.signal_name
-        log.warning("%s; resume with: tfgridnet train CONFIG --out %s --resume", stop, run_dir)
+        log.warning("%s; resume with: tfgridnet train --out %s --resume", stop, run_dir)
     finally:
         if handler is not None:
             close_text_log(handler)
@@ -251,7 +261,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         best_path = checkpoint.best_model_path
         best_score = checkpoint.best_model_score
         summary = TrainSummary(
-            stop_reason=_stop_reason(trainer, guard, signal_name),
+            stop_reason=_stop_reason(trainer, guard, signal_name, budget),
             epochs_completed=trainer.current_epoch,
             global_step=trainer.global_step,
             best_epoch=checkpoint.best_epoch,
@@ -265,6 +275,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
             weight_digests=files.digests,
             wall_time_s=round(time.monotonic() - started, 2),
             world_size=trainer.world_size,
+            shortened_validations=budget.shortened,
         )
         summary.write(run_dir)
     if guard.diagnostic:

@@ -22,12 +22,13 @@ from tfgridnet.fileio import write_json_atomic, write_text_atomic
 from tfgridnet.train.config import Config
 from tfgridnet.train.summary_file import SUMMARY_NAME, TrainSummary
 
-__all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "TrainSummary", "RunFiles", "environment",
+__all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "RUN_CONFIG_NAME", "TrainSummary", "RunFiles", "environment",
            "lay_out_run_dir", "setup_text_log", "close_text_log", "buffer_log", "release_log"]
 
 log = logging.getLogger("tfgridnet.train")
 
 RUN_SUBDIRS = ("checkpoints", "model", "logs", "plots")
+RUN_CONFIG_NAME = "config.yaml"  # the resolved config; `train --resume` continues with it
 _LOGGERS = ("tfgridnet", "lightning.pytorch")
 
 
@@ -36,7 +37,7 @@ def lay_out_run_dir(run_dir: Path, config: Config) -> logging.Handler:
     ``logs/train.log``; return the log handler for :func:`close_text_log`."""
     for sub in RUN_SUBDIRS:
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.yaml", config.to_yaml())
+    write_text_atomic(run_dir / RUN_CONFIG_NAME, config.to_yaml())
     return setup_text_log(run_dir)
 
 

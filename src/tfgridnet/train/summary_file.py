@@ -50,6 +50,8 @@ class TrainSummary:
     weight_digests: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
     world_size: int = 1
+    # validations cut short to fit the time budget: [{"epoch", "batches", "of"}]
+    shortened_validations: list[dict[str, int]] = field(default_factory=list)
 
     def write(self, run_dir: Path) -> Path:
         """Write ``run_dir/train_summary.json`` atomically."""
