@@ -20,6 +20,8 @@ from tfgridnet.data.manifest import Pair, write_manifest
 
 RATE = 48000  # a studio rate: the check analyses at 16 kHz
 LIMIT = THRESHOLDS["channel_same_source_correlation"]
+CHANNEL_KINDS = ("multichannel", "unrelated_channels")  # the channels detector's; the reference
+# audit also speaks of these references (eSpeak at 48 kHz is band-limited), which is its own test
 FIGURE = re.compile(r"channels (\d) and (\d): envelope correlation (-?\d\.\d\d)")
 
 
@@ -32,6 +34,10 @@ def talker(index: int, voice: str) -> np.ndarray:
 def delayed(x: np.ndarray, ms: float) -> np.ndarray:
     shift = int(round(ms * RATE / 1000))
     return np.concatenate([np.zeros(shift), x[:x.size - shift]])
+
+
+def channel_problems(report) -> list:
+    return [p for p in report.problems if p.kind in CHANNEL_KINDS]
 
 
 def check(tmp_path, clean: np.ndarray, noisy: np.ndarray | None = None):
@@ -63,8 +69,7 @@ def test_one_talker_on_two_microphones_stays_a_warning(tmp_path, two_talkers, mi
         clean = np.stack([reverberate(a, simulate_rir(rng, RATE, 0.4), RATE, 50.0)[0]
                           for _ in range(2)])
     report = check(tmp_path, clean)
-    assert report.ok
-    (problem,) = report.problems
+    (problem,) = channel_problems(report)
     assert (problem.kind, problem.severity) == ("multichannel", "warning")
     assert "clean has 2 channels of one source" in problem.message
     first, second, value = FIGURE.search(problem.message).groups()
@@ -105,7 +110,7 @@ def test_a_noisy_side_holding_two_talkers_is_only_a_warning(tmp_path, two_talker
 def test_a_silent_channel_is_named_and_not_compared(tmp_path, two_talkers):
     a = two_talkers[0]
     report = check(tmp_path, np.stack([a, np.zeros_like(a)]))
-    (problem,) = report.problems
+    (problem,) = channel_problems(report)
     assert problem.kind == "multichannel" and "channel(s) 2 silent" in problem.message
 
 

@@ -93,4 +93,4 @@ def test_a_run_cut_after_a_few_steps_is_inconclusive_and_says_why_and_what_next(
     assert "BROKEN" not in (run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8")
 
     assert main(["report", str(run)]) == 0
-    assert "verdict: inconclusive" in capsys.readouterr().out
+    assert "verdict: INCONCLUSIVE" in capsys.readouterr().out

@@ -54,7 +54,7 @@ def _verdict(analysis: Analysis, lang: str) -> list[Block]:
     items = [f"{SEVERITY_ICONS[f.severity]} `{f.code}`: {f.message(lang)}" for f in reasons]
     short = analysis.finding("too_short_to_judge")
     if verdict == "inconclusive" and short is not None:  # how long it ran, why it stopped, next
-        items = [items[reasons.index(short)], "➡️ " + tr("rec.too_short_to_judge", lang,
+        items = [items[reasons.index(short)], "→ " + tr("rec.too_short_to_judge", lang,
                                                        **short.evidence)] + [
             item for f, item in zip(reasons, items) if f is not short]
     if items:
