@@ -13,6 +13,9 @@ is then contaminated the ways the audit must see:
   (down to 8 kHz and back up with soxr), for the 16 kHz references;
 * silence-padded so the speech fills a half, a third or a quarter of the file;
 * a demo noise file put where the clean reference should be (not speech at all);
+* reverberant but clean: convolved with a simulated room (pyroomacoustics, RT60 0.3, 0.6 and
+  0.9 s; four rooms per RT60, used in turn), as the reverberant targets of DNS-style corpora are.
+  Not a contamination the audit should report: the rows are its false positives there;
 
 and, on paired manifests, the corpus outlier rule: the demo's paired splits as they are (false
 positives) and with 10 % of their clean sides replaced by a copy still carrying some of the noise;
@@ -34,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from _common import markdown_table, publish
+from scipy.signal import fftconvolve
 
 from tfgridnet.audio.filters import bandpass
 from tfgridnet.audio.resample import resample
@@ -41,12 +45,15 @@ from tfgridnet.data.checks import KINDS, THRESHOLDS
 from tfgridnet.data.checks.corpus import sisnr_outliers
 from tfgridnet.data.checks.reference import measure_reference, reference_findings
 from tfgridnet.data.demo import NOISE_KINDS, make_demo_data, make_noise
+from tfgridnet.data.distortions import simulate_rir
 from tfgridnet.data.manifest import read_entries, read_manifest
 from tfgridnet.metrics import si_snr_numpy
 
 REAL_SOURCE = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 NOT_SPEECH = {"silence", "tone", "beep", "monkeys"}
 LEVELS_DB = (0, 5, 10, 15, 20, 25)
+REVERB_RT60_S = (0.3, 0.6, 0.9)
+ROOMS_PER_RT60 = 4
 AUDIT_KINDS = ("noisy_reference", "reference_noise", "band_limited_reference", "little_speech")
 
 
@@ -90,6 +97,8 @@ def conditions(refs: list[np.ndarray], rate: int, seed: int, bandwidth_refs: int
     end, may be used for the band-limiting rows; None: none)."""
     rng = np.random.default_rng(seed)
     out: dict[str, list[np.ndarray]] = defaultdict(list)
+    rooms = {rt60: [simulate_rir(rng, rate, rt60) for _ in range(ROOMS_PER_RT60)]
+             for rt60 in REVERB_RT60_S}
     for i, clean in enumerate(refs):
         others = [refs[(i + k) % len(refs)] for k in (1, 2, 3)]
         out["clean"].append(clean)
@@ -102,6 +111,9 @@ def conditions(refs: list[np.ndarray], rate: int, seed: int, bandwidth_refs: int
         kind = NOISE_KINDS[i % len(NOISE_KINDS)]
         out["a noise file as the reference"].append(
             0.05 * make_noise(kind, clean.size, rate, rng, others))
+        for rt60, rirs in rooms.items():
+            wet = fftconvolve(clean, rirs[i % len(rirs)])[:clean.size]
+            out[f"reverberant, RT60 {rt60:g} s (clean)"].append(wet)
     if bandwidth_refs:
         for clean in refs[-bandwidth_refs:]:
             out["clean, full band"].append(clean)

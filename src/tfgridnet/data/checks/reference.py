@@ -199,7 +199,8 @@ def reference_findings(facts: dict[str, Any], rate: int, snr_error_db: float | N
             out.append(("noisy_reference", "error",
                         f"{detail} < {snr_error_db:g} dB: it still carries noise, and a model "
                         "trained on it learns to keep that noise (data.reference_snr_error_db "
-                        "lowers or disables this error)"))
+                        "lowers or disables this error; a reverberant reference reads as noisy "
+                        "too: for targets reverberant by design, set it to null)"))
         elif snr < t["ref_snr_warning_db"]:
             out.append(("reference_noise", "warning",
                         f"{detail} < {t['ref_snr_warning_db']:g} dB: audible noise in the "
