@@ -15,6 +15,9 @@ from typing import Any
 
 from rich.console import Console
 
+from tfgridnet.contracts.folders import EvalDir, RunDir
+from tfgridnet.contracts.names import EVAL_DIR_NAME
+
 __all__ = ["DemoResult", "demo_config_path", "run_demo"]
 
 
@@ -54,7 +57,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     console = console or Console()
     started = time.monotonic()
     out_dir = Path(out_dir).resolve()
-    data_dir, run_dir, eval_dir = out_dir / "data", out_dir / "run", out_dir / "eval"
+    data_dir, run_dir, eval_dir = out_dir / "data", out_dir / "run", out_dir / EVAL_DIR_NAME
 
     def stage(title: str) -> None:
         console.rule(f"[bold]{title}[/bold]  ({time.monotonic() - started:.0f} s)")
@@ -105,8 +108,10 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
         f"(worst {summary['sisnr_improvement_min']:+.2f} dB) over {summary['n']} utterances")
     console.print(f"total time {seconds / 60:.1f} min")
     console.print(f"data       {data_dir}")
-    console.print(f"run        {run_dir}  (metrics.csv, checkpoints/, model/)")
-    console.print(f"evaluation {eval_dir / 'index.html'}  (listening page)")
+    run = RunDir(run_dir)
+    console.print(f"run        {run_dir}  ({run.metrics.name}, {run.checkpoints.name}/, "
+                  f"{run.model.name}/)")
+    console.print(f"evaluation {EvalDir(eval_dir).page()}  (listening page)")
     for name, path in report_files.items():
         console.print(f"report     {path}  ({name})")
     return DemoResult(out_dir, data_dir, run_dir, eval_dir, summary, report_files, seconds)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfgridnet import hardware
+from tfgridnet.contracts.folders import EvalDir, RunDir
+from tfgridnet.contracts.names import ERROR_COLUMN, MONITOR, UTTID
 from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 
@@ -295,12 +297,12 @@ def run_train(config_path: Path | None, out_dir: Path | None = None, resume: str
         return 0
     best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
                  if summary.best_valid_sisnr is not None else "none (no finite validation score)")
-    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
-          f"{best_text}  model: {result.run_dir / 'model'}")
+    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best {MONITOR}: "
+          f"{best_text}  model: {RunDir(result.run_dir).model}")
     if summary.stop_reason.startswith("signal"):
         # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
-        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train --out {run_dir} "
-                          "--resume")
+        raise Interrupted(f"{RunDir(run_dir).last_checkpoint.name} saved; resume with: "
+                          f"tfgridnet train --out {run_dir} --resume")
     return 0
 
 
@@ -311,16 +313,15 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
-    from tfgridnet.i18n import localized_name
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
                       distillmos=distillmos, level=level, lang=lang, baseline=baseline)
     print(format_summary(result))
-    page = Path(result.out_dir) / localized_name("index.html", lang)
+    page = EvalDir(result.out_dir).page(lang)
     print(f"results in {result.out_dir} (open {page})")
     for failure in result.failed:
-        print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
+        print(f"failed: {failure[UTTID]}: {failure[ERROR_COLUMN]}", file=sys.stderr)
     return 1 if result.n_failed else 0
 
 
@@ -390,5 +391,5 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
         print(tr("console.eval_found", lang, path=analysis.eval_dir))
     for name in ("markdown", "html", "findings"):
         print(tr("console.wrote", lang, path=paths[name]))
-    print(tr("console.plots", lang, path=analysis.run_dir / "plots"))
+    print(tr("console.plots", lang, path=RunDir(analysis.run_dir).plots))
     return 0

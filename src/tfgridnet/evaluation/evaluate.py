@@ -5,7 +5,8 @@ identity baseline, "doing nothing") and the enhanced output. A model worse than 
 said first, in the CLI output, ``highlights.txt``, ``summary.json`` and the page. A noisy-input
 SI-SNR far outside [-10, 30] dB means the pairs are broken (the users' -36 dB), not the model.
 
-The files it writes are defined in ``evaluation.schema`` (contract: docs/design.md, files).
+The files it writes are defined in ``tfgridnet.contracts`` (``EvalDir``, ``contracts.evaluation``;
+docs/design.md, file contract).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 import torch
 
 from tfgridnet.audio.io import AudioError, audio_info
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.names import NOISY, UTTID
 from tfgridnet.data.manifest import ManifestError, read_manifest
 from tfgridnet.evaluation.artifacts import (
     load_pair,
@@ -40,8 +43,6 @@ from tfgridnet.evaluation.baseline import (
     summarize_baseline,
 )
 from tfgridnet.evaluation.schema import (
-    RESULTS_FILE,
-    SUMMARY_FILE,
     EvaluationSummary,
     MetricSummary,
     csv_columns,
@@ -163,7 +164,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     from tfgridnet.safety import claim_output_dir, refuse_input_folder
 
     catalog(lang)  # an unknown language is refused before any work
-    pairs = read_manifest(manifest, require=("noisy",))
+    pairs = read_manifest(manifest, require=(NOISY,))
     inputs = [Path(manifest)] + [p for pair in pairs for p in (pair.noisy, pair.clean)
                                  if p is not None]
     refuse_input_folder(out_dir, inputs)
@@ -205,7 +206,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
                                             chunk_seconds=chunk_seconds, precision="fp32",
                                             level=level)
         model_name = str(model_or_path)
-    pairs = read_manifest(manifest, require=("noisy",))
+    pairs = read_manifest(manifest, require=(NOISY,))
     if not pairs:
         raise ManifestError(f"{manifest}: manifest holds no pairs")
     metric_set = _metric_set(manifest, pairs, dnsmos, distillmos)
@@ -275,7 +276,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
                 continue
             row["enhanced_peak"] = float(np.max(np.abs(enhanced)))
             if save_audio:
-                save_triplet(out_dir, row["uttid"], noisy, enhanced, clean, sample_rate)
+                save_triplet(out_dir, row[UTTID], noisy, enhanced, clean, sample_rate)
             submit(row, noisy, enhanced, clean, base_out)
 
     done = 0
@@ -293,7 +294,7 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         with reporter as report:
             pending: dict[int, list[tuple[dict[str, Any], np.ndarray, np.ndarray | None]]] = {}
             for pair in pairs:
-                row: dict[str, Any] = {"uttid": pair.uttid, "status": "ok", "error": "",
+                row: dict[str, Any] = {UTTID: pair.uttid, "status": "ok", "error": "",
                                        "notes": "", **pair.conditions}
                 rows[pair.uttid] = row
                 try:
@@ -324,16 +325,16 @@ def _evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os
         "device": str(enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
-        "highlights": {"best": [r["uttid"] for g, r in chosen if g == "best"],
-                       "worst": [r["uttid"] for g, r in chosen if g == "worst"]},
+        "highlights": {"best": [r[UTTID] for g, r in chosen if g == "best"],
+                       "worst": [r[UTTID] for g, r in chosen if g == "worst"]},
         "baseline_model": (summarize_baseline(ordered, metric_set, base_name)
                            if base is not None else None),
     })
     summary = summary_model.to_json()
-    write_results_csv(out_dir / RESULTS_FILE, ordered, metric_set, conditions,
-                      baseline=base is not None)
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
-    write_highlights(out_dir / "highlights.txt", summary, ordered)
+    folder = EvalDir(out_dir)
+    write_results_csv(folder.results, ordered, metric_set, conditions, baseline=base is not None)
+    write_json_atomic(folder.summary, summary)
+    write_highlights(folder.highlights, summary, ordered)
     page_items = write_visualizations(out_dir, chosen, {p.uttid: p for p in pairs}, enhancer,
                                        save_audio, metric_set.headline, lang)
     write_visualization_index(out_dir, chosen, metric_set.headline, lang)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.report.finetune_checks import finetune_stats
 from tfgridnet.report.loading import find_eval_dir, load_run
 from tfgridnet.report.rules import Facts, Finding, apply_rules, verdict
@@ -37,6 +39,8 @@ class Analysis:
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     initial: dict[str, float] | None = None  # metrics.csv's step-0 row (a fine-tune's start)
+    summary: TrainSummary | None = None  # train_summary.json, when the run has one
+    data_check: DataCheckFile | None = None  # data_check.json, when the run has one
 
     @property
     def verdict(self) -> str:
@@ -71,4 +75,5 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
     return Analysis(run_dir=files.run_dir, eval_dir=eval_dir, eval_dir_auto=eval_auto,
                     metrics=files.metrics, environment=files.environment, config=files.config,
                     checkpoints=files.checkpoints, training=training, evaluation=evaluation,
-                    findings=findings, missing=missing, notes=notes, initial=files.initial)
+                    findings=findings, missing=missing, notes=notes, initial=files.initial,
+                    summary=files.summary, data_check=files.data_check)

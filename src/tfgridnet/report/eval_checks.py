@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfgridnet.evaluation.schema import MetricSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.contracts.evaluation import MetricSummary
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.report.thresholds import Evidence, Facts, Thresholds
 
 __all__ = ["failed_utterances", "high_variance", "judged_spread", "low_improvement",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.i18n import fmt, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts.init_record import INIT_FILE, InitRecord
+from tfgridnet.contracts.metrics_csv import VALID_EXTRA_PREFIX
 from tfgridnet.report.loading import RunFiles, config_value
 from tfgridnet.report.thresholds import Evidence, Facts, Thresholds
-from tfgridnet.train.init_file import INIT_FILE, InitRecord
-from tfgridnet.train.metrics_schema import VALID_EXTRA_PREFIX
 
 __all__ = ["finetune_harmed", "finetune_stats"]
 

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.evaluation.schema import PAGE_FILE, EvaluationSummary, MetricSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
+from tfgridnet.contracts.evaluation import PAGE_FILE, EvaluationSummary, MetricSummary
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, Metric
 from tfgridnet.i18n import fmt, localized_name, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block

@@ -17,14 +17,14 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tfgridnet.evaluation.conditions import factor_label
-from tfgridnet.evaluation.schema import RESULTS_FILE
+from tfgridnet.contracts.conditions import factor_label
+from tfgridnet.contracts.metrics_csv import INITIAL_EPOCH, VALID_EXTRA_PREFIX
+from tfgridnet.contracts.names import RESULTS_FILE
 from tfgridnet.fileio import write_bytes_atomic
 from tfgridnet.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
 from tfgridnet.report.loading import read_eval_table
-from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_PREFIX
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 

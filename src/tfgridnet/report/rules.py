@@ -15,11 +15,11 @@ from typing import Literal
 
 import numpy as np
 
+from tfgridnet.contracts.train_summary import STOP_NONFINITE
 from tfgridnet.report import eval_checks as ev
 from tfgridnet.report import run_checks as run
 from tfgridnet.report.finetune_checks import finetune_harmed
 from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
-from tfgridnet.train.summary_file import STOP_NONFINITE
 
 __all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "VERDICTS", "Facts", "Finding",
            "Rule", "Severity", "Thresholds", "apply_rules", "verdict"]

@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.contracts.train_summary import STOP_MAX_EPOCHS, STOP_TIME_BUDGET
 from tfgridnet.report.thresholds import Evidence, Facts, Thresholds
-from tfgridnet.train.summary_file import STOP_MAX_EPOCHS, STOP_TIME_BUDGET
 
 __all__ = ["continue_command", "data_check_failed", "stopped_while_improving",
            "too_short_to_judge"]

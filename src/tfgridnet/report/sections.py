@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.evaluation.conditions import factor_label, group_cell
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.contracts.conditions import factor_label, group_cell
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.i18n import catalog, fmt, tr
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis

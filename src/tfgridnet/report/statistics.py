@@ -13,14 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts import metrics_csv as mc
+from tfgridnet.contracts.conditions import residual_spread
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.evaluation import EvaluationSummary, MetricSummary, read_results_csv
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.names import UTTID
+from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.errors import UserInputError
-from tfgridnet.evaluation.conditions import residual_spread
-from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
-from tfgridnet.report.loading import config_value, read_eval_table
+from tfgridnet.report.loading import config_value
 from tfgridnet.report.rules import THRESHOLDS
-from tfgridnet.train.data_check_file import DataCheckFile
-from tfgridnet.train.summary_file import TrainSummary
 
 __all__ = ["epoch_durations", "evaluation_stats", "run_end_stats", "steps_per_epoch",
            "training_stats"]
@@ -52,10 +55,10 @@ def epoch_durations(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
     ``epoch_time_s`` if logged; otherwise ``time_s`` read as elapsed time when it never decreases
     (the trainer's convention), or as per-epoch time when it does.
     """
-    per_epoch = _col(metrics, "epoch_time_s")
+    per_epoch = _col(metrics, mc.EPOCH_TIME_S)
     if per_epoch is not None:
         return np.nan_to_num(per_epoch, nan=0.0)
-    elapsed = _col(metrics, "time_s")
+    elapsed = _col(metrics, mc.TIME_S)
     if elapsed is None:
         return None
     filled = np.nan_to_num(elapsed, nan=0.0)
@@ -65,11 +68,8 @@ def epoch_durations(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
 
 
 def steps_per_epoch(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Optimizer steps in each epoch: ``steps`` if logged, else differences of the global ``step``."""
-    steps = _col(metrics, "steps")
-    if steps is not None:
-        return np.nan_to_num(steps, nan=0.0)
-    step = _col(metrics, "step")
+    """Optimizer steps in each epoch: the differences of the global ``step`` at each epoch's end."""
+    step = _col(metrics, mc.STEP)
     if step is None:
         return None
     filled = np.maximum.accumulate(np.nan_to_num(step, nan=0.0))
@@ -90,7 +90,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
                    environment: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Summary numbers of the training run (None where the columns are missing)."""
     stats: dict[str, Any] = {}
-    epochs = metrics["epoch"]
+    epochs = metrics[mc.EPOCH]
     stats["n_epochs"] = int(len(epochs))
     stats["first_epoch"] = int(epochs[0])
     stats["last_epoch"] = int(epochs[-1])
@@ -101,7 +101,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     stats["epoch_time_s_mean"] = float(durations.mean()) if durations is not None else None
     steps = steps_per_epoch(metrics)
     stats["total_steps"] = float(steps.sum()) if steps is not None else None
-    for name in ("sec_per_batch", "samples_per_sec"):
+    for name in (mc.SEC_PER_BATCH, mc.SAMPLES_PER_SEC):
         column = _col(metrics, name)
         stats[f"{name}_mean"] = float(np.nanmean(column)) if column is not None else None
     stats["batch_size"] = _num(config_value(config, "data.batch_size", "batch_size",
@@ -113,13 +113,13 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     spectral_weight = _num(config_value(config, "loss.spectral_weight")) or 0.0
     stats["loss_spectral_weight"] = spectral_weight
     loss_is_neg_sisnr = spectral_weight == 0.0
-    train = _col(metrics, "train_sisnr")
-    if train is None and loss_is_neg_sisnr and _col(metrics, "train_loss") is not None:
-        train = -metrics["train_loss"]
+    train = _col(metrics, mc.TRAIN_SISNR)
+    if train is None and loss_is_neg_sisnr and _col(metrics, mc.TRAIN_LOSS) is not None:
+        train = -metrics[mc.TRAIN_LOSS]
         notes.append("train_sisnr_from_loss")
-    valid = _col(metrics, "valid_sisnr")
-    if valid is None and loss_is_neg_sisnr and _col(metrics, "valid_loss") is not None:
-        valid = -metrics["valid_loss"]
+    valid = _col(metrics, mc.VALID_SISNR)
+    if valid is None and loss_is_neg_sisnr and _col(metrics, mc.VALID_LOSS) is not None:
+        valid = -metrics[mc.VALID_LOSS]
         notes.append("valid_sisnr_from_loss")
     stats["train_sisnr"] = train
     stats["valid_sisnr"] = valid
@@ -152,7 +152,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         ]
         if durations is not None:
             stats["time_to_best_h"] = float(durations[: best_index + 1].sum() / 3600.0)
-    baseline = _col(metrics, "valid_noisy_sisnr")
+    baseline = _col(metrics, mc.VALID_NOISY_SISNR)
     if baseline is not None:
         stats["valid_noisy_mean"] = float(np.nanmean(baseline))
         stats["valid_noisy_median"] = float(np.nanmedian(baseline))
@@ -175,7 +175,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         previous = phase["valid_mean"]
         stats["phases"].append(phase)
 
-    lr = _col(metrics, "lr")
+    lr = _col(metrics, mc.LR)
     if lr is not None:
         finite_lr = _finite(lr)
         stats["lr_initial"] = float(finite_lr[0])
@@ -186,8 +186,8 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         stats["lr_below_index"] = int(below[0]) if len(below) else None
         stats["lr_below_epoch"] = int(epochs[below[0]]) if len(below) else None
 
-    grad_mean = _col(metrics, "grad_norm_mean")
-    grad_max = _col(metrics, "grad_norm_max")
+    grad_mean = _col(metrics, mc.GRAD_NORM_MEAN)
+    grad_max = _col(metrics, mc.GRAD_NORM_MAX)
     if grad_mean is not None:
         stats["grad_mean_first"] = float(_finite(grad_mean)[0])
         stats["grad_mean_last"] = float(_finite(grad_mean)[-1])
@@ -199,25 +199,25 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         stats["grad_max_epoch"] = int(epochs[index])
         stats["grad_max_first"] = float(_finite(grad_max)[0])
         stats["grad_max_last"] = float(_finite(grad_max)[-1])
-    clip_column = _col(metrics, "grad_clip")
+    clip_column = _col(metrics, mc.GRAD_CLIP)
     stats["grad_clip"] = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
         config_value(config, "optim.grad_clip", "optim.clip_grad_norm", "trainer.gradient_clip_val",
                      "trainer.grad_clip", "grad_clip")))
     optimizer = config_value(config, "optim.name", "optimizer.name", "optimizer", "optim.type")
     stats["optimizer"] = str(optimizer).lower() if isinstance(optimizer, str) else None
-    clipped = _col(metrics, "clipped_steps")
+    clipped = _col(metrics, mc.CLIPPED_STEPS)
     if clipped is not None:
         stats["clipped_total"] = float(np.nansum(clipped))
         if steps is not None and steps.sum() > 0:
             stats["clipped_share"] = float(np.nansum(clipped) / steps.sum())
-    nonfinite = _col(metrics, "nonfinite_steps")
+    nonfinite = _col(metrics, mc.NONFINITE_STEPS)
     if nonfinite is not None:
         stats["nonfinite_total"] = float(np.nansum(nonfinite))
         stats["nonfinite_epochs"] = int((np.nan_to_num(nonfinite) > 0).sum())
         if steps is not None and steps.sum() > 0:
             stats["nonfinite_share"] = float(np.nansum(nonfinite) / steps.sum())
 
-    memory = _col(metrics, "peak_mem_mb")
+    memory = _col(metrics, mc.PEAK_MEM_MB)
     stats["device"] = environment.get("device")
     stats["device_mem_mb"] = _num(environment.get("device_mem_mb"))
     if memory is not None:
@@ -304,11 +304,11 @@ def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
         stats["noisy_mean"] = float(np.nanmean(noisy))
     if len(enhanced):
         stats["enhanced_mean"] = float(np.nanmean(enhanced))
-    uttids = table["uttid"]
+    uttids = table[UTTID]
     order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable") if ok[i]]
 
     def row(i: int) -> dict[str, Any]:
-        return {"uttid": uttids[i], "improvement": float(improvement[i]),
+        return {UTTID: uttids[i], "improvement": float(improvement[i]),
                 "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
                 "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
 
@@ -321,11 +321,11 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     """The evaluation's figures from summary.json (read through ``EvaluationSummary``);
     evaluation_results.csv ranks the utterances and stands in for what an older or foreign
     summary lacks. Each gap is added to ``missing`` as ``file`` or ``file:key``."""
-    results_path = eval_dir / "evaluation_results.csv"
-    summary_path = eval_dir / "summary.json"
-    if not results_path.is_file() and not summary_path.is_file():
-        raise FileNotFoundError(
-            f"{eval_dir}: not an evaluation folder (no evaluation_results.csv or summary.json)")
+    folder = EvalDir(eval_dir)
+    results_path, summary_path = folder.results, folder.summary
+    if not folder.is_evaluation():
+        raise FileNotFoundError(f"{eval_dir}: not an evaluation folder (no {results_path.name} "
+                                f"or {summary_path.name})")
     summary, absent = (EvaluationSummary.read(summary_path) if summary_path.is_file()
                        else (EvaluationSummary(), []))
     if summary_path.is_file():
@@ -335,17 +335,17 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
                              "conditions": summary.conditions, "reference": summary.reference,
                              "baseline_model": summary.baseline_model}
-    if (eval_dir / "index.html").is_file():
-        stats["index_html"] = eval_dir / "index.html"
+    if folder.page().is_file():
+        stats["index_html"] = folder.page()
     if not summary.reference:  # a clean-less set: no SI-SNR to read or claim
         stats.update(n=summary.n, n_failed=summary.n_failed, improvement_mean=None,
                      metrics=summary.metrics, headline=summary.headline_metric,
                      skipped=", ".join(summary.skipped_metrics))
         return stats
     if results_path.is_file():
-        table = read_eval_table(results_path)
-        if summary.n is not None and summary.n != len(table["uttid"]):
-            raise UserInputError(f"{results_path}: {len(table['uttid'])} rows, but "
+        table = read_results_csv(results_path)
+        if summary.n is not None and summary.n != len(table[UTTID]):
+            raise UserInputError(f"{results_path}: {len(table[UTTID])} rows, but "
                              f"{summary_path.name} says n={summary.n}: the table is "
                              "incomplete or from another run")
         stats.update(_table_stats(table, results_path))
