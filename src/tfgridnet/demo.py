@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from tfgridnet.contracts.evaluation import EvaluationSummary
 from tfgridnet.contracts.folders import EvalDir, RunDir
 from tfgridnet.contracts.names import EVAL_DIR_NAME
 
@@ -101,11 +102,11 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
 
     seconds = time.monotonic() - started
     console.rule("[bold green]demo finished[/bold green]")
+    sisnr = EvaluationSummary.model_validate(summary).sisnr
     console.print(
-        f"test set: noisy {summary['noisy_sisnr_mean']:.2f} dB -> enhanced "
-        f"{summary['enhanced_sisnr_mean']:.2f} dB SI-SNR, improvement "
-        f"{summary['sisnr_improvement_mean']:+.2f} ± {summary['sisnr_improvement_std']:.2f} dB "
-        f"(worst {summary['sisnr_improvement_min']:+.2f} dB) over {summary['n']} utterances")
+        f"test set: noisy {sisnr.noisy_mean:.2f} dB -> enhanced {sisnr.enhanced_mean:.2f} dB "
+        f"SI-SNR, improvement {sisnr.improvement_mean:+.2f} ± {sisnr.improvement_std:.2f} dB "
+        f"(worst {sisnr.improvement_min:+.2f} dB) over {summary['n']} utterances")
     console.print(f"total time {seconds / 60:.1f} min")
     console.print(f"data       {data_dir}")
     run = RunDir(run_dir)

@@ -84,7 +84,7 @@ def test_a_quiet_output_is_measured_and_the_report_warns(pairs_manifest, tmp_pat
         [expected] * len(rows), abs=1e-3)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["metrics"]["level_error_db"]["enhanced_mean"] == pytest.approx(expected, abs=1e-3)
-    assert on_disk[f"{LEVEL.enhanced_column}_mean"] == pytest.approx(expected, abs=1e-3)
+    assert on_disk[f"{LEVEL.release_enhanced_column}_mean"] == pytest.approx(expected, abs=1e-3)
     assert summary["metrics"]["snr"]["improvement_mean"] < 0 < summary["metrics"]["sisnr"][
         "improvement_mean"]
 

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+
 HEALTHY_EPOCHS = 60
 
 
@@ -106,7 +108,8 @@ def healthy_eval(eval_dir: Path, n: int = 50, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     noisy = 5.0 + 3.0 * rng.standard_normal(n)
     improvement = np.clip(10.0 + 2.0 * rng.standard_normal(n), 4.0, None)
-    extra = {"noisy_pesq_wb": np.full(n, 1.5), "pesq_wb": np.full(n, 2.6)}
+    pesq = METRIC_REGISTRY["pesq_wb"]
+    extra = {pesq.noisy_column: np.full(n, 1.5), pesq.enhanced_column: np.full(n, 2.6)}
     return write_eval(eval_dir, [f"utt{i:03d}" for i in range(n)], noisy, noisy + improvement,
                       extra)
 

@@ -62,6 +62,13 @@ def test_evaluation_files_load_with_every_metric_of_the_release(release) -> None
     raw = json.loads(folder.summary.read_text())
     assert summary.metrics["sisnr"].improvement_mean == raw["sisnr_improvement_mean"]
     assert summary.n == 4 and summary.n_failed == 0
+    # written again, the file keeps every key of the release's, with the same value (metrics
+    # entries gain SI-SNR's min and max, which the release kept only as flat keys)
+    rewritten = summary.to_json()
+    assert {key: rewritten.get(key) for key in raw if key != "metrics"} == {
+        key: value for key, value in raw.items() if key != "metrics"}
+    for name, entry in raw["metrics"].items():
+        assert {key: rewritten["metrics"][name][key] for key in entry} == entry
 
 
 def test_the_report_analyses_the_release_folders(release) -> None:

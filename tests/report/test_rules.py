@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.loading import read_metrics
 from tfgridnet.report.rules import RULES_BY_CODE, THRESHOLDS, Facts
@@ -149,12 +150,14 @@ def _eval_extra_case(extra: Callable[[np.ndarray], dict[str, np.ndarray]]):
 
 
 def _level_off(noisy: np.ndarray) -> dict[str, np.ndarray]:
-    return {"noisy_level_error_db": np.full(len(noisy), 0.5),
-            "level_error_db": np.full(len(noisy), -11.0)}
+    level = METRIC_REGISTRY["level_error_db"]
+    return {level.noisy_column: np.full(len(noisy), 0.5),
+            level.enhanced_column: np.full(len(noisy), -11.0)}
 
 
 def _snr_falls(noisy: np.ndarray) -> dict[str, np.ndarray]:
-    return {"noisy_snr": noisy, "enhanced_snr": noisy - 2.8}
+    snr = METRIC_REGISTRY["snr"]
+    return {snr.noisy_column: noisy, snr.enhanced_column: noisy - 2.8}
 
 
 def _cleanless(mos_gain: float):

@@ -18,7 +18,7 @@ from tfgridnet.errors import UserInputError
 from tfgridnet.i18n import catalog, tr
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS", "NO_REFERENCE",
-           "DEFAULT_METRICS", "improvement_legend", "Scorer"]
+           "DEFAULT_METRICS", "improvement_legend", "Scorer", "COLUMN_ALIASES"]
 
 Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
 NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
@@ -28,9 +28,10 @@ NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric w
 class Metric:
     """One evaluation metric: how it is named in files and reports, and how it is computed.
 
-    Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
-    ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
-    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (docs/design.md, file contract).
+    Each metric gets three CSV columns, ``noisy_<name>``, ``enhanced_<name>`` and
+    ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics`` (docs/design.md, file
+    contract). Release 0.1.0 named the enhanced column of the perceptual metrics by the bare name
+    (``pesq_wb``: ``bare_before``); readers still take that name (``column_aliases``).
     The improvement is positive when the enhanced signal is better: ``enhanced - noisy`` for a
     higher-is-better metric, the reduction of the distance to ``target`` for a metric that is
     best at one value (the level error is best at 0 dB).
@@ -41,7 +42,7 @@ class Metric:
     unit: str
     higher_is_better: bool
     compute: Scorer | None  # None: scored as a group without a reference (``group``)
-    prefixed: bool = False
+    bare_before: bool = False  # 0.1.0 wrote the enhanced column as ``<name>``
     target: float | None = None
     group: str | None = None  # non-intrusive scorer that yields several metrics at once
 
@@ -51,7 +52,18 @@ class Metric:
 
     @property
     def enhanced_column(self) -> str:
-        return f"enhanced_{self.name}" if self.prefixed else self.name
+        return f"enhanced_{self.name}"
+
+    @property
+    def release_enhanced_column(self) -> str:
+        """The enhanced column's name in release 0.1.0 (the bare name for ``bare_before``)."""
+        return self.name if self.bare_before else self.enhanced_column
+
+    @property
+    def column_aliases(self) -> dict[str, str]:
+        """Old column name -> current name, for readers of files an older release wrote."""
+        old = self.release_enhanced_column
+        return {old: self.enhanced_column} if old != self.enhanced_column else {}
 
     @property
     def delta_column(self) -> str:
@@ -115,20 +127,25 @@ def _level_error(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
 
 
 _REGISTRY = (
-    Metric("sisnr", "SI-SNR", "dB", True, _metric_fn("si_snr_numpy"), prefixed=True),
-    Metric("sisdr", "SI-SDR", "dB", True, _metric_fn("si_sdr", as_float64=True), prefixed=True),
-    Metric("snr", "SNR", "dB", True, _metric_fn("snr", as_float64=True), prefixed=True),
-    Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb")),
-    Metric("stoi", "STOI", "", True, _metric_fn("stoi")),
-    Metric("estoi", "ESTOI", "", True, _metric_fn("estoi")),
-    Metric("level_error_db", tr("metric.level_error_db"), "dB", False, _level_error, target=0.0),
-    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None, group="dnsmos"),
-    Metric("distillmos", "Distill-MOS", "MOS", True, None, group="distillmos"),
+    Metric("sisnr", "SI-SNR", "dB", True, _metric_fn("si_snr_numpy")),
+    Metric("sisdr", "SI-SDR", "dB", True, _metric_fn("si_sdr", as_float64=True)),
+    Metric("snr", "SNR", "dB", True, _metric_fn("snr", as_float64=True)),
+    Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb"), bare_before=True),
+    Metric("stoi", "STOI", "", True, _metric_fn("stoi"), bare_before=True),
+    Metric("estoi", "ESTOI", "", True, _metric_fn("estoi"), bare_before=True),
+    Metric("level_error_db", tr("metric.level_error_db"), "dB", False, _level_error, target=0.0,
+           bare_before=True),
+    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None, group="dnsmos", bare_before=True),
+    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos", bare_before=True),
+    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos", bare_before=True),
+    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None, group="dnsmos", bare_before=True),
+    Metric("distillmos", "Distill-MOS", "MOS", True, None, group="distillmos",
+           bare_before=True),
 )
 METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
+# Every column name an older release wrote and this one writes differently: old -> current.
+COLUMN_ALIASES: dict[str, str] = {old: new for m in _REGISTRY
+                                  for old, new in m.column_aliases.items()}
 METRICS = tuple(m.name for m in _REGISTRY if m.needs_reference)
 DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.group == "dnsmos")
 

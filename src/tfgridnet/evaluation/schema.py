@@ -14,6 +14,7 @@ from typing import Any
 
 from tfgridnet.contracts.conditions import breakdown
 from tfgridnet.contracts.evaluation import (
+    IDENTITY_BASELINE,
     MEASUREMENT_COLUMNS,
     PAGE_FILE,
     RESULTS_FILE,
@@ -46,7 +47,6 @@ __all__ = ["EvaluationSummary", "MetricSummary", "BaselineModelSummary", "Baseli
            "MEASUREMENT_COLUMNS", "number_columns", "evaluation_warnings", "RESULTS_FILE",
            "SUMMARY_FILE", "PAGE_FILE"]
 
-IDENTITY_BASELINE = "identity (the noisy input scored as the output)"
 _SISNR = METRIC_REGISTRY["sisnr"]
 
 
@@ -64,7 +64,8 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
     """Means, spread, medians and share improved per metric, identity baseline and warnings.
 
     The verdict and the best/worst utterances follow ``metrics.headline`` (SI-SNR, or DNSMOS
-    OVRL on a clean-less set); the ``*sisnr*`` keys are None when SI-SNR was not scored.
+    OVRL on a clean-less set); the file's flat ``*sisnr*`` keys are None when SI-SNR was not
+    scored.
     ``conditions`` (the manifest's condition columns) give the per-condition tables.
     """
     scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK]
@@ -81,11 +82,9 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
             noisy_mean=noisy_stats["mean"], enhanced_mean=enhanced_stats["mean"],
             noisy_median=noisy_stats["median"], enhanced_median=enhanced_stats["median"],
             improvement_mean=gain_stats["mean"], improvement_std=gain_stats["std"],
+            improvement_min=gain_stats["min"], improvement_max=gain_stats["max"],
             improvement_median=gain_stats["median"],
             share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None)
-    sisnr = per_metric.get(_SISNR.name, MetricSummary())
-    gains = [r[_SISNR.delta_column] for r in scored if r.get(_SISNR.delta_column) is not None]
-    gain_stats = _stats(gains)
     ranked = rank_by_improvement(rows, headline.name)
 
     def ref(row: dict[str, Any]) -> UtteranceRef:
@@ -95,13 +94,7 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
     summary = EvaluationSummary(
         n=len(rows), n_scored=len(scored),
         n_failed=sum(r.get(STATUS_COLUMN) == STATUS_FAILED for r in rows),
-        noisy_sisnr_mean=sisnr.noisy_mean, enhanced_sisnr_mean=sisnr.enhanced_mean,
-        sisnr_improvement_mean=gain_stats["mean"], sisnr_improvement_std=gain_stats["std"],
-        sisnr_improvement_min=gain_stats["min"], sisnr_improvement_max=gain_stats["max"],
-        sisnr_improvement_median=gain_stats["median"], share_improved=sisnr.share_improved,
         best=ref(ranked[0]) if ranked else None, worst=ref(ranked[-1]) if ranked else None,
-        baseline={"name": IDENTITY_BASELINE,
-                  **{f"{name}_mean": stats.noisy_mean for name, stats in per_metric.items()}},
         worse_than_input=headline_gain is not None and headline_gain < 0.0,
         metrics=per_metric, reference=metrics.reference, headline_metric=headline.name,
         skipped_metrics=metrics.skipped, condition_columns=list(conditions),
@@ -118,7 +111,7 @@ def _warnings(summary: EvaluationSummary, lang: str = "en") -> list[str]:
 
     warnings: list[str] = []
     low, high = NOISY_SISNR_PLAUSIBLE_DB
-    noisy_mean = summary.noisy_sisnr_mean
+    noisy_mean = summary.sisnr.noisy_mean
     if noisy_mean is not None and not low <= noisy_mean <= high:
         warnings.append(tr("evalwarn.noisy_implausible", lang, noisy=noisy_mean, low=low,
                            high=high))

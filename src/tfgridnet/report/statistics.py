@@ -251,12 +251,9 @@ def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None
     return stats
 
 
-# The report's SI-SNR figures -> the EvaluationSummary fields the evaluator writes them under.
-_SUMMARY_SISNR_FIELDS = {
-    "noisy_mean": "noisy_sisnr_mean", "enhanced_mean": "enhanced_sisnr_mean",
-    "improvement_mean": "sisnr_improvement_mean", "improvement_std": "sisnr_improvement_std",
-    "improvement_min": "sisnr_improvement_min", "improvement_max": "sisnr_improvement_max",
-}
+# The report's SI-SNR figures: MetricSummary fields of summary.json's metrics.sisnr.
+_SUMMARY_SISNR_FIELDS = ("noisy_mean", "enhanced_mean", "improvement_mean", "improvement_std",
+                         "improvement_min", "improvement_max")
 _SISNR = METRIC_REGISTRY["sisnr"]
 
 
@@ -356,15 +353,15 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
     else:
         missing.append(results_path.name)
         stats.update(n=summary.n, n_failed=summary.n_failed)
-        if summary.sisnr_improvement_mean is None:
-            raise UserInputError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
-                             "evaluation_results.csv to compute it from")
+        if summary.sisnr.improvement_mean is None:
+            raise UserInputError(f"{summary_path}: no SI-SNR improvement (metrics.sisnr) and no "
+                                 f"{results_path.name} to compute it from")
     # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
     # so it only ranks utterances and stands in for keys an older summary lacks.
     if summary.metrics:
         stats["metrics"] = summary.metrics
-    for ours, theirs in _SUMMARY_SISNR_FIELDS.items():
-        value = getattr(summary, theirs)
+    for ours in _SUMMARY_SISNR_FIELDS:
+        value = getattr(summary.sisnr, ours)
         if value is not None:
             stats[ours] = value
             stats["source"] = summary_path.name
