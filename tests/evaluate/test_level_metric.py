@@ -15,6 +15,7 @@ from tfgridnet.audio.levels import level_error_db
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.report.facts import TrainingStats
 from tfgridnet.report.i18n import tr
 from tfgridnet.report.rules import THRESHOLDS, Facts, apply_rules
 from tfgridnet.report.statistics import evaluation_stats
@@ -49,7 +50,7 @@ class Gained(torch.nn.Module):
 
 def evaluation_rules(stats):
     """The registry's findings on an evaluation folder's statistics alone."""
-    return apply_rules(Facts({}, stats))
+    return apply_rules(Facts(TrainingStats(n_epochs=0, first_epoch=0, last_epoch=0), stats))
 
 
 def test_level_error_matches_a_float64_reference():

@@ -14,6 +14,7 @@ import numpy as np
 
 from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.contracts.train_summary import TrainSummary
+from tfgridnet.report.facts import EvalStats, TrainingStats
 from tfgridnet.report.finetune_checks import finetune_stats
 from tfgridnet.report.loading import find_eval_dir, load_run
 from tfgridnet.report.rules import Facts, Finding, apply_rules, verdict
@@ -33,8 +34,8 @@ class Analysis:
     environment: dict[str, Any]
     config: dict[str, Any]
     checkpoints: list[str]
-    training: dict[str, Any]
-    evaluation: dict[str, Any] | None
+    training: TrainingStats
+    evaluation: EvalStats | None
     findings: list[Finding] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -68,8 +69,9 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
         raise FileNotFoundError(f"{eval_dir}: evaluation folder not found")
 
     training = training_stats(files.metrics, files.config, files.environment, notes)
-    training.update(finetune_stats(files, training))
-    training.update(run_end_stats(files.summary, files.data_check, files.run_dir))
+    for name, value in {**finetune_stats(files, training),
+                        **run_end_stats(files.summary, files.data_check, files.run_dir)}.items():
+        setattr(training, name, value)  # a name TrainingStats lacks is an AttributeError
     evaluation = evaluation_stats(eval_dir, missing) if eval_dir is not None else None
     findings = apply_rules(Facts(training, evaluation, missing, notes))
     return Analysis(run_dir=files.run_dir, eval_dir=eval_dir, eval_dir_auto=eval_auto,

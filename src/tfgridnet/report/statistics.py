@@ -22,6 +22,14 @@ from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.contracts.names import UTTID
 from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.errors import UserInputError
+from tfgridnet.report.facts import (
+    DataCheckStats,
+    EvalStats,
+    Phase,
+    RankedEpoch,
+    RankedUtterance,
+    TrainingStats,
+)
 from tfgridnet.report.loading import config_value
 from tfgridnet.report.rules import THRESHOLDS
 
@@ -87,31 +95,29 @@ def _phase_trend(delta: float | None) -> str:
 
 
 def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
-                   environment: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+                   environment: dict[str, Any], notes: list[str]) -> TrainingStats:
     """Summary numbers of the training run (None where the columns are missing)."""
-    stats: dict[str, Any] = {}
     epochs = metrics[mc.EPOCH]
-    stats["n_epochs"] = int(len(epochs))
-    stats["first_epoch"] = int(epochs[0])
-    stats["last_epoch"] = int(epochs[-1])
-    stats["planned_epochs"] = _num(config_value(config, "trainer.max_epochs", "max_epochs"))
+    stats = TrainingStats(n_epochs=int(len(epochs)), first_epoch=int(epochs[0]),
+                          last_epoch=int(epochs[-1]))
+    stats.planned_epochs = _num(config_value(config, "trainer.max_epochs", "max_epochs"))
 
     durations = epoch_durations(metrics)
-    stats["total_time_h"] = float(durations.sum() / 3600.0) if durations is not None else None
-    stats["epoch_time_s_mean"] = float(durations.mean()) if durations is not None else None
+    stats.total_time_h = float(durations.sum() / 3600.0) if durations is not None else None
+    stats.epoch_time_s_mean = float(durations.mean()) if durations is not None else None
     steps = steps_per_epoch(metrics)
-    stats["total_steps"] = float(steps.sum()) if steps is not None else None
+    stats.total_steps = float(steps.sum()) if steps is not None else None
     for name in (mc.SEC_PER_BATCH, mc.SAMPLES_PER_SEC):
         column = _col(metrics, name)
-        stats[f"{name}_mean"] = float(np.nanmean(column)) if column is not None else None
-    stats["batch_size"] = _num(config_value(config, "data.batch_size", "batch_size",
+        setattr(stats, f"{name}_mean", float(np.nanmean(column)) if column is not None else None)
+    stats.batch_size = _num(config_value(config, "data.batch_size", "batch_size",
                                             "trainer.batch_size"))
-    stats["precision"] = environment.get("precision") or config_value(config, "trainer.precision")
+    stats.precision = environment.get("precision") or config_value(config, "trainer.precision")
 
     # The loss is -SI-SNR only without the spectral term; then (and only then) a run that logged
     # no SI-SNR column has it as -loss.
     spectral_weight = _num(config_value(config, "loss.spectral_weight")) or 0.0
-    stats["loss_spectral_weight"] = spectral_weight
+    stats.loss_spectral_weight = spectral_weight
     loss_is_neg_sisnr = spectral_weight == 0.0
     train = _col(metrics, mc.TRAIN_SISNR)
     if train is None and loss_is_neg_sisnr and _col(metrics, mc.TRAIN_LOSS) is not None:
@@ -121,120 +127,117 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     if valid is None and loss_is_neg_sisnr and _col(metrics, mc.VALID_LOSS) is not None:
         valid = -metrics[mc.VALID_LOSS]
         notes.append("valid_sisnr_from_loss")
-    stats["train_sisnr"] = train
-    stats["valid_sisnr"] = valid
+    stats.train_sisnr = train
+    stats.valid_sisnr = valid
     for name, values in (("train", train), ("valid", valid)):
         if values is None:
             continue
         finite = _finite(values)
-        stats[f"{name}_mean"] = float(finite.mean())
-        stats[f"{name}_best"] = float(finite.max())
-        stats[f"{name}_worst"] = float(finite.min())
-        stats[f"{name}_first"] = float(finite[0])
-        stats[f"{name}_last"] = float(finite[-1])
-    stats["n_validations"] = int(np.isfinite(valid).sum()) if valid is not None else 0
+        for stat, value in (("mean", finite.mean()), ("best", finite.max()),
+                            ("worst", finite.min()), ("first", finite[0]), ("last", finite[-1])):
+            setattr(stats, f"{name}_{stat}", float(value))
+    stats.n_validations = int(np.isfinite(valid).sum()) if valid is not None else 0
     if valid is not None:
         finite = np.isfinite(valid)
         window = THRESHOLDS.improving_window
         if finite.sum() >= window:  # the trend at the end: least-squares slope, dB per epoch
             recent_epochs, recent = epochs[finite][-window:], valid[finite][-window:]
-            stats["valid_recent_slope"] = float(np.polyfit(recent_epochs, recent, 1)[0])
-            stats["valid_recent_from_epoch"] = int(recent_epochs[0])
-            stats["valid_recent_gain"] = float(recent[-1] - recent[0])
+            stats.valid_recent_slope = float(np.polyfit(recent_epochs, recent, 1)[0])
+            stats.valid_recent_from_epoch = int(recent_epochs[0])
+            stats.valid_recent_gain = float(recent[-1] - recent[0])
         best_index = int(np.nanargmax(valid))
-        stats["best_index"] = best_index
-        stats["best_epoch"] = int(epochs[best_index])
+        stats.best_index = best_index
+        stats.best_epoch = int(epochs[best_index])
         order = np.argsort(-np.nan_to_num(valid, nan=-np.inf), kind="stable")
-        stats["top_epochs"] = [
-            {"epoch": int(epochs[i]), "valid_sisnr": float(valid[i]),
-             "train_sisnr": float(train[i]) if train is not None else None}
+        stats.top_epochs = [
+            RankedEpoch(epoch=int(epochs[i]), valid_sisnr=float(valid[i]),
+                        train_sisnr=float(train[i]) if train is not None else None)
             for i in order[: THRESHOLDS.top_epochs] if np.isfinite(valid[i])
         ]
         if durations is not None:
-            stats["time_to_best_h"] = float(durations[: best_index + 1].sum() / 3600.0)
+            stats.time_to_best_h = float(durations[: best_index + 1].sum() / 3600.0)
     baseline = _col(metrics, mc.VALID_NOISY_SISNR)
     if baseline is not None:
-        stats["valid_noisy_mean"] = float(np.nanmean(baseline))
-        stats["valid_noisy_median"] = float(np.nanmedian(baseline))
+        stats.valid_noisy_mean = float(np.nanmean(baseline))
+        stats.valid_noisy_median = float(np.nanmedian(baseline))
 
-    stats["phases"] = []
     previous = None
     for part, indices in zip(("early", "middle", "late"),
                              np.array_split(np.arange(len(epochs)), 3)):
         if len(indices) == 0:
             continue
-        phase = {"name": part, "epoch_from": int(epochs[indices[0]]),
-                 "epoch_to": int(epochs[indices[-1]])}
+        means = {}
         for name, values in (("train", train), ("valid", valid)):
             part_values = _finite(values[indices]) if values is not None else np.array([])
-            phase[f"{name}_mean"] = float(part_values.mean()) if len(part_values) else None
-        delta = (phase["valid_mean"] - previous
-                 if previous is not None and phase["valid_mean"] is not None else None)
-        phase["valid_delta"] = delta
-        phase["trend"] = _phase_trend(delta)
-        previous = phase["valid_mean"]
-        stats["phases"].append(phase)
+            means[name] = float(part_values.mean()) if len(part_values) else None
+        delta = (means["valid"] - previous
+                 if previous is not None and means["valid"] is not None else None)
+        stats.phases.append(Phase(name=part, epoch_from=int(epochs[indices[0]]),
+                                  epoch_to=int(epochs[indices[-1]]), train_mean=means["train"],
+                                  valid_mean=means["valid"], valid_delta=delta,
+                                  trend=_phase_trend(delta)))
+        previous = means["valid"]
 
     lr = _col(metrics, mc.LR)
     if lr is not None:
         finite_lr = _finite(lr)
-        stats["lr_initial"] = float(finite_lr[0])
-        stats["lr_final"] = float(finite_lr[-1])
-        stats["lr_ratio"] = (float(finite_lr[0] / finite_lr[-1]) if finite_lr[-1] > 0
+        stats.lr_initial = float(finite_lr[0])
+        stats.lr_final = float(finite_lr[-1])
+        stats.lr_ratio = (float(finite_lr[0] / finite_lr[-1]) if finite_lr[-1] > 0
                              else math.inf)
         below = np.nonzero(lr <= finite_lr[0] / THRESHOLDS.lr_decay_ratio)[0]
-        stats["lr_below_index"] = int(below[0]) if len(below) else None
-        stats["lr_below_epoch"] = int(epochs[below[0]]) if len(below) else None
+        stats.lr_below_index = int(below[0]) if len(below) else None
+        stats.lr_below_epoch = int(epochs[below[0]]) if len(below) else None
 
     grad_mean = _col(metrics, mc.GRAD_NORM_MEAN)
     grad_max = _col(metrics, mc.GRAD_NORM_MAX)
     if grad_mean is not None:
-        stats["grad_mean_first"] = float(_finite(grad_mean)[0])
-        stats["grad_mean_last"] = float(_finite(grad_mean)[-1])
-        stats["grad_mean_median"] = float(np.nanmedian(grad_mean))
+        stats.grad_mean_first = float(_finite(grad_mean)[0])
+        stats.grad_mean_last = float(_finite(grad_mean)[-1])
+        stats.grad_mean_median = float(np.nanmedian(grad_mean))
     if grad_max is not None:
         index = int(np.nanargmax(grad_max))
-        stats["grad_max_index"] = index
-        stats["grad_max"] = float(grad_max[index])
-        stats["grad_max_epoch"] = int(epochs[index])
-        stats["grad_max_first"] = float(_finite(grad_max)[0])
-        stats["grad_max_last"] = float(_finite(grad_max)[-1])
+        stats.grad_max_index = index
+        stats.grad_max = float(grad_max[index])
+        stats.grad_max_epoch = int(epochs[index])
+        stats.grad_max_first = float(_finite(grad_max)[0])
+        stats.grad_max_last = float(_finite(grad_max)[-1])
     clip_column = _col(metrics, mc.GRAD_CLIP)
-    stats["grad_clip"] = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
+    stats.grad_clip = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
         config_value(config, "optim.grad_clip", "optim.clip_grad_norm", "trainer.gradient_clip_val",
                      "trainer.grad_clip", "grad_clip")))
     optimizer = config_value(config, "optim.name", "optimizer.name", "optimizer", "optim.type")
-    stats["optimizer"] = str(optimizer).lower() if isinstance(optimizer, str) else None
+    stats.optimizer = str(optimizer).lower() if isinstance(optimizer, str) else None
     clipped = _col(metrics, mc.CLIPPED_STEPS)
     if clipped is not None:
-        stats["clipped_total"] = float(np.nansum(clipped))
+        stats.clipped_total = float(np.nansum(clipped))
         if steps is not None and steps.sum() > 0:
-            stats["clipped_share"] = float(np.nansum(clipped) / steps.sum())
+            stats.clipped_share = float(np.nansum(clipped) / steps.sum())
     nonfinite = _col(metrics, mc.NONFINITE_STEPS)
     if nonfinite is not None:
-        stats["nonfinite_total"] = float(np.nansum(nonfinite))
-        stats["nonfinite_epochs"] = int((np.nan_to_num(nonfinite) > 0).sum())
+        stats.nonfinite_total = float(np.nansum(nonfinite))
+        stats.nonfinite_epochs = int((np.nan_to_num(nonfinite) > 0).sum())
         if steps is not None and steps.sum() > 0:
-            stats["nonfinite_share"] = float(np.nansum(nonfinite) / steps.sum())
+            stats.nonfinite_share = float(np.nansum(nonfinite) / steps.sum())
 
     memory = _col(metrics, mc.PEAK_MEM_MB)
-    stats["device"] = environment.get("device")
-    stats["device_mem_mb"] = _num(environment.get("device_mem_mb"))
+    stats.device = environment.get("device")
+    stats.device_mem_mb = _num(environment.get("device_mem_mb"))
     if memory is not None:
-        stats["peak_mem_mb"] = float(np.nanmax(memory))
-        if stats["device_mem_mb"]:
-            stats["peak_mem_share"] = stats["peak_mem_mb"] / stats["device_mem_mb"]
+        stats.peak_mem_mb = float(np.nanmax(memory))
+        if stats.device_mem_mb:
+            stats.peak_mem_share = stats.peak_mem_mb / stats.device_mem_mb
     patience = _num(config_value(config, "trainer.early_stopping_patience", "trainer.patience",
                                  "early_stopping.patience", "trainer.early_stopping.patience"))
-    stats["patience"] = int(patience) if patience else None
-    stats["durations"] = durations
+    stats.patience = int(patience) if patience else None
+    stats.durations = durations
     return stats
 
 
 def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None,
                   run_dir: Path) -> dict[str, Any]:
     """How the run ended (train_summary.json) and what its start-up data check found
-    (data_check.json); keys are absent when the files are."""
+    (data_check.json): :class:`TrainingStats` fields, None when the files are absent."""
     stats: dict[str, Any] = {"run_dir": str(run_dir)}
     if summary is not None:
         stats.update(stop_reason=summary.stop_reason, ended_on_budget=summary.ended_on_budget,
@@ -242,12 +245,12 @@ def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None
                      nonfinite_diagnostic=summary.nonfinite_diagnostic)
     if data_check is not None and data_check.checks:
         failed = [c for c in data_check.checks if c.n_errors]
-        stats["data_check"] = {
-            "errors_ignored": data_check.errors_ignored,
-            "n_errors": sum(c.n_errors for c in data_check.checks),
-            "n_checked": sum(c.n_checked for c in data_check.checks),
-            "manifests": ", ".join(f"`{c.key}`" for c in failed) or "—",
-            "kinds": ", ".join(sorted({k for c in failed for k in c.problems_by_kind})) or "—"}
+        stats["data_check"] = DataCheckStats(
+            errors_ignored=data_check.errors_ignored,
+            n_errors=sum(c.n_errors for c in data_check.checks),
+            n_checked=sum(c.n_checked for c in data_check.checks),
+            manifests=", ".join(f"`{c.key}`" for c in failed) or "—",
+            kinds=", ".join(sorted({k for c in failed for k in c.problems_by_kind})) or "—")
     return stats
 
 
@@ -304,17 +307,17 @@ def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
     uttids = table[UTTID]
     order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable") if ok[i]]
 
-    def row(i: int) -> dict[str, Any]:
-        return {UTTID: uttids[i], "improvement": float(improvement[i]),
-                "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
-                "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
+    def row(i: int) -> RankedUtterance:
+        return RankedUtterance(uttid=uttids[i], improvement=float(improvement[i]),
+                               noisy_sisnr=float(noisy[i]) if len(noisy) else None,
+                               enhanced_sisnr=float(enhanced[i]) if len(enhanced) else None)
 
     stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
     stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
     return stats
 
 
-def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
+def evaluation_stats(eval_dir: Path, missing: list[str]) -> EvalStats:
     """The evaluation's figures from summary.json (read through ``EvaluationSummary``);
     evaluation_results.csv ranks the utterances and stands in for what an older or foreign
     summary lacks. Each gap is added to ``missing`` as ``file`` or ``file:key``."""
@@ -329,42 +332,38 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
         missing += [f"{summary_path.name}:{key}" for key in absent]
     else:
         missing.append(summary_path.name)
-    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
-                             "conditions": summary.conditions, "reference": summary.reference,
-                             "baseline_model": summary.baseline_model}
-    if folder.page().is_file():
-        stats["index_html"] = folder.page()
+    stats = EvalStats(dir=Path(eval_dir), source=summary_path.name, conditions=summary.conditions,
+                      reference=summary.reference, baseline_model=summary.baseline_model,
+                      index_html=folder.page() if folder.page().is_file() else None)
     if not summary.reference:  # a clean-less set: no SI-SNR to read or claim
-        stats.update(n=summary.n, n_failed=summary.n_failed, improvement_mean=None,
-                     metrics=summary.metrics, headline=summary.headline_metric,
-                     skipped=", ".join(summary.skipped_metrics))
+        stats.n, stats.n_failed, stats.metrics = summary.n, summary.n_failed, summary.metrics
+        stats.headline, stats.skipped = summary.headline_metric, ", ".join(summary.skipped_metrics)
         return stats
     if results_path.is_file():
         table = read_results_csv(results_path)
         if summary.n is not None and summary.n != len(table[UTTID]):
             raise UserInputError(f"{results_path}: {len(table[UTTID])} rows, but "
-                             f"{summary_path.name} says n={summary.n}: the table is "
-                             "incomplete or from another run")
-        stats.update(_table_stats(table, results_path))
+                                 f"{summary_path.name} says n={summary.n}: the table is "
+                                 "incomplete or from another run")
+        for name, value in _table_stats(table, results_path).items():
+            setattr(stats, name, value)
         rows = [dict(zip(table, values)) for values in zip(*table.values())]
-        stats["spread"] = residual_spread(rows, _SISNR.name, summary.condition_columns)
+        stats.spread = residual_spread(rows, _SISNR.name, summary.condition_columns)
         if summary.n_failed:
-            stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
+            stats.n_failed = max(stats.n_failed or 0, summary.n_failed)
     else:
         missing.append(results_path.name)
-        stats.update(n=summary.n, n_failed=summary.n_failed)
+        stats.n, stats.n_failed = summary.n, summary.n_failed
         if summary.sisnr.improvement_mean is None:
             raise UserInputError(f"{summary_path}: no SI-SNR improvement (metrics.sisnr) and no "
                                  f"{results_path.name} to compute it from")
     # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
     # so it only ranks utterances and stands in for keys an older summary lacks.
     if summary.metrics:
-        stats["metrics"] = summary.metrics
-    for ours in _SUMMARY_SISNR_FIELDS:
-        value = getattr(summary.sisnr, ours)
+        stats.metrics = summary.metrics
+    for name in _SUMMARY_SISNR_FIELDS:
+        value = getattr(summary.sisnr, name)
         if value is not None:
-            stats[ours] = value
-            stats["source"] = summary_path.name
-        else:
-            stats.setdefault(ours, None)
+            setattr(stats, name, value)
+            stats.source = summary_path.name
     return stats
