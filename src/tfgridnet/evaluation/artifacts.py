@@ -5,7 +5,7 @@ plots of the highlighted utterances and the CLI's summary text.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from tfgridnet.contracts.names import (
 )
 from tfgridnet.evaluation.schema import rank_by_improvement
 from tfgridnet.fileio import write_text_atomic
-
-if TYPE_CHECKING:
-    from tfgridnet.inference.enhancer import Enhancer
 
 __all__ = ["load_pair", "write_highlights", "write_visualization_index", "recommend_samples",
            "write_recommended", "save_triplet", "write_visualizations", "format_summary"]
@@ -206,12 +203,12 @@ def save_triplet(out_dir: Path, uttid: str, noisy: np.ndarray, enhanced: np.ndar
 
 
 def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
-                          pairs: dict[str, Any], enhancer: Enhancer,
-                          audio_saved: bool, metric: str = "sisnr",
-                          lang: str = "en") -> list[dict[str, Any]]:
-    """Plots of the highlighted utterances, their text in ``lang``. Only these few are held in
-    memory: their audio is read back from the saved WAVs (what a listener hears), or enhanced
-    again when not saved."""
+                         signals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+                         sample_rate: int, audio_saved: bool, metric: str = "sisnr",
+                         lang: str = "en") -> list[dict[str, Any]]:
+    """Plots of the highlighted utterances, their text in ``lang``. ``signals``: the (noisy,
+    enhanced, clean) the evaluation kept of each (only these few are held in memory); with the
+    audio saved, the saved WAVs are read back instead (what a listener hears)."""
     from tfgridnet.evaluation.plots import plot_spectrograms, plot_waveforms
     from tfgridnet.i18n import tr
 
@@ -219,20 +216,18 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
     items = []
     for group, row in chosen:
         uttid = row[UTTID]
-        kinds = (NOISY, ENHANCED) + ((CLEAN,) if pairs[uttid].clean else ())
+        noisy, enhanced, clean = signals[uttid]
+        kinds = (NOISY, ENHANCED) + ((CLEAN,) if clean is not None else ())
         saved = [EvalDir(out_dir).audio(kind, uttid) for kind in kinds]
         if audio_saved and all(path.is_file() for path in saved):
             noisy, enhanced, *rest = (load_audio(path, mono="first")[0] for path in saved)
             clean = rest[0] if rest else None
-        else:
-            noisy, clean, _ = load_pair(pairs[uttid], enhancer.sample_rate)
-            enhanced = enhancer.enhance_mono(noisy)
         title = tr("fig.utterance", lang, uttid=uttid, metric=m.label_in(lang),
                    noisy=row[m.noisy_column], enhanced=row[m.enhanced_column], unit=_unit(m),
                    change=row[m.delta_column])
-        waveform = plot_waveforms(noisy, enhanced, clean, enhancer.sample_rate,
+        waveform = plot_waveforms(noisy, enhanced, clean, sample_rate,
                                   plot_path(out_dir, uttid, "waveform", lang), title, lang)
-        spectrogram = plot_spectrograms(noisy, enhanced, clean, enhancer.sample_rate,
+        spectrogram = plot_spectrograms(noisy, enhanced, clean, sample_rate,
                                         plot_path(out_dir, uttid, "spectrogram", lang),
                                         title, lang)
         items.append({"group": group, "row": row, "noisy": noisy, "enhanced": enhanced,
