@@ -237,8 +237,8 @@ def test_the_kept_highlights_are_the_ones_select_highlights_picks() -> None:
     """The evaluation keeps only the outputs that can still be among the k best or worst, in
     select_highlights' order (ties by uttid), whatever order the scores arrive in."""
     from tfgridnet.contracts.names import STATUS_COLUMN, STATUS_OK, UTTID
-    from tfgridnet.evaluation.steps import HighlightKeeper
     from tfgridnet.evaluation.schema import select_highlights
+    from tfgridnet.evaluation.steps import HighlightKeeper
 
     rng = np.random.default_rng(3)
     gains = np.round(rng.normal(0.0, 3.0, 40), 0)  # rounded: many ties
