@@ -455,8 +455,11 @@ def test_a_spike_the_clip_absorbed_before_validation_rose_is_information(tmp_pat
     analysis = analyse(run)
     finding = analysis.finding("gradient_spikes")
     assert (finding.severity, finding.evidence["outcome"]) == ("info", "absorbed")
-    assert finding.evidence["valid_before"] == pytest.approx(metrics["valid_sisnr"][:30].max())
-    assert finding.evidence["valid_after"] == pytest.approx(metrics["valid_sisnr"][30:].max())
+    # metrics.csv holds 6 significant digits (the trainer's writer)
+    assert finding.evidence["valid_before"] == pytest.approx(metrics["valid_sisnr"][:30].max(),
+                                                             abs=1e-4)
+    assert finding.evidence["valid_after"] == pytest.approx(metrics["valid_sisnr"][30:].max(),
+                                                            abs=1e-4)
     assert analysis.verdict == "healthy"
     for lang in ("en", "zh-TW"):
         assert "2,554.0" in finding.message(lang)

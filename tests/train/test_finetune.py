@@ -27,10 +27,11 @@ from tfgridnet.train.init_file import InitRecord
 from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_COLUMNS
 from tfgridnet.train.run import train
 
+from .conftest import TINY_TRAINED
+
 RATE = 8000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TINY_MODEL = {"n_fft": 64, "stride": 32, "n_layers": 1, "lstm_hidden_units": 8, "attn_n_head": 2,
-              "attn_approx_qk_dim": 32, "emb_dim": 8, "emb_ks": 2, "emb_hs": 2}
+TINY_MODEL = TINY_TRAINED
 
 
 def _speech_like(rng: np.random.Generator, n: int) -> np.ndarray:

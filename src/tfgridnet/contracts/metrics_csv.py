@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,14 +196,20 @@ class MetricsLog:
         self._rows: list[dict[str, str]] | None = None
 
     def append(self, row: EpochRow) -> Path:
+        """Write the file with ``row`` as its last row (rows of its epoch or later dropped)."""
+        return self.extend([row])
+
+    def extend(self, rows: Iterable[EpochRow]) -> Path:
+        """:meth:`append` each of ``rows`` in order, writing the file once."""
         if self._rows is None:
             self._rows = []
             if self.path.is_file():
                 with open(self.path, newline="", encoding="utf-8") as handle:
                     self._rows = list(csv.DictReader(handle))
-        self._rows = [r for r in self._rows if r.get(EPOCH, "").lstrip("-").isdigit()
-                      and int(r[EPOCH]) < row.epoch]
-        self._rows.append(row.cells())
+        for row in rows:
+            self._rows = [r for r in self._rows if r.get(EPOCH, "").lstrip("-").isdigit()
+                          and int(r[EPOCH]) < row.epoch]
+            self._rows.append(row.cells())
         columns = list(METRICS_COLUMNS) + list(EXTRA_COLUMNS)
         for r in self._rows:
             columns += [k for k in r if k not in columns]
