@@ -34,7 +34,7 @@ from tfgridnet.contracts.names import (
     SUMMARY_FILE,
     UTTID,
 )
-from tfgridnet.contracts.tables import read_csv_table
+from tfgridnet.contracts.tables import parse_number, read_csv_table
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
@@ -292,17 +292,6 @@ def write_results_csv(path: Path, rows: list[dict[str, Any]],
     return write_text_atomic(path, buffer.getvalue())
 
 
-def _parse_number(text: str, path: Path, row: int, column: str) -> float:
-    if text.strip() == "":
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise UserInputError(
-            f"{path}: row {row}, column '{column}': expected a number, got {text!r}"
-        ) from None
-
-
 def read_results_csv(path: Path) -> dict[str, list[Any]]:
     """evaluation_results.csv -> column -> list: the number columns (``number_columns``) as
     floats, a non-number there refused naming the line; uttid, conditions and notes as text.
@@ -319,7 +308,7 @@ def read_results_csv(path: Path) -> dict[str, list[Any]]:
     for number, fields in rows:
         for column, value in zip(columns, fields):
             if column in numeric:
-                table[column].append(_parse_number(value, path, number, column))
+                table[column].append(parse_number(value, path, number, column))
             else:
                 table[column].append(value)
     return table

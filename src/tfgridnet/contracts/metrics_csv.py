@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.contracts.names import MONITOR
-from tfgridnet.contracts.tables import read_csv_table
+from tfgridnet.contracts.tables import parse_number, read_csv_table
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
@@ -220,17 +220,6 @@ class MetricsLog:
         return write_text_atomic(self.path, buffer.getvalue())
 
 
-def _parse_number(text: str | None, path: Path, row: int, column: str) -> float:
-    if text is None or text.strip() == "":
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise UserInputError(
-            f"{path}: row {row}, column '{column}': expected a number, got {text!r}"
-        ) from None
-
-
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
     """metrics.csv -> column name -> float array (NaN where empty), one row per epoch.
 
@@ -242,7 +231,7 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
     columns, table = read_csv_table(path)
     if EPOCH not in columns:
         raise UserInputError(f"{path}: no '{EPOCH}' column (header: {','.join(columns)})")
-    rows = [{c: _parse_number(v, path, number, c) for c, v in zip(columns, fields)}
+    rows = [{c: parse_number(v, path, number, c) for c, v in zip(columns, fields)}
             for number, fields in table]
     if not rows:
         raise UserInputError(f"{path}: header only, no epoch rows")

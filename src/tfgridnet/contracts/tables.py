@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from tfgridnet.errors import UserInputError
 
-__all__ = ["TableError", "read_csv_table"]
+__all__ = ["TableError", "read_csv_table", "parse_number"]
 
 
 class TableError(UserInputError):
@@ -44,3 +45,15 @@ def read_csv_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                              f"{len(header)}: the table is truncated or malformed")
         rows.append((reader.line_num, fields))
     return header, rows
+
+
+def parse_number(text: str | None, path: Path, row: int, column: str) -> float:
+    """A numeric cell: NaN when empty, else a float; anything else is refused naming the cell."""
+    if text is None or text.strip() == "":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise UserInputError(
+            f"{path}: row {row}, column '{column}': expected a number, got {text!r}"
+        ) from None
