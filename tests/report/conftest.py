@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.contracts.metrics_csv import EpochRow, MetricsLog
 from tfgridnet.contracts.names import METRICS_FILE
@@ -47,7 +48,7 @@ def write_run(run_dir: Path, columns: dict[str, np.ndarray], environment: dict |
               config: dict | None = None, checkpoints: tuple[str, ...] = ("last.ckpt",)) -> Path:
     write_metrics(run_dir, columns)
     if environment is not None:
-        (run_dir / "environment.json").write_text(json.dumps(environment))
+        RunEnvironment(**environment).write(run_dir)
     if config is not None:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     (run_dir / "checkpoints").mkdir(exist_ok=True)

@@ -4,9 +4,9 @@ stage writes and another reads, as one typed object used by both.
 * ``names``: every file, folder and column name, and nothing else (imports nothing);
 * ``folders``: :class:`RunDir` and :class:`EvalDir`, the two folders' paths;
 * ``metrics_csv``: ``metrics.csv`` (:class:`EpochRow`, :class:`MetricsLog`, :func:`read_metrics`);
-* ``train_summary``, ``init_record``, ``data_check``: ``train_summary.json``
-  (:class:`TrainSummary`), ``init.json`` (:class:`InitRecord`), ``data_check.json``
-  (:class:`DataCheckFile`);
+* ``environment``, ``train_summary``, ``init_record``, ``data_check``: ``environment.json``
+  (:class:`RunEnvironment`), ``train_summary.json`` (:class:`TrainSummary`), ``init.json``
+  (:class:`InitRecord`), ``data_check.json`` (:class:`DataCheckFile`);
 * ``check_data``, ``curation``: the rows' measurements check-data keeps (:class:`Measures`) and
   ``<stem>.curation.json`` (:class:`CurationRecord`);
 * ``metric_registry``, ``conditions``, ``evaluation``: the evaluation's metrics and their
@@ -27,6 +27,7 @@ _WHERE = {
     "EpochRow": ".metrics_csv", "MetricsLog": ".metrics_csv", "read_metrics": ".metrics_csv",
     "split_initial_row": ".metrics_csv",
     "TrainSummary": ".train_summary", "InitRecord": ".init_record",
+    "RunEnvironment": ".environment",
     "DataCheckFile": ".data_check", "Measures": ".check_data", "CurationRecord": ".curation",
     "Metric": ".metric_registry", "MetricSet": ".metric_registry",
     "METRIC_REGISTRY": ".metric_registry",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.report.facts import EvalStats, TrainingStats
 from tfgridnet.report.finetune_checks import finetune_stats
@@ -31,7 +32,7 @@ class Analysis:
     eval_dir: Path | None
     eval_dir_auto: bool
     metrics: dict[str, np.ndarray]
-    environment: dict[str, Any]
+    environment: RunEnvironment
     config: dict[str, Any]
     checkpoints: list[str]
     training: TrainingStats

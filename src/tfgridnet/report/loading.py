@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.evaluation import read_results_csv
 from tfgridnet.contracts.folders import RunDir
 from tfgridnet.contracts.folders import find_eval_dir as find_evaluation
@@ -81,7 +82,7 @@ class RunFiles:
 
     run_dir: Path
     metrics: dict[str, np.ndarray]
-    environment: dict[str, Any]
+    environment: RunEnvironment
     config: dict[str, Any]
     checkpoints: list[str]
     missing: list[str] = field(default_factory=list)
@@ -104,9 +105,9 @@ def load_run(run_dir: Path) -> RunFiles:
     initial, metrics = split_initial_row(read_metrics(run.metrics), run.metrics)
     missing = [f"{run.metrics.name}:{c}" for c in METRICS_COLUMNS
                if not _finite_column(metrics, c)]
-    environment: dict[str, Any] = {}
+    environment = RunEnvironment()
     if run.environment.is_file():
-        environment = read_json(run.environment)
+        environment = RunEnvironment.read(run.environment)
     else:
         missing.append(run.environment.name)
     config: dict[str, Any] = {}

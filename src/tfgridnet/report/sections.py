@@ -69,10 +69,10 @@ def _training(analysis: Analysis, lang: str) -> list[Block]:
                if t.total_steps is not None and t.batch_size else None)
     rows = [
         ("row.run_dir", f"`{analysis.run_dir}`"),
-        ("row.device", fmt(env.get("device"), "")),
-        ("row.torch", fmt(env.get("torch"), "")),
+        ("row.device", fmt(env.device, "")),
+        ("row.torch", fmt(env.torch, "")),
         ("row.precision", fmt(t.precision, "")),
-        ("row.world_size", fmt(env.get("world_size"), "")),
+        ("row.world_size", fmt(env.world_size, "")),
         ("row.epochs", fmt(t.n_epochs, ",d")),
         ("row.epoch_range", f"{t.first_epoch}–{t.last_epoch}"),
         ("row.planned", fmt(t.planned_epochs, ",.0f")),

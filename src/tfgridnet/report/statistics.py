@@ -16,6 +16,7 @@ import numpy as np
 from tfgridnet.contracts import metrics_csv as mc
 from tfgridnet.contracts.conditions import residual_spread
 from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.evaluation import EvaluationSummary, MetricSummary, read_results_csv
 from tfgridnet.contracts.folders import EvalDir
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
@@ -95,7 +96,7 @@ def _phase_trend(delta: float | None) -> str:
 
 
 def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
-                   environment: dict[str, Any], notes: list[str]) -> TrainingStats:
+                   environment: RunEnvironment, notes: list[str]) -> TrainingStats:
     """Summary numbers of the training run (None where the columns are missing)."""
     epochs = metrics[mc.EPOCH]
     stats = TrainingStats(n_epochs=int(len(epochs)), first_epoch=int(epochs[0]),
@@ -112,7 +113,7 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         setattr(stats, f"{name}_mean", float(np.nanmean(column)) if column is not None else None)
     stats.batch_size = _num(config_value(config, "data.batch_size", "batch_size",
                                             "trainer.batch_size"))
-    stats.precision = environment.get("precision") or config_value(config, "trainer.precision")
+    stats.precision = environment.precision or config_value(config, "trainer.precision")
 
     # The loss is -SI-SNR only without the spectral term; then (and only then) a run that logged
     # no SI-SNR column has it as -loss.
@@ -221,8 +222,8 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
             stats.nonfinite_share = float(np.nansum(nonfinite) / steps.sum())
 
     memory = _col(metrics, mc.PEAK_MEM_MB)
-    stats.device = environment.get("device")
-    stats.device_mem_mb = _num(environment.get("device_mem_mb"))
+    stats.device = environment.device
+    stats.device_mem_mb = _num(environment.device_mem_mb)
     if memory is not None:
         stats.peak_mem_mb = float(np.nanmax(memory))
         if stats.device_mem_mb:

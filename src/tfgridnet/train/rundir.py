@@ -19,10 +19,11 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from tfgridnet import __version__
+from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.folders import RUN_SUBDIRS, RunDir
 from tfgridnet.contracts.names import RUN_CONFIG_NAME
 from tfgridnet.contracts.train_summary import SUMMARY_NAME, TrainSummary
-from tfgridnet.fileio import write_json_atomic, write_text_atomic
+from tfgridnet.fileio import write_text_atomic
 from tfgridnet.train.config import Config
 
 __all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "RUN_CONFIG_NAME", "TrainSummary", "RunFiles", "environment",
@@ -43,7 +44,7 @@ def lay_out_run_dir(run_dir: Path, config: Config) -> logging.Handler:
 
 
 def environment(config: Config, precision: str, world_size: int, accelerator: str
-                ) -> dict[str, Any]:
+                ) -> RunEnvironment:
     """``environment.json``: versions, device, precision and command line of the run."""
     cuda = accelerator in ("cuda", "gpu") and torch.cuda.is_available()
     if cuda:
@@ -52,25 +53,15 @@ def environment(config: Config, precision: str, world_size: int, accelerator: st
     else:
         device = platform.processor() or platform.machine() or "cpu"
         device_mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    return {
-        "device": device if cuda else f"cpu ({device})",
-        "device_mem_mb": round(device_mem_mb, 1),
-        "accelerator": accelerator,
-        "torch": torch.__version__,
-        "lightning": pl.__version__,
-        "tfgridnet": __version__,
-        "python": platform.python_version(),
-        "precision": precision,
-        "world_size": world_size,
-        "num_nodes": config.trainer.num_nodes,
-        "cuda": torch.version.cuda,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-    }
+    return RunEnvironment(
+        device=device if cuda else f"cpu ({device})", device_mem_mb=round(device_mem_mb, 1),
+        accelerator=accelerator, torch=torch.__version__, lightning=pl.__version__,
+        tfgridnet=__version__, python=platform.python_version(), precision=precision,
+        world_size=world_size, num_nodes=config.trainer.num_nodes, cuda=torch.version.cuda,
+        cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+        hostname=platform.node(), platform=platform.platform(),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        command=" ".join(sys.argv))
 
 
 class RunFiles(Callback):
@@ -88,9 +79,10 @@ class RunFiles(Callback):
         if trainer.is_global_zero:
             accel = "cuda" if pl_module.device.type == "cuda" else pl_module.device.type
             env = environment(self.config, self.precision, trainer.world_size, accel)
-            env["n_parameters"] = sum(p.numel() for p in pl_module.model.parameters())
-            env.update(self.extra)
-            write_json_atomic(RunDir(self.run_dir).environment, env)
+            env = env.model_copy(update={
+                "n_parameters": sum(p.numel() for p in pl_module.model.parameters()),
+                **self.extra})
+            env.write(self.run_dir)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         digest = hashlib.sha256()
