@@ -26,6 +26,7 @@ from tfgridnet.contracts.folders import EvalDir
 from tfgridnet.contracts.names import (
     DURATION_COLUMN,
     NOISY,
+    RESULTS_FILE,
     UTTID,
 )
 from tfgridnet.data.manifest import ManifestError, read_manifest
@@ -143,7 +144,7 @@ def _condition_columns(manifest: str | os.PathLike, pairs: list[Any],
     clash = [c for c in columns if c in csv_columns(metric_set)]
     if clash:
         raise ManifestError(f"{manifest}: condition column(s) {', '.join(clash)} have the name of "
-                            "an evaluation_results.csv column; rename them")
+                            f"an {RESULTS_FILE} column; rename them")
     return columns
 
 

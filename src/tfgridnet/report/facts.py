@@ -20,8 +20,15 @@ from tfgridnet.contracts.conditions import ConditionGroup, ResidualSpread
 from tfgridnet.contracts.evaluation import BaselineModelSummary, MetricSummary
 from tfgridnet.contracts.init_record import InitRecord
 
-__all__ = ["DataCheckStats", "EvalStats", "Facts", "Phase", "RankedEpoch", "RankedUtterance",
-           "TrainingStats"]
+__all__ = ["DataCheckStats", "EvalStats", "Facts", "FROM_LOSS", "Phase", "RankedEpoch",
+           "RankedUtterance", "TrainingStats", "from_loss_note"]
+
+# The note that a run's SI-SNR column was derived from its loss column (-loss): "<column>_from_loss".
+FROM_LOSS = "_from_loss"
+
+
+def from_loss_note(column: str) -> str:
+    return column + FROM_LOSS
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from pathlib import Path
 from tfgridnet.contracts.conditions import factor_label, group_cell
 from tfgridnet.contracts.folders import RunDir
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.names import METRICS_FILE
 from tfgridnet.i18n import catalog, fmt, tr
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.eval_checks import judged_spread
 from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
-from tfgridnet.report.facts import EvalStats
+from tfgridnet.report.facts import FROM_LOSS, EvalStats
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -99,7 +100,7 @@ def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
     loss = tr("sisnr_note_spectral", lang, weight=weight) if weight else tr("sisnr_note", lang)
     blocks = [_h(tr("h.sisnr", lang)), _p(loss)]
     for note in analysis.notes:
-        column = note[: -len("_from_loss")]
+        column = note.removesuffix(FROM_LOSS)
         blocks.append(_p(tr("from_loss_note", lang, column=column,
                             loss=column.replace("_sisnr", "_loss"))))
     if t.valid_best is None and t.train_best is None:
@@ -178,7 +179,7 @@ def _stability(analysis: Analysis, lang: str) -> list[Block]:
     if t.nonfinite_total is not None:
         items.append(tr("grad.nonfinite", lang, value=t.nonfinite_total))
     absent = [c for c in ("grad_norm_mean", "grad_norm_max", "clipped_steps", "nonfinite_steps")
-              if f"metrics.csv:{c}" in analysis.missing]
+              if f"{METRICS_FILE}:{c}" in analysis.missing]
     if absent:
         items.append(tr("grad.missing", lang, columns=", ".join(f"`{c}`" for c in absent)))
     return [_h(tr("h.stability", lang)), Block("ul", items=items)]

@@ -30,6 +30,7 @@ from tfgridnet.report.facts import (
     RankedEpoch,
     RankedUtterance,
     TrainingStats,
+    from_loss_note,
 )
 from tfgridnet.report.loading import config_value
 from tfgridnet.report.rules import THRESHOLDS
@@ -123,11 +124,11 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     train = _col(metrics, mc.TRAIN_SISNR)
     if train is None and loss_is_neg_sisnr and _col(metrics, mc.TRAIN_LOSS) is not None:
         train = -metrics[mc.TRAIN_LOSS]
-        notes.append("train_sisnr_from_loss")
+        notes.append(from_loss_note(mc.TRAIN_SISNR))
     valid = _col(metrics, mc.VALID_SISNR)
     if valid is None and loss_is_neg_sisnr and _col(metrics, mc.VALID_LOSS) is not None:
         valid = -metrics[mc.VALID_LOSS]
-        notes.append("valid_sisnr_from_loss")
+        notes.append(from_loss_note(mc.VALID_SISNR))
     stats.train_sisnr = train
     stats.valid_sisnr = valid
     for name, values in (("train", train), ("valid", valid)):

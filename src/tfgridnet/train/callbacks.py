@@ -154,7 +154,7 @@ class BestCheckpoint(ModelCheckpoint):
                      VALID_SISNR: valid, "checkpoint": Path(self.best_model_path).name,
                      VALID_NOISY_SISNR: metric(trainer, VALID_NOISY_SISNR)}
             save_exported(pl_module.model, self.sample_rate, self.export_dir, extra=extra)
-            line = (f"new best valid_sisnr {valid:.2f} dB at epoch {trainer.current_epoch}: "
+            line = (f"new best {MONITOR} {valid:.2f} dB at epoch {trainer.current_epoch}: "
                     f"exported to {self.export_dir}")
             console_print(trainer, line)
             log.info(line)
@@ -191,7 +191,8 @@ class GracefulStop(Callback):
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = name
-        log.warning("received %s: finishing the current step, then saving last.ckpt", name)
+        log.warning("received %s: finishing the current step, then saving %s", name,
+                    self.checkpoint_path.name)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Installed after Lightning's own SIGTERM handler, which would exit without a checkpoint.

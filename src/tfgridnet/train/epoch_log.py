@@ -137,8 +137,8 @@ class EpochMonitor(Callback):
                            if isinstance(v, int | float) and k not in (mc.EPOCH, mc.STEP)}
                 trainer.logger.log_metrics(numeric, step=trainer.global_step)
             line = (f"epoch {row.epoch}/{trainer.max_epochs - 1}  step {row.step}  "
-                    f"loss {row.train_loss:.3f}  train_sisnr {row.train_sisnr:.2f} dB  "
-                    f"valid_sisnr {valid:.2f} dB (noisy {noisy:.2f}, SI-SNRi "
+                    f"loss {row.train_loss:.3f}  {mc.TRAIN_SISNR} {row.train_sisnr:.2f} dB  "
+                    f"{mc.VALID_SISNR} {valid:.2f} dB (noisy {noisy:.2f}, SI-SNRi "
                     f"{valid - noisy:+.2f})  lr {row.lr:.3g}  grad max "
                     f"{row.grad_norm_max:.3g}  {sec_per_batch:.3f} s/batch")
             console_print(trainer, line)
@@ -165,7 +165,7 @@ class EpochMonitor(Callback):
             return
         self.log_file.append(row)
         valid, noisy = row.valid_sisnr, row.valid_noisy_sisnr
-        line = (f"start (step 0, before training): valid_sisnr {valid:.2f} dB (noisy "
+        line = (f"start (step 0, before training): {mc.VALID_SISNR} {valid:.2f} dB (noisy "
                 f"{noisy:.2f}, SI-SNRi {valid - noisy:+.2f})")
         if row.valid_extra_sisnr is not None:
             line += f"  valid_extra {row.valid_extra_sisnr:.2f} dB"
