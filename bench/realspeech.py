@@ -115,7 +115,8 @@ def main() -> None:
         ["model", "SI-SNRi mean (worst)", "PESQ-WB noisy → enh", "STOI noisy → enh",
          "level error mean / p90 abs (dB)", "SI-SNRi by noise kind"],
         [[args.label or str(args.model),
-          f"{fmt(summary['sisnr_improvement_mean'], 2)} ({fmt(summary['sisnr_improvement_min'], 2)})",
+          f"{fmt(metrics['sisnr']['improvement_mean'], 2)} "
+          f"({fmt(metrics['sisnr']['improvement_min'], 2)})",
           f"{fmt(metrics['pesq_wb']['noisy_mean'], 2)} → {fmt(metrics['pesq_wb']['enhanced_mean'], 2)}",
           f"{fmt(metrics['stoi']['noisy_mean'], 3)} → {fmt(metrics['stoi']['enhanced_mean'], 3)}",
           f"{fmt(levels.mean(), 2)} / {fmt(np.percentile(np.abs(levels), 90), 2)}",
@@ -125,7 +126,7 @@ def main() -> None:
              f"({', '.join(KINDS)}) at {'/'.join(f'{s:g}' for s in SNRS_DB)} dB; never trained "
              "or tuned on",
              f"level correction {'off (raw)' if args.raw_level else 'on'}; noisy SI-SNR "
-             f"{fmt(summary['noisy_sisnr_mean'], 2)} dB"]
+             f"{fmt(metrics['sisnr']['noisy_mean'], 2)} dB"]
     publish("real-speech dev set", table, notes, append=not args.no_append)
 
 

@@ -25,6 +25,42 @@ def test_each_subcommand_help_documents_its_exit_codes(command: str, capsys) -> 
         assert re.search(rf"^\s+{code}  \S", codes, re.M), code
 
 
+@pytest.mark.parametrize("command", _subcommands())
+def test_each_subcommand_help_lists_only_codes_the_errors_map_to(command: str, capsys) -> None:
+    """No exit code typed by hand in an epilog: every listed code is one of EXIT_CODES (a
+    `train --help` once documented 3 for a diverged run, which exits 1)."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    listed = re.findall(r"^\s+(\d+)  \S", capsys.readouterr().out.split("exit codes:")[1], re.M)
+    assert sorted(map(int, listed)) == sorted(EXIT_CODES)
+
+
+def test_every_error_type_exits_with_a_documented_code() -> None:
+    """Each error class of the package (DataCheckFailed, TrainingDiverged, ManifestError ...)
+    exits with a code that --help documents; the epilog's texts are keyed by these classes."""
+    import importlib
+    import pkgutil
+
+    import tfgridnet
+    from tfgridnet.cli.main import _epilog
+    from tfgridnet.errors import TfgridnetError
+
+    for module in pkgutil.walk_packages(tfgridnet.__path__, "tfgridnet."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    found, todo = set(), [TfgridnetError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls)
+        todo += cls.__subclasses__()
+    names = {cls.__name__ for cls in found}
+    assert {"TrainingDiverged", "DataCheckFailed", "ManifestError", "ModelLoadError"} <= names
+    for cls in found:
+        assert cls.exit_code in EXIT_CODES, (cls, cls.exit_code)
+    with pytest.raises(ValueError, match="exit code 3"):
+        _epilog({3: "training diverged"})
+
+
 def test_project_errors_become_one_line_and_their_exit_code(monkeypatch, capsys) -> None:
     from tfgridnet.train import run
 

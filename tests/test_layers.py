@@ -34,7 +34,7 @@ def lint(src: Path, config_dir: Path) -> subprocess.CompletedProcess:
 def test_package_keeps_the_layer_contracts() -> None:
     result = lint(PACKAGE.parent, REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    assert "3 kept, 0 broken" in result.stdout
 
 
 def _python_files_only(folder: str, names: list[str]) -> list[str]:
@@ -58,6 +58,12 @@ def _python_files_only(folder: str, names: list[str]) -> list[str]:
     # a cycle inside a package
     ("inference/chunking.py", "from tfgridnet.inference import enhancer",
      "No cycles are allowed in tfgridnet.inference"),
+    # the report reading a file through the stage that wrote it instead of the contracts
+    ("report/loading.py", "from tfgridnet.train import summary_file",
+     "tfgridnet.report is not allowed to import tfgridnet.train"),
+    # a contract importing a stage that reads it
+    ("contracts/names.py", "from tfgridnet.data import manifest",
+     "tfgridnet.contracts is not allowed to import tfgridnet.data"),
     # a new top-level module nobody placed in the diagram
     ("newstage.py", "from tfgridnet import errors",
      "tfgridnet.newstage"),
@@ -88,3 +94,65 @@ def test_moved_names_stay_importable_where_they_were() -> None:
     assert old_i18n is i18n and tr is i18n.tr
     for name in onnx_contract.__all__:
         assert getattr(onnx_backend, name) == getattr(onnx_contract, name)
+
+
+def test_contracts_moved_into_the_contracts_layer_stay_importable_where_they_were() -> None:
+    """Every file schema gathered in tfgridnet.contracts keeps its old import path."""
+    from tfgridnet import contracts
+    from tfgridnet.contracts import (
+        check_data,
+        conditions,
+        curation,
+        data_check,
+        evaluation,
+        metric_registry,
+        metrics_csv,
+        names,
+        train_summary,
+    )
+    from tfgridnet.data import curate
+    from tfgridnet.data.checks import report
+    from tfgridnet.evaluation import conditions as old_conditions
+    from tfgridnet.evaluation import schema, scoring
+    from tfgridnet.model import io
+    from tfgridnet.report import loading, tables
+    from tfgridnet.train import (
+        callbacks,
+        data_check_file,
+        init_file,
+        metrics_schema,
+        rundir,
+        summary_file,
+    )
+
+    pairs = [(metrics_schema, metrics_csv), (summary_file, train_summary),
+             (data_check_file, data_check), (old_conditions, conditions),
+             (init_file, contracts.init_record)]
+    for old, new in pairs:
+        for name in old.__all__:
+            assert getattr(old, name) is getattr(new, name), (old.__name__, name)
+    for name in ("Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DEFAULT_METRICS"):
+        assert getattr(scoring, name) is getattr(metric_registry, name)
+    for name in ("EvaluationSummary", "MetricSummary", "csv_columns", "RESULTS_FILE",
+                 "SUMMARY_FILE", "PAGE_FILE", "write_results_csv", "number_columns"):
+        assert getattr(schema, name) is getattr(evaluation, name)
+    assert report.Measures is check_data.Measures and curate.CurationRecord is curation.CurationRecord
+    assert io.WEIGHTS_NAME == names.WEIGHTS_NAME and io.CONFIG_NAME == names.CONFIG_NAME
+    assert rundir.RUN_SUBDIRS == contracts.RUN_SUBDIRS and rundir.RUN_CONFIG_NAME == names.RUN_CONFIG_NAME
+    assert callbacks.MONITOR == names.MONITOR
+    assert callbacks.CHECKPOINT_FILENAME == names.CHECKPOINT_FILENAME
+    assert loading.read_metrics is metrics_csv.read_metrics
+    assert tables.read_csv_table is contracts.tables.read_csv_table
+
+
+def test_names_load_without_the_heavy_readers() -> None:
+    """A torch-free stage that needs a file name imports tfgridnet.contracts.names alone: no
+    pydantic, numpy-reader or Lightning module comes with it."""
+    code = ("import sys; import tfgridnet.contracts.names; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'pydantic', 'torch', 'lightning', 'numpy', 'yaml'} "
+            "or (m.startswith('tfgridnet.contracts.') and m != 'tfgridnet.contracts.names')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

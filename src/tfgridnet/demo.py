@@ -15,6 +15,10 @@ from typing import Any
 
 from rich.console import Console
 
+from tfgridnet.contracts.evaluation import EvaluationSummary
+from tfgridnet.contracts.folders import EvalDir, RunDir
+from tfgridnet.contracts.names import EVAL_DIR_NAME
+
 __all__ = ["DemoResult", "demo_config_path", "run_demo"]
 
 
@@ -54,7 +58,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     console = console or Console()
     started = time.monotonic()
     out_dir = Path(out_dir).resolve()
-    data_dir, run_dir, eval_dir = out_dir / "data", out_dir / "run", out_dir / "eval"
+    data_dir, run_dir, eval_dir = out_dir / "data", out_dir / "run", out_dir / EVAL_DIR_NAME
 
     def stage(title: str) -> None:
         console.rule(f"[bold]{title}[/bold]  ({time.monotonic() - started:.0f} s)")
@@ -98,15 +102,17 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
 
     seconds = time.monotonic() - started
     console.rule("[bold green]demo finished[/bold green]")
+    sisnr = EvaluationSummary.model_validate(summary).sisnr
     console.print(
-        f"test set: noisy {summary['noisy_sisnr_mean']:.2f} dB -> enhanced "
-        f"{summary['enhanced_sisnr_mean']:.2f} dB SI-SNR, improvement "
-        f"{summary['sisnr_improvement_mean']:+.2f} ± {summary['sisnr_improvement_std']:.2f} dB "
-        f"(worst {summary['sisnr_improvement_min']:+.2f} dB) over {summary['n']} utterances")
+        f"test set: noisy {sisnr.noisy_mean:.2f} dB -> enhanced {sisnr.enhanced_mean:.2f} dB "
+        f"SI-SNR, improvement {sisnr.improvement_mean:+.2f} ± {sisnr.improvement_std:.2f} dB "
+        f"(worst {sisnr.improvement_min:+.2f} dB) over {summary['n']} utterances")
     console.print(f"total time {seconds / 60:.1f} min")
     console.print(f"data       {data_dir}")
-    console.print(f"run        {run_dir}  (metrics.csv, checkpoints/, model/)")
-    console.print(f"evaluation {eval_dir / 'index.html'}  (listening page)")
+    run = RunDir(run_dir)
+    console.print(f"run        {run_dir}  ({run.metrics.name}, {run.checkpoints.name}/, "
+                  f"{run.model.name}/)")
+    console.print(f"evaluation {EvalDir(eval_dir).page()}  (listening page)")
     for name, path in report_files.items():
         console.print(f"report     {path}  ({name})")
     return DemoResult(out_dir, data_dir, run_dir, eval_dir, summary, report_files, seconds)

@@ -8,7 +8,7 @@ so a real bug (any other exception) still shows its traceback. ``UserInputError`
 from __future__ import annotations
 
 __all__ = ["TfgridnetError", "UserInputError", "ProblemsFound", "Interrupted", "CLOSED_PIPE",
-           "EXIT_CODES", "EXTRA_MODULES", "missing_extra"]
+           "SUCCESS", "EXIT_CODES", "EXTRA_MODULES", "missing_extra"]
 
 
 class TfgridnetError(Exception):
@@ -40,9 +40,13 @@ class Interrupted(TfgridnetError):
 # do, so `set -o pipefail` scripts still see that the output was cut.
 CLOSED_PIPE = 141
 
-# Shown in each subcommand's --help epilog, so the codes are documented where they are mapped.
-EXIT_CODES = {0: "success", 1: "problems found or partial failure", 2: "bad input (file, argument, config)",
-              130: "interrupted",
+SUCCESS = 0
+
+# Shown in each subcommand's --help epilog, so the codes are documented where they are mapped:
+# every code is an error type's own (or success, or the closed pipe), never a number typed again.
+EXIT_CODES = {SUCCESS: "success", ProblemsFound.exit_code: "problems found or partial failure",
+              UserInputError.exit_code: "bad input (file, argument, config)",
+              Interrupted.exit_code: "interrupted",
               CLOSED_PIPE: "output closed early by its reader (e.g. `| head`): stopped quietly"}
 
 

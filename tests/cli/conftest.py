@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tests.tiny import tiny_args
 
-TINY = dict(n_srcs=1, n_fft=64, stride=32, emb_dim=8, lstm_hidden_units=8, n_layers=1,
-            attn_n_head=2, attn_approx_qk_dim=16, emb_ks=1, emb_hs=1)
+TINY = tiny_args(attn_approx_qk_dim=16)
 SR = 16000
 
 

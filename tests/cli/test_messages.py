@@ -68,7 +68,7 @@ def test_report_on_an_eval_folder_without_its_table(cli, corpus, model_dir, tmp_
     (out / "evaluation_results.csv").unlink()
     missing: list[str] = []
     stats = evaluation_stats(out, missing)
-    assert stats["n"] == 3 and isinstance(stats["n"], int) and isinstance(stats["n_failed"], int)
+    assert stats.n == 3 and isinstance(stats.n, int) and isinstance(stats.n_failed, int)
     assert "evaluation_results.csv" in missing
 
 

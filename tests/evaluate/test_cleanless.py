@@ -15,6 +15,7 @@ from tfgridnet.evaluation.schema import csv_columns
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, METRICS, NO_REFERENCE, MetricSet
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.metrics import MetricError, distill_mos
+from tfgridnet.report.facts import TrainingStats
 from tfgridnet.report.rules import Facts, apply_rules
 from tfgridnet.report.sections import _evaluation
 from tfgridnet.report.statistics import evaluation_stats
@@ -28,7 +29,7 @@ needs_mos = pytest.mark.skipif(
 
 def evaluation_rules(stats):
     """The registry's findings on an evaluation folder's statistics alone."""
-    return apply_rules(Facts({}, stats))
+    return apply_rules(Facts(TrainingStats(n_epochs=0, first_epoch=0, last_epoch=0), stats))
 
 
 def _noisy_only(manifest, out_path, drop_clean_of: set[str] | None = None):
@@ -106,7 +107,7 @@ def test_a_clean_less_manifest_is_scored_by_dnsmos_and_distillmos_only(
         assert "sisnr" in findings["eval_no_reference"].message(lang)
 
     class _Analysis:  # what the report's evaluation section reads
-        evaluation, run_dir = stats, tmp_path
+        evaluation, run_dir, eval_dir = stats, tmp_path, out
 
         def finding(self, code):
             return findings.get(code)

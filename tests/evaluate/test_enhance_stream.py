@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from tests.tiny import tiny_args
 
 from tfgridnet.inference.chunking import ChunkScheduler
 from tfgridnet.inference.enhancer import Enhancer
@@ -102,8 +103,7 @@ def test_bf16_precision_is_close_to_fp32_and_unknown_precision_is_refused() -> N
     from tfgridnet.model import TFGridNetV2
 
     torch.manual_seed(0)
-    model = TFGridNetV2(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
-                        attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    model = TFGridNetV2(**tiny_args())
     noisy = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
     fp32 = Enhancer(model, sample_rate=8000, precision="fp32").enhance(noisy, 8000)
     bf16 = Enhancer(model, sample_rate=8000, precision="bf16").enhance(noisy, 8000)

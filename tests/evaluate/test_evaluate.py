@@ -206,3 +206,47 @@ def test_progress_is_reported_per_utterance_to_a_callable_or_as_lines_into_a_log
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("evaluate: 1/4 utterances (25 %)")
     assert lines[-1].startswith("evaluate: 4/4 utterances (100 %) in ")
+
+
+class Counting(torch.nn.Module):
+    """Halves its input and counts the utterances it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.utterances = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.utterances += x.shape[0]
+        return 0.5 * x
+
+
+@pytest.mark.parametrize("save_audio", [False, True])
+def test_each_utterance_is_enhanced_once_and_the_highlights_reuse_that_output(
+        pairs_manifest, tmp_path, sr, save_audio):
+    """The plots and the listening page of the best and worst utterances use the outputs the
+    evaluation scored (or their saved WAVs): nothing is enhanced a second time."""
+    model = Counting()
+    out = tmp_path / "eval"
+    summary = evaluate(Enhancer(model, sr), pairs_manifest, out, n_plots=2, progress=False,
+                       save_audio=save_audio)
+    assert model.utterances == summary["n"] == 4
+    assert len(list((out / "visualizations").glob("*_waveform.png"))) == 4
+
+
+def test_the_kept_highlights_are_the_ones_select_highlights_picks() -> None:
+    """The evaluation keeps only the outputs that can still be among the k best or worst, in
+    select_highlights' order (ties by uttid), whatever order the scores arrive in."""
+    from tfgridnet.contracts.names import STATUS_COLUMN, STATUS_OK, UTTID
+    from tfgridnet.evaluation.schema import select_highlights
+    from tfgridnet.evaluation.steps import HighlightKeeper
+
+    rng = np.random.default_rng(3)
+    gains = np.round(rng.normal(0.0, 3.0, 40), 0)  # rounded: many ties
+    rows = [{UTTID: f"u{i:02d}", STATUS_COLUMN: STATUS_OK, "sisnr_improvement": float(g)}
+            for i, g in enumerate(gains)]
+    for k in (1, 3, 5):
+        keeper = HighlightKeeper(k, "sisnr")
+        for i in rng.permutation(len(rows)):
+            keeper.offer(rows[i], np.zeros(1), np.zeros(1), None)
+        chosen = {row[UTTID] for _, row in select_highlights(rows, k, "sisnr")}
+        assert chosen <= set(keeper.signals) and len(keeper.signals) <= 2 * k

@@ -15,6 +15,7 @@ from tfgridnet.audio.levels import level_error_db
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
+from tfgridnet.report.facts import TrainingStats
 from tfgridnet.report.i18n import tr
 from tfgridnet.report.rules import THRESHOLDS, Facts, apply_rules
 from tfgridnet.report.statistics import evaluation_stats
@@ -49,7 +50,7 @@ class Gained(torch.nn.Module):
 
 def evaluation_rules(stats):
     """The registry's findings on an evaluation folder's statistics alone."""
-    return apply_rules(Facts({}, stats))
+    return apply_rules(Facts(TrainingStats(n_epochs=0, first_epoch=0, last_epoch=0), stats))
 
 
 def test_level_error_matches_a_float64_reference():
@@ -84,7 +85,7 @@ def test_a_quiet_output_is_measured_and_the_report_warns(pairs_manifest, tmp_pat
         [expected] * len(rows), abs=1e-3)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["metrics"]["level_error_db"]["enhanced_mean"] == pytest.approx(expected, abs=1e-3)
-    assert on_disk[f"{LEVEL.enhanced_column}_mean"] == pytest.approx(expected, abs=1e-3)
+    assert on_disk[f"{LEVEL.release_enhanced_column}_mean"] == pytest.approx(expected, abs=1e-3)
     assert summary["metrics"]["snr"]["improvement_mean"] < 0 < summary["metrics"]["sisnr"][
         "improvement_mean"]
 

@@ -31,8 +31,29 @@ def test_the_evaluators_summary_reads_back_complete_with_the_flat_metric_aliases
     for name, stats in summary.metrics.items():
         metric = METRIC_REGISTRY[name]
         assert on_disk[f"{metric.noisy_column}_mean"] == stats.noisy_mean
-        assert on_disk[f"{metric.enhanced_column}_mean"] == stats.enhanced_mean
+        assert on_disk[f"{metric.release_enhanced_column}_mean"] == stats.enhanced_mean
     assert on_disk["enhanced_sisnr_mean"] == summary.metrics["sisnr"].enhanced_mean
+
+
+def test_summary_says_each_number_once_and_generates_the_flat_keys_from_it():
+    """summary.json's figures live in ``metrics``; every flat key (``noisy_sisnr_mean``,
+    ``sisnr_improvement_max``, ``pesq_wb_mean``, the identity baseline's means) is generated from
+    them, so the two can never disagree."""
+    from tfgridnet.contracts.evaluation import MetricSummary, aliases
+
+    fields = {"sisnr": MetricSummary(noisy_mean=1.0, enhanced_mean=5.0, improvement_mean=4.0,
+                                     improvement_std=0.5, improvement_min=3.0,
+                                     improvement_max=5.5, improvement_median=4.1,
+                                     share_improved=1.0),
+              "pesq_wb": MetricSummary(noisy_mean=1.5, enhanced_mean=2.5)}
+    summary = EvaluationSummary(n=2, n_failed=0, metrics=fields)
+    assert set(EvaluationSummary.model_fields).isdisjoint(aliases(fields))
+    on_disk = summary.to_json()
+    assert on_disk["noisy_sisnr_mean"] == 1.0 and on_disk["enhanced_sisnr_mean"] == 5.0
+    assert on_disk["sisnr_improvement_max"] == 5.5 and on_disk["share_improved"] == 1.0
+    assert on_disk["pesq_wb_mean"] == 2.5 and on_disk["noisy_pesq_wb_mean"] == 1.5
+    assert on_disk["baseline"]["pesq_wb_mean"] == 1.5
+    assert "enhanced_pesq_wb_mean" not in on_disk  # the 0.1.0 names, not new ones
 
 
 def test_an_older_summary_loads_and_names_the_contract_keys_it_lacks(tmp_path):
@@ -41,8 +62,10 @@ def test_an_older_summary_loads_and_names_the_contract_keys_it_lacks(tmp_path):
                                 "metrics": {"stoi": {"n": 3, "noisy_mean": 0.7},
                                             "from_the_future": {"n": 3}, "pesq_wb": 2.0}}))
     summary, missing = EvaluationSummary.read(path)
-    assert summary.n == 3 and summary.enhanced_sisnr_mean is None
-    assert set(summary.metrics) == {"stoi"}
+    assert summary.n == 3 and summary.sisnr.enhanced_mean is None
+    # the flat SI-SNR keys an older file holds fill its metrics entry
+    assert summary.sisnr.noisy_mean == 4.0 and summary.sisnr.improvement_mean == 9.0
+    assert set(summary.metrics) == {"sisnr", "stoi"}
     assert {"n_failed", "enhanced_sisnr_mean", "sisnr_improvement_std", "metrics.pesq_wb",
             "metrics.stoi.enhanced_mean"} <= set(missing)
     assert "n" not in missing and "metrics" not in missing

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tests.tiny import tiny_args
 
 from tfgridnet.cli import main
 from tfgridnet.inference.enhancer import Enhancer
@@ -22,8 +23,7 @@ from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 pytestmark = pytest.mark.slow  # one export of a tiny model (tens of seconds), shared by the module
 
 RATE = 8000
-TINY = dict(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8, attn_n_head=2,
-            emb_dim=8, emb_ks=1, emb_hs=1)
+TINY = tiny_args()
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 
 
@@ -263,8 +263,7 @@ sys.exit(main(["train", "demo", "--out", "run"]) * 10 + main(["enhance", {str(ex
 def test_v3_export_is_refused_in_one_line_with_the_reason(tmp_path, capsys):
     from tfgridnet.model.tfgridnetv3 import TFGridNetV3
 
-    v3 = TFGridNetV3(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
-                     attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    v3 = TFGridNetV3(**tiny_args("v3"))
     source = save_exported(v3, 16000, tmp_path / "v3")
     assert main(["export", str(source), "--format", "onnx", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.tiny import tiny_args
 
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 
@@ -60,15 +61,13 @@ def test_enhancement_output_has_input_shape(tiny_model: TFGridNetV2) -> None:
 
 
 def test_separation_output_is_batch_sources_samples() -> None:
-    model = TFGridNetV2(n_srcs=3, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
-                        attn_n_head=2, emb_dim=8, emb_ks=4, emb_hs=2)
+    model = TFGridNetV2(**tiny_args(n_srcs=3, emb_ks=4, emb_hs=2))
     with torch.no_grad():
         assert model(torch.randn(2, 777)).shape == (2, 3, 777)
 
 
 def test_multichannel_input_is_batch_samples_mics() -> None:
-    model = TFGridNetV2(n_srcs=1, n_imics=2, n_fft=64, stride=32, n_layers=1,
-                        lstm_hidden_units=8, attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    model = TFGridNetV2(**tiny_args(n_imics=2))
     with torch.no_grad():
         assert model(torch.randn(2, 640, 2)).shape == (2, 640)
     with pytest.raises(ValueError, match=r"\[batch, samples, 2\]"):
@@ -80,8 +79,7 @@ def test_output_stays_bounded_at_every_length_modulo_hop(remainder: int) -> None
     # With the reference's centred iSTFT, N mod hop = hop-2 leaves a near-zero window envelope in the
     # last samples and the output explodes there. The tail must look like the rest of the signal.
     torch.manual_seed(0)
-    model = TFGridNetV2(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
-                        attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+    model = TFGridNetV2(**tiny_args())
     with torch.no_grad():
         for param in model.parameters():
             param.add_(torch.randn_like(param) * 0.1)
@@ -153,8 +151,7 @@ def test_config_rebuilds_the_same_architecture(tiny_model: TFGridNetV2) -> None:
      ({"activation": "relu"}, "activation: .*prelu"), ({"emb_ks": 2, "emb_hs": 3}, "emb_hs 3 > emb_ks 2")],
 )
 def test_impossible_hyper_parameters_are_rejected_by_name(override: dict, message: str) -> None:
-    conf = dict(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8, attn_n_head=2,
-                emb_dim=8, emb_ks=1, emb_hs=1)
+    conf = tiny_args()
     with pytest.raises(ValueError, match=message):
         TFGridNetV2(**{**conf, **override})
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.tiny import tiny_args
 
 from tfgridnet.model.io import load_model, save_exported
 from tfgridnet.model.tfgridnetv3 import (
@@ -16,8 +17,7 @@ from tfgridnet.model.tfgridnetv3 import (
     TFGridNetV3,
 )
 
-TINY_V3 = dict(n_srcs=1, n_layers=1, lstm_hidden_units=8, attn_n_head=2, attn_qk_output_channel=2,
-               emb_dim=8, emb_ks=4, emb_hs=1, n_fft=64, stride=32, default_fs=8000)
+TINY_V3 = tiny_args("v3")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,27 +12,43 @@ import numpy as np
 import pytest
 import yaml
 
+from tfgridnet.contracts.environment import RunEnvironment
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.metrics_csv import EpochRow, MetricsLog
+from tfgridnet.contracts.names import METRICS_FILE
+
 HEALTHY_EPOCHS = 60
+_EPOCH_ROW_COLUMNS = {f.name for f in dataclasses.fields(EpochRow)} - {"rates"}
 
 
 def write_metrics(run_dir: Path, columns: dict[str, np.ndarray]) -> Path:
+    """metrics.csv of these columns (one value per epoch; NaN: empty), written by the trainer's
+    own writer (``MetricsLog`` of ``EpochRow``s); a column no ``EpochRow`` has (a run another
+    trainer wrote) makes it a plain CSV of exactly these columns."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / METRICS_FILE
     names = list(columns)
     n_rows = len(columns["epoch"])
-    with open(run_dir / "metrics.csv", "w", newline="") as handle:
+    if set(names) <= _EPOCH_ROW_COLUMNS:
+        ints = {"epoch", "step"}
+        rows = [EpochRow(**{c: (int(columns[c][i]) if c in ints else float(columns[c][i]))
+                            for c in names if c in ints or np.isfinite(columns[c][i])})
+                for i in range(n_rows)]
+        return MetricsLog(path).extend(rows)
+    with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(names)
         for i in range(n_rows):
             writer.writerow(["" if np.isnan(columns[c][i]) else repr(float(columns[c][i]))
                              for c in names])
-    return run_dir / "metrics.csv"
+    return path
 
 
 def write_run(run_dir: Path, columns: dict[str, np.ndarray], environment: dict | None = None,
               config: dict | None = None, checkpoints: tuple[str, ...] = ("last.ckpt",)) -> Path:
     write_metrics(run_dir, columns)
     if environment is not None:
-        (run_dir / "environment.json").write_text(json.dumps(environment))
+        RunEnvironment(**environment).write(run_dir)
     if config is not None:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -88,7 +105,6 @@ def healthy_metrics(n_epochs: int = HEALTHY_EPOCHS, seed: int = 0) -> dict[str, 
         "grad_clip": np.full(n_epochs, 5.0),
         "clipped_steps": np.full(n_epochs, 2.0),
         "nonfinite_steps": np.zeros(n_epochs),
-        "steps": steps,
         "sec_per_batch": np.full(n_epochs, 0.5),
         "samples_per_sec": np.full(n_epochs, 64.0),
         "peak_mem_mb": np.full(n_epochs, 20_000.0),
@@ -106,7 +122,8 @@ def healthy_eval(eval_dir: Path, n: int = 50, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     noisy = 5.0 + 3.0 * rng.standard_normal(n)
     improvement = np.clip(10.0 + 2.0 * rng.standard_normal(n), 4.0, None)
-    extra = {"noisy_pesq_wb": np.full(n, 1.5), "pesq_wb": np.full(n, 2.6)}
+    pesq = METRIC_REGISTRY["pesq_wb"]
+    extra = {pesq.noisy_column: np.full(n, 1.5), pesq.enhanced_column: np.full(n, 2.6)}
     return write_eval(eval_dir, [f"utt{i:03d}" for i in range(n)], noisy, noisy + improvement,
                       extra)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from tests.tiny import tiny_args
 
 from tfgridnet.model.architectures import build_model
 from tfgridnet.model.config import ModelConfig
 from tfgridnet.report.experiment import model_facts, parameter_count
 
-SMALL = {"n_srcs": 1, "n_fft": 64, "stride": 32, "n_layers": 1, "lstm_hidden_units": 8,
-         "attn_n_head": 2, "emb_dim": 8, "emb_ks": 2, "emb_hs": 2}
+SMALL = tiny_args(emb_ks=2, emb_hs=2)
 
 
 @pytest.mark.parametrize("version", ["v2", "v3"])

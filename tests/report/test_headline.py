@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from tfgridnet.evaluation.schema import SUMMARY_FILE, EvaluationSummary, summarize
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, MetricSet
 from tfgridnet.marks import MARK_CHARACTERS, MARKS, marks_to_html
+from tfgridnet.report.facts import EvalStats
 from tfgridnet.report.headline import HEADLINE_PLOT, HEADLINE_SECTION, key_metrics
 from tfgridnet.report.i18n import LANGUAGES, localized_name, tr
 from tfgridnet.report.render import write_report
@@ -86,7 +88,8 @@ def test_key_metrics_put_the_headline_metric_first_and_skip_what_was_not_scored(
     summary = EvaluationSummary.model_validate({"metrics": {
         name: {"n": 3, "noisy_mean": 1.0, "enhanced_mean": 2.0}
         for name in ("stoi", "distillmos", "sisdr")} | {"pesq_wb": {"n": 0}}})
-    evaluation = {"headline": "distillmos", "metrics": summary.metrics}
+    evaluation = EvalStats(dir=Path("eval"), source="summary.json", headline="distillmos",
+                           metrics=summary.metrics)
     assert [m.name for m, _ in key_metrics(evaluation)] == ["distillmos", "stoi"]
 
 

@@ -20,20 +20,20 @@ PRAISE_ZH = ("收斂良好", "無明顯過擬合", "健康的訓練")
 def test_replayed_statistics_match_the_users_report(users_run):
     analysis = analyse(users_run, users_run.parent / "inference_epoch_100")
     t, ev = analysis.training, analysis.evaluation
-    assert t["n_epochs"] == 1496
-    assert t["train_mean"] == pytest.approx(-34.27, abs=0.01)
-    assert t["valid_best"] == pytest.approx(-32.34) and t["best_epoch"] == 100
-    assert t["valid_worst"] == pytest.approx(-38.69)
-    assert t["lr_initial"] == pytest.approx(5e-4) and t["lr_final"] == pytest.approx(6.1e-8)
-    assert t["grad_max_first"] == pytest.approx(106_673) and t["grad_max_last"] == pytest.approx(168)
-    assert t["total_time_h"] == pytest.approx(10.0)
-    assert t["peak_mem_share"] == pytest.approx(5.79 / 32)
-    assert ev["n"] == 192
-    assert ev["noisy_mean"] == pytest.approx(-36.4, abs=1e-3)
-    assert ev["improvement_mean"] == pytest.approx(1.1, abs=1e-3)
-    assert ev["improvement_std"] == pytest.approx(12.93, abs=1e-3)
-    assert ev["improvement_min"] == pytest.approx(-37.95, abs=1e-3)
-    assert ev["improvement_max"] == pytest.approx(43.34, abs=1e-3)
+    assert t.n_epochs == 1496
+    assert t.train_mean == pytest.approx(-34.27, abs=0.01)
+    assert t.valid_best == pytest.approx(-32.34) and t.best_epoch == 100
+    assert t.valid_worst == pytest.approx(-38.69)
+    assert t.lr_initial == pytest.approx(5e-4) and t.lr_final == pytest.approx(6.1e-8)
+    assert t.grad_max_first == pytest.approx(106_673) and t.grad_max_last == pytest.approx(168)
+    assert t.total_time_h == pytest.approx(10.0)
+    assert t.peak_mem_share == pytest.approx(5.79 / 32)
+    assert ev.n == 192
+    assert ev.noisy_mean == pytest.approx(-36.4, abs=1e-3)
+    assert ev.improvement_mean == pytest.approx(1.1, abs=1e-3)
+    assert ev.improvement_std == pytest.approx(12.93, abs=1e-3)
+    assert ev.improvement_min == pytest.approx(-37.95, abs=1e-3)
+    assert ev.improvement_max == pytest.approx(43.34, abs=1e-3)
 
 
 def test_users_run_is_broken_because_the_pairs_are_broken(users_run):
@@ -168,12 +168,12 @@ def test_the_demo_by_its_documented_figures_is_healthy(tmp_path, synth):
     run = _demo_run(tmp_path, synth)
     analysis = analyse(run)
     ev = analysis.evaluation
-    assert 5.5 < ev["improvement_std"] < 6.5 and 8.5 < ev["improvement_mean"] < 10.5
+    assert 5.5 < ev.improvement_std < 6.5 and 8.5 < ev.improvement_mean < 10.5
     assert analysis.verdict == "healthy", [(f.code, f.severity) for f in analysis.findings]
     assert {f.code for f in analysis.findings} == {
         "frequent_clipping", "gradient_spikes", "stopped_while_improving", "memory_headroom"}
     assert analysis.finding("gradient_spikes").evidence["outcome"] == "absorbed"
-    assert ev["spread"].std < 5.0  # what the noise kinds and SNR bins leave
+    assert ev.spread.std < 5.0  # what the noise kinds and SNR bins leave
     write_report(run)
     head = "\n".join((run / "EXPERIMENT_ANALYSIS.md").read_text(encoding="utf-8").splitlines()[:4])
     assert "HEALTHY" in head

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
+from tfgridnet.report.facts import EvalStats, TrainingStats
 from tfgridnet.report.loading import read_metrics
 from tfgridnet.report.rules import RULES_BY_CODE, THRESHOLDS, Facts
 from tfgridnet.report.statistics import epoch_durations
@@ -149,12 +151,14 @@ def _eval_extra_case(extra: Callable[[np.ndarray], dict[str, np.ndarray]]):
 
 
 def _level_off(noisy: np.ndarray) -> dict[str, np.ndarray]:
-    return {"noisy_level_error_db": np.full(len(noisy), 0.5),
-            "level_error_db": np.full(len(noisy), -11.0)}
+    level = METRIC_REGISTRY["level_error_db"]
+    return {level.noisy_column: np.full(len(noisy), 0.5),
+            level.enhanced_column: np.full(len(noisy), -11.0)}
 
 
 def _snr_falls(noisy: np.ndarray) -> dict[str, np.ndarray]:
-    return {"noisy_snr": noisy, "enhanced_snr": noisy - 2.8}
+    snr = METRIC_REGISTRY["snr"]
+    return {snr.noisy_column: noisy, snr.enhanced_column: noisy - 2.8}
 
 
 def _cleanless(mos_gain: float):
@@ -250,7 +254,10 @@ def test_docs_table_lists_every_rule_with_its_severities():
 
 
 def _fired(codes: tuple[str, ...], evaluation: dict) -> set[str]:
-    facts = Facts(training={}, evaluation=evaluation)
+    """Which of ``codes`` fire on an evaluation with these figures (and no training)."""
+    stats = EvalStats(dir=Path("eval"), source="summary.json", **evaluation)
+    facts = Facts(training=TrainingStats(n_epochs=0, first_epoch=0, last_epoch=0),
+                  evaluation=stats)
     return {code for code in codes if RULES_BY_CODE[code].apply(facts) is not None}
 
 
@@ -404,7 +411,7 @@ def test_foreign_run_with_only_loss_columns_is_analysed_and_says_what_is_missing
     (tmp_path / "metrics.csv").write_text(
         "epoch,train_loss,valid_loss\n" + "".join(f"{e},{-2.0 - e},{-1.0 - e}\n" for e in range(8)))
     analysis = analyse(tmp_path)
-    assert analysis.training["valid_best"] == pytest.approx(8.0)
+    assert analysis.training.valid_best == pytest.approx(8.0)
     assert "train_sisnr_from_loss" in analysis.notes and "valid_sisnr_from_loss" in analysis.notes
     missing = analysis.finding("missing_data").evidence["missing"]
     assert "metrics.csv:lr" in missing and "environment.json" in missing
@@ -418,8 +425,8 @@ def test_summary_only_evaluation_is_used_and_the_csv_is_reported_missing(tmp_pat
     eval_dir = synth.healthy_eval(tmp_path / "ev")
     (eval_dir / "evaluation_results.csv").unlink()
     analysis = analyse(run, eval_dir)
-    assert analysis.evaluation["source"] == "summary.json"
-    assert analysis.evaluation["improvement_mean"] > 5
+    assert analysis.evaluation.source == "summary.json"
+    assert analysis.evaluation.improvement_mean > 5
     assert "evaluation_results.csv" in analysis.missing
 
 
@@ -437,8 +444,8 @@ def test_summary_lacking_contract_keys_is_read_and_the_report_names_what_is_miss
     assert "summary.json:sisnr_improvement_std" in analysis.finding("missing_data").evidence[
         "missing"]
     # The CSV stands in: the spread and the per-metric means are still reported.
-    assert analysis.evaluation["improvement_std"] > 0
-    assert analysis.evaluation["metrics"]["pesq_wb"].enhanced_mean == pytest.approx(2.6)
+    assert analysis.evaluation.improvement_std > 0
+    assert analysis.evaluation.metrics["pesq_wb"].enhanced_mean == pytest.approx(2.6)
 
 
 def test_a_spike_the_clip_absorbed_before_validation_rose_is_information(tmp_path, synth):
@@ -448,8 +455,11 @@ def test_a_spike_the_clip_absorbed_before_validation_rose_is_information(tmp_pat
     analysis = analyse(run)
     finding = analysis.finding("gradient_spikes")
     assert (finding.severity, finding.evidence["outcome"]) == ("info", "absorbed")
-    assert finding.evidence["valid_before"] == pytest.approx(metrics["valid_sisnr"][:30].max())
-    assert finding.evidence["valid_after"] == pytest.approx(metrics["valid_sisnr"][30:].max())
+    # metrics.csv holds 6 significant digits (the trainer's writer)
+    assert finding.evidence["valid_before"] == pytest.approx(metrics["valid_sisnr"][:30].max(),
+                                                             abs=1e-4)
+    assert finding.evidence["valid_after"] == pytest.approx(metrics["valid_sisnr"][30:].max(),
+                                                            abs=1e-4)
     assert analysis.verdict == "healthy"
     for lang in ("en", "zh-TW"):
         assert "2,554.0" in finding.message(lang)
@@ -519,8 +529,8 @@ def test_spread_explained_by_the_recorded_conditions_is_not_high_variance(tmp_pa
     run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
                           synth.HEALTHY_CONFIG)
     analysis = analyse(run, evaluation("explained", 1.0))
-    spread = analysis.evaluation["spread"]
-    assert analysis.evaluation["improvement_std"] > THRESHOLDS.high_variance_std_db
+    spread = analysis.evaluation.spread
+    assert analysis.evaluation.improvement_std > THRESHOLDS.high_variance_std_db
     assert set(spread.factors) == {NOISE_KIND_COLUMN, SNR_COLUMN} and spread.std < 1.5
     assert analysis.finding("eval_high_variance") is None
 

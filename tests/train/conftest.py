@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from tests.tiny import tiny_section
 
 from tfgridnet.train.config import Config, config_from_dict
+
+# The tiny model the training tests train (2-frame patches, attention keys of 32).
+TINY_TRAINED = tiny_section(attn_approx_qk_dim=32, emb_ks=2, emb_hs=2)
 
 SAMPLE_RATE = 8000
 SECONDS = 0.5
@@ -75,9 +79,7 @@ def tiny_config_dict(corpus: dict[str, Path], **sections: dict) -> dict:
     """A model of a few thousand parameters on 0.5 s at 8 kHz: an epoch takes well under a second."""
     raw = {
         "name": "tiny",
-        "model": {"n_fft": 64, "stride": 32, "n_layers": 1, "lstm_hidden_units": 8,
-                  "attn_n_head": 2, "attn_approx_qk_dim": 32, "emb_dim": 8, "emb_ks": 2,
-                  "emb_hs": 2},
+        "model": dict(TINY_TRAINED),
         "data": {"sample_rate": SAMPLE_RATE, "train_manifest": str(corpus["train"]),
                  "valid_manifest": str(corpus["valid"]), "crop_seconds": 0.25,
                  "batch_size": 4, "num_workers": 0, "check_pairs": 0},

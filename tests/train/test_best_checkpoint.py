@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from tests.tiny import tiny_args
 from torch.utils.data import DataLoader
 
 from tfgridnet.model.io import load_model
@@ -23,8 +24,7 @@ class ScriptedScores(pl.LightningModule):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.model = TFGridNetV2(n_srcs=1, n_fft=64, stride=32, n_layers=1, lstm_hidden_units=8,
-                                 attn_n_head=2, emb_dim=8, emb_ks=1, emb_hs=1)
+        self.model = TFGridNetV2(**tiny_args())
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         return (self.model(batch) - batch).pow(2).mean()

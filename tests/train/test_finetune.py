@@ -27,10 +27,11 @@ from tfgridnet.train.init_file import InitRecord
 from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_COLUMNS
 from tfgridnet.train.run import train
 
+from .conftest import TINY_TRAINED
+
 RATE = 8000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TINY_MODEL = {"n_fft": 64, "stride": 32, "n_layers": 1, "lstm_hidden_units": 8, "attn_n_head": 2,
-              "attn_approx_qk_dim": 32, "emb_dim": 8, "emb_ks": 2, "emb_hs": 2}
+TINY_MODEL = TINY_TRAINED
 
 
 def _speech_like(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -161,9 +162,9 @@ def test_finetuned_model_beats_its_source_on_the_new_domain_and_the_report_says_
 
     analysis = analyse(finetuned, out)
     t = analysis.training
-    assert t["n_epochs"] == 4 and t["first_epoch"] == 0  # the step-0 row is not an epoch
+    assert t.n_epochs == 4 and t.first_epoch == 0  # the step-0 row is not an epoch
     assert "finetune_harmed" not in analysis.codes
-    start, best = t["initial_valid_sisnr"], t["valid_best"]
+    start, best = t.initial_valid_sisnr, t.valid_best
     for lang, words in (("en", "Fine-tuned from"), ("zh-TW", "微調")):
         text = write_report(finetuned, eval_dir=out, lang=lang)["markdown"].read_text(
             encoding="utf-8")

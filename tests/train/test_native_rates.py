@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tests.tiny import tiny_section
 
 from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset, collate_pairs
 from tfgridnet.data.rate_sampler import RateBatchSampler
@@ -20,9 +21,7 @@ from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT
 from tfgridnet.train.run import train
 
 RATES = (8000, 16000)
-TINY_V3 = {"version": "v3", "n_fft": 64, "stride": 32, "default_fs": 8000, "n_layers": 1,
-           "lstm_hidden_units": 8, "attn_n_head": 2, "attn_qk_output_channel": 2, "emb_dim": 8,
-           "emb_ks": 2, "emb_hs": 2}
+TINY_V3 = tiny_section("v3", emb_ks=2, emb_hs=2)
 
 
 def _tone(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:

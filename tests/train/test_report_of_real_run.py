@@ -41,7 +41,7 @@ def test_report_states_each_evaluated_metric_noisy_enhanced_and_change(
     for ours, theirs in (("improvement_mean", "sisnr_improvement_mean"),
                          ("improvement_std", "sisnr_improvement_std"),
                          ("noisy_mean", "noisy_sisnr_mean"), ("enhanced_mean", "enhanced_sisnr_mean")):
-        assert evaluation[ours] == summary[theirs], ours
+        assert getattr(evaluation, ours) == summary[theirs], ours
     reports = {}
     for lang in ("en", "zh-TW"):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
@@ -106,7 +106,7 @@ def test_report_of_a_run_with_the_spectral_term_does_not_call_its_loss_neg_sisnr
     config = make_config(trainer={"max_epochs": 1}, loss={"spectral_weight": 30.0})
     run = train(config_from_dict(config), tmp_path / "run").run_dir
     analysis = analyse(run)
-    assert analysis.training["loss_spectral_weight"] == 30.0
+    assert analysis.training.loss_spectral_weight == 30.0
     assert "train_sisnr_from_loss" not in analysis.notes
     for lang, plain in (("en", "the training loss is −SI-SNR."), ("zh-TW", "訓練損失為 −SI-SNR。")):
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")

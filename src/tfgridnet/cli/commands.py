@@ -10,10 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tfgridnet import hardware
+from tfgridnet.contracts.folders import EvalDir, RunDir
+from tfgridnet.contracts.names import ERROR_COLUMN, MONITOR, UTTID
 from tfgridnet.errors import UserInputError
 from tfgridnet.inference.chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
+
+if TYPE_CHECKING:
+    from tfgridnet.data.check_json import CheckJson
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -49,37 +55,39 @@ def cmd_make_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    manifest, json_path = Path(args.manifest), Path(args.json) if args.json else None
+    from tfgridnet.data.check_json import CheckJson, leakage_splits
+
+    manifest = Path(args.manifest)
     against = [Path(m) for m in args.against or ()]
-    splits = _leakage_splits(manifest, against, json_path) if against else {}
+    splits = leakage_splits(manifest, against) if against else {}
+    # checked before any pair is read, and before any writing
+    output = CheckJson(Path(args.json), manifest, splits) if args.json else None
     paired = True
     if against:  # the pair check needs pairs; a uttid,clean/noise MANIFEST is checked for leaks
         from tfgridnet.data.leakage import is_paired_manifest
 
         paired = is_paired_manifest(manifest)
     code = run_check_data(
-        manifest, json_path=json_path,
+        manifest, output=output,
         sample_rate=args.sample_rate, workers=args.workers, max_pairs=args.max_pairs,
         seed=args.seed, mos=args.mos, cache=not args.no_cache,
     ) if paired else 0
     if against and code != 2:
-        code = max(code, run_leakage_check(splits, json_path=json_path, workers=args.workers,
-                                           add_to_json=paired))
+        code = max(code, run_leakage_check(splits, output=output, workers=args.workers))
     return code
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
     from tfgridnet.cli.progress import progress_reporter
-    from tfgridnet.data.checks.examine import DEFAULT_SNR_ERROR_DB
     from tfgridnet.data.curate import curate
 
-    snr_error = (DEFAULT_SNR_ERROR_DB if args.reference_snr_error_db is None
-                 else args.reference_snr_error_db)
+    threshold = ({} if args.reference_snr_error_db is None  # curate's own default
+                 else {"snr_error_db": args.reference_snr_error_db})
     with progress_reporter("curate") as progress:
         result = curate(Path(args.manifest), Path(args.out), measures=args.measures,
                         plot=args.plot, keep=tuple(args.keep), drop=tuple(args.drop),
                         min_mos=args.min_mos, mos=args.mos, workers=args.workers,
-                        snr_error_db=snr_error, progress=progress)
+                        progress=progress, **threshold)
     record = result.record
     by_kind = ", ".join(f"{kind} {n}" for kind, n in record.dropped_by_kind.items()) or "none"
     print(f"curate: kept {record.n_kept} of {record.n_rows} rows, dropped "
@@ -150,42 +158,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --- printing around the API (one function per subcommand) ---------------------------------
 
-def _check_json_path(json_path: Path, manifest: Path) -> None:
-    """Refuse a ``--json`` path that is a folder, cannot be written, or would replace the
-    manifest or one of its audio files."""
-    from tfgridnet.data.checks import read_rows
-    from tfgridnet.data.manifest import ManifestError
-    from tfgridnet.safety import refuse_input_overwrite
-
-    if json_path.is_dir():
-        raise UserInputError(f"{json_path}: --json names a folder; expected a .json file path")
-    parent = next(p for p in (json_path, *json_path.parents) if p.exists())
-    if parent != json_path and not parent.is_dir():
-        raise UserInputError(f"{json_path}: --json cannot be written ({parent} is not a folder)")
-    if (parent.is_dir() and not os.access(parent, os.W_OK)) or (
-            json_path.exists() and not os.access(json_path, os.W_OK)):
-        raise UserInputError(f"{json_path}: --json cannot be written (permission denied)")
-    try:
-        _, rows = read_rows(manifest)
-    except ManifestError:
-        rows = []  # reported (and written to the JSON) by the check itself
-    refuse_input_overwrite([json_path], [manifest, *(p for _, noisy, clean in rows
-                                                     for p in (noisy, clean) if p)],
-                           what="--json")
-
-
-def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | None,
+def run_check_data(manifest: Path, output: CheckJson | None, sample_rate: int | None,
                    workers: int | None, max_pairs: int | None = None, seed: int = 0,
                    mos: bool = False, cache: bool = True) -> int:
     """Print the summary, write the JSON; exit 0 no errors, 1 errors found, 2 unusable input."""
     from tfgridnet.audio.io import AudioError
     from tfgridnet.cli.progress import progress_reporter
-    from tfgridnet.data.checks import CheckReport, check_data
+    from tfgridnet.data.checks import check_data
     from tfgridnet.data.manifest import ManifestError
-    from tfgridnet.fileio import write_json_atomic
 
-    if json_path is not None:
-        _check_json_path(json_path, manifest)  # before any pair is read, and before any writing
     try:
         with progress_reporter("check-data") as progress:
             report = check_data(manifest, sample_rate=sample_rate, workers=workers,
@@ -193,114 +174,67 @@ def run_check_data(manifest: Path, json_path: Path | None, sample_rate: int | No
                                 cache=cache)
     except (ManifestError, AudioError) as exc:
         print(f"tfgridnet check-data: unusable input: {exc}", file=sys.stderr)
-        if json_path is not None:
-            write_json_atomic(json_path, CheckReport(ok=False, n_pairs=0,
-                                                     stats={"error": str(exc)}).to_dict())
+        if output is not None:
+            output.add_unusable(exc)
         return 2
     print(report.summary())
     if not report.ok:
         bad = sorted({p.uttid for p in report.errors})
         listed = f"offending uttids: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}"
-        if json_path is None:
+        if output is None:
             print(f"inspect with: tfgridnet check-data {manifest} --json report.json ({listed})")
         else:
-            print(f"every problem is in {json_path} ({listed})")
-    if json_path is not None:
-        write_json_atomic(json_path, report.to_dict())
+            print(f"every problem is in {output.path} ({listed})")
+    if output is not None:
+        output.add(report)
     return 0 if report.ok else 1
 
 
-def _leakage_splits(manifest: Path, against: list[Path],
-                    json_path: Path | None) -> dict[str, list[Path]]:
-    """``check-data MANIFEST --against ...`` as splits, one manifest each, named by its path;
-    a ``--json`` path that would replace any of their manifests or audio files is refused first,
-    before the pair check writes it."""
-    from tfgridnet.data.leakage import read_split
-    from tfgridnet.safety import refuse_input_overwrite
-
-    splits: dict[str, list[Path]] = {}
-    seen: set[Path] = set()
-    for path in (manifest, *against):
-        if path.resolve() in seen:
-            raise UserInputError(f"--against {path}: this manifest is given twice (a split "
-                                 "compared with itself would match every row)")
-        seen.add(path.resolve())
-        splits[str(path)] = [path]
-    if json_path is not None:
-        _check_json_path(json_path, manifest)
-        refuse_input_overwrite([json_path], [p for name, paths in splits.items() for p in
-                                             (*paths, *read_split(name, paths).paths)],
-                               what="--json")
-    return splits
-
-
-def run_leakage_check(splits: dict[str, list[Path]], json_path: Path | None = None,
-                      workers: int | None = None, add_to_json: bool = False) -> int:
+def run_leakage_check(splits: dict[str, list[Path]], output: CheckJson | None = None,
+                      workers: int | None = None) -> int:
     """`check-data MANIFEST --against ...`: print each leak; 0 none, 1 audio shared between
-    splits. ``json_path`` (checked by :func:`_leakage_splits`) gets the report as its
-    ``"leakage"`` key, added to the pair check's JSON just written there when ``add_to_json``."""
-    import json
-
+    splits. ``output`` gets the report as its ``"leakage"`` key, beside the pair check's."""
     from tfgridnet.cli.progress import progress_reporter
     from tfgridnet.data.leakage import check_leakage
-    from tfgridnet.fileio import write_json_atomic
 
     with progress_reporter("leakage check", unit="files") as progress:
         report = check_leakage(splits, workers=workers, progress=progress)
     print(report.summary())
-    if json_path is not None:
-        written = json.loads(json_path.read_text(encoding="utf-8")) if add_to_json else {}
-        write_json_atomic(json_path, {**written, "leakage": report.to_dict()})
+    if output is not None:
+        output.add(report)
     return 0 if report.ok else 1
 
 
 def run_train(config_path: Path | None, out_dir: Path | None = None, resume: str | None = None,
               overrides: list[str] | tuple[str, ...] = (), ignore_data_errors: bool = False,
               init: str | None = None) -> int:
-    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``.
-
-    ``--resume`` continues with the run folder's own ``config.yaml`` (``overrides`` on top);
-    ``config_path`` is then only read for a folder without one.
-    """
-    import json
-
+    """Entry point of ``tfgridnet train``; returns the exit code. ``init``: ``--init MODEL``
+    (the config and run folder: :func:`tfgridnet.train.resume.plan_run`)."""
     from tfgridnet.cli.progress import progress_reporter
     from tfgridnet.errors import Interrupted
-    from tfgridnet.safety import refuse_existing_file
-    from tfgridnet.train.config import load_config
     from tfgridnet.train.console import quiet_lightning
-    from tfgridnet.train.resume import resume_config
+    from tfgridnet.train.resume import plan_run
     from tfgridnet.train.run import train
 
-    if config_path is None and (resume is None or out_dir is None):
-        raise UserInputError("give CONFIG (a YAML file or a recipe name, see `tfgridnet config "
-                             "list`), or --out RUN_DIR --resume to continue a run")
-    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / Path(config_path).stem
-    refuse_existing_file(run_dir)
-    if init is not None:  # a JSON string is a YAML string: any path survives the override parser
-        overrides = [*overrides, f"init.from={json.dumps(init)}"]
-    if resume is not None:
-        config, source = resume_config(run_dir, overrides, config_path)
-        if config_path is not None and source != Path(config_path):
-            print(f"--resume: continuing with {source} (the run's own config, earlier -o "
-                  f"included), not {config_path}; change values with -o KEY=VALUE")
-    else:
-        config = load_config(config_path, overrides)
+    plan = plan_run(config_path, out_dir, resume, overrides, init)
+    if plan.note:
+        print(plan.note)
     # DataCheckFailed and TrainingDiverged (exit 1) are printed and mapped by `main`.
     with quiet_lightning():
-        result = train(config, run_dir, resume=resume, ignore_data_errors=ignore_data_errors,
+        result = train(plan.config, plan.run_dir, resume=resume,
+                       ignore_data_errors=ignore_data_errors,
                        data_check_progress=progress_reporter)
     summary = result.summary
     if summary is None:  # not global rank 0
         return 0
     best_text = (f"{summary.best_valid_sisnr:.2f} dB at epoch {summary.best_epoch}"
                  if summary.best_valid_sisnr is not None else "none (no finite validation score)")
-    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best valid_sisnr: "
-          f"{best_text}  model: {result.run_dir / 'model'}")
+    print(f"run dir: {result.run_dir}  stopped: {summary.stop_reason}  best {MONITOR}: "
+          f"{best_text}  model: {RunDir(result.run_dir).model}")
     if summary.stop_reason.startswith("signal"):
         # Stopped by Ctrl-C/SIGTERM after saving: not a success, so `train && evaluate` stops.
-        raise Interrupted(f"last.ckpt saved; resume with: tfgridnet train --out {run_dir} "
-                          "--resume")
+        raise Interrupted(f"{RunDir(plan.run_dir).last_checkpoint.name} saved; resume with: "
+                          f"tfgridnet train --out {plan.run_dir} --resume")
     return 0
 
 
@@ -311,16 +245,15 @@ def run_evaluate(model: str, manifest: Path, out_dir: Path, save_audio: bool = T
     """`tfgridnet evaluate`: 0 when every utterance was evaluated, 1 when some failed."""
     from tfgridnet.evaluation.artifacts import format_summary
     from tfgridnet.evaluation.evaluate import evaluate
-    from tfgridnet.i18n import localized_name
 
     result = evaluate(model, manifest, out_dir, save_audio=save_audio, n_plots=n_plots,
                       dnsmos=dnsmos, device=device, overwrite=overwrite,
                       distillmos=distillmos, level=level, lang=lang, baseline=baseline)
     print(format_summary(result))
-    page = Path(result.out_dir) / localized_name("index.html", lang)
+    page = EvalDir(result.out_dir).page(lang)
     print(f"results in {result.out_dir} (open {page})")
     for failure in result.failed:
-        print(f"failed: {failure['uttid']}: {failure['error']}", file=sys.stderr)
+        print(f"failed: {failure[UTTID]}: {failure[ERROR_COLUMN]}", file=sys.stderr)
     return 1 if result.n_failed else 0
 
 
@@ -390,5 +323,5 @@ def run_report(run_dir: Path, eval_dir: Path | None = None, lang: str = "en") ->
         print(tr("console.eval_found", lang, path=analysis.eval_dir))
     for name in ("markdown", "html", "findings"):
         print(tr("console.wrote", lang, path=paths[name]))
-    print(tr("console.plots", lang, path=analysis.run_dir / "plots"))
+    print(tr("console.plots", lang, path=RunDir(analysis.run_dir).plots))
     return 0

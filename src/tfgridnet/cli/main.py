@@ -25,7 +25,9 @@ from tfgridnet.cli.commands import (
 from tfgridnet.errors import (
     CLOSED_PIPE,
     EXIT_CODES,
+    SUCCESS,
     Interrupted,
+    ProblemsFound,
     TfgridnetError,
     UserInputError,
     missing_extra,
@@ -37,12 +39,16 @@ from tfgridnet.inference.precision import BACKEND_CHOICES, PRECISIONS
 _RAW = argparse.RawDescriptionHelpFormatter
 
 
-def _epilog(**meanings: str) -> str:
-    """The exit codes of one subcommand: the shared meanings, with the command's own wording."""
-    codes = {str(code): text for code, text in EXIT_CODES.items()}
-    codes.update({k.removeprefix("c"): v for k, v in meanings.items()})
-    return "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in
-                                        sorted(codes.items(), key=lambda item: int(item[0])))
+def _epilog(own: dict[type[TfgridnetError] | int, str] | None = None) -> str:
+    """The exit codes of one subcommand: the shared meanings (``EXIT_CODES``), with the command's
+    own wording for an error type's code (or ``SUCCESS``); a code no error maps to is refused."""
+    codes = dict(EXIT_CODES)
+    for key, text in (own or {}).items():
+        code = key if isinstance(key, int) else key.exit_code
+        if code not in codes:
+            raise ValueError(f"exit code {code} is not one the command line returns")
+        codes[code] = text
+    return "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in sorted(codes.items()))
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,9 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_make_manifest)
 
     p = sub.add_parser("check-data", formatter_class=_RAW,
-                       epilog=_epilog(c1="errors found in the pairs, or audio shared between "
-                                         "splits (--against)",
-                                      c2="unusable input (manifest or audio unreadable)"),
+                       epilog=_epilog({ProblemsFound: "errors found in the pairs, or audio shared "
+                                                      "between splits (--against)",
+                                       UserInputError: "unusable input (manifest or audio "
+                                                       "unreadable)"}),
                        help="find missing, misaligned, swapped or mis-scaled pairs, unclean "
                             "references and audio shared between splits",
                        description="Reads every pair of MANIFEST (uttid,noisy,clean), or every "
@@ -126,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_data)
 
     p = sub.add_parser("curate", formatter_class=_RAW,
-                       epilog=_epilog(c2="unusable input, or an output that would replace an "
-                                         "input"),
+                       epilog=_epilog({UserInputError: "unusable input, or an output that would "
+                                                       "replace an input"}),
                        help="write a manifest without the rows check-data flags",
                        description="Checks every row of MANIFEST (as check-data) and writes OUT "
                                    "without the rows that have an error\nor a reference-audit / "
@@ -157,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_curate)
 
     p = sub.add_parser("train", formatter_class=_RAW,
-                       epilog=_epilog(c1="the start-up data check found broken pairs, unclean "
-                                         "references, or audio shared by the train and valid "
-                                         "manifests",
-                                      c3="training diverged (non-finite steps)"),
+                       epilog=_epilog({ProblemsFound: "the start-up data check found broken "
+                                                      "pairs, unclean references, or audio shared "
+                                                      "by the train and valid manifests; or "
+                                                      "training diverged (non-finite steps)"}),
                        help="train a model from a YAML config or a shipped recipe")
     p.add_argument("config", nargs="?", default=None,
                    help="YAML file, or a shipped recipe name (see `tfgridnet config list`); "
@@ -196,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_config_show)
 
     p = sub.add_parser("evaluate", formatter_class=_RAW,
-                       epilog=_epilog(c1="some utterances could not be evaluated"),
+                       epilog=_epilog({ProblemsFound: "some utterances could not be evaluated"}),
                        help="score a model on a manifest: metrics, audio, plots, page")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
     p.add_argument("--manifest", required=True,
@@ -220,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("enhance", formatter_class=_RAW,
-                       epilog=_epilog(c1="some files could not be enhanced"),
+                       epilog=_epilog({ProblemsFound: "some files could not be enhanced"}),
                        help="enhance audio files, folders or globs")
     p.add_argument("model", help="exported model dir, run dir or Lightning checkpoint")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -264,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", formatter_class=_RAW,
-                       epilog=_epilog(c0="report written, whatever the verdict "
-                                         "(a broken run is a finding, not a failure)"),
+                       epilog=_epilog({SUCCESS: "report written, whatever the verdict "
+                                                "(a broken run is a finding, not a failure)"}),
                        help="write the experiment analysis of a run")
     p.add_argument("run_dir")
     p.add_argument("--eval", default=None, help="an evaluation folder to include")
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         return UserInputError.exit_code
     except KeyboardInterrupt:
         print(f"tfgridnet {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return Interrupted.exit_code
     except ModuleNotFoundError as exc:  # a torch-free install (pyproject's extras)
         extra = missing_extra(exc)
         if extra is None:

@@ -24,8 +24,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
+from tfgridnet.contracts.curation import RECORD_SUFFIX, CurationRecord, DroppedRow
+from tfgridnet.contracts.names import UTTID
 from tfgridnet.data.checks import KINDS, MEASURE_FIELDS, CheckReport, check_data, read_rows
 from tfgridnet.data.checks.examine import DEFAULT_SNR_ERROR_DB
 from tfgridnet.data.manifest import (
@@ -36,7 +36,7 @@ from tfgridnet.data.manifest import (
     write_single_manifest,
 )
 from tfgridnet.errors import UserInputError
-from tfgridnet.fileio import read_json_validated, write_json_atomic, write_text_atomic
+from tfgridnet.fileio import write_text_atomic
 from tfgridnet.safety import refuse_input_overwrite
 
 __all__ = ["curate", "CurateResult", "CurationRecord", "DroppedRow", "DROP_WARNINGS",
@@ -45,45 +45,6 @@ __all__ = ["curate", "CurateResult", "CurationRecord", "DroppedRow", "DROP_WARNI
 # Warnings that make curate drop a row by default: the reference is not clean speech, or the pair
 # sits far from its corpus. (Clipping, DC, scale and rate warnings leave the audio usable.)
 DROP_WARNINGS = ("reference_noise", "band_limited_reference", "little_speech", "sisnr_outlier")
-RECORD_SUFFIX = ".curation.json"
-
-
-class DroppedRow(BaseModel):
-    """One row left out: its id, the kinds of finding that dropped it, the first message."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    uttid: str
-    kinds: list[str]
-    reason: str
-
-
-class CurationRecord(BaseModel):
-    """``<stem>.curation.json``: what curate dropped from which manifest, and by which rule."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    source: str
-    manifest: str
-    manifest_sha256: str
-    role: str
-    n_rows: int
-    n_kept: int
-    drop_kinds: list[str]
-    min_mos: float | None = None
-    reference_snr_error_db: float | None = None
-    dropped_by_kind: dict[str, int] = {}
-    dropped: list[DroppedRow] = []
-    measures_csv: str | None = None
-    plot: str | None = None
-    created: str = ""
-
-    def write(self, path: Path) -> Path:
-        return write_json_atomic(path, self.model_dump(mode="json"))
-
-    @classmethod
-    def read(cls, path: Path) -> CurationRecord:
-        return read_json_validated(path, cls.model_validate, "a curation record")
 
 
 def curation_record_path(manifest: str | os.PathLike) -> Path:
@@ -144,7 +105,7 @@ def _drop_set(keep: tuple[str, ...], drop: tuple[str, ...]) -> list[str]:
 def _measures_csv(report: CheckReport, dropped: dict[str, list[str]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["uttid", "dropped", "kinds", *MEASURE_FIELDS])
+    writer.writerow([UTTID, "dropped", "kinds", *MEASURE_FIELDS])
     for m in report.measures:
         values = asdict(m)
         writer.writerow([m.uttid, int(m.uttid in dropped), ";".join(dropped.get(m.uttid, [])),

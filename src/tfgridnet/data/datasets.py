@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from tfgridnet.audio.io import audio_info
+from tfgridnet.contracts.names import UTTID
 from tfgridnet.data.augment import Augmentation
 from tfgridnet.data.cache import DEFAULT_CACHE_MB, AudioCache
 from tfgridnet.data.distortions import Distortions
@@ -150,7 +151,7 @@ class PairedDataset(_EpochMixin, _RateMixin, Dataset):
         (noisy, clean), valid = _crop_or_pad([noisy, clean], crop, offset)
         return {
             "sample_rate": rate,
-            "uttid": self.pairs[index].uttid,
+            UTTID: self.pairs[index].uttid,
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
             "length": int(valid),
@@ -289,7 +290,7 @@ class DynamicMixDataset(_EpochMixin, _RateMixin, Dataset):
         }
         return {
             "sample_rate": rate,
-            "uttid": f"{uttid}__{noise_entry.uttid}__e{epoch}i{index}",
+            UTTID: f"{uttid}__{noise_entry.uttid}__e{epoch}i{index}",
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
             "clean": torch.from_numpy(np.ascontiguousarray(clean)),
             "length": int(valid),
@@ -350,7 +351,7 @@ def collate_pairs(items: list[dict]) -> dict:
         noisy[row, :n] = item["noisy"]
         clean[row, :item["clean"].shape[-1]] = item["clean"]
     out = {
-        "uttid": [item["uttid"] for item in items],
+        UTTID: [item[UTTID] for item in items],
         "noisy": noisy,
         "clean": clean,
         "lengths": torch.tensor([int(item["length"]) for item in items], dtype=torch.long),

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tfgridnet.audio.io import AUDIO_SUFFIXES
+from tfgridnet.contracts.names import CLEAN, NOISE, NOISE_KIND_COLUMN, NOISY, SNR_COLUMN, UTTID
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
@@ -27,11 +28,9 @@ __all__ = [
     "AUDIO_SUFFIXES", "CONDITION_COLUMNS", "NOISE_KIND_COLUMN", "SNR_COLUMN",
 ]
 
-_KNOWN_COLUMNS = ("uttid", "noisy", "clean", "noise")
+_KNOWN_COLUMNS = (UTTID, NOISY, CLEAN, NOISE)
 # Condition columns this package writes itself (demo corpus, dynamic mixing); any other extra
 # column of a manifest is kept too.
-NOISE_KIND_COLUMN = "noise_kind"
-SNR_COLUMN = "snr_db"
 CONDITION_COLUMNS = (NOISE_KIND_COLUMN, SNR_COLUMN)
 
 
@@ -76,13 +75,13 @@ class Pair(_Row):
     its ``conditions`` (the manifest's extra columns, e.g. ``snr_db``, ``noise_kind``, as text;
     empty when it has none)."""
 
-    __slots__ = ("uttid", "_noisy", "_clean", "conditions")
-    _fields = ("uttid", "noisy", "clean")
+    __slots__ = (UTTID, "_noisy", "_clean", "conditions")  # attributes named after the columns
+    _fields = (UTTID, NOISY, CLEAN)
 
     def __init__(self, uttid: str, noisy: str | os.PathLike | None,
                  clean: str | os.PathLike | None,
                  conditions: Mapping[str, str] | None = None) -> None:
-        for name, value in (("uttid", uttid), ("_noisy", _text(noisy)), ("_clean", _text(clean)),
+        for name, value in ((UTTID, uttid), ("_noisy", _text(noisy)), ("_clean", _text(clean)),
                             ("conditions", conditions or _NO_CONDITIONS)):
             object.__setattr__(self, name, value)
 
@@ -106,12 +105,12 @@ class Pair(_Row):
 class Entry(_Row):
     """One row of a one-path manifest (``uttid,noise`` or ``uttid,clean``) with its conditions."""
 
-    __slots__ = ("uttid", "_path", "conditions")
-    _fields = ("uttid", "path")
+    __slots__ = (UTTID, "_path", "conditions")
+    _fields = (UTTID, "path")
 
     def __init__(self, uttid: str, path: str | os.PathLike,
                  conditions: Mapping[str, str] | None = None) -> None:
-        for name, value in (("uttid", uttid), ("_path", os.fspath(path)),
+        for name, value in ((UTTID, uttid), ("_path", os.fspath(path)),
                             ("conditions", conditions or _NO_CONDITIONS)):
             object.__setattr__(self, name, value)
 
@@ -157,7 +156,7 @@ def _read_rows(path: Path, required: Iterable[str]) -> tuple[list[str], list[tup
             header = [cell.strip().lower() for cell in row]
             header_line = reader.line_num
             break
-    missing = [name for name in ("uttid", *required) if name not in header]
+    missing = [name for name in (UTTID, *required) if name not in header]
     if missing:
         raise ManifestError(
             f"{path}:{header_line}: missing column(s) {', '.join(missing)}; got header "
@@ -192,7 +191,7 @@ def _check_uttid(path: Path, line: int, uttid: str, seen: dict[str, int]) -> Non
 
 
 def read_manifest(path: str | os.PathLike | Path,
-                  require: tuple[str, ...] = ("noisy", "clean")) -> list[Pair]:
+                  require: tuple[str, ...] = (NOISY, CLEAN)) -> list[Pair]:
     """Read a paired (or one-sided) manifest into :class:`Pair` rows.
 
     ``require`` names the path columns that must exist and be non-empty on every row, e.g.
@@ -200,14 +199,14 @@ def read_manifest(path: str | os.PathLike | Path,
     """
     path = Path(path)
     for name in require:
-        if name not in ("noisy", "clean"):
+        if name not in (NOISY, CLEAN):
             raise ValueError(f"read_manifest: require must name 'noisy'/'clean', got {name!r}")
     header, rows = _read_rows(path, require)
     base = os.path.join(path.parent, "")
     extra = _extra_columns(header, ())
     sides = [(side, header.index(side) if side in header else None, side in require)
-             for side in ("noisy", "clean")]
-    id_col = header.index("uttid")
+             for side in (NOISY, CLEAN)]
+    id_col = header.index(UTTID)
     seen: dict[str, int] = {}
     pairs: list[Pair] = []
     for line, row in rows:
@@ -238,7 +237,7 @@ def read_entries(path: str | os.PathLike | Path, column: str) -> list[Entry]:
     path = Path(path)
     header, rows = _read_rows(path, (column,))
     base = os.path.join(path.parent, "")
-    id_col, path_col = header.index("uttid"), header.index(column)
+    id_col, path_col = header.index(UTTID), header.index(column)
     extra = _extra_columns(header, (column,))
     seen: dict[str, int] = {}
     out: list[Entry] = []
@@ -252,7 +251,7 @@ def read_entries(path: str | os.PathLike | Path, column: str) -> list[Entry]:
 
 
 def read_noise_manifest(path: str | os.PathLike | Path,
-                        column: str = "noise") -> list[tuple[str, Path]]:
+                        column: str = NOISE) -> list[tuple[str, Path]]:
     """Read a ``uttid,noise`` manifest for dynamic mixing as ``(uttid, path)`` rows
     (``column="rir"``: a ``uttid,rir`` one)."""
     return [(entry.uttid, entry.path) for entry in read_entries(path, column)]
@@ -296,7 +295,7 @@ def write_manifest(path: str | os.PathLike | Path, pairs: list[Pair]) -> Path:
     base = path.parent.resolve()
     with_clean = any(pair.clean is not None for pair in pairs)
     extra = _condition_columns(pair.conditions for pair in pairs)
-    header = (["uttid", "noisy", "clean"] if with_clean else ["uttid", "noisy"]) + extra
+    header = ([UTTID, NOISY, CLEAN] if with_clean else [UTTID, NOISY]) + extra
     rows = []
     for pair in pairs:
         row = [pair.uttid, _relative(pair.noisy, base)]
@@ -313,7 +312,7 @@ def write_single_manifest(path: str | os.PathLike | Path, column: str,
     base = path.parent.resolve()
     rows = [e if isinstance(e, Entry) else Entry(e[0], e[1]) for e in entries]
     extra = _condition_columns(e.conditions for e in rows)
-    return _write_csv(path, ["uttid", column, *extra], (
+    return _write_csv(path, [UTTID, column, *extra], (
         [e.uttid, _relative(e.path, base), *(str(e.conditions.get(k, "")) for k in extra)]
         for e in rows))
 
@@ -322,8 +321,8 @@ def read_conditions_csv(path: str | os.PathLike | Path) -> dict[str, dict[str, s
     """A side table ``uttid,<condition>,...`` -> {uttid: {condition: value}} (for make-manifest)."""
     path = Path(path)
     header, rows = _read_rows(path, ())
-    _condition_columns([dict.fromkeys(h for h in header if h != "uttid")])
-    id_col = header.index("uttid")
+    _condition_columns([dict.fromkeys(h for h in header if h != UTTID)])
+    id_col = header.index(UTTID)
     extra = [(i, name) for i, name in enumerate(header) if i != id_col]
     seen: dict[str, int] = {}
     out: dict[str, dict[str, str]] = {}

@@ -5,17 +5,25 @@ plots of the highlighted utterances and the CLI's summary text.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from tfgridnet.audio.io import AudioError, load_audio, save_audio
-from tfgridnet.evaluation.schema import fmt_value, rank_by_improvement
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric, improvement_legend
+from tfgridnet.contracts.evaluation import fmt_value
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, Metric, improvement_legend
+from tfgridnet.contracts.names import (
+    AUDIO_KINDS,
+    CLEAN,
+    ENHANCED,
+    ENHANCED_PEAK_COLUMN,
+    NOISY,
+    PAGE_FILE,
+    UTTID,
+)
+from tfgridnet.evaluation.schema import rank_by_improvement
 from tfgridnet.fileio import write_text_atomic
-
-if TYPE_CHECKING:
-    from tfgridnet.inference.enhancer import Enhancer
 
 __all__ = ["load_pair", "write_highlights", "write_visualization_index", "recommend_samples",
            "write_recommended", "save_triplet", "write_visualizations", "format_summary"]
@@ -64,28 +72,27 @@ def write_highlights(path: Path, summary: dict[str, Any], rows: list[dict[str, A
         f"improvement min {fmt_value(min(gains, default=None))}{_unit(m)}, "
         f"median {fmt_value(summary['metrics'][m.name]['improvement_median'])}{_unit(m)}, "
         f"max {fmt_value(max(gains, default=None))}{_unit(m)}", ""]
-    header = (f"{'uttid':<24} {'improvement':>12} {'noisy ' + m.label:>16} "
+    header = (f"{UTTID:<24} {'improvement':>12} {'noisy ' + m.label:>16} "
               f"{'enhanced ' + m.label:>19}")
     for title, group in ((f"Top {k} (largest {m.label} improvement)", ranked[:k]),
                          (f"Bottom {k} (smallest {m.label} improvement)",
                           list(reversed(ranked))[:k])):
         lines += [title, header]
-        lines += [f"{r['uttid']:<24} {r[m.delta_column]:>+12.2f} {r[m.noisy_column]:>16.2f} "
+        lines += [f"{r[UTTID]:<24} {r[m.delta_column]:>+12.2f} {r[m.noisy_column]:>16.2f} "
                   f"{r[m.enhanced_column]:>19.2f}" for r in group]
         lines.append("")
     return write_text_atomic(path, "\n".join(lines))
 
 
 def _audio_link(out_dir: Path, kind: str, uttid: str) -> str:
-    path = out_dir / kind / f"{uttid}.wav"
-    return f"[{kind}]({kind}/{uttid}.wav)" if path.is_file() else f"{kind}: not saved"
+    path = EvalDir(out_dir).audio(kind, uttid)
+    link = path.relative_to(out_dir).as_posix()
+    return f"[{kind}]({link})" if path.is_file() else f"{kind}: not saved"
 
 
 def plot_path(out_dir: Path, uttid: str, kind: str, lang: str = "en") -> Path:
     """Where an utterance's ``waveform`` or ``spectrogram`` plot in ``lang`` is written."""
-    from tfgridnet.i18n import localized_name
-
-    return out_dir / "visualizations" / localized_name(f"{uttid}_{kind}.png", lang)
+    return EvalDir(out_dir).plot(uttid, kind, lang)
 
 
 def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
@@ -99,12 +106,12 @@ def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, A
              f"| group | uttid | {m.label} improvement{unit} | noisy{unit} | enhanced{unit} | "
              "waveform | spectrogram |", "|---|---|---:|---:|---:|---|---|"]
     for group, r in chosen:
-        u = r["uttid"]
+        u = r[UTTID]
         lines.append(f"| {group} | {u} | {r[m.delta_column]:+.2f} | {r[m.noisy_column]:.2f} | "
                      f"{r[m.enhanced_column]:.2f} | "
                      f"[png]({plot_path(out_dir, u, 'waveform', lang).name}) | "
                      f"[png]({plot_path(out_dir, u, 'spectrogram', lang).name}) |")
-    return write_text_atomic(out_dir / "visualizations" / "VISUALIZATION_INDEX.md",
+    return write_text_atomic(EvalDir(out_dir).visualization_index,
                              "\n".join(lines) + "\n")
 
 
@@ -118,7 +125,7 @@ def recommend_samples(rows: list[dict[str, Any]],
     picks: list[tuple[str, dict[str, Any], str]] = []
 
     def add(title: str, row: dict[str, Any], why: str) -> None:
-        if row["uttid"] not in {p[1]["uttid"] for p in picks}:
+        if row[UTTID] not in {p[1][UTTID] for p in picks}:
             picks.append((title, row, why))
 
     add("best", ranked[0], f"largest {m.label} improvement: what the model does at its best")
@@ -132,9 +139,9 @@ def recommend_samples(rows: list[dict[str, Any]],
     degraded = [r for r in ranked if r[m.delta_column] < 0]
     for r in degraded[-3:]:
         add("degraded", r, "the output is worse than the input: listen for what went wrong")
-    loud = [r for r in ranked if (r.get("enhanced_peak") or 0) > 1.0]
+    loud = [r for r in ranked if (r.get(ENHANCED_PEAK_COLUMN) or 0) > 1.0]
     for r in loud[:2]:
-        add("clipping", r, f"enhanced peak {r['enhanced_peak']:.2f} exceeds full scale; the "
+        add("clipping", r, f"enhanced peak {r[ENHANCED_PEAK_COLUMN]:.2f} exceeds full scale; the "
                            "saved 16-bit WAV is clipped")
     return picks
 
@@ -143,17 +150,16 @@ def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[st
     lines = ["# Recommended samples to listen to", ""]
     lines += [f"> {line}" for line in _headline(summary)] + [""]
     m = headline_metric(summary)
-    kinds = ("noisy", "enhanced", "clean") if summary.get("reference", True) else (
-        "noisy", "enhanced")
+    kinds = AUDIO_KINDS if summary.get("reference", True) else (NOISY, ENHANCED)
     unit = f" ({m.unit})" if m.unit else ""
-    lines += [f"Play {' and '.join(kinds)} of each in turn (or open `../index.html`).", "",
+    lines += [f"Play {' and '.join(kinds)} of each in turn (or open `../{PAGE_FILE}`).", "",
               f"| why | uttid | {m.label} improvement{unit} | {' | '.join(kinds)} | reason |",
               "|---|---|---:|" + "---|" * len(kinds) + "---|"]
     for title, r, why in recommend_samples(rows, m.name):
-        links = [_audio_link(out_dir, kind, r["uttid"]).replace("](", "](../") for kind in kinds]
-        lines.append(f"| {title} | {r['uttid']} | {r[m.delta_column]:+.2f} | "
+        links = [_audio_link(out_dir, kind, r[UTTID]).replace("](", "](../") for kind in kinds]
+        lines.append(f"| {title} | {r[UTTID]} | {r[m.delta_column]:+.2f} | "
                      f"{' | '.join(links)} | {why} |")
-    return write_text_atomic(out_dir / "visualizations" / "RECOMMENDED_SAMPLES.md",
+    return write_text_atomic(EvalDir(out_dir).recommended_samples,
                              "\n".join(lines) + "\n")
 
 
@@ -191,39 +197,38 @@ def load_pair(pair: Any, sample_rate: int) -> tuple[np.ndarray, np.ndarray | Non
 
 def save_triplet(out_dir: Path, uttid: str, noisy: np.ndarray, enhanced: np.ndarray,
                   clean: np.ndarray | None, sample_rate: int) -> None:
-    for kind, audio in (("noisy", noisy), ("enhanced", enhanced), ("clean", clean)):
+    for kind, audio in zip(AUDIO_KINDS, (noisy, enhanced, clean)):
         if audio is not None:
-            save_audio(out_dir / kind / f"{uttid}.wav", audio, sample_rate, subtype="PCM_16")
+            save_audio(EvalDir(out_dir).audio(kind, uttid), audio, sample_rate, subtype="PCM_16")
 
 
 def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
-                          pairs: dict[str, Any], enhancer: Enhancer,
-                          audio_saved: bool, metric: str = "sisnr",
-                          lang: str = "en") -> list[dict[str, Any]]:
-    """Plots of the highlighted utterances, their text in ``lang``. Only these few are held in
-    memory: their audio is read back from the saved WAVs (what a listener hears), or enhanced
-    again when not saved."""
+                         signals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+                         sample_rate: int, audio_saved: bool, metric: str = "sisnr",
+                         lang: str = "en") -> list[dict[str, Any]]:
+    """Plots of the highlighted utterances, their text in ``lang``. ``signals``: the (noisy,
+    enhanced, clean) the evaluation kept of each (only these few are held in memory); with the
+    audio saved, the saved WAVs are read back instead (what a listener hears)."""
     from tfgridnet.evaluation.plots import plot_spectrograms, plot_waveforms
     from tfgridnet.i18n import tr
 
     m = METRIC_REGISTRY[metric]
     items = []
     for group, row in chosen:
-        kinds = ("noisy", "enhanced") + (("clean",) if pairs[row["uttid"]].clean else ())
-        saved = [out_dir / kind / f"{row['uttid']}.wav" for kind in kinds]
+        uttid = row[UTTID]
+        noisy, enhanced, clean = signals[uttid]
+        kinds = (NOISY, ENHANCED) + ((CLEAN,) if clean is not None else ())
+        saved = [EvalDir(out_dir).audio(kind, uttid) for kind in kinds]
         if audio_saved and all(path.is_file() for path in saved):
             noisy, enhanced, *rest = (load_audio(path, mono="first")[0] for path in saved)
             clean = rest[0] if rest else None
-        else:
-            noisy, clean, _ = load_pair(pairs[row["uttid"]], enhancer.sample_rate)
-            enhanced = enhancer.enhance_mono(noisy)
-        title = tr("fig.utterance", lang, uttid=row["uttid"], metric=m.label_in(lang),
+        title = tr("fig.utterance", lang, uttid=uttid, metric=m.label_in(lang),
                    noisy=row[m.noisy_column], enhanced=row[m.enhanced_column], unit=_unit(m),
                    change=row[m.delta_column])
-        waveform = plot_waveforms(noisy, enhanced, clean, enhancer.sample_rate,
-                                  plot_path(out_dir, row["uttid"], "waveform", lang), title, lang)
-        spectrogram = plot_spectrograms(noisy, enhanced, clean, enhancer.sample_rate,
-                                        plot_path(out_dir, row["uttid"], "spectrogram", lang),
+        waveform = plot_waveforms(noisy, enhanced, clean, sample_rate,
+                                  plot_path(out_dir, uttid, "waveform", lang), title, lang)
+        spectrogram = plot_spectrograms(noisy, enhanced, clean, sample_rate,
+                                        plot_path(out_dir, uttid, "spectrogram", lang),
                                         title, lang)
         items.append({"group": group, "row": row, "noisy": noisy, "enhanced": enhanced,
                       "clean": clean, "waveform": waveform, "spectrogram": spectrogram})

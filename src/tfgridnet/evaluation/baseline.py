@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfgridnet.contracts.evaluation import BaselineMetricSummary, BaselineModelSummary
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, MetricSet
+from tfgridnet.contracts.names import STATUS_COLUMN, STATUS_OK
 from tfgridnet.errors import UserInputError
-from tfgridnet.evaluation.schema import BaselineMetricSummary, BaselineModelSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, MetricSet, score_pair
+from tfgridnet.evaluation.scoring import score_pair
 
 if TYPE_CHECKING:  # torch and the model code stay out of the page writer's and workers' imports
     from tfgridnet.inference.enhancer import Enhancer
@@ -75,7 +77,7 @@ def score_with_baseline(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarr
 def summarize_baseline(rows: list[dict[str, Any]], metrics: MetricSet, model: str
                        ) -> BaselineModelSummary:
     """Per metric: the baseline model's mean and the evaluated model's gain over it."""
-    scored = [r for r in rows if r.get("status") == "ok"]
+    scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK]
     out: dict[str, BaselineMetricSummary] = {}
     for m in metrics.metrics:
         both = [r for r in scored if r.get(m.over_baseline_column) is not None]

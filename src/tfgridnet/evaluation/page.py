@@ -16,13 +16,20 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from tfgridnet.contracts.conditions import factor_label, group_cell, read_breakdown
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, improvement_legend
+from tfgridnet.contracts.names import (
+    AUDIO_KINDS,
+    DURATION_COLUMN,
+    ERROR_COLUMN,
+    STATUS_COLUMN,
+    UTTID,
+)
 from tfgridnet.evaluation.baseline import baseline_html
-from tfgridnet.evaluation.conditions import factor_label, group_cell, read_breakdown
 from tfgridnet.evaluation.plots import COLORS
-from tfgridnet.evaluation.schema import PAGE_FILE
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, improvement_legend
 from tfgridnet.fileio import write_text_atomic
-from tfgridnet.i18n import localized_name, tr
+from tfgridnet.i18n import tr
 from tfgridnet.marks import MARK_CSS, MARKS, mark_html
 
 __all__ = ["write_page", "wav_data_uri", "table_columns"]
@@ -39,10 +46,10 @@ def table_columns(headline: str, scored: list[str] | tuple[str, ...],
     first = METRIC_REGISTRY[headline]
     beside = [METRIC_REGISTRY[n] for n in _BESIDE if n in scored and n != headline]
     versus = (first.baseline_column, first.over_baseline_column) if baseline else ()
-    return ("uttid", *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
+    return (UTTID, *conditions, first.noisy_column, first.enhanced_column, first.delta_column,
             *versus,
             *(column for m in beside for column in (m.noisy_column, m.enhanced_column)),
-            "duration_s", "status")
+            DURATION_COLUMN, STATUS_COLUMN)
 
 # The page fits its window down to ~800 px: the body never exceeds the window, every table scrolls
 # inside its own box (.table-box) instead of widening the page, players and plots wrap.
@@ -200,7 +207,7 @@ def _breakdown(summary: dict[str, Any], lang: str) -> str:
 
 def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     head = "".join(f"<th>{c}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_status_cell(r.get(c)) if c == "status" else _cell(r.get(c))
+    body = "".join("<tr>" + "".join(_status_cell(r.get(c)) if c == STATUS_COLUMN else _cell(r.get(c))
                                     for c in columns) + "</tr>" for r in rows)
     return _boxed(f"<table class='sortable' id='results'><thead><tr>{head}</tr></thead>"
                   f"<tbody>{body}</tbody></table>")
@@ -214,8 +221,8 @@ def _utterance(item: dict[str, Any], sample_rate: int, headline: str, lang: str)
         f'<div style="color:{COLORS[kind]}"><b>{html.escape(tr(f"signal.{kind}", lang))}</b></div>'
         f'<audio controls preload="metadata" data-kind="{kind}" '
         f'src="{wav_data_uri(item[kind], sample_rate)}"></audio></div>'
-        for kind in ("noisy", "enhanced", "clean") if item.get(kind) is not None)
-    uttid = html.escape(row["uttid"])
+        for kind in AUDIO_KINDS if item.get(kind) is not None)
+    uttid = html.escape(row[UTTID])
     plots = "".join(f'<img alt="{uttid} {name}" src="{_png_data_uri(item[name])}">'
                     for name in ("waveform", "spectrogram"))
     group = html.escape(tr(f"page.group.{item['group']}", lang))
@@ -232,7 +239,7 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
     atomically and return its path; ``warnings`` in ``lang`` (default: the summary's own)."""
     warnings = "".join(f'<div class="warn">{mark_html(MARKS["warn"])} {html.escape(w)}</div>'
                        for w in (summary.get("warnings", []) if warnings is None else warnings))
-    failed = "".join(f"<li>{html.escape(f['uttid'])}: {html.escape(f['error'])}</li>"
+    failed = "".join(f"<li>{html.escape(f[UTTID])}: {html.escape(f[ERROR_COLUMN])}</li>"
                      for f in summary.get("failed", []))
     headline = summary.get("headline_metric") or "sisnr"
     label = METRIC_REGISTRY[headline].label_in(lang)
@@ -275,4 +282,4 @@ def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]
 <script>{_SCRIPT}</script>
 </body></html>
 """
-    return write_text_atomic(Path(out_dir) / localized_name(PAGE_FILE, lang), page)
+    return write_text_atomic(EvalDir(out_dir).page(lang), page)

@@ -1,4 +1,5 @@
-"""Per-utterance scoring: which metrics exist, their CSV column names, and how each is computed.
+"""Per-utterance scoring: every metric of the registry (``tfgridnet.contracts.metric_registry``,
+also importable from here) on the noisy input and the enhanced output.
 
 Every utterance is scored twice with the same code: the noisy input as if it were the output (the
 identity baseline, "doing nothing") and the enhanced output. Runs in worker processes, so it
@@ -8,189 +9,30 @@ imports no torch model code.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tfgridnet.audio.levels import level_error_db
-from tfgridnet.errors import UserInputError
-from tfgridnet.i18n import catalog, tr
+from tfgridnet.contracts.metric_registry import (
+    DEFAULT_METRICS,
+    DNSMOS_METRICS,
+    METRIC_REGISTRY,
+    METRICS,
+    NO_REFERENCE,
+    Metric,
+    MetricSet,
+    improvement_legend,
+)
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
            "score_pair", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
-
-Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference, sample_rate)
-NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One evaluation metric: how it is named in files and reports, and how it is computed.
-
-    Each metric gets three CSV columns, ``noisy_<name>``, the enhanced column and
-    ``<name>_improvement``, and one entry of ``summary.json``'s ``metrics``. SI-SNR-like metrics
-    name the enhanced column ``enhanced_<name>``, perceptual ones the bare name (docs/design.md, file contract).
-    The improvement is positive when the enhanced signal is better: ``enhanced - noisy`` for a
-    higher-is-better metric, the reduction of the distance to ``target`` for a metric that is
-    best at one value (the level error is best at 0 dB).
-    """
-
-    name: str
-    label: str
-    unit: str
-    higher_is_better: bool
-    compute: Scorer | None  # None: scored as a group without a reference (``group``)
-    prefixed: bool = False
-    target: float | None = None
-    group: str | None = None  # non-intrusive scorer that yields several metrics at once
-
-    @property
-    def noisy_column(self) -> str:
-        return f"noisy_{self.name}"
-
-    @property
-    def enhanced_column(self) -> str:
-        return f"enhanced_{self.name}" if self.prefixed else self.name
-
-    @property
-    def delta_column(self) -> str:
-        return f"{self.name}_improvement"
-
-    @property
-    def baseline_column(self) -> str:
-        """The score of ``evaluate --baseline``'s model (e.g. the model a fine-tune started from)."""
-        return f"baseline_{self.name}"
-
-    @property
-    def over_baseline_column(self) -> str:
-        """How much better the evaluated model is than the baseline model (positive: better)."""
-        return f"{self.name}_over_baseline"
-
-    @property
-    def needs_reference(self) -> bool:
-        return self.compute is not None
-
-    def label_in(self, lang: str) -> str:
-        """The label for readers of ``lang``: the catalog's ``metric.<name>`` for a label with
-        words in it (``label`` is its English text), else ``label`` (an acronym such as SI-SNR)."""
-        key = f"metric.{self.name}"
-        return tr(key, lang) if key in catalog(lang).messages else self.label
-
-    def improvement(self, noisy: float, enhanced: float) -> float:
-        """How much better ``enhanced`` is than ``noisy`` (positive: better)."""
-        if self.target is not None:
-            return abs(noisy - self.target) - abs(enhanced - self.target)
-        return enhanced - noisy if self.higher_is_better else noisy - enhanced
-
-    def improvement_meaning(self, lang: str = "en") -> str:
-        """What ``improvement`` measures, in words in ``lang`` (catalog ``imp.*``): every output
-        that shows an improvement column (console summary, listening page, report) says it with
-        this, so the level error's "how much closer to 0 dB" has one meaning everywhere."""
-        if self.target is not None:
-            return tr("imp.target", lang, metric=self.label_in(lang), target=self.target,
-                      unit=self.unit)
-        return tr("imp.higher" if self.higher_is_better else "imp.lower", lang)
-
-
-def _metric_fn(name: str, as_float64: bool = False) -> Scorer:
-    """``tfgridnet.metrics.<name>`` as a ``(estimate, reference, sample_rate)`` scorer, looked up
-    on call so the registry stays a plain table of names."""
-
-    def score(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
-        from tfgridnet import metrics
-
-        fn = getattr(metrics, name)
-        if as_float64:
-            return float(fn(est.astype(np.float64), ref.astype(np.float64)))
-        if name == "si_snr_numpy":
-            return float(fn(est, ref))
-        return float(fn(est, ref, sample_rate))
-
-    return score
-
-
-def _level_error(est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
-    return level_error_db(est, ref)
-
-
-_REGISTRY = (
-    Metric("sisnr", "SI-SNR", "dB", True, _metric_fn("si_snr_numpy"), prefixed=True),
-    Metric("sisdr", "SI-SDR", "dB", True, _metric_fn("si_sdr", as_float64=True), prefixed=True),
-    Metric("snr", "SNR", "dB", True, _metric_fn("snr", as_float64=True), prefixed=True),
-    Metric("pesq_wb", "PESQ-WB", "MOS-LQO", True, _metric_fn("pesq_wb")),
-    Metric("stoi", "STOI", "", True, _metric_fn("stoi")),
-    Metric("estoi", "ESTOI", "", True, _metric_fn("estoi")),
-    Metric("level_error_db", tr("metric.level_error_db"), "dB", False, _level_error, target=0.0),
-    Metric("dnsmos_sig", "DNSMOS SIG", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_bak", "DNSMOS BAK", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_ovrl", "DNSMOS OVRL", "MOS", True, None, group="dnsmos"),
-    Metric("dnsmos_p808", "DNSMOS P.808", "MOS", True, None, group="dnsmos"),
-    Metric("distillmos", "Distill-MOS", "MOS", True, None, group="distillmos"),
-)
-METRIC_REGISTRY: dict[str, Metric] = {m.name: m for m in _REGISTRY}
-METRICS = tuple(m.name for m in _REGISTRY if m.needs_reference)
-DNSMOS_METRICS = tuple(m.name for m in _REGISTRY if m.group == "dnsmos")
-
-
-def improvement_legend(names: Iterable[str], lang: str = "en") -> str:
-    """One line saying what the improvement column means for the metrics ``names``: the metric
-    registry's own definition (``Metric.improvement_meaning``), so every output says the same."""
-    metrics = [METRIC_REGISTRY[n] for n in names if n in METRIC_REGISTRY]
-    plain = sorted({m.improvement_meaning(lang) for m in metrics if m.target is None})
-    parts = [tr("imp.plain", lang, meanings=tr("imp.or", lang).join(plain))] if plain else []
-    parts += [m.improvement_meaning(lang) for m in metrics if m.target is not None]
-    return " ".join(parts)
 
 
 def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:
     from tfgridnet import metrics
 
     return {"dnsmos": metrics.dnsmos, "distillmos": metrics.distill_mos}[group]
-
-
-@dataclass(frozen=True)
-class MetricSet:
-    """Which metrics an evaluation scores: the intrusive ones need clean references; DNSMOS and
-    Distill-MOS judge a signal alone (a clean-less manifest gets only these)."""
-
-    reference: bool = True
-    dnsmos: bool = False
-    distillmos: bool = False
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        groups = {g for g, on in (("dnsmos", self.dnsmos), ("distillmos", self.distillmos)) if on}
-        return tuple(m.name for m in _REGISTRY
-                     if (m.needs_reference and self.reference) or m.group in groups)
-
-    @property
-    def metrics(self) -> tuple[Metric, ...]:
-        """The selected metrics themselves, in registry order."""
-        return tuple(METRIC_REGISTRY[n] for n in self.names)
-
-    @property
-    def groups(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(METRIC_REGISTRY[n].group for n in self.names
-                                   if METRIC_REGISTRY[n].group))
-
-    @property
-    def skipped(self) -> dict[str, str]:
-        """Intrusive metrics left out, with the reason (empty when references exist)."""
-        return {} if self.reference else dict.fromkeys(METRICS, NO_REFERENCE)
-
-    @property
-    def headline(self) -> str:
-        """The metric the verdict, highlights and ranking use: SI-SNR, else a MOS."""
-        for name in ("sisnr", "dnsmos_ovrl", "distillmos"):
-            if name in self.names:
-                return name
-        raise UserInputError("MetricSet: no metric selected; a clean-less manifest needs DNSMOS or "
-                         "Distill-MOS")
-
-
-DEFAULT_METRICS = MetricSet()  # a paired manifest without the optional MOS predictors
 
 
 def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) -> float:
@@ -228,7 +70,7 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None
                 row[column] = None
                 errors.append(f"{column}: {exc}")
     for group in metrics.groups:
-        members = [m for m in _REGISTRY if m.group == group]
+        members = [m for m in METRIC_REGISTRY.values() if m.group == group]
         for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
             try:
                 scores = _group_scorer(group)(signal_, sample_rate)

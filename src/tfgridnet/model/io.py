@@ -23,6 +23,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tfgridnet.audio.io import AUDIO_SUFFIXES
+from tfgridnet.contracts.folders import RunDir, checkpoint_epoch, checkpoint_score
+from tfgridnet.contracts.names import CONFIG_NAME, WEIGHTS_NAME
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import atomic_path, write_json_atomic
 from tfgridnet.model.architectures import (
@@ -41,8 +43,6 @@ __all__ = [
 EXPORT_FORMAT = "tfgridnet-export"
 # 2 added the "architecture" key (V3); V2 exports are still written as 1, which older readers take.
 EXPORT_VERSION = 2
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 
 
 class ModelLoadError(UserInputError):
@@ -84,8 +84,8 @@ def load_model(path: str | os.PathLike,
     if path.is_dir():
         if (path / CONFIG_NAME).is_file() or (path / WEIGHTS_NAME).is_file():
             return _load_exported(path, map_location)
-        if (path / "model" / WEIGHTS_NAME).is_file():
-            return _load_exported(path / "model", map_location)
+        if RunDir(path).model_weights.is_file():
+            return _load_exported(RunDir(path).model, map_location)
         return _load_checkpoint(resolve_checkpoint(path), map_location)
     if path.suffix == ".safetensors":
         return _load_exported(path.parent, map_location)
@@ -110,12 +110,13 @@ def export_model(source: Path, out_dir: Path) -> Path:
 def resolve_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint of a run: ModelCheckpoint's recorded best, else the best score in the
     file names (``valid_sisnr=...``), else ``last.ckpt``."""
-    ckpt_dir = Path(run_dir) / "checkpoints"
-    ckpts = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    run = RunDir(run_dir)
+    ckpt_dir = run.checkpoints
+    ckpts = run.checkpoint_files()
     if not ckpts:
         raise ModelLoadError(f"{run_dir}: no model/{WEIGHTS_NAME} and no checkpoints/*.ckpt; "
                              "expected an exported model dir, a run dir or a .ckpt file")
-    last = ckpt_dir / "last.ckpt"
+    last = run.last_checkpoint
     if last.is_file():
         try:
             callbacks = read_checkpoint(last).get("callbacks") or {}
@@ -126,7 +127,7 @@ def resolve_checkpoint(run_dir: Path) -> Path:
                 best = state.get("best_model_path")
                 if best and (ckpt_dir / Path(best).name).is_file():
                     return ckpt_dir / Path(best).name
-    scored = [(score, p) for p in ckpts if (score := _score_from_name(p.name)) is not None]
+    scored = [(score, p) for p in ckpts if (score := checkpoint_score(p.name)) is not None]
     if scored:
         return max(scored)[1]
     return last if last.is_file() else max(ckpts, key=lambda p: p.stat().st_mtime)
@@ -159,15 +160,7 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return obj
 
 
-def _score_from_name(name: str) -> float | None:
-    match = re.search(r"valid_sisnr=(-?\d+(?:\.\d+)?)", name)
-    return float(match.group(1)) if match else None
-
-
-def epoch_from_name(name: str) -> int | None:
-    """The epoch in a training checkpoint's file name (``epoch007-valid_sisnr=...``), if any."""
-    match = re.match(r"epoch(\d+)", name)
-    return int(match.group(1)) if match else None
+epoch_from_name = checkpoint_epoch  # the name this module has always exported
 
 
 def _inference_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import torch
 import yaml
 
+from tfgridnet.contracts import names
 from tfgridnet.model.architectures import architecture_of
 from tfgridnet.model.io import (
     CONFIG_NAME,
@@ -30,7 +31,7 @@ from tfgridnet.model.io import (
 __all__ = ["ESPNET_CONFIG_NAME", "ModelSource", "SourceKind", "load_source", "one_line"]
 
 SourceKind = Literal["export", "run", "checkpoint", "espnet"]
-ESPNET_CONFIG_NAME = "config.yaml"  # beside the .pth in ESPnet's exp/<name>/ folders
+ESPNET_CONFIG_NAME = names.ESPNET_CONFIG_NAME  # beside the .pth in ESPnet's exp/<name>/ folders
 
 
 def one_line(text: object) -> str:

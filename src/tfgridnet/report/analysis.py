@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.environment import RunEnvironment
+from tfgridnet.contracts.train_summary import TrainSummary
+from tfgridnet.report.facts import EvalStats, TrainingStats
 from tfgridnet.report.finetune_checks import finetune_stats
 from tfgridnet.report.loading import find_eval_dir, load_run
 from tfgridnet.report.rules import Facts, Finding, apply_rules, verdict
@@ -28,15 +32,17 @@ class Analysis:
     eval_dir: Path | None
     eval_dir_auto: bool
     metrics: dict[str, np.ndarray]
-    environment: dict[str, Any]
+    environment: RunEnvironment
     config: dict[str, Any]
     checkpoints: list[str]
-    training: dict[str, Any]
-    evaluation: dict[str, Any] | None
+    training: TrainingStats
+    evaluation: EvalStats | None
     findings: list[Finding] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     initial: dict[str, float] | None = None  # metrics.csv's step-0 row (a fine-tune's start)
+    summary: TrainSummary | None = None  # train_summary.json, when the run has one
+    data_check: DataCheckFile | None = None  # data_check.json, when the run has one
 
     @property
     def verdict(self) -> str:
@@ -64,11 +70,13 @@ def analyse(run_dir: str | Path, eval_dir: str | Path | None = None) -> Analysis
         raise FileNotFoundError(f"{eval_dir}: evaluation folder not found")
 
     training = training_stats(files.metrics, files.config, files.environment, notes)
-    training.update(finetune_stats(files, training))
-    training.update(run_end_stats(files.summary, files.data_check, files.run_dir))
+    for name, value in {**finetune_stats(files, training),
+                        **run_end_stats(files.summary, files.data_check, files.run_dir)}.items():
+        setattr(training, name, value)  # a name TrainingStats lacks is an AttributeError
     evaluation = evaluation_stats(eval_dir, missing) if eval_dir is not None else None
     findings = apply_rules(Facts(training, evaluation, missing, notes))
     return Analysis(run_dir=files.run_dir, eval_dir=eval_dir, eval_dir_auto=eval_auto,
                     metrics=files.metrics, environment=files.environment, config=files.config,
                     checkpoints=files.checkpoints, training=training, evaluation=evaluation,
-                    findings=findings, missing=missing, notes=notes, initial=files.initial)
+                    findings=findings, missing=missing, notes=notes, initial=files.initial,
+                    summary=files.summary, data_check=files.data_check)

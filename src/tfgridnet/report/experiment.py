@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.folders import RunDir
+from tfgridnet.contracts.names import RUN_CONFIG_NAME
 from tfgridnet.i18n import fmt, tr
 from tfgridnet.model.architectures import ARCHITECTURES
 from tfgridnet.model.config import ModelConfig, validate_model_args
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
-from tfgridnet.report.loading import read_json
-from tfgridnet.train.data_check_file import DATA_CHECK_FILE, DataCheckFile
 
 __all__ = ["audio_blocks", "files_blocks", "model_blocks", "model_facts", "parameter_count",
            "data_check_notice"]
@@ -41,7 +42,7 @@ def model_facts(config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(section, dict):
         return {}
     try:
-        model_config = validate_model_args("config.yaml model", **section)
+        model_config = validate_model_args(f"{RUN_CONFIG_NAME} model", **section)
     except ValueError as exc:
         return {"error": str(exc)}
     return {"config": model_config, "params": parameter_count(model_config)}
@@ -80,10 +81,10 @@ def model_blocks(analysis: Analysis, lang: str) -> list[Block]:
 
 def audio_blocks(analysis: Analysis, lang: str) -> list[Block]:
     blocks = [Block("h2", tr("h.audio", lang))]
-    path = analysis.run_dir / DATA_CHECK_FILE
-    if not path.is_file():
-        return blocks + [Block("p", tr("audio.none", lang, file=DATA_CHECK_FILE))]
-    record = DataCheckFile.read(path)
+    record = analysis.data_check
+    if record is None:
+        return blocks + [Block("p", tr("audio.none", lang,
+                                       file=RunDir(analysis.run_dir).data_check.name))]
     p = record.pipeline
     band = (tr("audio.band", lang, low=fmt(p.bandpass_hz[0], ",.0f"),
                high=fmt(p.bandpass_hz[1], ",.0f"), filter=p.filter)
@@ -162,10 +163,9 @@ def _curation_blocks(record: DataCheckFile, lang: str) -> list[Block]:
 def data_check_notice(analysis: Analysis, lang: str) -> list[Block]:
     """For the report's first section: a start-up data check that checked only a sample (or
     nothing) says so there, not only in the audio-pipeline section."""
-    path = analysis.run_dir / DATA_CHECK_FILE
-    if not path.is_file():
+    record = analysis.data_check
+    if record is None:
         return []
-    record = DataCheckFile.read(path)
     if record.check_pairs == 0:
         return [Block("p", tr("notice.check_skipped", lang))]
     return [Block("p", tr("notice.check_sampled" if c.role == "pairs" else
@@ -183,16 +183,15 @@ def _size(path: Path) -> str:
 
 
 def files_blocks(analysis: Analysis, lang: str) -> list[Block]:
-    run = analysis.run_dir
-    summary_path = run / "train_summary.json"
-    summary = read_json(summary_path) if summary_path.is_file() else {}
+    run = RunDir(analysis.run_dir)
+    summary = analysis.summary
     rows: list[list[str]] = []
-    for name, key in (("config.yaml", "files.config"), ("environment.json", "files.environment"),
-                      ("metrics.csv", "files.metrics"), (DATA_CHECK_FILE, "files.data_check"),
-                      ("train_summary.json", "files.summary"), ("logs", "files.logs"),
-                      ("checkpoints", "files.checkpoints"), ("model", "files.model")):
-        path = run / name
-        shown = f"`{name}/`" if name in ("logs", "checkpoints", "model") else f"`{name}`"
+    for path, key in ((run.config, "files.config"), (run.environment, "files.environment"),
+                      (run.metrics, "files.metrics"), (run.data_check, "files.data_check"),
+                      (run.train_summary, "files.summary"), (run.logs, "files.logs"),
+                      (run.checkpoints, "files.checkpoints"), (run.model, "files.model")):
+        folder = path in (run.logs, run.checkpoints, run.model)
+        shown = f"`{path.name}/`" if folder else f"`{path.name}`"
         status = _size(path) if path.exists() else tr("files.missing", lang)
         rows.append([shown, tr(key, lang), status])
     blocks = [Block("h2", tr("h.files", lang)),
@@ -201,15 +200,16 @@ def files_blocks(analysis: Analysis, lang: str) -> list[Block]:
     if analysis.checkpoints:
         blocks.append(Block("p", tr("files.kept", lang, n=len(analysis.checkpoints), names=", ".join(
             f"`{name}`" for name in analysis.checkpoints))))
-    logs = run / "logs"
-    if logs.is_dir():
-        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in logs.iterdir())
+    if run.logs.is_dir():
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in run.logs.iterdir())
         blocks.append(Block("p", tr("files.log_list", lang,
                                     names=", ".join(f"`{n}`" for n in entries) or "—")))
-    if summary.get("best_checkpoint") or (run / "model" / "model.safetensors").is_file():
+    best_checkpoint = summary.best_checkpoint if summary is not None else None
+    exported = run.model_weights.is_file()
+    if best_checkpoint or exported:
         blocks.append(Block("p", tr(
-            "files.best", lang, epoch=summary.get("best_epoch"),
-            sisnr=summary.get("best_valid_sisnr"),
-            checkpoint=f"`{summary['best_checkpoint']}`" if summary.get("best_checkpoint") else "—",
-            export="`model/`" if (run / "model" / "model.safetensors").is_file() else "—")))
+            "files.best", lang, epoch=summary.best_epoch if summary is not None else None,
+            sisnr=summary.best_valid_sisnr if summary is not None else None,
+            checkpoint=f"`{best_checkpoint}`" if best_checkpoint else "—",
+            export=f"`{run.model.name}/`" if exported else "—")))
     return blocks

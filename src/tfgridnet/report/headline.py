@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from tfgridnet.evaluation.schema import PAGE_FILE, EvaluationSummary, MetricSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY, Metric
-from tfgridnet.i18n import fmt, localized_name, tr
+from tfgridnet.contracts.evaluation import EvaluationSummary, MetricSummary
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, Metric
+from tfgridnet.i18n import fmt, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
+from tfgridnet.report.facts import EvalStats
 
 __all__ = ["HEADLINE_PLOT", "HEADLINE_SECTION", "KEY_METRICS", "headline_blocks",
            "headline_metric", "key_metrics", "listening_page"]
@@ -29,15 +30,15 @@ HEADLINE_PLOT = "headline"  # plots/headline.png
 KEY_METRICS = ("sisnr", "pesq_wb", "stoi", "level_error_db", "dnsmos_ovrl", "distillmos")
 
 
-def headline_metric(evaluation: dict[str, Any]) -> Metric:
+def headline_metric(evaluation: EvalStats) -> Metric:
     """The metric the evaluation ranks its utterances by: SI-SNR, or a MOS on a clean-less set."""
-    name = evaluation.get("headline") or EvaluationSummary.model_fields["headline_metric"].default
+    name = evaluation.headline or EvaluationSummary.model_fields["headline_metric"].default
     return METRIC_REGISTRY[name]
 
 
-def key_metrics(evaluation: dict[str, Any]) -> list[tuple[Metric, MetricSummary]]:
+def key_metrics(evaluation: EvalStats) -> list[tuple[Metric, MetricSummary]]:
     """The headline metric, then the other key metrics, each with its summary, where scored."""
-    scored: dict[str, MetricSummary] = evaluation.get("metrics") or {}
+    scored = evaluation.metrics
     names = dict.fromkeys([headline_metric(evaluation).name, *KEY_METRICS])
     return [(METRIC_REGISTRY[name], scored[name]) for name in names
             if name in scored and scored[name].noisy_mean is not None
@@ -46,10 +47,9 @@ def key_metrics(evaluation: dict[str, Any]) -> list[tuple[Metric, MetricSummary]
 
 def listening_page(analysis: Analysis, lang: str) -> Path | None:
     """The evaluation's listening page in ``lang`` when it was written in it, else the one there."""
-    page = analysis.evaluation.get("index_html") if analysis.evaluation else None
-    eval_dir = getattr(analysis, "eval_dir", None)
-    if eval_dir is not None:
-        own = Path(eval_dir) / localized_name(PAGE_FILE, lang)
+    page = analysis.evaluation.index_html if analysis.evaluation else None
+    if analysis.eval_dir is not None:
+        own = EvalDir(analysis.eval_dir).page(lang)
         page = own if own.is_file() else page
     return page
 
@@ -72,7 +72,7 @@ def headline_blocks(analysis: Analysis, lang: str, plot: Path | None) -> list[Bl
     if page:
         href = Path(os.path.relpath(page, analysis.run_dir)).as_posix()
         link = " " + tr("headline.link", lang, href=href)
-    blocks.append(Block("p", tr("headline.n", lang, n=ev.get("n"), failed=ev.get("n_failed"))
+    blocks.append(Block("p", tr("headline.n", lang, n=ev.n, failed=ev.n_failed)
                         + link))
     if not rows:
         blocks.append(Block("p", tr("headline.no_metrics", lang)))

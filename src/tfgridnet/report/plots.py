@@ -17,14 +17,14 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tfgridnet.evaluation.conditions import factor_label
-from tfgridnet.evaluation.schema import RESULTS_FILE
+from tfgridnet.contracts import metrics_csv as mc
+from tfgridnet.contracts.conditions import factor_label
+from tfgridnet.contracts.evaluation import read_results_csv
+from tfgridnet.contracts.folders import EvalDir
 from tfgridnet.fileio import write_bytes_atomic
 from tfgridnet.i18n import localized_name, plot_fonts, tr
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_metric
-from tfgridnet.report.loading import read_eval_table
-from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_PREFIX
 
 __all__ = ["PLOT_NAMES", "write_plots"]
 
@@ -58,34 +58,34 @@ def _png(fig: Figure) -> bytes:
 
 
 def _sisnr(analysis: Analysis, lang: str) -> bytes | None:
-    t, epochs = analysis.training, analysis.metrics["epoch"]
-    if t.get("valid_sisnr") is None and t.get("train_sisnr") is None:
+    t, epochs = analysis.training, analysis.metrics[mc.EPOCH]
+    if t.valid_sisnr is None and t.train_sisnr is None:
         return None
     fig = _figure(8, 4.2)
     ax = fig.subplots()
     start = analysis.initial or {}  # a fine-tune's step-0 row: the curves start from the source
-    extra = VALID_EXTRA_PREFIX + "sisnr"
+    extra = mc.valid_extra(mc.VALID_SISNR)
     for name, key, colour, values in (
-            ("train_sisnr", "fig.train", "tab:blue", t.get("train_sisnr")),
-            ("valid_sisnr", "fig.valid", "tab:orange", t.get("valid_sisnr")),
+            (mc.TRAIN_SISNR, "fig.train", "tab:blue", t.train_sisnr),
+            (mc.VALID_SISNR, "fig.valid", "tab:orange", t.valid_sisnr),
             (extra, "fig.valid_extra", "tab:red", analysis.metrics.get(extra))):
         x, y = _finite_series(epochs, values)
         if start.get(name) is not None and np.isfinite(start[name]):
-            x, y = np.concatenate([[INITIAL_EPOCH], x]), np.concatenate([[start[name]], y])
-            ax.scatter([INITIAL_EPOCH], [start[name]], color=colour, marker="s", zorder=5)
+            x, y = np.concatenate([[mc.INITIAL_EPOCH], x]), np.concatenate([[start[name]], y])
+            ax.scatter([mc.INITIAL_EPOCH], [start[name]], color=colour, marker="s", zorder=5)
         if len(x):
             ax.plot(x, y, label=tr(key, lang), color=colour, linewidth=1.2)
     if start:
-        ax.axvline(INITIAL_EPOCH, color="grey", linestyle=":", linewidth=0.8)
-        ax.annotate(tr("fig.start", lang), (INITIAL_EPOCH, ax.get_ylim()[1]), fontsize=7,
+        ax.axvline(mc.INITIAL_EPOCH, color="grey", linestyle=":", linewidth=0.8)
+        ax.annotate(tr("fig.start", lang), (mc.INITIAL_EPOCH, ax.get_ylim()[1]), fontsize=7,
                     xytext=(2, -10), textcoords="offset points")
-    x, y = _finite_series(epochs, analysis.metrics.get("valid_noisy_sisnr"))
+    x, y = _finite_series(epochs, analysis.metrics.get(mc.VALID_NOISY_SISNR))
     if len(x):
         ax.plot(x, y, label=tr("fig.identity", lang), color="grey", linestyle="--", linewidth=1.0)
-    if "best_epoch" in t:
-        ax.axvline(t["best_epoch"], color="tab:green", linestyle=":", linewidth=1.0)
-        ax.scatter([t["best_epoch"]], [t["valid_best"]], color="tab:green", zorder=5,
-                   label=tr("fig.best", lang, value=t["valid_best"], epoch=t["best_epoch"]))
+    if t.best_epoch is not None:
+        ax.axvline(t.best_epoch, color="tab:green", linestyle=":", linewidth=1.0)
+        ax.scatter([t.best_epoch], [t.valid_best], color="tab:green", zorder=5,
+                   label=tr("fig.best", lang, value=t.valid_best, epoch=t.best_epoch))
     ax.set_xlabel(tr("fig.epoch", lang))
     ax.set_ylabel(tr("fig.sisnr_axis", lang))
     ax.grid(alpha=0.3)
@@ -95,7 +95,7 @@ def _sisnr(analysis: Analysis, lang: str) -> bytes | None:
 
 
 def _lr(analysis: Analysis, lang: str) -> bytes | None:
-    x, y = _positive_series(analysis.metrics["epoch"], analysis.metrics.get("lr"))
+    x, y = _positive_series(analysis.metrics[mc.EPOCH], analysis.metrics.get(mc.LR))
     if not len(x):
         return None
     fig = _figure(8, 3.2)
@@ -110,9 +110,9 @@ def _lr(analysis: Analysis, lang: str) -> bytes | None:
 
 
 def _grad_norm(analysis: Analysis, lang: str) -> bytes | None:
-    epochs = analysis.metrics["epoch"]
+    epochs = analysis.metrics[mc.EPOCH]
     series = [(name, *_positive_series(epochs, analysis.metrics.get(name)))
-              for name in ("grad_norm_mean", "grad_norm_max")]
+              for name in (mc.GRAD_NORM_MEAN, mc.GRAD_NORM_MAX)]
     if not any(len(x) for _, x, _ in series):
         return None
     fig = _figure(8, 3.6)
@@ -120,7 +120,7 @@ def _grad_norm(analysis: Analysis, lang: str) -> bytes | None:
     for name, x, y in series:
         if len(x):
             ax.plot(x, y, label=tr(name.replace("grad_norm_", "fig.grad_"), lang), linewidth=1.0)
-    clip = analysis.training.get("grad_clip")
+    clip = analysis.training.grad_clip
     if clip:
         ax.axhline(clip, color="tab:red", linestyle="--", label=tr("fig.clip", lang, value=clip))
     ax.set_yscale("log")
@@ -133,16 +133,16 @@ def _grad_norm(analysis: Analysis, lang: str) -> bytes | None:
 
 
 def _memory_throughput(analysis: Analysis, lang: str) -> bytes | None:
-    epochs = analysis.metrics["epoch"]
-    mem_x, mem_y = _finite_series(epochs, analysis.metrics.get("peak_mem_mb"))
-    thr_x, thr_y = _finite_series(epochs, analysis.metrics.get("samples_per_sec"))
+    epochs = analysis.metrics[mc.EPOCH]
+    mem_x, mem_y = _finite_series(epochs, analysis.metrics.get(mc.PEAK_MEM_MB))
+    thr_x, thr_y = _finite_series(epochs, analysis.metrics.get(mc.SAMPLES_PER_SEC))
     if not len(mem_x) and not len(thr_x):
         return None
     fig = _figure(10, 3.4)
     ax_mem, ax_thr = fig.subplots(1, 2)
     if len(mem_x):
         ax_mem.plot(mem_x, mem_y / 1024, color="tab:brown", label=tr("fig.peak", lang))
-        device_mb = analysis.training.get("device_mem_mb")
+        device_mb = analysis.training.device_mem_mb
         if device_mb:
             ax_mem.axhline(device_mb / 1024, color="black", linestyle="--",
                            label=tr("fig.device_memory", lang, value=device_mb / 1024))
@@ -167,10 +167,10 @@ _IMPROVED, _WORSE = "tab:green", "tab:red"
 
 def _per_utterance(analysis: Analysis, column_pair: tuple[str, str]) -> tuple[np.ndarray, ...]:
     """The noisy and enhanced scores of every utterance scored on both (empty without the CSV)."""
-    path = analysis.eval_dir / RESULTS_FILE if analysis.eval_dir is not None else None
+    path = EvalDir(analysis.eval_dir).results if analysis.eval_dir is not None else None
     if path is None or not path.is_file():
         return np.array([]), np.array([])
-    table = read_eval_table(path)
+    table = read_results_csv(path)
     if not all(column in table for column in column_pair):
         return np.array([]), np.array([])
     noisy, enhanced = (np.array(table[column], dtype=np.float64) for column in column_pair)
@@ -186,7 +186,7 @@ def _headline(analysis: Analysis, lang: str) -> bytes | None:
         return None
     metric = headline_metric(ev)
     noisy, enhanced = _per_utterance(analysis, (metric.noisy_column, metric.enhanced_column))
-    conditions = ev.get("conditions") or {}
+    conditions = ev.conditions or {}
     factor = next(iter(conditions), None)
     groups = [g for g in conditions.get(factor, [])
               if g.metrics.get(metric.name) is not None

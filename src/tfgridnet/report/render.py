@@ -22,8 +22,9 @@ import jinja2
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
+from tfgridnet.contracts.folders import RunDir
 from tfgridnet.fileio import write_text_atomic
-from tfgridnet.i18n import DEFAULT_LANGUAGE, catalog, localized_name
+from tfgridnet.i18n import DEFAULT_LANGUAGE, catalog
 from tfgridnet.marks import MARK_CSS, marks_to_html
 from tfgridnet.report.analysis import Analysis, analyse
 from tfgridnet.report.blocks import Block
@@ -89,19 +90,17 @@ def write_analysis(analysis: Analysis, lang: str = "en") -> dict[str, Path]:
     from tfgridnet.report.plots import write_plots
 
     run_dir = analysis.run_dir
-    plots = write_plots(analysis, run_dir / "plots", lang)
+    run = RunDir(run_dir)
+    plots = write_plots(analysis, run.plots, lang)
     blocks = build_blocks(analysis, lang, plots)
 
     def relative(path: Path) -> str:
         return Path(os.path.relpath(path, run_dir)).as_posix()
 
     paths = {
-        "markdown": write_text_atomic(run_dir / localized_name("EXPERIMENT_ANALYSIS.md", lang),
-                                      render_markdown(blocks, relative)),
-        "html": write_text_atomic(run_dir / localized_name("report.html", lang),
-                                  render_html(blocks, lang)),
-        "findings": write_findings(run_dir / "findings.json", analysis.findings,
-                                   DEFAULT_LANGUAGE),
+        "markdown": write_text_atomic(run.analysis(lang), render_markdown(blocks, relative)),
+        "html": write_text_atomic(run.report_page(lang), render_html(blocks, lang)),
+        "findings": write_findings(run.findings, analysis.findings, DEFAULT_LANGUAGE),
     }
     paths.update({f"plot_{name}": path for name, path in plots.items()})
     return paths

@@ -15,11 +15,13 @@ from typing import Literal
 
 import numpy as np
 
+from tfgridnet.contracts.names import METRICS_FILE
+from tfgridnet.contracts.train_summary import STOP_NONFINITE
 from tfgridnet.report import eval_checks as ev
 from tfgridnet.report import run_checks as run
+from tfgridnet.report.facts import FROM_LOSS, TrainingStats
 from tfgridnet.report.finetune_checks import finetune_harmed
 from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
-from tfgridnet.train.summary_file import STOP_NONFINITE
 
 __all__ = ["RULES", "RULES_BY_CODE", "SEVERITIES", "THRESHOLDS", "VERDICTS", "Facts", "Finding",
            "Rule", "Severity", "Thresholds", "apply_rules", "verdict"]
@@ -100,7 +102,7 @@ class Finding:
 
 
 def _noisy_baseline_abnormal(f: Facts, th: Thresholds) -> Evidence | None:
-    baseline = f.training.get("valid_noisy_median")
+    baseline = f.training.valid_noisy_median
     if baseline is None or not th.noisy_outside(baseline):
         return None
     return {"valid_noisy_sisnr": baseline, "low_db": th.noisy_sisnr_low_db,
@@ -109,72 +111,72 @@ def _noisy_baseline_abnormal(f: Facts, th: Thresholds) -> Evidence | None:
 
 def _train_not_learning(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if "valid_best" not in t:
+    if t.valid_best is None:
         return None
-    best, first, baseline = t["valid_best"], t["valid_first"], t.get("valid_noisy_median")
+    best, first, baseline = t.valid_best, t.valid_first, t.valid_noisy_median
     if baseline is not None and best - baseline < th.not_learning_gain_db:
         reason = "identity"
     elif baseline is None and best < 0.0:
         reason = "negative"
-    elif t["n_epochs"] >= th.not_learning_min_epochs and best - first < th.not_learning_gain_db:
+    elif t.n_epochs >= th.not_learning_min_epochs and best - first < th.not_learning_gain_db:
         reason = "flat"
     else:
         return None
     return {"reason": reason, "valid_best": best, "valid_first": first,
-            "valid_mean": t["valid_mean"], "best_epoch": t["best_epoch"],
+            "valid_mean": t.valid_mean, "best_epoch": t.best_epoch,
             "gain_db": best - (baseline if reason == "identity" else first),
-            "threshold_db": th.not_learning_gain_db, "n_epochs": t["n_epochs"]}
+            "threshold_db": th.not_learning_gain_db, "n_epochs": t.n_epochs}
 
 
 def _train_loss_positive(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if "train_best" not in t or t["train_best"] >= 0.0:
+    if t.train_best is None or t.train_best >= 0.0:
         return None
-    return {"train_best": t["train_best"], "train_mean": t["train_mean"], "n_epochs": t["n_epochs"]}
+    return {"train_best": t.train_best, "train_mean": t.train_mean, "n_epochs": t.n_epochs}
 
 
 def _lr_decay_too_fast(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    below = t.get("lr_below_index")
+    below = t.lr_below_index
     if below is None:
         return None
-    n_epochs = t["n_epochs"]
+    n_epochs = t.n_epochs
     left = n_epochs - 1 - below
     if left <= 0 or left < th.lr_decay_min_epochs_left_share * n_epochs:
         return None
-    return {"lr_initial": t["lr_initial"], "lr_final": t["lr_final"], "lr_ratio": t["lr_ratio"],
-            "ratio_threshold": th.lr_decay_ratio, "epoch": t["lr_below_epoch"],
+    return {"lr_initial": t.lr_initial, "lr_final": t.lr_final, "lr_ratio": t.lr_ratio,
+            "ratio_threshold": th.lr_decay_ratio, "epoch": t.lr_below_epoch,
             "epochs_left": left, "share_left": left / n_epochs}
 
 
 def _stale_best_epoch(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if "best_index" not in t:
+    if t.best_index is None:
         return None
-    n_epochs, patience = t["n_epochs"], t.get("patience") or th.stale_default_patience
-    after_best = n_epochs - 1 - t["best_index"]
+    n_epochs, patience = t.n_epochs, t.patience or th.stale_default_patience
+    after_best = n_epochs - 1 - t.best_index
     if after_best <= patience or after_best < th.stale_min_share_after_best * n_epochs:
         return None
-    durations = t.get("durations")
-    stop_index = t["best_index"] + patience
+    durations = t.durations
+    stop_index = t.best_index + patience
     saved = float(durations[stop_index + 1:].sum() / 3600.0) if durations is not None else None
-    return {"best_epoch": t["best_epoch"], "valid_best": t["valid_best"],
+    return {"best_epoch": t.best_epoch, "valid_best": t.valid_best,
             "epochs_after_best": after_best, "patience": patience, "saved_hours": saved,
-            "total_hours": t.get("total_time_h")}
+            "total_hours": t.total_time_h}
 
 
 def _overfitting(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if t.get("train_sisnr") is None or t.get("valid_sisnr") is None:
+    if t.train_sisnr is None or t.valid_sisnr is None:
         return None
-    window = max(1, int(round(th.overfit_window_share * t["n_epochs"])))
-    train_end = float(np.nanmean(t["train_sisnr"][-window:]))
-    valid_end = float(np.nanmean(t["valid_sisnr"][-window:]))
-    gap, drop = train_end - valid_end, t["valid_best"] - valid_end
+    window = max(1, int(round(th.overfit_window_share * t.n_epochs)))
+    train_end = float(np.nanmean(t.train_sisnr[-window:]))
+    valid_end = float(np.nanmean(t.valid_sisnr[-window:]))
+    gap, drop = train_end - valid_end, t.valid_best - valid_end
     if gap <= th.overfit_gap_db or drop <= th.overfit_valid_drop_db:
         return None
     return {"train_end": train_end, "valid_end": valid_end, "gap_db": gap,
-            "valid_best": t["valid_best"], "best_epoch": t["best_epoch"], "valid_drop_db": drop,
+            "valid_best": t.valid_best, "best_epoch": t.best_epoch, "valid_drop_db": drop,
             "gap_threshold_db": th.overfit_gap_db, "window": window}
 
 
@@ -186,23 +188,23 @@ ADAPTIVE_OPTIMIZERS = frozenset({"adam", "adamw", "nadam", "radam", "adamax", "a
 
 def _frequent_clipping(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    share = t.get("clipped_share")
+    share = t.clipped_share
     if share is None or share <= th.clipped_share:
         return None
-    optimizer = t.get("optimizer")
-    return {"clipped_share": share, "clipped_steps": t["clipped_total"],
-            "total_steps": t["total_steps"], "grad_clip": t.get("grad_clip"),
-            "grad_mean_median": t.get("grad_mean_median"), "threshold_share": th.clipped_share,
+    optimizer = t.optimizer
+    return {"clipped_share": share, "clipped_steps": t.clipped_total,
+            "total_steps": t.total_steps, "grad_clip": t.grad_clip,
+            "grad_mean_median": t.grad_mean_median, "threshold_share": th.clipped_share,
             "optimizer": optimizer or "unknown",
             "optimizer_kind": "adaptive" if optimizer in ADAPTIVE_OPTIMIZERS else "other"}
 
 
-def _recovered_after(t: dict, index: int, th: Thresholds) -> tuple[float, float] | None:
+def _recovered_after(t: TrainingStats, index: int, th: Thresholds) -> tuple[float, float] | None:
     """(best valid SI-SNR before epoch ``index``, best from it on) when validation after that
     epoch's spike (the spike epoch's own validation comes after the spike) came back to its
     earlier best, within epoch-to-epoch noise (``valid_flat_db``); None when it did not or
     cannot be told."""
-    valid = t.get("valid_sisnr")
+    valid = t.valid_sisnr
     if valid is None:
         return None
     before, after = valid[:index], valid[index:]
@@ -216,17 +218,17 @@ def _recovered_after(t: dict, index: int, th: Thresholds) -> tuple[float, float]
 
 def _gradient_spikes(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if t.get("grad_max") is None or not t.get("grad_mean_median"):
+    if t.grad_max is None or not t.grad_mean_median:
         return None
-    if t["grad_max"] <= th.spike_factor * t["grad_mean_median"]:
+    if t.grad_max <= th.spike_factor * t.grad_mean_median:
         return None
-    clip = t.get("grad_clip")
-    recovered = _recovered_after(t, t["grad_max_index"], th)
-    absorbed = clip is not None and clip < t["grad_max"] and recovered is not None
-    return {"grad_max": t["grad_max"], "epoch": t["grad_max_epoch"],
-            "grad_mean_median": t["grad_mean_median"],
-            "factor": t["grad_max"] / t["grad_mean_median"], "factor_threshold": th.spike_factor,
-            "grad_max_last": t["grad_max_last"], "grad_clip": clip,
+    clip = t.grad_clip
+    recovered = _recovered_after(t, t.grad_max_index, th)
+    absorbed = clip is not None and clip < t.grad_max and recovered is not None
+    return {"grad_max": t.grad_max, "epoch": t.grad_max_epoch,
+            "grad_mean_median": t.grad_mean_median,
+            "factor": t.grad_max / t.grad_mean_median, "factor_threshold": th.spike_factor,
+            "grad_max_last": t.grad_max_last, "grad_clip": clip,
             "outcome": "absorbed" if absorbed else "unabsorbed",
             "valid_before": recovered[0] if recovered else None,
             "valid_after": recovered[1] if recovered else None}
@@ -234,20 +236,20 @@ def _gradient_spikes(f: Facts, th: Thresholds) -> Evidence | None:
 
 def _nonfinite_steps(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    diverged = t.get("stop_reason") == STOP_NONFINITE  # the guard stopped the run
-    if not t.get("nonfinite_total") and not diverged:
+    diverged = t.stop_reason == STOP_NONFINITE  # the guard stopped the run
+    if not t.nonfinite_total and not diverged:
         return None
-    return {"nonfinite_steps": t.get("nonfinite_total"), "epochs": t.get("nonfinite_epochs"),
-            "share": t.get("nonfinite_share"), "error_share": th.nonfinite_error_share,
+    return {"nonfinite_steps": t.nonfinite_total, "epochs": t.nonfinite_epochs,
+            "share": t.nonfinite_share, "error_share": th.nonfinite_error_share,
             "diverged": diverged}
 
 
 def _memory(f: Facts) -> Evidence | None:
     t = f.training
-    if t.get("peak_mem_share") is None:
+    if t.peak_mem_share is None:
         return None
-    return {"peak_mem_gb": t["peak_mem_mb"] / 1024, "device_mem_gb": t["device_mem_mb"] / 1024,
-            "share": t["peak_mem_share"]}
+    return {"peak_mem_gb": t.peak_mem_mb / 1024, "device_mem_gb": t.device_mem_mb / 1024,
+            "share": t.peak_mem_share}
 
 
 def _memory_headroom(f: Facts, th: Thresholds) -> Evidence | None:
@@ -269,15 +271,15 @@ def _memory_near_limit(f: Facts, th: Thresholds) -> Evidence | None:
 
 
 def _insufficient_evidence(f: Facts, th: Thresholds) -> Evidence | None:
-    if f.evaluation is not None or "valid_best" in f.training:
+    if f.evaluation is not None or f.training.valid_best is not None:
         return None
-    return {"n_epochs": f.training["n_epochs"]}
+    return {"n_epochs": f.training.n_epochs}
 
 
 def _missing_data(f: Facts, th: Thresholds) -> Evidence | None:
     # A column derived from its loss twin (said in the notes) is not missing information.
-    derived = {f"metrics.csv:{n.removesuffix('_from_loss')}" for n in f.notes
-               if n.endswith("_from_loss")}
+    derived = {f"{METRICS_FILE}:{n.removesuffix(FROM_LOSS)}" for n in f.notes
+               if n.endswith(FROM_LOSS)}
     informative = [m for m in f.missing if m not in derived]
     if not informative:
         return None

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from tfgridnet.evaluation.conditions import factor_label, group_cell
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
+from tfgridnet.contracts.conditions import factor_label, group_cell
+from tfgridnet.contracts.folders import RunDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.names import METRICS_FILE
 from tfgridnet.i18n import catalog, fmt, tr
 from tfgridnet.marks import MARKS, SEVERITY_MARKS
 from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.eval_checks import judged_spread
 from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
+from tfgridnet.report.facts import FROM_LOSS, EvalStats
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -64,27 +66,27 @@ def _verdict(analysis: Analysis, lang: str) -> list[Block]:
 
 def _training(analysis: Analysis, lang: str) -> list[Block]:
     t, env = analysis.training, analysis.environment
-    samples = (t["total_steps"] * t["batch_size"]
-               if t.get("total_steps") is not None and t.get("batch_size") else None)
+    samples = (t.total_steps * t.batch_size
+               if t.total_steps is not None and t.batch_size else None)
     rows = [
         ("row.run_dir", f"`{analysis.run_dir}`"),
-        ("row.device", fmt(env.get("device"), "")),
-        ("row.torch", fmt(env.get("torch"), "")),
-        ("row.precision", fmt(t.get("precision"), "")),
-        ("row.world_size", fmt(env.get("world_size"), "")),
-        ("row.epochs", fmt(t["n_epochs"], ",d")),
-        ("row.epoch_range", f"{t['first_epoch']}–{t['last_epoch']}"),
-        ("row.planned", fmt(t.get("planned_epochs"), ",.0f")),
-        ("row.time", fmt(t.get("total_time_h"), ".2f")),
-        ("row.time_min", fmt(None if t.get("total_time_h") is None else t["total_time_h"] * 60,
+        ("row.device", fmt(env.device, "")),
+        ("row.torch", fmt(env.torch, "")),
+        ("row.precision", fmt(t.precision, "")),
+        ("row.world_size", fmt(env.world_size, "")),
+        ("row.epochs", fmt(t.n_epochs, ",d")),
+        ("row.epoch_range", f"{t.first_epoch}–{t.last_epoch}"),
+        ("row.planned", fmt(t.planned_epochs, ",.0f")),
+        ("row.time", fmt(t.total_time_h, ".2f")),
+        ("row.time_min", fmt(None if t.total_time_h is None else t.total_time_h * 60,
                              ",.1f")),
-        ("row.time_to_best", fmt(t.get("time_to_best_h"), ".2f")),
-        ("row.epoch_time", fmt(t.get("epoch_time_s_mean"), ".1f")),
-        ("row.steps", fmt(t.get("total_steps"), ",.0f")),
-        ("row.batch_size", fmt(t.get("batch_size"), ".0f")),
+        ("row.time_to_best", fmt(t.time_to_best_h, ".2f")),
+        ("row.epoch_time", fmt(t.epoch_time_s_mean, ".1f")),
+        ("row.steps", fmt(t.total_steps, ",.0f")),
+        ("row.batch_size", fmt(t.batch_size, ".0f")),
         ("row.samples", fmt(samples, ",.0f")),
-        ("row.sec_per_batch", fmt(t.get("sec_per_batch_mean"), ".3f")),
-        ("row.samples_per_sec", fmt(t.get("samples_per_sec_mean"), ",.1f")),
+        ("row.sec_per_batch", fmt(t.sec_per_batch_mean, ".3f")),
+        ("row.samples_per_sec", fmt(t.samples_per_sec_mean, ",.1f")),
         ("row.checkpoints", fmt(len(analysis.checkpoints), "d")),
     ]
     return [_h(tr("h.training", lang)),
@@ -94,29 +96,30 @@ def _training(analysis: Analysis, lang: str) -> list[Block]:
 
 def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
     t = analysis.training
-    weight = t.get("loss_spectral_weight")  # the loss is -SI-SNR only without the spectral term
+    weight = t.loss_spectral_weight  # the loss is -SI-SNR only without the spectral term
     loss = tr("sisnr_note_spectral", lang, weight=weight) if weight else tr("sisnr_note", lang)
     blocks = [_h(tr("h.sisnr", lang)), _p(loss)]
     for note in analysis.notes:
-        column = note[: -len("_from_loss")]
+        column = note.removesuffix(FROM_LOSS)
         blocks.append(_p(tr("from_loss_note", lang, column=column,
                             loss=column.replace("_sisnr", "_loss"))))
-    if "valid_best" not in t and "train_best" not in t:
+    if t.valid_best is None and t.train_best is None:
         return blocks + [_p(tr("no_valid", lang))]
-    rows = [[tr(f"stat.{stat}", lang), fmt(t.get(f"train_{stat}")), fmt(t.get(f"valid_{stat}"))]
+    rows = [[tr(f"stat.{stat}", lang), fmt(getattr(t, f"train_{stat}")),
+             fmt(getattr(t, f"valid_{stat}"))]
             for stat in ("mean", "best", "worst", "first", "last")]
     blocks.append(_table([tr("col.statistic", lang), tr("col.train", lang),
                           tr("col.valid", lang)], rows))
-    if t.get("valid_noisy_mean") is not None:
-        blocks.append(_p(tr("identity_note", lang, mean=t["valid_noisy_mean"])))
+    if t.valid_noisy_mean is not None:
+        blocks.append(_p(tr("identity_note", lang, mean=t.valid_noisy_mean)))
     return blocks
 
 
 def _phases(analysis: Analysis, lang: str) -> list[Block]:
-    rows = [[tr(f"phase.{p['name']}", lang), f"{p['epoch_from']}–{p['epoch_to']}",
-             fmt(p["train_mean"]), fmt(p["valid_mean"]), fmt(p["valid_delta"], "+.2f"),
-             tr(f"trend.{p['trend']}", lang)]
-            for p in analysis.training["phases"]]
+    rows = [[tr(f"phase.{p.name}", lang), f"{p.epoch_from}–{p.epoch_to}",
+             fmt(p.train_mean), fmt(p.valid_mean), fmt(p.valid_delta, "+.2f"),
+             tr(f"trend.{p.trend}", lang)]
+            for p in analysis.training.phases]
     header = [tr(k, lang) for k in ("col.phase", "col.epochs", "col.train", "col.valid",
                                     "col.delta", "col.trend")]
     return [_h(tr("h.phases", lang)), _table(header, rows)]
@@ -132,10 +135,10 @@ def _findings(analysis: Analysis, lang: str) -> list[Block]:
 
 
 def _top_epochs(analysis: Analysis, lang: str) -> list[Block]:
-    top = analysis.training.get("top_epochs")
+    top = analysis.training.top_epochs
     if not top:
         return []
-    rows = [[str(rank), str(e["epoch"]), fmt(e["valid_sisnr"]), fmt(e["train_sisnr"])]
+    rows = [[str(rank), str(e.epoch), fmt(e.valid_sisnr), fmt(e.train_sisnr)]
             for rank, e in enumerate(top, start=1)]
     return [_h(tr("h.top", lang)),
             _table([tr("col.rank", lang), tr("col.epoch", lang), tr("col.valid", lang),
@@ -144,14 +147,14 @@ def _top_epochs(analysis: Analysis, lang: str) -> list[Block]:
 
 def _lr(analysis: Analysis, lang: str) -> list[Block]:
     t = analysis.training
-    if "lr_initial" not in t:
+    if t.lr_initial is None:
         return [_h(tr("h.lr", lang)), _p(tr("lr.missing", lang))]
-    items = [tr("lr.initial", lang, value=t["lr_initial"]),
-             tr("lr.final", lang, value=t["lr_final"]),
-             tr("lr.ratio", lang, value=t["lr_ratio"])]
-    if t.get("lr_below_epoch") is not None:
+    items = [tr("lr.initial", lang, value=t.lr_initial),
+             tr("lr.final", lang, value=t.lr_final),
+             tr("lr.ratio", lang, value=t.lr_ratio)]
+    if t.lr_below_epoch is not None:
         items.append(tr("lr.below", lang, ratio=THRESHOLDS.lr_decay_ratio,
-                        epoch=t["lr_below_epoch"]))
+                        epoch=t.lr_below_epoch))
     else:
         items.append(tr("lr.never_below", lang, ratio=THRESHOLDS.lr_decay_ratio))
     return [_h(tr("h.lr", lang)), Block("ul", items=items)]
@@ -160,23 +163,23 @@ def _lr(analysis: Analysis, lang: str) -> list[Block]:
 def _stability(analysis: Analysis, lang: str) -> list[Block]:
     t = analysis.training
     items = []
-    if "grad_mean_first" in t:
-        items.append(tr("grad.mean", lang, first=t["grad_mean_first"], last=t["grad_mean_last"],
-                        median=t["grad_mean_median"]))
-    if "grad_max" in t:
-        items.append(tr("grad.max", lang, first=t["grad_max_first"], last=t["grad_max_last"],
-                        value=t["grad_max"], epoch=t["grad_max_epoch"]))
-    items.append(tr("grad.clip", lang, value=t["grad_clip"]) if t.get("grad_clip")
+    if t.grad_mean_first is not None:
+        items.append(tr("grad.mean", lang, first=t.grad_mean_first, last=t.grad_mean_last,
+                        median=t.grad_mean_median))
+    if t.grad_max is not None:
+        items.append(tr("grad.max", lang, first=t.grad_max_first, last=t.grad_max_last,
+                        value=t.grad_max, epoch=t.grad_max_epoch))
+    items.append(tr("grad.clip", lang, value=t.grad_clip) if t.grad_clip
                  else tr("grad.clip_unknown", lang))
-    if "clipped_share" in t:
-        items.append(tr("grad.clipped", lang, clipped=t["clipped_total"], steps=t["total_steps"],
-                        share=t["clipped_share"]))
-    elif "clipped_total" in t:
-        items.append(tr("grad.clipped_no_steps", lang, clipped=t["clipped_total"]))
-    if "nonfinite_total" in t:
-        items.append(tr("grad.nonfinite", lang, value=t["nonfinite_total"]))
+    if t.clipped_share is not None:
+        items.append(tr("grad.clipped", lang, clipped=t.clipped_total, steps=t.total_steps,
+                        share=t.clipped_share))
+    elif t.clipped_total is not None:
+        items.append(tr("grad.clipped_no_steps", lang, clipped=t.clipped_total))
+    if t.nonfinite_total is not None:
+        items.append(tr("grad.nonfinite", lang, value=t.nonfinite_total))
     absent = [c for c in ("grad_norm_mean", "grad_norm_max", "clipped_steps", "nonfinite_steps")
-              if f"metrics.csv:{c}" in analysis.missing]
+              if f"{METRICS_FILE}:{c}" in analysis.missing]
     if absent:
         items.append(tr("grad.missing", lang, columns=", ".join(f"`{c}`" for c in absent)))
     return [_h(tr("h.stability", lang)), Block("ul", items=items)]
@@ -185,15 +188,15 @@ def _stability(analysis: Analysis, lang: str) -> list[Block]:
 def _memory(analysis: Analysis, lang: str) -> list[Block]:
     t = analysis.training
     items = []
-    if "peak_mem_mb" not in t:
+    if t.peak_mem_mb is None:
         items.append(tr("mem.missing", lang))
-    elif t.get("peak_mem_share") is not None:
-        items.append(tr("mem.peak", lang, peak=t["peak_mem_mb"] / 1024,
-                        device=t["device_mem_mb"] / 1024, name=t.get("device") or "—",
-                        share=t["peak_mem_share"]))
+    elif t.peak_mem_share is not None:
+        items.append(tr("mem.peak", lang, peak=t.peak_mem_mb / 1024,
+                        device=t.device_mem_mb / 1024, name=t.device or "—",
+                        share=t.peak_mem_share))
     else:
-        items.append(tr("mem.peak_only", lang, peak=t["peak_mem_mb"] / 1024))
-    items.append(tr("mem.precision", lang, value=t.get("precision")))
+        items.append(tr("mem.peak_only", lang, peak=t.peak_mem_mb / 1024))
+    items.append(tr("mem.precision", lang, value=t.precision))
     return [_h(tr("h.memory", lang)), Block("ul", items=items)]
 
 
@@ -210,11 +213,11 @@ def _eval_header(lang: str) -> list[str]:
             tr("col.status", lang)]
 
 
-def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
+def _metric_rows(ev: EvalStats, lang: str) -> list[list[str]]:
     """One row per evaluated metric: noisy -> enhanced (change), expected direction, status."""
     th = THRESHOLDS
     rows: list[list[str]] = []
-    for name, stats in ev.get("metrics", {}).items():
+    for name, stats in ev.metrics.items():
         metric = METRIC_REGISTRY[name]
         if stats.noisy_mean is None or stats.enhanced_mean is None:
             continue
@@ -233,19 +236,19 @@ def _metric_rows(ev: dict[str, Any], lang: str) -> list[list[str]]:
     return rows
 
 
-def _improvement_notes(ev: dict[str, Any], lang: str) -> list[str]:
+def _improvement_notes(ev: EvalStats, lang: str) -> list[str]:
     """What the improvement of a metric best at a target value means (the level error: how much
     closer to 0 dB), from the metric registry."""
     return [m.improvement_meaning(lang)
-            for m in (METRIC_REGISTRY[n] for n in ev.get("metrics", {})) if m.target is not None]
+            for m in (METRIC_REGISTRY[n] for n in ev.metrics) if m.target is not None]
 
 
-def _conditions(ev: dict[str, Any], lang: str) -> list[Block]:
+def _conditions(ev: EvalStats, lang: str) -> list[Block]:
     """The evaluation's per-condition tables (summary.json ``conditions``), one per factor."""
-    tables = ev.get("conditions") or {}
+    tables = ev.conditions or {}
     if not tables:
         return []
-    names = list(ev.get("metrics", {}))
+    names = list(ev.metrics)
     blocks = [_h(tr("h.conditions", lang), 3),
               _p(" ".join([tr("cond.note", lang), *_improvement_notes(ev, lang)]))]
     for factor, groups in tables.items():
@@ -262,20 +265,20 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     if ev is None:
         return [_h(tr("h.evaluation", lang)), _p(tr("eval_none", lang))]
     blocks = [_h(tr("h.evaluation", lang)),
-              _p(tr("ev.source", lang, n=ev.get("n"), source=ev["source"]))]
+              _p(tr("ev.source", lang, n=ev.n, source=ev.source))]
     page = listening_page(analysis, lang)
     if page is not None:
         href = Path(os.path.relpath(page, analysis.run_dir)).as_posix()
         blocks.append(_p(tr("ev.link", lang, href=href)))
-    failed = ev.get("n_failed")
+    failed = ev.n_failed
     failed_row = [tr("ev.failed", lang), fmt(failed, "d") if failed is not None else "—",
                   tr("exp.zero", lang),
                   _status(None if failed is None else failed == 0, warn=True)]
-    if ev.get("reference") is False:  # clean-less: the metric rows only, no SI-SNR rows
+    if not ev.reference:  # clean-less: the metric rows only, no SI-SNR rows
         blocks.append(_table(_eval_header(lang), _metric_rows(ev, lang) + [failed_row]))
         return blocks + _conditions(ev, lang)
-    noisy, enhanced, imp = ev.get("noisy_mean"), ev.get("enhanced_mean"), ev["improvement_mean"]
-    std, share = ev.get("improvement_std"), ev.get("degraded_share")
+    noisy, enhanced, imp = ev.noisy_mean, ev.enhanced_mean, ev.improvement_mean
+    std, share = ev.improvement_std, ev.degraded_share
     judged, basis = judged_spread(ev, th)
     spread_ok = None if judged is None else judged <= th.high_variance_std_db
     noisy_ok = None if noisy is None else th.noisy_sisnr_low_db <= noisy <= th.noisy_sisnr_high_db
@@ -293,13 +296,13 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
          _status(imp >= th.low_improvement_db, warn=imp >= th.no_improvement_db)],
         [tr("ev.std", lang), fmt(std), tr("exp.at_most", lang, value=th.high_variance_std_db),
          _status(spread_ok, warn=True) if basis == "total" else ICONS["none"]],
-        *([[tr("ev.std_residual", lang, conditions=", ".join(ev["spread"].factors)), fmt(judged),
+        *([[tr("ev.std_residual", lang, conditions=", ".join(ev.spread.factors)), fmt(judged),
             tr("exp.at_most", lang, value=th.high_variance_std_db),
             _status(spread_ok, warn=True)]] if basis == "conditions" else []),
-        [tr("ev.min", lang), fmt(ev.get("improvement_min"), "+.2f"), "—", "—"],
-        [tr("ev.max", lang), fmt(ev.get("improvement_max"), "+.2f"), "—", "—"],
+        [tr("ev.min", lang), fmt(ev.improvement_min, "+.2f"), "—", "—"],
+        [tr("ev.max", lang), fmt(ev.improvement_max, "+.2f"), "—", "—"],
         [tr("ev.degraded", lang),
-         "—" if share is None else f"{ev['n_degraded']} / {ev['n']} ({share:.0%})",
+         "—" if share is None else f"{ev.n_degraded} / {ev.n} ({share:.0%})",
          tr("exp.share_below", lang, value=th.degraded_share_warning),
          _status(None if share is None else share < th.degraded_share_warning,
                  warn=share is not None and share < th.degraded_share_error)],
@@ -311,16 +314,16 @@ def _evaluation(analysis: Analysis, lang: str) -> list[Block]:
     if _improvement_notes(ev, lang):
         blocks.append(_p(" ".join(_improvement_notes(ev, lang))))
     blocks += _conditions(ev, lang)
-    if analysis.finding("eval_high_variance") and ev.get("worst"):
+    if analysis.finding("eval_high_variance") and ev.worst:
         blocks.append(_h(tr("h.utterances", lang), 3))
         blocks.append(_p(tr("utt.why", lang, std=judged)))
         header = [tr("col.rank", lang), tr("col.uttid", lang), tr("col.improvement", lang),
                   tr("col.noisy", lang), tr("col.enhanced", lang)]
-        for key, rows_ in (("utt.worst", ev["worst"]), ("utt.best", ev["best"])):
+        for key, rows_ in (("utt.worst", ev.worst), ("utt.best", ev.best)):
             blocks.append(_p(f"**{tr(key, lang)}**"))
             blocks.append(_table(header, [
-                [str(rank), f"`{u['uttid']}`", fmt(u["improvement"], "+.2f"),
-                 fmt(u["noisy_sisnr"]), fmt(u["enhanced_sisnr"])]
+                [str(rank), f"`{u.uttid}`", fmt(u.improvement, "+.2f"),
+                 fmt(u.noisy_sisnr), fmt(u.enhanced_sisnr)]
                 for rank, u in enumerate(rows_, start=1)]))
     return blocks
 
@@ -358,11 +361,11 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
         blocks.append(_p(tr("diag.suspicious", lang, codes=_codes(problems))))
     else:
         blocks.append(_p(tr("diag.healthy", lang)))
-    if "best_epoch" in t:
-        blocks.append(_p(tr("diag.best", lang, valid=t["valid_best"], epoch=t["best_epoch"])))
-    if ev is not None and ev.get("improvement_mean") is not None:
-        blocks.append(_p(tr("diag.eval", lang, imp=ev["improvement_mean"], n=ev.get("n"))))
-    if ev is None and t.get("valid_noisy_mean") is None:
+    if t.best_epoch is not None:
+        blocks.append(_p(tr("diag.best", lang, valid=t.valid_best, epoch=t.best_epoch)))
+    if ev is not None and ev.improvement_mean is not None:
+        blocks.append(_p(tr("diag.eval", lang, imp=ev.improvement_mean, n=ev.n)))
+    if ev is None and t.valid_noisy_mean is None:
         blocks.append(_p(tr("diag.no_identity", lang)))
     return blocks
 
@@ -383,7 +386,7 @@ def recommendations(analysis: Analysis, lang: str) -> list[str]:
             text = tr("rec.after_data", lang, text=text)
         out.append(f"`{finding.code}` — {text}")
     if not any(f.severity != "info" for f in analysis.findings):
-        out.insert(0, tr("rec.none", lang, epoch=analysis.training.get("best_epoch")))
+        out.insert(0, tr("rec.none", lang, epoch=analysis.training.best_epoch))
     return out
 
 
@@ -399,8 +402,9 @@ def _plots(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[Block]
 
 def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[Block]:
     """The whole report, verdict first, as language-resolved blocks."""
-    files = ", ".join(n for n in ("metrics.csv", "environment.json", "config.yaml")
-                      if (analysis.run_dir / n).is_file())
+    run = RunDir(analysis.run_dir)
+    files = ", ".join(path.name for path in (run.metrics, run.environment, run.config)
+                      if path.is_file())
     run_name = analysis.run_dir.resolve().name
     config_name = analysis.config.get("name") if isinstance(analysis.config, dict) else None
     if isinstance(config_name, str) and config_name and config_name != run_name:
@@ -418,7 +422,7 @@ def build_blocks(analysis: Analysis, lang: str, plots: dict[str, Path]) -> list[
     blocks += model_blocks(analysis, lang)
     blocks += audio_blocks(analysis, lang)
     blocks += _sisnr(analysis, lang)
-    if analysis.training.get("phases"):
+    if analysis.training.phases:
         blocks += _phases(analysis, lang)
     blocks += _findings(analysis, lang)
     blocks += _top_epochs(analysis, lang)

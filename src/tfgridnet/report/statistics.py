@@ -13,14 +13,27 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts import metrics_csv as mc
+from tfgridnet.contracts.conditions import residual_spread
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.environment import RunEnvironment
+from tfgridnet.contracts.evaluation import EvaluationSummary, MetricSummary, read_results_csv
+from tfgridnet.contracts.folders import EvalDir
+from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.names import UTTID
+from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.errors import UserInputError
-from tfgridnet.evaluation.conditions import residual_spread
-from tfgridnet.evaluation.schema import EvaluationSummary, MetricSummary
-from tfgridnet.evaluation.scoring import METRIC_REGISTRY
-from tfgridnet.report.loading import config_value, read_eval_table
+from tfgridnet.report.facts import (
+    DataCheckStats,
+    EvalStats,
+    Phase,
+    RankedEpoch,
+    RankedUtterance,
+    TrainingStats,
+    from_loss_note,
+)
+from tfgridnet.report.loading import config_value
 from tfgridnet.report.rules import THRESHOLDS
-from tfgridnet.train.data_check_file import DataCheckFile
-from tfgridnet.train.summary_file import TrainSummary
 
 __all__ = ["epoch_durations", "evaluation_stats", "run_end_stats", "steps_per_epoch",
            "training_stats"]
@@ -52,10 +65,10 @@ def epoch_durations(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
     ``epoch_time_s`` if logged; otherwise ``time_s`` read as elapsed time when it never decreases
     (the trainer's convention), or as per-epoch time when it does.
     """
-    per_epoch = _col(metrics, "epoch_time_s")
+    per_epoch = _col(metrics, mc.EPOCH_TIME_S)
     if per_epoch is not None:
         return np.nan_to_num(per_epoch, nan=0.0)
-    elapsed = _col(metrics, "time_s")
+    elapsed = _col(metrics, mc.TIME_S)
     if elapsed is None:
         return None
     filled = np.nan_to_num(elapsed, nan=0.0)
@@ -65,11 +78,8 @@ def epoch_durations(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
 
 
 def steps_per_epoch(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Optimizer steps in each epoch: ``steps`` if logged, else differences of the global ``step``."""
-    steps = _col(metrics, "steps")
-    if steps is not None:
-        return np.nan_to_num(steps, nan=0.0)
-    step = _col(metrics, "step")
+    """Optimizer steps in each epoch: the differences of the global ``step`` at each epoch's end."""
+    step = _col(metrics, mc.STEP)
     if step is None:
         return None
     filled = np.maximum.accumulate(np.nan_to_num(step, nan=0.0))
@@ -87,154 +97,149 @@ def _phase_trend(delta: float | None) -> str:
 
 
 def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
-                   environment: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+                   environment: RunEnvironment, notes: list[str]) -> TrainingStats:
     """Summary numbers of the training run (None where the columns are missing)."""
-    stats: dict[str, Any] = {}
-    epochs = metrics["epoch"]
-    stats["n_epochs"] = int(len(epochs))
-    stats["first_epoch"] = int(epochs[0])
-    stats["last_epoch"] = int(epochs[-1])
-    stats["planned_epochs"] = _num(config_value(config, "trainer.max_epochs", "max_epochs"))
+    epochs = metrics[mc.EPOCH]
+    stats = TrainingStats(n_epochs=int(len(epochs)), first_epoch=int(epochs[0]),
+                          last_epoch=int(epochs[-1]))
+    stats.planned_epochs = _num(config_value(config, "trainer.max_epochs", "max_epochs"))
 
     durations = epoch_durations(metrics)
-    stats["total_time_h"] = float(durations.sum() / 3600.0) if durations is not None else None
-    stats["epoch_time_s_mean"] = float(durations.mean()) if durations is not None else None
+    stats.total_time_h = float(durations.sum() / 3600.0) if durations is not None else None
+    stats.epoch_time_s_mean = float(durations.mean()) if durations is not None else None
     steps = steps_per_epoch(metrics)
-    stats["total_steps"] = float(steps.sum()) if steps is not None else None
-    for name in ("sec_per_batch", "samples_per_sec"):
+    stats.total_steps = float(steps.sum()) if steps is not None else None
+    for name in (mc.SEC_PER_BATCH, mc.SAMPLES_PER_SEC):
         column = _col(metrics, name)
-        stats[f"{name}_mean"] = float(np.nanmean(column)) if column is not None else None
-    stats["batch_size"] = _num(config_value(config, "data.batch_size", "batch_size",
+        setattr(stats, f"{name}_mean", float(np.nanmean(column)) if column is not None else None)
+    stats.batch_size = _num(config_value(config, "data.batch_size", "batch_size",
                                             "trainer.batch_size"))
-    stats["precision"] = environment.get("precision") or config_value(config, "trainer.precision")
+    stats.precision = environment.precision or config_value(config, "trainer.precision")
 
     # The loss is -SI-SNR only without the spectral term; then (and only then) a run that logged
     # no SI-SNR column has it as -loss.
     spectral_weight = _num(config_value(config, "loss.spectral_weight")) or 0.0
-    stats["loss_spectral_weight"] = spectral_weight
+    stats.loss_spectral_weight = spectral_weight
     loss_is_neg_sisnr = spectral_weight == 0.0
-    train = _col(metrics, "train_sisnr")
-    if train is None and loss_is_neg_sisnr and _col(metrics, "train_loss") is not None:
-        train = -metrics["train_loss"]
-        notes.append("train_sisnr_from_loss")
-    valid = _col(metrics, "valid_sisnr")
-    if valid is None and loss_is_neg_sisnr and _col(metrics, "valid_loss") is not None:
-        valid = -metrics["valid_loss"]
-        notes.append("valid_sisnr_from_loss")
-    stats["train_sisnr"] = train
-    stats["valid_sisnr"] = valid
+    train = _col(metrics, mc.TRAIN_SISNR)
+    if train is None and loss_is_neg_sisnr and _col(metrics, mc.TRAIN_LOSS) is not None:
+        train = -metrics[mc.TRAIN_LOSS]
+        notes.append(from_loss_note(mc.TRAIN_SISNR))
+    valid = _col(metrics, mc.VALID_SISNR)
+    if valid is None and loss_is_neg_sisnr and _col(metrics, mc.VALID_LOSS) is not None:
+        valid = -metrics[mc.VALID_LOSS]
+        notes.append(from_loss_note(mc.VALID_SISNR))
+    stats.train_sisnr = train
+    stats.valid_sisnr = valid
     for name, values in (("train", train), ("valid", valid)):
         if values is None:
             continue
         finite = _finite(values)
-        stats[f"{name}_mean"] = float(finite.mean())
-        stats[f"{name}_best"] = float(finite.max())
-        stats[f"{name}_worst"] = float(finite.min())
-        stats[f"{name}_first"] = float(finite[0])
-        stats[f"{name}_last"] = float(finite[-1])
-    stats["n_validations"] = int(np.isfinite(valid).sum()) if valid is not None else 0
+        for stat, value in (("mean", finite.mean()), ("best", finite.max()),
+                            ("worst", finite.min()), ("first", finite[0]), ("last", finite[-1])):
+            setattr(stats, f"{name}_{stat}", float(value))
+    stats.n_validations = int(np.isfinite(valid).sum()) if valid is not None else 0
     if valid is not None:
         finite = np.isfinite(valid)
         window = THRESHOLDS.improving_window
         if finite.sum() >= window:  # the trend at the end: least-squares slope, dB per epoch
             recent_epochs, recent = epochs[finite][-window:], valid[finite][-window:]
-            stats["valid_recent_slope"] = float(np.polyfit(recent_epochs, recent, 1)[0])
-            stats["valid_recent_from_epoch"] = int(recent_epochs[0])
-            stats["valid_recent_gain"] = float(recent[-1] - recent[0])
+            stats.valid_recent_slope = float(np.polyfit(recent_epochs, recent, 1)[0])
+            stats.valid_recent_from_epoch = int(recent_epochs[0])
+            stats.valid_recent_gain = float(recent[-1] - recent[0])
         best_index = int(np.nanargmax(valid))
-        stats["best_index"] = best_index
-        stats["best_epoch"] = int(epochs[best_index])
+        stats.best_index = best_index
+        stats.best_epoch = int(epochs[best_index])
         order = np.argsort(-np.nan_to_num(valid, nan=-np.inf), kind="stable")
-        stats["top_epochs"] = [
-            {"epoch": int(epochs[i]), "valid_sisnr": float(valid[i]),
-             "train_sisnr": float(train[i]) if train is not None else None}
+        stats.top_epochs = [
+            RankedEpoch(epoch=int(epochs[i]), valid_sisnr=float(valid[i]),
+                        train_sisnr=float(train[i]) if train is not None else None)
             for i in order[: THRESHOLDS.top_epochs] if np.isfinite(valid[i])
         ]
         if durations is not None:
-            stats["time_to_best_h"] = float(durations[: best_index + 1].sum() / 3600.0)
-    baseline = _col(metrics, "valid_noisy_sisnr")
+            stats.time_to_best_h = float(durations[: best_index + 1].sum() / 3600.0)
+    baseline = _col(metrics, mc.VALID_NOISY_SISNR)
     if baseline is not None:
-        stats["valid_noisy_mean"] = float(np.nanmean(baseline))
-        stats["valid_noisy_median"] = float(np.nanmedian(baseline))
+        stats.valid_noisy_mean = float(np.nanmean(baseline))
+        stats.valid_noisy_median = float(np.nanmedian(baseline))
 
-    stats["phases"] = []
     previous = None
     for part, indices in zip(("early", "middle", "late"),
                              np.array_split(np.arange(len(epochs)), 3)):
         if len(indices) == 0:
             continue
-        phase = {"name": part, "epoch_from": int(epochs[indices[0]]),
-                 "epoch_to": int(epochs[indices[-1]])}
+        means = {}
         for name, values in (("train", train), ("valid", valid)):
             part_values = _finite(values[indices]) if values is not None else np.array([])
-            phase[f"{name}_mean"] = float(part_values.mean()) if len(part_values) else None
-        delta = (phase["valid_mean"] - previous
-                 if previous is not None and phase["valid_mean"] is not None else None)
-        phase["valid_delta"] = delta
-        phase["trend"] = _phase_trend(delta)
-        previous = phase["valid_mean"]
-        stats["phases"].append(phase)
+            means[name] = float(part_values.mean()) if len(part_values) else None
+        delta = (means["valid"] - previous
+                 if previous is not None and means["valid"] is not None else None)
+        stats.phases.append(Phase(name=part, epoch_from=int(epochs[indices[0]]),
+                                  epoch_to=int(epochs[indices[-1]]), train_mean=means["train"],
+                                  valid_mean=means["valid"], valid_delta=delta,
+                                  trend=_phase_trend(delta)))
+        previous = means["valid"]
 
-    lr = _col(metrics, "lr")
+    lr = _col(metrics, mc.LR)
     if lr is not None:
         finite_lr = _finite(lr)
-        stats["lr_initial"] = float(finite_lr[0])
-        stats["lr_final"] = float(finite_lr[-1])
-        stats["lr_ratio"] = (float(finite_lr[0] / finite_lr[-1]) if finite_lr[-1] > 0
+        stats.lr_initial = float(finite_lr[0])
+        stats.lr_final = float(finite_lr[-1])
+        stats.lr_ratio = (float(finite_lr[0] / finite_lr[-1]) if finite_lr[-1] > 0
                              else math.inf)
         below = np.nonzero(lr <= finite_lr[0] / THRESHOLDS.lr_decay_ratio)[0]
-        stats["lr_below_index"] = int(below[0]) if len(below) else None
-        stats["lr_below_epoch"] = int(epochs[below[0]]) if len(below) else None
+        stats.lr_below_index = int(below[0]) if len(below) else None
+        stats.lr_below_epoch = int(epochs[below[0]]) if len(below) else None
 
-    grad_mean = _col(metrics, "grad_norm_mean")
-    grad_max = _col(metrics, "grad_norm_max")
+    grad_mean = _col(metrics, mc.GRAD_NORM_MEAN)
+    grad_max = _col(metrics, mc.GRAD_NORM_MAX)
     if grad_mean is not None:
-        stats["grad_mean_first"] = float(_finite(grad_mean)[0])
-        stats["grad_mean_last"] = float(_finite(grad_mean)[-1])
-        stats["grad_mean_median"] = float(np.nanmedian(grad_mean))
+        stats.grad_mean_first = float(_finite(grad_mean)[0])
+        stats.grad_mean_last = float(_finite(grad_mean)[-1])
+        stats.grad_mean_median = float(np.nanmedian(grad_mean))
     if grad_max is not None:
         index = int(np.nanargmax(grad_max))
-        stats["grad_max_index"] = index
-        stats["grad_max"] = float(grad_max[index])
-        stats["grad_max_epoch"] = int(epochs[index])
-        stats["grad_max_first"] = float(_finite(grad_max)[0])
-        stats["grad_max_last"] = float(_finite(grad_max)[-1])
-    clip_column = _col(metrics, "grad_clip")
-    stats["grad_clip"] = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
+        stats.grad_max_index = index
+        stats.grad_max = float(grad_max[index])
+        stats.grad_max_epoch = int(epochs[index])
+        stats.grad_max_first = float(_finite(grad_max)[0])
+        stats.grad_max_last = float(_finite(grad_max)[-1])
+    clip_column = _col(metrics, mc.GRAD_CLIP)
+    stats.grad_clip = (float(np.nanmedian(clip_column)) if clip_column is not None else _num(
         config_value(config, "optim.grad_clip", "optim.clip_grad_norm", "trainer.gradient_clip_val",
                      "trainer.grad_clip", "grad_clip")))
     optimizer = config_value(config, "optim.name", "optimizer.name", "optimizer", "optim.type")
-    stats["optimizer"] = str(optimizer).lower() if isinstance(optimizer, str) else None
-    clipped = _col(metrics, "clipped_steps")
+    stats.optimizer = str(optimizer).lower() if isinstance(optimizer, str) else None
+    clipped = _col(metrics, mc.CLIPPED_STEPS)
     if clipped is not None:
-        stats["clipped_total"] = float(np.nansum(clipped))
+        stats.clipped_total = float(np.nansum(clipped))
         if steps is not None and steps.sum() > 0:
-            stats["clipped_share"] = float(np.nansum(clipped) / steps.sum())
-    nonfinite = _col(metrics, "nonfinite_steps")
+            stats.clipped_share = float(np.nansum(clipped) / steps.sum())
+    nonfinite = _col(metrics, mc.NONFINITE_STEPS)
     if nonfinite is not None:
-        stats["nonfinite_total"] = float(np.nansum(nonfinite))
-        stats["nonfinite_epochs"] = int((np.nan_to_num(nonfinite) > 0).sum())
+        stats.nonfinite_total = float(np.nansum(nonfinite))
+        stats.nonfinite_epochs = int((np.nan_to_num(nonfinite) > 0).sum())
         if steps is not None and steps.sum() > 0:
-            stats["nonfinite_share"] = float(np.nansum(nonfinite) / steps.sum())
+            stats.nonfinite_share = float(np.nansum(nonfinite) / steps.sum())
 
-    memory = _col(metrics, "peak_mem_mb")
-    stats["device"] = environment.get("device")
-    stats["device_mem_mb"] = _num(environment.get("device_mem_mb"))
+    memory = _col(metrics, mc.PEAK_MEM_MB)
+    stats.device = environment.device
+    stats.device_mem_mb = _num(environment.device_mem_mb)
     if memory is not None:
-        stats["peak_mem_mb"] = float(np.nanmax(memory))
-        if stats["device_mem_mb"]:
-            stats["peak_mem_share"] = stats["peak_mem_mb"] / stats["device_mem_mb"]
+        stats.peak_mem_mb = float(np.nanmax(memory))
+        if stats.device_mem_mb:
+            stats.peak_mem_share = stats.peak_mem_mb / stats.device_mem_mb
     patience = _num(config_value(config, "trainer.early_stopping_patience", "trainer.patience",
                                  "early_stopping.patience", "trainer.early_stopping.patience"))
-    stats["patience"] = int(patience) if patience else None
-    stats["durations"] = durations
+    stats.patience = int(patience) if patience else None
+    stats.durations = durations
     return stats
 
 
 def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None,
                   run_dir: Path) -> dict[str, Any]:
     """How the run ended (train_summary.json) and what its start-up data check found
-    (data_check.json); keys are absent when the files are."""
+    (data_check.json): :class:`TrainingStats` fields, None when the files are absent."""
     stats: dict[str, Any] = {"run_dir": str(run_dir)}
     if summary is not None:
         stats.update(stop_reason=summary.stop_reason, ended_on_budget=summary.ended_on_budget,
@@ -242,21 +247,18 @@ def run_end_stats(summary: TrainSummary | None, data_check: DataCheckFile | None
                      nonfinite_diagnostic=summary.nonfinite_diagnostic)
     if data_check is not None and data_check.checks:
         failed = [c for c in data_check.checks if c.n_errors]
-        stats["data_check"] = {
-            "errors_ignored": data_check.errors_ignored,
-            "n_errors": sum(c.n_errors for c in data_check.checks),
-            "n_checked": sum(c.n_checked for c in data_check.checks),
-            "manifests": ", ".join(f"`{c.key}`" for c in failed) or "—",
-            "kinds": ", ".join(sorted({k for c in failed for k in c.problems_by_kind})) or "—"}
+        stats["data_check"] = DataCheckStats(
+            errors_ignored=data_check.errors_ignored,
+            n_errors=sum(c.n_errors for c in data_check.checks),
+            n_checked=sum(c.n_checked for c in data_check.checks),
+            manifests=", ".join(f"`{c.key}`" for c in failed) or "—",
+            kinds=", ".join(sorted({k for c in failed for k in c.problems_by_kind})) or "—")
     return stats
 
 
-# The report's SI-SNR figures -> the EvaluationSummary fields the evaluator writes them under.
-_SUMMARY_SISNR_FIELDS = {
-    "noisy_mean": "noisy_sisnr_mean", "enhanced_mean": "enhanced_sisnr_mean",
-    "improvement_mean": "sisnr_improvement_mean", "improvement_std": "sisnr_improvement_std",
-    "improvement_min": "sisnr_improvement_min", "improvement_max": "sisnr_improvement_max",
-}
+# The report's SI-SNR figures: MetricSummary fields of summary.json's metrics.sisnr.
+_SUMMARY_SISNR_FIELDS = ("noisy_mean", "enhanced_mean", "improvement_mean", "improvement_std",
+                         "improvement_min", "improvement_max")
 _SISNR = METRIC_REGISTRY["sisnr"]
 
 
@@ -304,70 +306,66 @@ def _table_stats(table: dict[str, list[Any]], path: Path) -> dict[str, Any]:
         stats["noisy_mean"] = float(np.nanmean(noisy))
     if len(enhanced):
         stats["enhanced_mean"] = float(np.nanmean(enhanced))
-    uttids = table["uttid"]
+    uttids = table[UTTID]
     order = [i for i in np.argsort(np.nan_to_num(improvement, nan=np.inf), kind="stable") if ok[i]]
 
-    def row(i: int) -> dict[str, Any]:
-        return {"uttid": uttids[i], "improvement": float(improvement[i]),
-                "noisy_sisnr": float(noisy[i]) if len(noisy) else None,
-                "enhanced_sisnr": float(enhanced[i]) if len(enhanced) else None}
+    def row(i: int) -> RankedUtterance:
+        return RankedUtterance(uttid=uttids[i], improvement=float(improvement[i]),
+                               noisy_sisnr=float(noisy[i]) if len(noisy) else None,
+                               enhanced_sisnr=float(enhanced[i]) if len(enhanced) else None)
 
     stats["worst"] = [row(i) for i in order[: THRESHOLDS.worst_utterances]]
     stats["best"] = [row(i) for i in order[::-1][: THRESHOLDS.worst_utterances]]
     return stats
 
 
-def evaluation_stats(eval_dir: Path, missing: list[str]) -> dict[str, Any]:
+def evaluation_stats(eval_dir: Path, missing: list[str]) -> EvalStats:
     """The evaluation's figures from summary.json (read through ``EvaluationSummary``);
     evaluation_results.csv ranks the utterances and stands in for what an older or foreign
     summary lacks. Each gap is added to ``missing`` as ``file`` or ``file:key``."""
-    results_path = eval_dir / "evaluation_results.csv"
-    summary_path = eval_dir / "summary.json"
-    if not results_path.is_file() and not summary_path.is_file():
-        raise FileNotFoundError(
-            f"{eval_dir}: not an evaluation folder (no evaluation_results.csv or summary.json)")
+    folder = EvalDir(eval_dir)
+    results_path, summary_path = folder.results, folder.summary
+    if not folder.is_evaluation():
+        raise FileNotFoundError(f"{eval_dir}: not an evaluation folder (no {results_path.name} "
+                                f"or {summary_path.name})")
     summary, absent = (EvaluationSummary.read(summary_path) if summary_path.is_file()
                        else (EvaluationSummary(), []))
     if summary_path.is_file():
         missing += [f"{summary_path.name}:{key}" for key in absent]
     else:
         missing.append(summary_path.name)
-    stats: dict[str, Any] = {"dir": eval_dir, "source": summary_path.name, "metrics": {},
-                             "conditions": summary.conditions, "reference": summary.reference,
-                             "baseline_model": summary.baseline_model}
-    if (eval_dir / "index.html").is_file():
-        stats["index_html"] = eval_dir / "index.html"
+    stats = EvalStats(dir=Path(eval_dir), source=summary_path.name, conditions=summary.conditions,
+                      reference=summary.reference, baseline_model=summary.baseline_model,
+                      index_html=folder.page() if folder.page().is_file() else None)
     if not summary.reference:  # a clean-less set: no SI-SNR to read or claim
-        stats.update(n=summary.n, n_failed=summary.n_failed, improvement_mean=None,
-                     metrics=summary.metrics, headline=summary.headline_metric,
-                     skipped=", ".join(summary.skipped_metrics))
+        stats.n, stats.n_failed, stats.metrics = summary.n, summary.n_failed, summary.metrics
+        stats.headline, stats.skipped = summary.headline_metric, ", ".join(summary.skipped_metrics)
         return stats
     if results_path.is_file():
-        table = read_eval_table(results_path)
-        if summary.n is not None and summary.n != len(table["uttid"]):
-            raise UserInputError(f"{results_path}: {len(table['uttid'])} rows, but "
-                             f"{summary_path.name} says n={summary.n}: the table is "
-                             "incomplete or from another run")
-        stats.update(_table_stats(table, results_path))
+        table = read_results_csv(results_path)
+        if summary.n is not None and summary.n != len(table[UTTID]):
+            raise UserInputError(f"{results_path}: {len(table[UTTID])} rows, but "
+                                 f"{summary_path.name} says n={summary.n}: the table is "
+                                 "incomplete or from another run")
+        for name, value in _table_stats(table, results_path).items():
+            setattr(stats, name, value)
         rows = [dict(zip(table, values)) for values in zip(*table.values())]
-        stats["spread"] = residual_spread(rows, _SISNR.name, summary.condition_columns)
+        stats.spread = residual_spread(rows, _SISNR.name, summary.condition_columns)
         if summary.n_failed:
-            stats["n_failed"] = max(stats["n_failed"], summary.n_failed)
+            stats.n_failed = max(stats.n_failed or 0, summary.n_failed)
     else:
         missing.append(results_path.name)
-        stats.update(n=summary.n, n_failed=summary.n_failed)
-        if summary.sisnr_improvement_mean is None:
-            raise UserInputError(f"{summary_path}: no 'sisnr_improvement_mean' and no "
-                             "evaluation_results.csv to compute it from")
+        stats.n, stats.n_failed = summary.n, summary.n_failed
+        if summary.sisnr.improvement_mean is None:
+            raise UserInputError(f"{summary_path}: no SI-SNR improvement (metrics.sisnr) and no "
+                                 f"{results_path.name} to compute it from")
     # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
     # so it only ranks utterances and stands in for keys an older summary lacks.
     if summary.metrics:
-        stats["metrics"] = summary.metrics
-    for ours, theirs in _SUMMARY_SISNR_FIELDS.items():
-        value = getattr(summary, theirs)
+        stats.metrics = summary.metrics
+    for name in _SUMMARY_SISNR_FIELDS:
+        value = getattr(summary.sisnr, name)
         if value is not None:
-            stats[ours] = value
-            stats["source"] = summary_path.name
-        else:
-            stats.setdefault(ours, None)
+            setattr(stats, name, value)
+            stats.source = summary_path.name
     return stats

@@ -1,4 +1,4 @@
-"""The numbers the report's rules compare against, and the facts the rules look at.
+"""The numbers the report's rules compare against (the facts they look at: report/facts.py).
 
 Kept apart from the registry (report/rules.py) so that the checks of each area
 (report/eval_checks.py) can use them without importing the registry that lists them.
@@ -6,10 +6,11 @@ Kept apart from the registry (report/rules.py) so that the checks of each area
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tfgridnet.metrics import MIN_STEPS_TO_JUDGE, NOISY_SISNR_PLAUSIBLE_DB
+from tfgridnet.report.facts import Facts
 
 __all__ = ["THRESHOLDS", "Evidence", "Facts", "Thresholds"]
 
@@ -66,12 +67,3 @@ class Thresholds:
 
 THRESHOLDS = Thresholds()
 
-
-@dataclass
-class Facts:
-    """What the rules look at: the statistics of a run (and its evaluation) and what was missing."""
-
-    training: dict[str, Any]
-    evaluation: dict[str, Any] | None
-    missing: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)

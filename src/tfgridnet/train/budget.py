@@ -25,6 +25,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
+from tfgridnet.contracts.names import MONITOR
 from tfgridnet.progress import format_duration
 from tfgridnet.train.callbacks import console_print
 
@@ -155,7 +156,7 @@ class TimeBudget(Callback):
         line = (f"validation of epoch {trainer.current_epoch} shortened to its first "
                 f"{int(sum(limits))} of {total} batches to fit the time budget "
                 f"({format_duration(left)} left, ~{self._valid_batch_s:.2g} s per batch): its "
-                "valid_sisnr is over those utterances only")
+                f"{MONITOR} is over those utterances only")
         log.warning(line)
         if trainer.is_global_zero:
             console_print(trainer, line)

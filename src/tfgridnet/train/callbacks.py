@@ -24,6 +24,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from tfgridnet.contracts.metrics_csv import VALID_NOISY_SISNR, VALID_SISNR
+from tfgridnet.contracts.names import CHECKPOINT_FILENAME, MONITOR
 from tfgridnet.fileio import atomic_path
 
 __all__ = ["GradientGuard", "BestCheckpoint", "GracefulStop", "GracefulStopRequested",
@@ -31,8 +33,6 @@ __all__ = ["GradientGuard", "BestCheckpoint", "GracefulStop", "GracefulStopReque
 
 log = logging.getLogger("tfgridnet.train")
 
-MONITOR = "valid_sisnr"  # the score that ranks epochs: checkpoints, export, early stopping
-CHECKPOINT_FILENAME = "epoch{epoch:03d}-valid_sisnr={valid_sisnr:.3f}"
 
 
 def console_print(trainer: pl.Trainer, text: str) -> None:
@@ -151,10 +151,10 @@ class BestCheckpoint(ModelCheckpoint):
             from tfgridnet.model.io import save_exported
 
             extra = {"epoch": trainer.current_epoch, "step": trainer.global_step,
-                     "valid_sisnr": valid, "checkpoint": Path(self.best_model_path).name,
-                     "valid_noisy_sisnr": metric(trainer, "valid_noisy_sisnr")}
+                     VALID_SISNR: valid, "checkpoint": Path(self.best_model_path).name,
+                     VALID_NOISY_SISNR: metric(trainer, VALID_NOISY_SISNR)}
             save_exported(pl_module.model, self.sample_rate, self.export_dir, extra=extra)
-            line = (f"new best valid_sisnr {valid:.2f} dB at epoch {trainer.current_epoch}: "
+            line = (f"new best {MONITOR} {valid:.2f} dB at epoch {trainer.current_epoch}: "
                     f"exported to {self.export_dir}")
             console_print(trainer, line)
             log.info(line)
@@ -191,7 +191,8 @@ class GracefulStop(Callback):
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = name
-        log.warning("received %s: finishing the current step, then saving last.ckpt", name)
+        log.warning("received %s: finishing the current step, then saving %s", name,
+                    self.checkpoint_path.name)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Installed after Lightning's own SIGTERM handler, which would exit without a checkpoint.

@@ -1,5 +1,5 @@
-"""The per-epoch record of a run: one ``metrics.csv`` row (columns from
-``train.metrics_schema``), TensorBoard scalars, a console line, and the loud warnings: broken pairs
+"""The per-epoch record of a run: one ``metrics.csv`` row (``contracts.metrics_csv.EpochRow``),
+TensorBoard scalars, a console line, and the loud warnings: broken pairs
 after the first validation, a model far below or staying below its own noisy input.
 
 The model alarms wait for ``monitor.min_steps`` optimiser steps: before them a healthy model is
@@ -9,8 +9,6 @@ follows the start-up data check: pairs it passed are not the first suspect."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import resource
@@ -22,18 +20,12 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from tfgridnet.fileio import write_text_atomic
+from tfgridnet.contracts import metrics_csv as mc
+from tfgridnet.contracts.data_check import DataCheckFile
+from tfgridnet.contracts.folders import RunDir
+from tfgridnet.contracts.metrics_csv import EpochRow, MetricsLog, is_rate_metric
 from tfgridnet.train.callbacks import GradientGuard, console_print, metric
 from tfgridnet.train.config import MonitorConfig
-from tfgridnet.train.data_check_file import DataCheckFile
-from tfgridnet.train.metrics_schema import (
-    EXTRA_COLUMNS,
-    INITIAL_EPOCH,
-    METRICS_COLUMNS,
-    VALID_EXTRA_COLUMNS,
-    VALID_EXTRA_PREFIX,
-    is_rate_metric,
-)
 
 __all__ = ["EpochMonitor", "below_input_warning", "peak_memory_mb"]
 
@@ -81,7 +73,7 @@ class EpochMonitor(Callback):
     def __init__(self, run_dir: Path, guard: GradientGuard,
                  thresholds: MonitorConfig | None = None,
                  data_check: DataCheckFile | None = None) -> None:
-        self.metrics_path = Path(run_dir) / "metrics.csv"
+        self.log_file = MetricsLog(RunDir(run_dir).metrics)
         self.guard = guard
         self.thresholds = thresholds or MonitorConfig()
         self.pairs_checked = pairs_passed(data_check)
@@ -91,7 +83,6 @@ class EpochMonitor(Callback):
         self.warning: str | None = None
         self._below_input = 0  # validations in a row under the noisy input's SI-SNR
         self._warned_below_input = False
-        self._rows: list[dict[str, str]] | None = None
         self._fit_start = time.monotonic()
         self._epoch_start = self._fit_start
         self._train_end = self._fit_start
@@ -122,45 +113,34 @@ class EpochMonitor(Callback):
         train_time = max(self._train_end - self._epoch_start, 1e-9)
         norms = self.guard.norms
         sec_per_batch = train_time / self._batches if self._batches else float("nan")
-        valid = metric(trainer, "valid_sisnr")
-        noisy = metric(trainer, "valid_noisy_sisnr")
-        row: dict[str, Any] = {
-            "epoch": trainer.current_epoch,
-            "step": trainer.global_step,
-            "train_loss": metric(trainer, "train_loss"),
-            "train_sisnr": metric(trainer, "train_sisnr"),
-            "valid_sisnr": valid,
-            "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan,
-            "grad_norm_mean": sum(norms) / len(norms) if norms else float("nan"),
-            "grad_norm_max": max(norms) if norms else float("nan"),
-            "clipped_steps": self.guard.clipped_steps,
-            "nonfinite_steps": self.guard.nonfinite_steps,
-            "sec_per_batch": sec_per_batch,
-            "samples_per_sec": self._samples * trainer.world_size / train_time,
-            "peak_mem_mb": peak_memory_mb(pl_module.device),
-            "time_s": self.elapsed_before + now - self._fit_start,
-            "valid_loss": metric(trainer, "valid_loss"),
-            "valid_noisy_sisnr": noisy,
-            "valid_sisnri": valid - noisy,
-            "grad_clip": trainer.gradient_clip_val if trainer.gradient_clip_val else "",
-            "epoch_time_s": now - self._epoch_start,
-            "train_batches": self._batches,
-            "world_size": trainer.world_size,
-        }
-        row.update(_valid_extra(trainer))
-        row.update({name: float(value) for name, value in sorted(trainer.callback_metrics.items())
-                    if is_rate_metric(name)})
+        row = EpochRow(
+            epoch=trainer.current_epoch, step=trainer.global_step,
+            train_loss=metric(trainer, mc.TRAIN_LOSS), train_sisnr=metric(trainer, mc.TRAIN_SISNR),
+            lr=trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan,
+            grad_norm_mean=sum(norms) / len(norms) if norms else float("nan"),
+            grad_norm_max=max(norms) if norms else float("nan"),
+            clipped_steps=self.guard.clipped_steps, nonfinite_steps=self.guard.nonfinite_steps,
+            sec_per_batch=sec_per_batch,
+            samples_per_sec=self._samples * trainer.world_size / train_time,
+            peak_mem_mb=peak_memory_mb(pl_module.device),
+            time_s=self.elapsed_before + now - self._fit_start,
+            grad_clip=trainer.gradient_clip_val or None, epoch_time_s=now - self._epoch_start,
+            train_batches=self._batches, world_size=trainer.world_size,
+            rates={name: float(value) for name, value in trainer.callback_metrics.items()
+                   if is_rate_metric(name)})
+        row.set_validation(_validation(trainer))
+        valid, noisy = row.valid_sisnr, row.valid_noisy_sisnr
         if trainer.is_global_zero:
-            self._write_row(row)
+            self.log_file.append(row)
             if trainer.logger is not None:
-                numeric = {f"epoch/{k}": float(v) for k, v in row.items()
-                           if isinstance(v, int | float) and k not in ("epoch", "step")}
+                numeric = {f"epoch/{k}": float(v) for k, v in row.values().items()
+                           if isinstance(v, int | float) and k not in (mc.EPOCH, mc.STEP)}
                 trainer.logger.log_metrics(numeric, step=trainer.global_step)
-            line = (f"epoch {row['epoch']}/{trainer.max_epochs - 1}  step {row['step']}  "
-                    f"loss {row['train_loss']:.3f}  train_sisnr {row['train_sisnr']:.2f} dB  "
-                    f"valid_sisnr {valid:.2f} dB (noisy {noisy:.2f}, SI-SNRi "
-                    f"{valid - noisy:+.2f})  lr {row['lr']:.3g}  grad max "
-                    f"{row['grad_norm_max']:.3g}  {sec_per_batch:.3f} s/batch")
+            line = (f"epoch {row.epoch}/{trainer.max_epochs - 1}  step {row.step}  "
+                    f"loss {row.train_loss:.3f}  {mc.TRAIN_SISNR} {row.train_sisnr:.2f} dB  "
+                    f"{mc.VALID_SISNR} {valid:.2f} dB (noisy {noisy:.2f}, SI-SNRi "
+                    f"{valid - noisy:+.2f})  lr {row.lr:.3g}  grad max "
+                    f"{row.grad_norm_max:.3g}  {sec_per_batch:.3f} s/batch")
             console_print(trainer, line)
             log.info(line)
         if not math.isfinite(noisy):
@@ -180,21 +160,15 @@ class EpochMonitor(Callback):
     def write_initial_row(self, trainer: pl.Trainer, values: dict[str, float]) -> None:
         """The model before any optimiser step (a fine-tune's source), validated by
         ``trainer.validate``: the row at ``INITIAL_EPOCH``, step 0, training columns empty."""
-        valid = values.get("valid_sisnr", math.nan)
-        noisy = values.get("valid_noisy_sisnr", math.nan)
-        row: dict[str, Any] = {"epoch": INITIAL_EPOCH, "step": 0, "valid_sisnr": valid,
-                               "time_s": 0.0, "valid_loss": values.get("valid_loss", math.nan),
-                               "valid_noisy_sisnr": noisy, "valid_sisnri": valid - noisy,
-                               "world_size": trainer.world_size}
-        extra = _valid_extra(trainer)
-        row.update(extra)
+        row = EpochRow.initial(values, trainer.world_size)
         if not trainer.is_global_zero:
             return
-        self._write_row(row)
-        line = (f"start (step 0, before training): valid_sisnr {valid:.2f} dB (noisy "
+        self.log_file.append(row)
+        valid, noisy = row.valid_sisnr, row.valid_noisy_sisnr
+        line = (f"start (step 0, before training): {mc.VALID_SISNR} {valid:.2f} dB (noisy "
                 f"{noisy:.2f}, SI-SNRi {valid - noisy:+.2f})")
-        if extra:
-            line += f"  valid_extra {extra[VALID_EXTRA_PREFIX + 'sisnr']:.2f} dB"
+        if row.valid_extra_sisnr is not None:
+            line += f"  valid_extra {row.valid_extra_sisnr:.2f} dB"
         console_print(trainer, line)
         log.info(line)
 
@@ -231,26 +205,6 @@ class EpochMonitor(Callback):
             bar = "!" * 100
             console_print(trainer, f"{bar}\n{warning}\n{bar}")
 
-    def _write_row(self, row: dict[str, Any]) -> None:
-        if self._rows is None:
-            self._rows = []
-            if self.metrics_path.is_file():
-                with open(self.metrics_path, newline="", encoding="utf-8") as handle:
-                    self._rows = list(csv.DictReader(handle))
-        epoch = int(row["epoch"])
-        # A resumed run rewrites the epochs it replays; earlier rows (and the initial one) are kept.
-        self._rows = [r for r in self._rows if r.get("epoch", "").lstrip("-").isdigit()
-                      and int(r["epoch"]) < epoch]
-        self._rows.append({k: _fmt(v) for k, v in row.items()})
-        columns = list(METRICS_COLUMNS) + list(EXTRA_COLUMNS)
-        for r in self._rows:
-            columns += [k for k in r if k not in columns]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self._rows)
-        write_text_atomic(self.metrics_path, buffer.getvalue())
-
     def state_dict(self) -> dict[str, Any]:
         return {"elapsed_s": self.elapsed_before + time.monotonic() - self._fit_start,
                 "warned": self.warned, "input_checked": self.input_checked}
@@ -261,18 +215,7 @@ class EpochMonitor(Callback):
         self.input_checked = bool(state_dict.get("input_checked", self.warned))
 
 
-def _valid_extra(trainer: pl.Trainer) -> dict[str, float]:
-    """The second validation set's means (data.valid_extra), when it was scored."""
-    sisnr = metric(trainer, VALID_EXTRA_PREFIX + "sisnr")
-    if math.isnan(sisnr):
-        return {}
-    noisy = metric(trainer, VALID_EXTRA_PREFIX + "noisy_sisnr")
-    values = dict(zip(VALID_EXTRA_COLUMNS, (metric(trainer, VALID_EXTRA_PREFIX + "loss"), sisnr,
-                                            noisy, sisnr - noisy)))  # loss, sisnr, noisy, sisnri
-    return values
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
+def _validation(trainer: pl.Trainer) -> dict[str, float]:
+    """The validation means this epoch logged (both sets), NaN for those it did not."""
+    names = (mc.VALID_LOSS, mc.VALID_SISNR, mc.VALID_NOISY_SISNR)
+    return {name: metric(trainer, name) for name in (*names, *map(mc.valid_extra, names))}

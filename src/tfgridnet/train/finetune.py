@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from pydantic import ValidationError
 
+from tfgridnet.contracts.init_record import InitRecord
 from tfgridnet.model.config import RUNTIME_ONLY
 from tfgridnet.model.io import ModelLoadError
 from tfgridnet.model.sources import ModelSource, load_source, one_line
 from tfgridnet.text import plural
 from tfgridnet.train.config import Config, ConfigError
-from tfgridnet.train.init_file import InitRecord
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl

@@ -17,12 +17,13 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
+from tfgridnet.contracts import metrics_csv as mc
+from tfgridnet.contracts.names import MONITOR
 from tfgridnet.losses import CompressedSpectralLoss, NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model.architectures import build_model, is_rate_independent
 from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
 from tfgridnet.train.finetune import freeze, parameter_groups
-from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT, VALID_EXTRA_PREFIX
 
 log = logging.getLogger("tfgridnet.train")
 
@@ -119,9 +120,11 @@ class EnhancementModule(pl.LightningModule):
         self.valid_loss = MeanMetric(nan_strategy="ignore")
         self.valid_sisnr = MeanMetric(nan_strategy="ignore")
         self.valid_noisy_sisnr = MeanMetric(nan_strategy="ignore")
-        # The second validation set (data.valid_extra): the same means under valid_extra_*.
+        # The second validation set (data.valid_extra): the same means under valid_extra_*
+        # (torchmetrics states are not persistent: no checkpoint holds these keys).
         self.extra_metrics = torch.nn.ModuleDict(
-            {name: MeanMetric(nan_strategy="ignore") for name in ("loss", "sisnr", "noisy_sisnr")}
+            {mc.valid_extra(name): MeanMetric(nan_strategy="ignore")
+             for name in (mc.VALID_LOSS, mc.VALID_SISNR, mc.VALID_NOISY_SISNR)}
             if self.cfg.data.valid_extra else {})
 
     def forward(self, noisy: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -150,10 +153,10 @@ class EnhancementModule(pl.LightningModule):
         batch_size = batch["noisy"].shape[0]
         self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False,
                  batch_size=batch_size, logger=False)
-        self.log("train_loss", self.train_loss, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log("train_sisnr", self.train_sisnr, on_step=False, on_epoch=True, prog_bar=True,
+        self.log(mc.TRAIN_LOSS, self.train_loss, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log(mc.TRAIN_SISNR, self.train_sisnr, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch_size)
-        self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, on_step=True,
+        self.log(mc.LR, self.optimizers().param_groups[0]["lr"], prog_bar=True, on_step=True,
                  on_epoch=False, batch_size=batch_size, logger=False)
         # A non-finite loss still goes through backward: the gradient guard then skips the step on
         # every rank alike (returning None would desynchronise DDP ranks).
@@ -165,27 +168,28 @@ class EnhancementModule(pl.LightningModule):
         noisy_sisnr = sisnr_per_utterance(batch["noisy"], batch["clean"], batch.get("lengths"))
         batch_size = batch["noisy"].shape[0]
         if dataloader_idx == 1:  # data.valid_extra
-            for name, values in (("loss", loss_per_utt), ("sisnr", sisnr),
-                                 ("noisy_sisnr", noisy_sisnr)):
+            for name, values in ((mc.VALID_LOSS, loss_per_utt), (mc.VALID_SISNR, sisnr),
+                                 (mc.VALID_NOISY_SISNR, noisy_sisnr)):
+                name = mc.valid_extra(name)
                 self.extra_metrics[name].update(values)
-                self.log(VALID_EXTRA_PREFIX + name, self.extra_metrics[name], on_epoch=True,
+                self.log(name, self.extra_metrics[name], on_epoch=True,
                          batch_size=batch_size, add_dataloader_idx=False)
             return
         self.valid_loss.update(loss_per_utt)
         self.valid_sisnr.update(sisnr)
         self.valid_noisy_sisnr.update(noisy_sisnr)
-        self.log("valid_loss", self.valid_loss, on_epoch=True, batch_size=batch_size,
+        self.log(mc.VALID_LOSS, self.valid_loss, on_epoch=True, batch_size=batch_size,
                  add_dataloader_idx=False)
-        self.log("valid_sisnr", self.valid_sisnr, on_epoch=True, prog_bar=True,
+        self.log(mc.VALID_SISNR, self.valid_sisnr, on_epoch=True, prog_bar=True,
                  batch_size=batch_size, add_dataloader_idx=False)
-        self.log("valid_noisy_sisnr", self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size,
+        self.log(mc.VALID_NOISY_SISNR, self.valid_noisy_sisnr, on_epoch=True, batch_size=batch_size,
                  add_dataloader_idx=False)
         if "sample_rate" in batch and is_rate_independent(self.model):
             # Native-rate batches hold one rate each (RateBatchSampler): a mean per rate too
             # (this rank's; not synchronised, as ranks need not see the same rates).
             finite = sisnr[torch.isfinite(sisnr)]
             if finite.numel():
-                name = RATE_METRIC_FORMAT.format(rate=int(batch["sample_rate"]))
+                name = mc.RATE_METRIC_FORMAT.format(rate=int(batch["sample_rate"]))
                 self.log(name, finite.mean(), on_epoch=True,
                          batch_size=finite.numel(), add_dataloader_idx=False)
 
@@ -216,7 +220,7 @@ class EnhancementModule(pl.LightningModule):
             plateau = ReduceLROnPlateau(optimizer, mode="max", factor=sched.plateau_factor,
                                         patience=sched.plateau_patience, min_lr=sched.min_lr)
             return {"optimizer": optimizer, "lr_scheduler": {
-                "scheduler": plateau, "monitor": "valid_sisnr", "interval": "epoch",
+                "scheduler": plateau, "monitor": MONITOR, "interval": "epoch",
                 "strict": False}}
         schedules = [LRSchedule(sched, group["lr"], steps_per_epoch, total_steps)
                      for group in groups]  # each group's floor is min_lr at its own LR

@@ -11,11 +11,11 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from tfgridnet.data.checks.report import ROLES
+from tfgridnet.contracts.check_data import ROLES
+from tfgridnet.contracts.data_check import AudioPipeline, DataCheckFile, ManifestCheck
 from tfgridnet.errors import ProblemsFound, UserInputError
 from tfgridnet.text import plural
 from tfgridnet.train.config import Config, ConfigError
-from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
 
 __all__ = ["DataCheckFailed", "ResumeError", "validate_resume_checkpoint", "resumed_epoch",
            "check_sample_rates", "startup_data_check", "startup_leakage_check", "ProgressFactory"]
@@ -199,7 +199,7 @@ def startup_leakage_check(config: Config, ignore_errors: bool, record: DataCheck
     ``progress(label, unit)``: a context yielding ``update(done, total)`` (the CLI's bar).
     Only the first process of a distributed launch checks; the others would repeat it.
     """
-    from tfgridnet.train.data_check_file import LeakageCheck
+    from tfgridnet.contracts.data_check import LeakageCheck
 
     data = config.data
     train = [m for m in (data.train_manifest, data.train_clean_manifest,

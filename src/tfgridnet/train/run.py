@@ -23,6 +23,14 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from tfgridnet.contracts.folders import RunDir
+from tfgridnet.contracts.train_summary import (
+    STOP_EARLY_STOPPING,
+    STOP_MAX_EPOCHS,
+    STOP_NONFINITE,
+    STOP_SIGNAL,
+    STOP_TIME_BUDGET,
+)
 from tfgridnet.errors import ProblemsFound
 from tfgridnet.train.budget import TimeBudget
 from tfgridnet.train.callbacks import (
@@ -59,13 +67,6 @@ from tfgridnet.train.rundir import (
     close_text_log,
     lay_out_run_dir,
     release_log,
-)
-from tfgridnet.train.summary_file import (
-    STOP_EARLY_STOPPING,
-    STOP_MAX_EPOCHS,
-    STOP_NONFINITE,
-    STOP_SIGNAL,
-    STOP_TIME_BUDGET,
 )
 
 __all__ = ["train", "TrainResult", "TrainSummary", "DataCheckFailed", "TrainingDiverged",
@@ -157,7 +158,8 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     passes its own).
     """
     run_dir = Path(out_dir)
-    ckpt_dir = run_dir / "checkpoints"
+    run = RunDir(run_dir)
+    ckpt_dir = run.checkpoints
     source = None
     if config.init.source is not None and resume is None:  # a resume continues the fine-tune
         config, source = prepare_finetune(config)
@@ -170,7 +172,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     start_epoch = 0
     resuming: str | None = None
     if resume is not None:
-        resume_path = ckpt_dir / "last.ckpt" if resume == "auto" else Path(resume)
+        resume_path = run.last_checkpoint if resume == "auto" else Path(resume)
         if resume == "auto" and not resume_path.is_file():
             raise ResumeError(f"--resume: {resume_path} does not exist (nothing to resume in "
                               f"{run_dir}); give a checkpoint path or train without --resume")
@@ -179,7 +181,7 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
         check_epochs_left(config, start_epoch, run_dir)
         resuming = resume_line(run_dir, resume_path, ckpt, start_epoch)
         del ckpt
-    elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+    elif run.checkpoint_files():
         raise ResumeError(f"{run_dir} already holds checkpoints from an earlier run; continue it "
                           "with --resume, or choose another --out")
 
@@ -200,10 +202,10 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
     monitor = EpochMonitor(run_dir, guard, config.monitor, data_check)
     files = RunFiles(run_dir, config, precision,
                      {"resumed_from": str(resume_path) if resume_path else None})
-    checkpoint = BestCheckpoint(ckpt_dir, run_dir / "model", config.data.sample_rate,
+    checkpoint = BestCheckpoint(ckpt_dir, run.model, config.data.sample_rate,
                                 save_top_k=config.checkpoint.save_top_k,
                                 every_n_epochs=config.checkpoint.every_n_epochs)
-    callbacks: list[Callback] = [guard, monitor, GracefulStop(ckpt_dir / "last.ckpt"), files,
+    callbacks: list[Callback] = [guard, monitor, GracefulStop(run.last_checkpoint), files,
                                  checkpoint]
     if config.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(
@@ -268,8 +270,9 @@ def train(config: Config, out_dir: Path, resume: str | None = None,
             best_valid_sisnr=(float(best_score) if best_path and best_score is not None
                               and math.isfinite(float(best_score)) else None),
             best_checkpoint=Path(best_path).name if best_path else None,
-            last_checkpoint="last.ckpt" if (ckpt_dir / "last.ckpt").is_file() else None,
-            model_dir="model" if (run_dir / "model" / "model.safetensors").is_file() else None,
+            last_checkpoint=(run.last_checkpoint.name if run.last_checkpoint.is_file()
+                             else None),
+            model_dir=run.model.name if run.model_weights.is_file() else None,
             early_warning=monitor.warning,
             nonfinite_diagnostic=guard.diagnostic,
             weight_digests=files.digests,

@@ -1,5 +1,6 @@
 """The run folder's own files: ``config.yaml``, ``environment.json``, ``logs/train.log`` and
-``train_summary.json`` (schema: :class:`TrainSummary`). Only global rank 0 writes them."""
+``train_summary.json`` (schema: :class:`TrainSummary`). Only global rank 0 writes them; their
+paths are ``tfgridnet.contracts.RunDir``'s."""
 
 from __future__ import annotations
 
@@ -18,31 +19,32 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from tfgridnet import __version__
-from tfgridnet.fileio import write_json_atomic, write_text_atomic
+from tfgridnet.contracts.environment import RunEnvironment
+from tfgridnet.contracts.folders import RUN_SUBDIRS, RunDir
+from tfgridnet.contracts.names import RUN_CONFIG_NAME
+from tfgridnet.contracts.train_summary import SUMMARY_NAME, TrainSummary
+from tfgridnet.fileio import write_text_atomic
 from tfgridnet.train.config import Config
-from tfgridnet.train.summary_file import SUMMARY_NAME, TrainSummary
 
 __all__ = ["RUN_SUBDIRS", "SUMMARY_NAME", "RUN_CONFIG_NAME", "TrainSummary", "RunFiles", "environment",
            "lay_out_run_dir", "setup_text_log", "close_text_log", "buffer_log", "release_log"]
 
 log = logging.getLogger("tfgridnet.train")
 
-RUN_SUBDIRS = ("checkpoints", "model", "logs", "plots")
-RUN_CONFIG_NAME = "config.yaml"  # the resolved config; `train --resume` continues with it
 _LOGGERS = ("tfgridnet", "lightning.pytorch")
 
 
 def lay_out_run_dir(run_dir: Path, config: Config) -> logging.Handler:
     """Create the run folder's sub-folders, write the resolved ``config.yaml`` and start
     ``logs/train.log``; return the log handler for :func:`close_text_log`."""
-    for sub in RUN_SUBDIRS:
-        (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / RUN_CONFIG_NAME, config.to_yaml())
+    run = RunDir(run_dir)
+    run.lay_out()
+    write_text_atomic(run.config, config.to_yaml())
     return setup_text_log(run_dir)
 
 
 def environment(config: Config, precision: str, world_size: int, accelerator: str
-                ) -> dict[str, Any]:
+                ) -> RunEnvironment:
     """``environment.json``: versions, device, precision and command line of the run."""
     cuda = accelerator in ("cuda", "gpu") and torch.cuda.is_available()
     if cuda:
@@ -51,25 +53,15 @@ def environment(config: Config, precision: str, world_size: int, accelerator: st
     else:
         device = platform.processor() or platform.machine() or "cpu"
         device_mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    return {
-        "device": device if cuda else f"cpu ({device})",
-        "device_mem_mb": round(device_mem_mb, 1),
-        "accelerator": accelerator,
-        "torch": torch.__version__,
-        "lightning": pl.__version__,
-        "tfgridnet": __version__,
-        "python": platform.python_version(),
-        "precision": precision,
-        "world_size": world_size,
-        "num_nodes": config.trainer.num_nodes,
-        "cuda": torch.version.cuda,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-    }
+    return RunEnvironment(
+        device=device if cuda else f"cpu ({device})", device_mem_mb=round(device_mem_mb, 1),
+        accelerator=accelerator, torch=torch.__version__, lightning=pl.__version__,
+        tfgridnet=__version__, python=platform.python_version(), precision=precision,
+        world_size=world_size, num_nodes=config.trainer.num_nodes, cuda=torch.version.cuda,
+        cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+        hostname=platform.node(), platform=platform.platform(),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        command=" ".join(sys.argv))
 
 
 class RunFiles(Callback):
@@ -87,9 +79,10 @@ class RunFiles(Callback):
         if trainer.is_global_zero:
             accel = "cuda" if pl_module.device.type == "cuda" else pl_module.device.type
             env = environment(self.config, self.precision, trainer.world_size, accel)
-            env["n_parameters"] = sum(p.numel() for p in pl_module.model.parameters())
-            env.update(self.extra)
-            write_json_atomic(self.run_dir / "environment.json", env)
+            env = env.model_copy(update={
+                "n_parameters": sum(p.numel() for p in pl_module.model.parameters()),
+                **self.extra})
+            env.write(self.run_dir)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         digest = hashlib.sha256()
@@ -117,7 +110,7 @@ def _attach(handler: logging.Handler) -> None:
 
 def setup_text_log(run_dir: Path) -> logging.Handler:
     """Copy tfgridnet's and Lightning's INFO log lines into ``logs/train.log``."""
-    handler = logging.FileHandler(run_dir / "logs" / "train.log", encoding="utf-8")
+    handler = logging.FileHandler(RunDir(run_dir).train_log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _attach(handler)
     return handler

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.audio.io import to_mono
+from tfgridnet.contracts.names import UTTID
 from tfgridnet.data.checks.detectors import (
     DETECTORS,
     KINDS,
@@ -53,7 +54,7 @@ def examine_arrays(uttid: str, noisy: np.ndarray, noisy_sr: int, clean: np.ndarr
                    ) -> tuple[list[Problem], Facts]:
     """Every registered detector, in order, on decoded audio (``[N]`` or ``[C, N]``)."""
     pair = PairAudio(uttid, noisy, noisy_sr, clean, clean_sr, sample_rate,
-                     facts={"uttid": uttid})
+                     facts={UTTID: uttid})
     for detector in DETECTORS:
         if detector.check is None:
             continue
@@ -69,7 +70,7 @@ def examine_pair(uttid: str, noisy: str | None, clean: str | None, sample_rate: 
                  mos: bool = False) -> tuple[list[Problem], Facts]:
     """Read and examine one pair (never raises on bad files: they are findings)."""
     problems: list[Problem] = []
-    facts: Facts = {"uttid": uttid}
+    facts: Facts = {UTTID: uttid}
     if noisy is None or clean is None:
         problems.append(Problem(uttid, "missing_file", KINDS["missing_file"], "manifest row has "
                                 f"no {'noisy' if noisy is None else 'clean'} path"))
@@ -87,7 +88,7 @@ def examine_file(uttid: str, path: str, role: str, sample_rate: int | None = Non
     """Read and examine one file of a one-sided list: ``role`` "clean" (a reference, audited as
     the clean side of a pair is) or "noise" (dynamic mixing's noise)."""
     problems: list[Problem] = []
-    facts: Facts = {"uttid": uttid}
+    facts: Facts = {UTTID: uttid}
 
     def add(kind: str, message: str, severity: str | None = None) -> None:
         problems.append(Problem(uttid, kind, severity or KINDS[kind], message))

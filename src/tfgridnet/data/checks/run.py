@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgridnet.contracts.names import UTTID
 from tfgridnet.data.checks.cache import ResultCache, file_identity
 from tfgridnet.data.checks.corpus import sisnr_outliers
 from tfgridnet.data.checks.detectors import JUDGED_LATER, KINDS
@@ -142,7 +143,7 @@ def _to_cache(result: Result) -> dict:
 def _from_cache(uttid: str, value: dict) -> Result:
     problems = [Problem(uttid, kind, severity, message) for kind, severity, message
                 in value["problems"]]
-    return problems, {**value["facts"], "uttid": uttid}
+    return problems, {**value["facts"], UTTID: uttid}
 
 
 def _cache_keys(rows: list[Row], role: str, sample_rate: int | None, mos: bool
