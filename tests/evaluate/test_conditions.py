@@ -9,8 +9,8 @@ import statistics
 import pytest
 import soundfile as sf
 
+from tfgridnet.contracts.conditions import DURATION_FACTOR, read_breakdown
 from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN, make_manifest
-from tfgridnet.evaluation.conditions import DURATION_FACTOR, read_breakdown
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from tfgridnet.contracts.conditions import residual_spread
 from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
-from tfgridnet.evaluation.conditions import residual_spread
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 
 DELTA = METRIC_REGISTRY["sisnr"].delta_column

@@ -107,10 +107,10 @@ def _demo_run(tmp_path, synth):
     """The demo cut by its 8-minute budget in epoch 9: every step clipped at 10 under Adam, one
     norm of 2,554 at epoch 8, validation still rising; a test set spanning -5..15 dB input SNR and
     six noise kinds (std 6.0 dB of SI-SNRi overall)."""
+    from tfgridnet.contracts.train_summary import TrainSummary
     from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
     from tfgridnet.evaluation.schema import summarize, write_results_csv
     from tfgridnet.evaluation.scoring import METRIC_REGISTRY
-    from tfgridnet.train.summary_file import TrainSummary
 
     n = len(DEMO_VALID)
     epoch = np.arange(n, dtype=float)

@@ -122,7 +122,7 @@ def _drop(*names: str) -> Callable[[dict], None]:
 
 def _started_above_its_best(metrics: dict) -> None:
     """A fine-tune's step-0 row (epoch -1) that scores above every trained epoch."""
-    from tfgridnet.train.metrics_schema import INITIAL_EPOCH
+    from tfgridnet.contracts.metrics_csv import INITIAL_EPOCH
 
     start = {name: np.nan for name in metrics}
     start.update(epoch=INITIAL_EPOCH, step=0.0, valid_sisnr=float(np.max(metrics["valid_sisnr"]))
@@ -193,7 +193,7 @@ def _cut_while_improving(s, tmp: Path) -> tuple[Path, Path | None]:
 
 def _ignored_data_errors(s, tmp: Path) -> tuple[Path, Path | None]:
     """A run whose start-up data check found swapped pairs, trained with --ignore-data-errors."""
-    from tfgridnet.train.data_check_file import AudioPipeline, DataCheckFile, ManifestCheck
+    from tfgridnet.contracts.data_check import AudioPipeline, DataCheckFile, ManifestCheck
 
     run = s.write_run(tmp / "run", s.healthy_metrics(), s.HEALTHY_ENV, s.HEALTHY_CONFIG)
     check = ManifestCheck(key="data.valid_manifest", manifest="valid.csv", ok=False, n_pairs=4,

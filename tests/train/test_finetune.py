@@ -16,6 +16,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from tfgridnet.contracts.init_record import InitRecord
+from tfgridnet.contracts.metrics_csv import INITIAL_EPOCH, VALID_EXTRA_COLUMNS
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.model.sources import load_source
@@ -23,8 +25,6 @@ from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
 from tfgridnet.train.config import config_from_dict, load_config
 from tfgridnet.train.finetune import matches
-from tfgridnet.train.init_file import InitRecord
-from tfgridnet.train.metrics_schema import INITIAL_EPOCH, VALID_EXTRA_COLUMNS
 from tfgridnet.train.run import train
 
 from .conftest import TINY_TRAINED

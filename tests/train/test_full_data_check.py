@@ -14,11 +14,11 @@ import soundfile as sf
 import yaml
 
 from tfgridnet.cli import main
+from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.data.curate import curate
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
 from tfgridnet.report.render import write_report
 from tfgridnet.train.config import config_from_dict
-from tfgridnet.train.data_check_file import DataCheckFile
 from tfgridnet.train.run import DataCheckFailed, train
 
 from .conftest import SAMPLE_RATE, _speech_like, tiny_config_dict

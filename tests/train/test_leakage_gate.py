@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
 from tfgridnet.train.config import config_from_dict
-from tfgridnet.train.data_check_file import DataCheckFile
 from tfgridnet.train.preflight import startup_leakage_check
 from tfgridnet.train.run import DataCheckFailed, train
 

@@ -12,12 +12,12 @@ import soundfile as sf
 import torch
 from tests.tiny import tiny_section
 
+from tfgridnet.contracts.metrics_csv import RATE_METRIC_FORMAT
 from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset, collate_pairs
 from tfgridnet.data.rate_sampler import RateBatchSampler
 from tfgridnet.model.io import load_model
 from tfgridnet.model.tfgridnetv3 import TFGridNetV3
 from tfgridnet.train.config import config_from_dict
-from tfgridnet.train.metrics_schema import RATE_METRIC_FORMAT
 from tfgridnet.train.run import train
 
 RATES = (8000, 16000)

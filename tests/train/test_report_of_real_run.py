@@ -17,13 +17,13 @@ import pytest
 import yaml
 from safetensors import safe_open
 
+from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.evaluation.artifacts import format_summary
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
 from tfgridnet.train.config import config_from_dict
-from tfgridnet.train.data_check_file import DataCheckFile
 from tfgridnet.train.run import train
 
 

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 import torch
 
+from tfgridnet.contracts.metrics_csv import METRICS_COLUMNS
 from tfgridnet.model.io import load_model
 from tfgridnet.report.analysis import analyse
 from tfgridnet.train.config import ConfigError, config_from_dict
-from tfgridnet.train.metrics_schema import METRICS_COLUMNS
 from tfgridnet.train.precision import auto_precision
 from tfgridnet.train.run import ResumeError, TrainingDiverged, train
 

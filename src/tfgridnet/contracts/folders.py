@@ -38,8 +38,8 @@ def checkpoint_epoch(name: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class RunDir:
-    """A run folder (docs/design.md, file contract: "Run dir")."""
+class _Folder:
+    """A folder the pipeline writes, built from any path-like and usable as one."""
 
     path: Path
 
@@ -48,6 +48,10 @@ class RunDir:
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
+
+
+class RunDir(_Folder):
+    """A run folder (docs/design.md, file contract: "Run dir")."""
 
     def lay_out(self) -> None:
         """Create the sub-folders ``train`` writes into (``RUN_SUBDIRS``)."""
@@ -131,17 +135,8 @@ class RunDir:
         return self.plots / localized_name(name, lang)
 
 
-@dataclass(frozen=True)
-class EvalDir:
+class EvalDir(_Folder):
     """An evaluation folder (docs/design.md, file contract: "Evaluation dir")."""
-
-    path: Path
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        object.__setattr__(self, "path", Path(path))
-
-    def __fspath__(self) -> str:
-        return os.fspath(self.path)
 
     @property
     def results(self) -> Path:

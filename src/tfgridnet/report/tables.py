@@ -1,5 +1,8 @@
-"""Old import path of the strict CSV reader, which lives in ``tfgridnet.contracts.tables``."""
+"""The old import path of the strict CSV reader: the module ``tfgridnet.contracts.tables`` itself under this
+name, so that both paths give the same objects."""
 
-from tfgridnet.contracts.tables import TableError, read_csv_table
+import sys
 
-__all__ = ["TableError", "read_csv_table"]
+from tfgridnet.contracts import tables
+
+sys.modules[__name__] = tables

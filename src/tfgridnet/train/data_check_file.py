@@ -1,12 +1,8 @@
-"""Old import path of ``data_check.json``'s schema, which lives in
-``tfgridnet.contracts.data_check``."""
+"""The old import path of ``data_check.json``'s schema: the module ``tfgridnet.contracts.data_check`` itself under this
+name, so that both paths give the same objects."""
 
-from tfgridnet.contracts.data_check import (
-    DATA_CHECK_FILE,
-    AudioPipeline,
-    DataCheckFile,
-    LeakageCheck,
-    ManifestCheck,
-)
+import sys
 
-__all__ = ["DATA_CHECK_FILE", "AudioPipeline", "DataCheckFile", "ManifestCheck", "LeakageCheck"]
+from tfgridnet.contracts import data_check
+
+sys.modules[__name__] = data_check

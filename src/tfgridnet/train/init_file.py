@@ -1,5 +1,8 @@
-"""Old import path of ``init.json``'s schema, which lives in ``tfgridnet.contracts.init_record``."""
+"""The old import path of ``init.json``'s schema: the module ``tfgridnet.contracts.init_record`` itself under this
+name, so that both paths give the same objects."""
 
-from tfgridnet.contracts.init_record import INIT_FILE, InitRecord
+import sys
 
-__all__ = ["INIT_FILE", "InitRecord"]
+from tfgridnet.contracts import init_record
+
+sys.modules[__name__] = init_record

@@ -1,16 +1,8 @@
-"""Old import path of the ``metrics.csv`` contract, which lives in
-``tfgridnet.contracts.metrics_csv``."""
+"""The old import path of ``metrics.csv``'s contract: the module ``tfgridnet.contracts.metrics_csv`` itself under this
+name, so that both paths give the same objects."""
 
-from tfgridnet.contracts.metrics_csv import (
-    EXTRA_COLUMNS,
-    INITIAL_EPOCH,
-    METRICS_COLUMNS,
-    RATE_METRIC_FORMAT,
-    VALID_EXTRA_COLUMNS,
-    VALID_EXTRA_PREFIX,
-    is_initial_epoch,
-    is_rate_metric,
-)
+import sys
 
-__all__ = ["METRICS_COLUMNS", "EXTRA_COLUMNS", "RATE_METRIC_FORMAT", "is_rate_metric",
-           "INITIAL_EPOCH", "is_initial_epoch", "VALID_EXTRA_COLUMNS", "VALID_EXTRA_PREFIX"]
+from tfgridnet.contracts import metrics_csv
+
+sys.modules[__name__] = metrics_csv

@@ -1,16 +1,8 @@
-"""Old import path of ``train_summary.json``'s schema, which lives in
-``tfgridnet.contracts.train_summary``."""
+"""The old import path of ``train_summary.json``'s schema: the module ``tfgridnet.contracts.train_summary`` itself under this
+name, so that both paths give the same objects."""
 
-from tfgridnet.contracts.train_summary import (
-    BUDGET_STOPS,
-    STOP_EARLY_STOPPING,
-    STOP_MAX_EPOCHS,
-    STOP_NONFINITE,
-    STOP_SIGNAL,
-    STOP_TIME_BUDGET,
-    SUMMARY_NAME,
-    TrainSummary,
-)
+import sys
 
-__all__ = ["BUDGET_STOPS", "STOP_EARLY_STOPPING", "STOP_MAX_EPOCHS", "STOP_NONFINITE",
-           "STOP_SIGNAL", "STOP_TIME_BUDGET", "SUMMARY_NAME", "TrainSummary"]
+from tfgridnet.contracts import train_summary
+
+sys.modules[__name__] = train_summary
