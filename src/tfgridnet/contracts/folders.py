@@ -50,6 +50,11 @@ class _Folder:
         return os.fspath(self.path)
 
 
+def _file(*parts: str, doc: str | None = None) -> property:
+    """A fixed path below the folder (``parts`` joined), as a read-only property."""
+    return property(lambda self: self.path.joinpath(*parts), doc=doc or "/".join(parts))
+
+
 class RunDir(_Folder):
     """A run folder (docs/design.md, file contract: "Run dir")."""
 
@@ -59,37 +64,14 @@ class RunDir(_Folder):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     # -- what train writes ------------------------------------------------------------------------
-    @property
-    def config(self) -> Path:
-        return self.path / names.RUN_CONFIG_NAME
-
-    @property
-    def environment(self) -> Path:
-        return self.path / names.ENVIRONMENT_FILE
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / names.METRICS_FILE
-
-    @property
-    def train_summary(self) -> Path:
-        return self.path / names.TRAIN_SUMMARY_FILE
-
-    @property
-    def data_check(self) -> Path:
-        return self.path / names.DATA_CHECK_FILE
-
-    @property
-    def init(self) -> Path:
-        return self.path / names.INIT_FILE
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / names.CHECKPOINTS_DIR
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.checkpoints / names.LAST_CHECKPOINT
+    config = _file(names.RUN_CONFIG_NAME)
+    environment = _file(names.ENVIRONMENT_FILE)
+    metrics = _file(names.METRICS_FILE)
+    train_summary = _file(names.TRAIN_SUMMARY_FILE)
+    data_check = _file(names.DATA_CHECK_FILE)
+    init = _file(names.INIT_FILE)
+    checkpoints = _file(names.CHECKPOINTS_DIR)
+    last_checkpoint = _file(names.CHECKPOINTS_DIR, names.LAST_CHECKPOINT)
 
     def checkpoint_files(self) -> list[Path]:
         """The ``*.ckpt`` files of ``checkpoints/``, sorted by name (none: empty)."""
@@ -97,27 +79,15 @@ class RunDir(_Folder):
             return []
         return sorted(self.checkpoints.glob("*" + names.CHECKPOINT_SUFFIX))
 
-    @property
-    def model(self) -> Path:
-        """``model/``: the export of the best epoch."""
-        return self.path / names.MODEL_DIR
-
-    @property
-    def model_weights(self) -> Path:
-        return self.model / names.WEIGHTS_NAME
-
-    @property
-    def logs(self) -> Path:
-        return self.path / names.LOGS_DIR
-
-    @property
-    def train_log(self) -> Path:
-        return self.logs / names.TRAIN_LOG
+    model = _file(names.MODEL_DIR, doc="``model/``: the export of the best epoch.")
+    model_weights = _file(names.MODEL_DIR, names.WEIGHTS_NAME)
+    logs = _file(names.LOGS_DIR)
+    train_log = _file(names.LOGS_DIR, names.TRAIN_LOG)
 
     # -- what report writes -----------------------------------------------------------------------
-    @property
-    def plots(self) -> Path:
-        return self.path / names.PLOTS_DIR
+    plots = _file(names.PLOTS_DIR)
+    findings = _file(names.FINDINGS_FILE,
+                     doc="``findings.json``: language-neutral, one file for every language.")
 
     def analysis(self, lang: str = DEFAULT_LANGUAGE) -> Path:
         """``EXPERIMENT_ANALYSIS.md`` (``EXPERIMENT_ANALYSIS.<lang>.md`` in another language)."""
@@ -126,11 +96,6 @@ class RunDir(_Folder):
     def report_page(self, lang: str = DEFAULT_LANGUAGE) -> Path:
         return self.path / localized_name(names.REPORT_PAGE, lang)
 
-    @property
-    def findings(self) -> Path:
-        """``findings.json``: language-neutral, one file for every language."""
-        return self.path / names.FINDINGS_FILE
-
     def plot(self, name: str, lang: str = DEFAULT_LANGUAGE) -> Path:
         return self.plots / localized_name(name, lang)
 
@@ -138,18 +103,12 @@ class RunDir(_Folder):
 class EvalDir(_Folder):
     """An evaluation folder (docs/design.md, file contract: "Evaluation dir")."""
 
-    @property
-    def results(self) -> Path:
-        """``evaluation_results.csv``: one row per utterance."""
-        return self.path / names.RESULTS_FILE
-
-    @property
-    def summary(self) -> Path:
-        return self.path / names.SUMMARY_FILE
-
-    @property
-    def highlights(self) -> Path:
-        return self.path / names.HIGHLIGHTS_FILE
+    results = _file(names.RESULTS_FILE, doc="``evaluation_results.csv``: one row per utterance.")
+    summary = _file(names.SUMMARY_FILE)
+    highlights = _file(names.HIGHLIGHTS_FILE)
+    visualizations = _file(names.VISUALIZATIONS_DIR)
+    visualization_index = _file(names.VISUALIZATIONS_DIR, names.VISUALIZATION_INDEX)
+    recommended_samples = _file(names.VISUALIZATIONS_DIR, names.RECOMMENDED_SAMPLES)
 
     def page(self, lang: str = DEFAULT_LANGUAGE) -> Path:
         """The listening page, ``index.html`` (``index.<lang>.html`` in another language)."""
@@ -159,21 +118,9 @@ class EvalDir(_Folder):
         """``<kind>/<uttid>.wav``, ``kind`` one of ``AUDIO_KINDS`` (noisy, enhanced, clean)."""
         return self.path / kind / f"{uttid}.wav"
 
-    @property
-    def visualizations(self) -> Path:
-        return self.path / names.VISUALIZATIONS_DIR
-
     def plot(self, uttid: str, kind: str, lang: str = DEFAULT_LANGUAGE) -> Path:
         """``visualizations/<uttid>_<kind>.png`` (waveform, spectrogram), localized."""
         return self.visualizations / localized_name(f"{uttid}_{kind}.png", lang)
-
-    @property
-    def visualization_index(self) -> Path:
-        return self.visualizations / names.VISUALIZATION_INDEX
-
-    @property
-    def recommended_samples(self) -> Path:
-        return self.visualizations / names.RECOMMENDED_SAMPLES
 
     def is_evaluation(self) -> bool:
         """Holds an evaluation's table or summary."""

@@ -24,6 +24,11 @@ Scorer = Callable[[np.ndarray, np.ndarray, int], float]  # (estimate, reference,
 NO_REFERENCE = "no clean reference in the manifest"  # why an intrusive metric was not scored
 
 
+def _column(pattern: str, doc: str | None = None) -> property:
+    """A column name made of the metric's name by ``pattern`` ("noisy_{}"), as a property."""
+    return property(lambda metric: pattern.format(metric.name), doc=doc or pattern)
+
+
 @dataclass(frozen=True)
 class Metric:
     """One evaluation metric: how it is named in files and reports, and how it is computed.
@@ -46,13 +51,14 @@ class Metric:
     target: float | None = None
     group: str | None = None  # non-intrusive scorer that yields several metrics at once
 
-    @property
-    def noisy_column(self) -> str:
-        return f"noisy_{self.name}"
-
-    @property
-    def enhanced_column(self) -> str:
-        return f"enhanced_{self.name}"
+    # The column names, each a pattern of the metric's name (docs/design.md, file contract).
+    noisy_column = _column("noisy_{}")
+    enhanced_column = _column("enhanced_{}")
+    delta_column = _column("{}_improvement")
+    baseline_column = _column("baseline_{}", "The score of ``evaluate --baseline``'s model "
+                                             "(e.g. the model a fine-tune started from).")
+    over_baseline_column = _column("{}_over_baseline", "How much better the evaluated model is "
+                                                       "than the baseline model (positive: better).")
 
     @property
     def release_enhanced_column(self) -> str:
@@ -64,20 +70,6 @@ class Metric:
         """Old column name -> current name, for readers of files an older release wrote."""
         old = self.release_enhanced_column
         return {old: self.enhanced_column} if old != self.enhanced_column else {}
-
-    @property
-    def delta_column(self) -> str:
-        return f"{self.name}_improvement"
-
-    @property
-    def baseline_column(self) -> str:
-        """The score of ``evaluate --baseline``'s model (e.g. the model a fine-tune started from)."""
-        return f"baseline_{self.name}"
-
-    @property
-    def over_baseline_column(self) -> str:
-        """How much better the evaluated model is than the baseline model (positive: better)."""
-        return f"{self.name}_over_baseline"
 
     @property
     def needs_reference(self) -> bool:
