@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,6 +53,22 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("init", "from"),
     ("init", "espnet_config"),
 )
+
+
+def _number_or_word(word: str, minimum: int, expected: str) -> Any:
+    """A config value that is a whole number >= ``minimum`` or the word ``word``; anything else is
+    refused with ``expected`` (one line, beside the key and the value given)."""
+
+    def at_least(value: int | str) -> int | str:
+        if isinstance(value, int) and value < minimum:
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return Annotated[int | Literal[word], AfterValidator(at_least)]  # type: ignore[valid-type]
+
+
+RowsOrAll = _number_or_word("all", 0, "all, a number of rows, or 0 to skip")
+DevicesOrAuto = _number_or_word("auto", 1, "'auto' or a number of devices >= 1")
 
 
 class ConfigError(UserInputError):
@@ -126,7 +143,7 @@ class DataConfig(_Section):
                             "process, MB (least recently used out first; 0: no cache)")
     bandpass: tuple[float | None, float | None] | None = Field(
         None, description="[low_hz, high_hz] zero-phase band-pass on both sides of a pair")
-    check_pairs: int | Literal["all"] = Field(
+    check_pairs: RowsOrAll = Field(
         "all", description="rows of each manifest checked before training: all (the default), "
         "or a random sample of N, announced as such (0: skip the check)")
     reference_snr_error_db: float | None = Field(
@@ -170,13 +187,6 @@ class DataConfig(_Section):
             if low is not None and high is not None and low >= high:
                 raise ValueError(f"bandpass [{low}, {high}]: low_hz must be below high_hz")
         return self
-
-    @field_validator("check_pairs")
-    @classmethod
-    def _check_pairs(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 0:
-            raise ValueError(f"check_pairs {value}: expected all, a number of rows, or 0 to skip")
-        return value
 
     @property
     def dynamic_mixing(self) -> bool:
@@ -226,7 +236,7 @@ class TrainerConfig(_Section):
     max_epochs: int = Field(100, ge=1)
     max_minutes: float | None = Field(None, gt=0, description="wall-clock budget")
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
-    devices: int | Literal["auto"] = "auto"
+    devices: DevicesOrAuto = "auto"
     num_nodes: int = Field(1, ge=1)
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true"] = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true"] = "auto"
@@ -240,13 +250,6 @@ class TrainerConfig(_Section):
     log_every_n_steps: int = Field(20, ge=1)
     progress_bar: Literal["rich", "tqdm", "none"] = "rich"
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: default)")
-
-    @field_validator("devices")
-    @classmethod
-    def _devices(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"devices must be >= 1 or 'auto', got {value}")
-        return value
 
 
 class CheckpointConfig(_Section):
