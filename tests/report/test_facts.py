@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tfgridnet.report.analysis import analyse
-from tfgridnet.report.facts import EvalStats, TrainingStats
+from tfgridnet.report.facts import EvalStats, SeriesStats, TrainingStats
 
 
 def test_a_misspelt_figure_is_an_attribute_error_both_ways() -> None:
@@ -31,8 +31,10 @@ def test_every_statistic_the_report_computes_is_a_declared_field(healthy_run) ->
     training, evaluation = analysis.training, analysis.evaluation
     assert evaluation is not None
     names = {f.name for f in dataclasses.fields(TrainingStats)}
-    assert {"run_dir", "valid_best", "best_epoch", "lr_initial", "peak_mem_share"} <= names
-    assert training.valid_best is not None and training.best_epoch is not None
+    assert {"run_dir", "train", "valid", "best_epoch", "lr_initial", "peak_mem_share"} <= names
+    series = {f.name for f in dataclasses.fields(SeriesStats)}
+    assert series == {"mean", "best", "worst", "first", "last"}
+    assert training.valid.best is not None and training.best_epoch is not None
     assert training.run_dir == str(healthy_run)
     assert evaluation.improvement_mean is not None and evaluation.worst
     assert evaluation.worst[0].uttid.startswith("utt")

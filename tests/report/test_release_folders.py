@@ -80,7 +80,7 @@ def test_the_report_analyses_the_release_folders(release) -> None:
     improvement = _csv_column(folder.results, "sisnr_improvement")
     assert evaluation.improvement_mean == pytest.approx(improvement.mean(), abs=1e-3)
     assert set(evaluation.metrics) >= {"pesq_wb", "stoi", "estoi"}
-    assert analysis.training.n_epochs == 3 and analysis.training.valid_best is not None
+    assert analysis.training.n_epochs == 3 and analysis.training.valid.best is not None
     assert analysis.verdict in ("broken", "inconclusive", "suspicious", "healthy")
     paths = write_analysis(analysis)
     text = paths["markdown"].read_text(encoding="utf-8")

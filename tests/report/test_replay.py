@@ -21,9 +21,9 @@ def test_replayed_statistics_match_the_users_report(users_run):
     analysis = analyse(users_run, users_run.parent / "inference_epoch_100")
     t, ev = analysis.training, analysis.evaluation
     assert t.n_epochs == 1496
-    assert t.train_mean == pytest.approx(-34.27, abs=0.01)
-    assert t.valid_best == pytest.approx(-32.34) and t.best_epoch == 100
-    assert t.valid_worst == pytest.approx(-38.69)
+    assert t.train.mean == pytest.approx(-34.27, abs=0.01)
+    assert t.valid.best == pytest.approx(-32.34) and t.best_epoch == 100
+    assert t.valid.worst == pytest.approx(-38.69)
     assert t.lr_initial == pytest.approx(5e-4) and t.lr_final == pytest.approx(6.1e-8)
     assert t.grad_max_first == pytest.approx(106_673) and t.grad_max_last == pytest.approx(168)
     assert t.total_time_h == pytest.approx(10.0)

@@ -411,7 +411,7 @@ def test_foreign_run_with_only_loss_columns_is_analysed_and_says_what_is_missing
     (tmp_path / "metrics.csv").write_text(
         "epoch,train_loss,valid_loss\n" + "".join(f"{e},{-2.0 - e},{-1.0 - e}\n" for e in range(8)))
     analysis = analyse(tmp_path)
-    assert analysis.training.valid_best == pytest.approx(8.0)
+    assert analysis.training.valid.best == pytest.approx(8.0)
     assert "train_sisnr_from_loss" in analysis.notes and "valid_sisnr_from_loss" in analysis.notes
     missing = analysis.finding("missing_data").evidence["missing"]
     assert "metrics.csv:lr" in missing and "environment.json" in missing

@@ -164,7 +164,7 @@ def test_finetuned_model_beats_its_source_on_the_new_domain_and_the_report_says_
     t = analysis.training
     assert t.n_epochs == 4 and t.first_epoch == 0  # the step-0 row is not an epoch
     assert "finetune_harmed" not in analysis.codes
-    start, best = t.initial_valid_sisnr, t.valid_best
+    start, best = t.initial_valid_sisnr, t.valid.best
     for lang, words in (("en", "Fine-tuned from"), ("zh-TW", "微調")):
         text = write_report(finetuned, eval_dir=out, lang=lang)["markdown"].read_text(
             encoding="utf-8")

@@ -108,7 +108,7 @@ def model_worse_than_identity(f: Facts, th: Thresholds) -> Evidence | None:
     enhanced = ev.enhanced_mean if ev is not None else None
     if noisy is not None and enhanced is not None and enhanced < noisy:
         return {"source": "evaluation", "model_sisnr": enhanced, "identity_sisnr": noisy}
-    best, baseline = f.training.valid_best, f.training.valid_noisy_median
+    best, baseline = f.training.valid.best, f.training.valid_noisy_median
     if best is not None and baseline is not None and best < baseline:
         return {"source": "training", "model_sisnr": best, "identity_sisnr": baseline}
     return None

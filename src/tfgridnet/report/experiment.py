@@ -53,6 +53,12 @@ def _table(lang: str, rows: list[tuple[str, str]]) -> Block:
                  rows=[[tr(key, lang), value] for key, value in rows])
 
 
+# The model table's sizes: catalog key -> ModelConfig field.
+_MODEL_SIZES = {"model.blocks": "n_layers", "model.lstm": "lstm_hidden_units",
+                "model.heads": "attn_n_head", "model.qk_dim": "attn_approx_qk_dim",
+                "model.emb_dim": "emb_dim"}
+
+
 def model_blocks(analysis: Analysis, lang: str) -> list[Block]:
     blocks = [Block("h2", tr("h.model", lang))]
     facts = model_facts(analysis.config)
@@ -65,11 +71,7 @@ def model_blocks(analysis: Analysis, lang: str) -> list[Block]:
     yes_no = {True: tr("word.on", lang), False: tr("word.off", lang)}
     return blocks + [_table(lang, [
         ("model.version", ARCHITECTURES[m.version].__name__),
-        ("model.blocks", fmt(m.n_layers, "d")),
-        ("model.lstm", fmt(m.lstm_hidden_units, "d")),
-        ("model.heads", fmt(m.attn_n_head, "d")),
-        ("model.qk_dim", fmt(m.attn_approx_qk_dim, "d")),
-        ("model.emb_dim", fmt(m.emb_dim, "d")),
+        *((key, fmt(getattr(m, name), "d")) for key, name in _MODEL_SIZES.items()),
         ("model.unfold", f"{m.emb_ks} / {m.emb_hs}"),
         ("model.stft", f"{m.win_length or m.n_fft} / {m.stride} / {m.window}" + (
             f" @ {m.default_fs:,d} Hz" if m.rate_independent else "")),

@@ -21,7 +21,7 @@ from tfgridnet.contracts.evaluation import BaselineModelSummary, MetricSummary
 from tfgridnet.contracts.init_record import InitRecord
 
 __all__ = ["DataCheckStats", "EvalStats", "Facts", "FROM_LOSS", "Phase", "RankedEpoch",
-           "RankedUtterance", "TrainingStats", "from_loss_note"]
+           "RankedUtterance", "SeriesStats", "TrainingStats", "from_loss_note"]
 
 # The note that a run's SI-SNR column was derived from its loss column (-loss): "<column>_from_loss".
 FROM_LOSS = "_from_loss"
@@ -68,6 +68,23 @@ class DataCheckStats:
         return asdict(self)
 
 
+@dataclass(slots=True, frozen=True)
+class SeriesStats:
+    """One per-epoch SI-SNR series summed up over its finite epochs (all None: no such column)."""
+
+    mean: float | None = None
+    best: float | None = None
+    worst: float | None = None
+    first: float | None = None
+    last: float | None = None
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> SeriesStats:
+        finite = values[np.isfinite(values)]
+        return cls(mean=float(finite.mean()), best=float(finite.max()), worst=float(finite.min()),
+                   first=float(finite[0]), last=float(finite[-1]))
+
+
 @dataclass(slots=True)
 class TrainingStats:
     """The summary numbers of a run: metrics.csv's statistics, the run's config and environment,
@@ -92,16 +109,8 @@ class TrainingStats:
     loss_spectral_weight: float = 0.0
     train_sisnr: np.ndarray | None = None
     valid_sisnr: np.ndarray | None = None
-    train_mean: float | None = None
-    train_best: float | None = None
-    train_worst: float | None = None
-    train_first: float | None = None
-    train_last: float | None = None
-    valid_mean: float | None = None
-    valid_best: float | None = None
-    valid_worst: float | None = None
-    valid_first: float | None = None
-    valid_last: float | None = None
+    train: SeriesStats = field(default_factory=SeriesStats)  # of train_sisnr
+    valid: SeriesStats = field(default_factory=SeriesStats)  # of valid_sisnr
     n_validations: int = 0
     valid_recent_slope: float | None = None  # least-squares dB per epoch over the last epochs
     valid_recent_from_epoch: int | None = None

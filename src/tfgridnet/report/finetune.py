@@ -24,8 +24,8 @@ def finetune_blocks(analysis: Analysis, lang: str) -> list[Block]:
         return []
     source = t.init_source
     items = [tr("ft.from", lang, source=f"`{source}`" if source else tr("ft.unknown", lang),
-                initial=initial, best=t.valid_best, gain=(
-                    t.valid_best - initial if t.valid_best is not None else None),
+                initial=initial, best=t.valid.best, gain=(
+                    t.valid.best - initial if t.valid.best is not None else None),
                 epoch=t.best_epoch, noisy=t.initial_valid_noisy_sisnr)]
     record = t.init_record
     if record is not None:

@@ -63,7 +63,7 @@ def finetune_stats(files: RunFiles, training: TrainingStats) -> dict[str, Any]:
 def finetune_harmed(f: Facts, th: Thresholds) -> Evidence | None:
     """The best trained epoch is not better than the model the run started from."""
     t = f.training
-    initial, best = t.initial_valid_sisnr, t.valid_best
+    initial, best = t.initial_valid_sisnr, t.valid.best
     if initial is None or best is None:
         return None
     gain = best - initial

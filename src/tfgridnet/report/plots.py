@@ -84,8 +84,8 @@ def _sisnr(analysis: Analysis, lang: str) -> bytes | None:
         ax.plot(x, y, label=tr("fig.identity", lang), color="grey", linestyle="--", linewidth=1.0)
     if t.best_epoch is not None:
         ax.axvline(t.best_epoch, color="tab:green", linestyle=":", linewidth=1.0)
-        ax.scatter([t.best_epoch], [t.valid_best], color="tab:green", zorder=5,
-                   label=tr("fig.best", lang, value=t.valid_best, epoch=t.best_epoch))
+        ax.scatter([t.best_epoch], [t.valid.best], color="tab:green", zorder=5,
+                   label=tr("fig.best", lang, value=t.valid.best, epoch=t.best_epoch))
     ax.set_xlabel(tr("fig.epoch", lang))
     ax.set_ylabel(tr("fig.sisnr_axis", lang))
     ax.grid(alpha=0.3)

@@ -111,9 +111,9 @@ def _noisy_baseline_abnormal(f: Facts, th: Thresholds) -> Evidence | None:
 
 def _train_not_learning(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if t.valid_best is None:
+    if t.valid.best is None:
         return None
-    best, first, baseline = t.valid_best, t.valid_first, t.valid_noisy_median
+    best, first, baseline = t.valid.best, t.valid.first, t.valid_noisy_median
     if baseline is not None and best - baseline < th.not_learning_gain_db:
         reason = "identity"
     elif baseline is None and best < 0.0:
@@ -123,16 +123,16 @@ def _train_not_learning(f: Facts, th: Thresholds) -> Evidence | None:
     else:
         return None
     return {"reason": reason, "valid_best": best, "valid_first": first,
-            "valid_mean": t.valid_mean, "best_epoch": t.best_epoch,
+            "valid_mean": t.valid.mean, "best_epoch": t.best_epoch,
             "gain_db": best - (baseline if reason == "identity" else first),
             "threshold_db": th.not_learning_gain_db, "n_epochs": t.n_epochs}
 
 
 def _train_loss_positive(f: Facts, th: Thresholds) -> Evidence | None:
     t = f.training
-    if t.train_best is None or t.train_best >= 0.0:
+    if t.train.best is None or t.train.best >= 0.0:
         return None
-    return {"train_best": t.train_best, "train_mean": t.train_mean, "n_epochs": t.n_epochs}
+    return {"train_best": t.train.best, "train_mean": t.train.mean, "n_epochs": t.n_epochs}
 
 
 def _lr_decay_too_fast(f: Facts, th: Thresholds) -> Evidence | None:
@@ -160,7 +160,7 @@ def _stale_best_epoch(f: Facts, th: Thresholds) -> Evidence | None:
     durations = t.durations
     stop_index = t.best_index + patience
     saved = float(durations[stop_index + 1:].sum() / 3600.0) if durations is not None else None
-    return {"best_epoch": t.best_epoch, "valid_best": t.valid_best,
+    return {"best_epoch": t.best_epoch, "valid_best": t.valid.best,
             "epochs_after_best": after_best, "patience": patience, "saved_hours": saved,
             "total_hours": t.total_time_h}
 
@@ -172,11 +172,11 @@ def _overfitting(f: Facts, th: Thresholds) -> Evidence | None:
     window = max(1, int(round(th.overfit_window_share * t.n_epochs)))
     train_end = float(np.nanmean(t.train_sisnr[-window:]))
     valid_end = float(np.nanmean(t.valid_sisnr[-window:]))
-    gap, drop = train_end - valid_end, t.valid_best - valid_end
+    gap, drop = train_end - valid_end, t.valid.best - valid_end
     if gap <= th.overfit_gap_db or drop <= th.overfit_valid_drop_db:
         return None
     return {"train_end": train_end, "valid_end": valid_end, "gap_db": gap,
-            "valid_best": t.valid_best, "best_epoch": t.best_epoch, "valid_drop_db": drop,
+            "valid_best": t.valid.best, "best_epoch": t.best_epoch, "valid_drop_db": drop,
             "gap_threshold_db": th.overfit_gap_db, "window": window}
 
 
@@ -271,7 +271,7 @@ def _memory_near_limit(f: Facts, th: Thresholds) -> Evidence | None:
 
 
 def _insufficient_evidence(f: Facts, th: Thresholds) -> Evidence | None:
-    if f.evaluation is not None or f.training.valid_best is not None:
+    if f.evaluation is not None or f.training.valid.best is not None:
         return None
     return {"n_epochs": f.training.n_epochs}
 

@@ -81,7 +81,7 @@ def stopped_while_improving(f: Facts, th: Thresholds) -> Evidence | None:
         return None
     return {"db_per_epoch": slope, "window": th.improving_window,
             "threshold_db": th.valid_flat_db, "from_epoch": t.valid_recent_from_epoch,
-            "last_epoch": t.last_epoch, "valid_last": t.valid_last,
+            "last_epoch": t.last_epoch, "valid_last": t.valid.last,
             "stop_reason": t.stop_reason or "max_epochs",
             "next": continue_command(t, 2.0)}
 

@@ -7,6 +7,7 @@ blocks as Markdown, and the HTML page is that Markdown rendered by markdown-it-p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tfgridnet.report.analysis import Analysis
 from tfgridnet.report.blocks import Block
 from tfgridnet.report.eval_checks import judged_spread
 from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
-from tfgridnet.report.facts import FROM_LOSS, EvalStats
+from tfgridnet.report.facts import FROM_LOSS, EvalStats, SeriesStats
 from tfgridnet.report.finetune import baseline_blocks, finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks, listening_page
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -103,11 +104,10 @@ def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
         column = note.removesuffix(FROM_LOSS)
         blocks.append(_p(tr("from_loss_note", lang, column=column,
                             loss=column.replace("_sisnr", "_loss"))))
-    if t.valid_best is None and t.train_best is None:
+    if t.valid.best is None and t.train.best is None:
         return blocks + [_p(tr("no_valid", lang))]
-    rows = [[tr(f"stat.{stat}", lang), fmt(getattr(t, f"train_{stat}")),
-             fmt(getattr(t, f"valid_{stat}"))]
-            for stat in ("mean", "best", "worst", "first", "last")]
+    rows = [[tr(f"stat.{stat.name}", lang), fmt(getattr(t.train, stat.name)),
+             fmt(getattr(t.valid, stat.name))] for stat in dataclasses.fields(SeriesStats)]
     blocks.append(_table([tr("col.statistic", lang), tr("col.train", lang),
                           tr("col.valid", lang)], rows))
     if t.valid_noisy_mean is not None:
@@ -362,7 +362,7 @@ def _diagnosis(analysis: Analysis, lang: str) -> list[Block]:
     else:
         blocks.append(_p(tr("diag.healthy", lang)))
     if t.best_epoch is not None:
-        blocks.append(_p(tr("diag.best", lang, valid=t.valid_best, epoch=t.best_epoch)))
+        blocks.append(_p(tr("diag.best", lang, valid=t.valid.best, epoch=t.best_epoch)))
     if ev is not None and ev.improvement_mean is not None:
         blocks.append(_p(tr("diag.eval", lang, imp=ev.improvement_mean, n=ev.n)))
     if ev is None and t.valid_noisy_mean is None:

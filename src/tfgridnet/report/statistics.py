@@ -29,6 +29,7 @@ from tfgridnet.report.facts import (
     Phase,
     RankedEpoch,
     RankedUtterance,
+    SeriesStats,
     TrainingStats,
     from_loss_note,
 )
@@ -131,13 +132,10 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
         notes.append(from_loss_note(mc.VALID_SISNR))
     stats.train_sisnr = train
     stats.valid_sisnr = valid
-    for name, values in (("train", train), ("valid", valid)):
-        if values is None:
-            continue
-        finite = _finite(values)
-        for stat, value in (("mean", finite.mean()), ("best", finite.max()),
-                            ("worst", finite.min()), ("first", finite[0]), ("last", finite[-1])):
-            setattr(stats, f"{name}_{stat}", float(value))
+    if train is not None:
+        stats.train = SeriesStats.of(train)
+    if valid is not None:
+        stats.valid = SeriesStats.of(valid)
     stats.n_validations = int(np.isfinite(valid).sum()) if valid is not None else 0
     if valid is not None:
         finite = np.isfinite(valid)
