@@ -72,7 +72,7 @@ def contaminate(data: dict[str, Path], out: Path, share: float, level_db: float,
 def train_and_evaluate(name: str, clean_list: Path, data: dict[str, Path], out: Path,
                        args: argparse.Namespace, relaxed: bool = False) -> dict:
     from tfgridnet.evaluation.evaluate import evaluate
-    from tfgridnet.train.config import load_config
+    from tfgridnet.train.config_files import load_config
     from tfgridnet.train.console import quiet_lightning
     from tfgridnet.train.run import train
 

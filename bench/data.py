@@ -30,7 +30,7 @@ from _common import append_results, fmt, markdown_table, set_threads
 
 from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset
 from tfgridnet.data.manifest import Pair, write_manifest, write_single_manifest
-from tfgridnet.train.config import recipe_text
+from tfgridnet.train.config_files import recipe_text
 
 SAMPLE_RATE = 16000
 KEEP_UP_FACTOR = 5.0

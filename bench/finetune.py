@@ -93,7 +93,7 @@ def build_domain(data: Path, out: Path, count: int) -> dict[str, Path]:
 def run(name: str, domain: dict[str, Path], out: Path, steps: int, minutes: float | None,
         seed: int, init: Path | None, lr_pretrained: float) -> Path:
     from tfgridnet.demo import demo_config_path
-    from tfgridnet.train.config import load_config
+    from tfgridnet.train.config_files import load_config
     from tfgridnet.train.console import quiet_lightning
     from tfgridnet.train.run import train
 

@@ -29,7 +29,7 @@ import lightning.pytorch as pl
 from _common import BENCH_DIR, markdown_table, publish
 
 from tfgridnet.report.thresholds import THRESHOLDS
-from tfgridnet.train.config import config_from_dict, load_config
+from tfgridnet.train.config_files import config_from_dict, load_config
 from tfgridnet.train.run import train
 
 MARKS = (2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 400)

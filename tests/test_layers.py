@@ -141,6 +141,9 @@ def test_contracts_moved_into_the_contracts_layer_stay_importable_where_they_wer
     assert callbacks.MONITOR == names.MONITOR
     assert callbacks.CHECKPOINT_FILENAME == names.CHECKPOINT_FILENAME
     assert loading.read_metrics is metrics_csv.read_metrics
+    from tfgridnet.train import config, config_files
+    for name in config_files.__all__:  # the config-file readers moved out of train/config.py
+        assert getattr(config, name) is getattr(config_files, name)
 
 
 def test_names_load_without_the_heavy_readers() -> None:

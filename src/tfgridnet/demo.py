@@ -52,7 +52,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0,
     from tfgridnet.data.demo import make_demo_data
     from tfgridnet.evaluation.evaluate import evaluate
     from tfgridnet.report.render import write_report
-    from tfgridnet.train.config import load_config
+    from tfgridnet.train.config_files import load_config
     from tfgridnet.train.run import train
 
     console = console or Console()

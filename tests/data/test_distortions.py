@@ -19,7 +19,8 @@ from tfgridnet.data.distortions import (
     early_part,
     reverberate,
 )
-from tfgridnet.train.config import ConfigError, config_from_dict
+from tfgridnet.train.config import ConfigError
+from tfgridnet.train.config_files import config_from_dict
 
 from .conftest import speech_like
 

@@ -19,13 +19,8 @@ from tfgridnet.model.config import (
 from tfgridnet.model.espnet import load_espnet_checkpoint
 from tfgridnet.model.tfgridnetv2 import TFGridNetV2
 from tfgridnet.model.tfgridnetv3 import TFGridNetV3
-from tfgridnet.train.config import (
-    TRAINING_MODEL_DEFAULTS,
-    TrainModelConfig,
-    load_config,
-    recipe_names,
-    recipe_text,
-)
+from tfgridnet.train.config import TRAINING_MODEL_DEFAULTS, TrainModelConfig
+from tfgridnet.train.config_files import load_config, recipe_names, recipe_text
 
 CLASSES = {"v2": TFGridNetV2, "v3": TFGridNetV3}
 

@@ -28,7 +28,7 @@ from tfgridnet.marks import MARK_CHARACTERS
 from tfgridnet.report.headline import HEADLINE_SECTION
 from tfgridnet.report.i18n import LANGUAGES
 from tfgridnet.report.render import write_report
-from tfgridnet.train.config import load_config
+from tfgridnet.train.config_files import load_config
 from tfgridnet.train.run import train
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

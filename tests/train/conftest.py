@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 from tests.tiny import tiny_section
 
-from tfgridnet.train.config import Config, config_from_dict
+from tfgridnet.train.config import Config
+from tfgridnet.train.config_files import config_from_dict
 
 # The tiny model the training tests train (2-frame patches, attention keys of 32).
 TINY_TRAINED = tiny_section(attn_approx_qk_dim=32, emb_ks=2, emb_hs=2)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import train
 
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from tfgridnet.cli import main
-from tfgridnet.train.config import ConfigError, config_from_dict, load_config
+from tfgridnet.train.config import ConfigError
+from tfgridnet.train.config_files import config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = ("demo", "cpu", "seed", "dns2020", "voicebank_demand", "urgent")

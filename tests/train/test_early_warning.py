@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tfgridnet.metrics import MIN_STEPS_TO_JUDGE
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import train
 
 

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from tfgridnet.report.analysis import analyse
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import DataCheckFailed, train
 
 REPO = Path(__file__).resolve().parents[2]

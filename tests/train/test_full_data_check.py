@@ -18,7 +18,7 @@ from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.data.curate import curate
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
 from tfgridnet.report.render import write_report
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import DataCheckFailed, train
 
 from .conftest import SAMPLE_RATE, _speech_like, tiny_config_dict

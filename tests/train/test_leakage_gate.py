@@ -11,7 +11,7 @@ import pytest
 
 from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.data.manifest import Pair, read_manifest, write_manifest
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.preflight import startup_leakage_check
 from tfgridnet.train.run import DataCheckFailed, train
 

@@ -17,7 +17,7 @@ from tfgridnet.data.datasets import DynamicMixDataset, PairedDataset, collate_pa
 from tfgridnet.data.rate_sampler import RateBatchSampler
 from tfgridnet.model.io import load_model
 from tfgridnet.model.tfgridnetv3 import TFGridNetV3
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import train
 
 RATES = (8000, 16000)

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from tfgridnet.metrics import si_snr
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.datamodule import EnhancementDataModule
 from tfgridnet.train.module import EnhancementModule
 

@@ -47,7 +47,7 @@ def test_auto_precision_trains_on_each_simulated_cpu_class(
     dtype every BLSTM of the model really returns (a bf16 LSTM where the CPU has bf16). Where this
     CPU cannot create oneDNN's bf16 LSTM, those calls run emulated (tests/conftest.py)."""
     from tfgridnet.model.recurrence import ONEDNN_BF16_LSTM as REAL_ONEDNN_BF16_LSTM
-    from tfgridnet.train.config import config_from_dict
+    from tfgridnet.train.config_files import config_from_dict
     from tfgridnet.train.run import train
 
     simulate_cpu(cpu_class)

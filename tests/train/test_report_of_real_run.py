@@ -23,7 +23,7 @@ from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
-from tfgridnet.train.config import config_from_dict
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.run import train
 
 

@@ -14,7 +14,8 @@ import yaml
 from tfgridnet.cli import main
 from tfgridnet.progress import INTERVAL_ENV
 from tfgridnet.train import resources
-from tfgridnet.train.config import ConfigError, config_from_dict, load_config
+from tfgridnet.train.config import ConfigError
+from tfgridnet.train.config_files import config_from_dict, load_config
 
 
 def _summary(run: Path) -> dict:

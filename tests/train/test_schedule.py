@@ -10,7 +10,8 @@ import torch
 
 from tfgridnet.data.datasets import EpochSampler
 from tfgridnet.metrics import sisnr_per_utterance
-from tfgridnet.train.config import SchedulerConfig, config_from_dict
+from tfgridnet.train.config import SchedulerConfig
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.module import LRSchedule, lr_decay_before_last_epoch
 
 

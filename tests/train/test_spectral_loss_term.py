@@ -26,7 +26,7 @@ def test_training_loss_is_neg_sisnr_plus_weighted_spectral_term(make_config, wei
 
 
 def test_negative_spectral_weight_is_refused(make_config):
-    from tfgridnet.train.config import config_from_dict
+    from tfgridnet.train.config_files import config_from_dict
 
     with pytest.raises(Exception, match="spectral_weight"):
         config_from_dict(make_config(loss={"spectral_weight": -1.0}))

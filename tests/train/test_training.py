@@ -15,7 +15,8 @@ import torch
 from tfgridnet.contracts.metrics_csv import METRICS_COLUMNS
 from tfgridnet.model.io import load_model
 from tfgridnet.report.analysis import analyse
-from tfgridnet.train.config import ConfigError, config_from_dict
+from tfgridnet.train.config import ConfigError
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.precision import auto_precision
 from tfgridnet.train.run import ResumeError, TrainingDiverged, train
 

@@ -19,7 +19,7 @@ from tfgridnet.report.analysis import analyse
 from tfgridnet.report.loading import read_metrics
 from tfgridnet.report.render import write_report
 from tfgridnet.report.rules import THRESHOLDS
-from tfgridnet.train.config import config_from_dict, load_config
+from tfgridnet.train.config_files import config_from_dict, load_config
 from tfgridnet.train.run import train
 
 

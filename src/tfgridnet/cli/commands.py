@@ -108,14 +108,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_config_list(args: argparse.Namespace) -> int:
-    from tfgridnet.train.config import recipe_names
+    from tfgridnet.train.config_files import recipe_names
 
     print("\n".join(recipe_names()))
     return 0
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    from tfgridnet.train.config import recipe_text
+    from tfgridnet.train.config_files import recipe_text
 
     sys.stdout.write(recipe_text(args.name))
     return 0

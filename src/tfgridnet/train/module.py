@@ -22,7 +22,8 @@ from tfgridnet.contracts.names import MONITOR
 from tfgridnet.losses import CompressedSpectralLoss, NegSISNRLoss
 from tfgridnet.metrics import sisnr_per_utterance
 from tfgridnet.model.architectures import build_model, is_rate_independent
-from tfgridnet.train.config import Config, SchedulerConfig, config_from_dict
+from tfgridnet.train.config import Config, SchedulerConfig
+from tfgridnet.train.config_files import config_from_dict
 from tfgridnet.train.finetune import freeze, parameter_groups
 
 log = logging.getLogger("tfgridnet.train")

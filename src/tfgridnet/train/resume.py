@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tfgridnet.errors import UserInputError
-from tfgridnet.train.config import Config, load_config
+from tfgridnet.train.config import Config
+from tfgridnet.train.config_files import load_config
 from tfgridnet.train.preflight import ResumeError
 from tfgridnet.train.rundir import RUN_CONFIG_NAME, SUMMARY_NAME, TrainSummary
 
