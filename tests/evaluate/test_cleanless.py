@@ -15,9 +15,9 @@ from tfgridnet.evaluation.schema import csv_columns
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, METRICS, NO_REFERENCE, MetricSet
 from tfgridnet.inference.enhancer import Enhancer
 from tfgridnet.metrics import MetricError, distill_mos
+from tfgridnet.report.evaluation_section import evaluation_blocks as _evaluation
 from tfgridnet.report.facts import TrainingStats
 from tfgridnet.report.rules import Facts, apply_rules
-from tfgridnet.report.sections import _evaluation
 from tfgridnet.report.statistics import evaluation_stats
 
 # find_spec, not import: distillmos imports torchaudio, which metrics.distill_mos deals with.

@@ -14,7 +14,7 @@ from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN, make_manifest
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer
-from tfgridnet.report.sections import _conditions
+from tfgridnet.report.evaluation_section import condition_blocks as _conditions
 from tfgridnet.report.statistics import evaluation_stats
 
 KINDS = {"utt00": "white", "utt01": "babble", "utt02": "white", "utt03": "babble",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Block"]
+__all__ = ["Block", "heading", "paragraph", "table"]
 
 
 @dataclass
@@ -19,3 +19,15 @@ class Block:
     rows: list[list[str]] | None = None
     path: Path | None = None
     section: str = ""
+
+
+def heading(text: str, level: int = 2) -> Block:
+    return Block(f"h{level}", text)
+
+
+def paragraph(text: str) -> Block:
+    return Block("p", text)
+
+
+def table(header: list[str], rows: list[list[str]]) -> Block:
+    return Block("table", header=header, rows=rows)
