@@ -6,10 +6,12 @@ that the check fails for each kind of violation it is there to catch.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -153,6 +155,34 @@ def test_names_load_without_the_heavy_readers() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'pydantic', 'torch', 'lightning', 'numpy', 'yaml'} "
             "or (m.startswith('tfgridnet.contracts.') and m != 'tfgridnet.contracts.names')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+FACADES = ["tfgridnet", "tfgridnet.audio", "tfgridnet.data", "tfgridnet.inference",
+           "tfgridnet.report", "tfgridnet.contracts"]
+
+
+@pytest.mark.parametrize("package", FACADES)
+def test_every_public_name_of_a_package_resolves(package: str) -> None:
+    """Each package lists its public names once (the lazy map); ``__all__`` is derived from it, so
+    every name in ``__all__`` must load, and a name outside it must raise AttributeError."""
+    module = importlib.import_module(package)
+    for name in [*module.__all__, *module.__all__]:  # twice: the first lookup may import a module
+        value = getattr(module, name)
+        # a submodule named like the function it holds must not shadow it (audio.resample)
+        assert value is not None and not isinstance(value, types.ModuleType), (package, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        module.no_such_name  # noqa: B018
+
+
+def test_reading_audio_through_the_package_loads_no_scipy() -> None:
+    """``from tfgridnet.audio import load_audio`` (the torch-free enhancer's path) loads the io
+    module only: neither scipy (filters) nor torch comes with it."""
+    code = ("import sys; from tfgridnet.audio import load_audio, resample; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'torch'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
     assert done.returncode == 0, done.stderr

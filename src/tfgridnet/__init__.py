@@ -13,7 +13,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from tfgridnet.lazy import lazy_exports  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["TFGridNetV2", "TFGridNetV3", "Enhancer", "load_model", "export_model", "si_snr", "__version__"]
 
 # Heavy modules are imported on first use so `tfgridnet --help` and `import tfgridnet` stay fast,
 # and the onnxruntime backend (tfgridnet.inference.onnx_backend) runs without torch installed.
@@ -25,6 +24,5 @@ _LAZY = {
     "load_model": ".model.io",
     "export_model": ".model.io",
 }
-
-
+__all__ = [*_LAZY, "__version__"]
 __getattr__ = lazy_exports(__name__, _LAZY)

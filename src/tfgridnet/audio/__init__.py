@@ -1,24 +1,19 @@
 """Audio: file I/O, resampling, filters and levels; every function works on ``[N]`` or ``[C, N]``.
 
-``bandpass`` is imported on first use, so reading and resampling (soundfile, soxr) never load
-scipy: the torch-free enhancer (``tfgridnet.onnx``) needs only numpy, soxr and soundfile here.
+Names other than ``resample`` are imported from their modules on first use, so reading and
+resampling (soundfile, soxr) never load scipy: the torch-free enhancer (``tfgridnet.onnx``)
+needs only numpy, soxr and soundfile here.
 """
 
-from tfgridnet.audio.io import (
-    MONO_POLICIES,
-    AudioError,
-    audio_info,
-    load_audio,
-    save_audio,
-    to_mono,
-)
-from tfgridnet.audio.levels import loudness_normalise_pair, peak_normalise_pair, rms_dbfs
+# `resample` is bound now, not lazily: importing the submodule of the same name would otherwise
+# set the package attribute to the module.
 from tfgridnet.audio.resample import resample
 from tfgridnet.lazy import lazy_exports
 
-__all__ = [
-    "AudioError", "MONO_POLICIES", "load_audio", "save_audio", "audio_info", "resample",
-    "bandpass", "to_mono", "peak_normalise_pair", "loudness_normalise_pair", "rms_dbfs",
-]
-
-__getattr__ = lazy_exports(__name__, {"bandpass": ".filters"})
+_LAZY = {
+    "AudioError": ".io", "MONO_POLICIES": ".io", "load_audio": ".io", "save_audio": ".io",
+    "audio_info": ".io", "to_mono": ".io", "bandpass": ".filters",
+    "peak_normalise_pair": ".levels", "loudness_normalise_pair": ".levels", "rms_dbfs": ".levels",
+}
+__all__ = [*_LAZY, "resample"]
+__getattr__ = lazy_exports(__name__, _LAZY)

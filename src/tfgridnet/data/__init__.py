@@ -7,12 +7,6 @@ from __future__ import annotations
 
 from tfgridnet.lazy import lazy_exports
 
-__all__ = [
-    "Pair", "Entry", "ManifestError", "read_manifest", "read_entries", "read_noise_manifest",
-    "write_manifest", "make_manifest", "PairedDataset", "DynamicMixDataset", "EpochSampler", "collate_pairs",
-    "Augmentation", "CheckReport", "Problem", "check_data", "make_demo_data",
-]
-
 _LAZY = {
     "Pair": ".manifest", "Entry": ".manifest", "read_entries": ".manifest",
     "ManifestError": ".manifest", "read_manifest": ".manifest",
@@ -21,6 +15,5 @@ _LAZY = {
     "collate_pairs": ".datasets", "Augmentation": ".augment", "CheckReport": ".checks",
     "Problem": ".checks", "check_data": ".checks", "make_demo_data": ".demo",
 }
-
-
+__all__ = list(_LAZY)
 __getattr__ = lazy_exports(__name__, _LAZY)

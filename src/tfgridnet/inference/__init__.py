@@ -5,9 +5,6 @@ Names are imported on first use, so ``tfgridnet.inference.onnx_backend`` runs wi
 
 from tfgridnet.lazy import lazy_exports
 
-__all__ = ["Enhancer", "ChunkScheduler", "crossfade_weights", "pick_device", "enhance_file",
-           "expand_inputs"]
-
 _LAZY = {
     "ChunkScheduler": ".chunking",
     "crossfade_weights": ".chunking",
@@ -16,6 +13,5 @@ _LAZY = {
     "enhance_file": ".streaming",
     "expand_inputs": ".streaming",
 }
-
-
+__all__ = list(_LAZY)
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -6,9 +6,7 @@ share, are :mod:`tfgridnet.i18n` (``tfgridnet.report.i18n`` is their old name).
 
 from tfgridnet.lazy import lazy_exports
 
-__all__ = ["RULES", "Analysis", "Finding", "Rule", "analyse", "write_report"]
-
 _LAZY = {"Analysis": ".analysis", "analyse": ".analysis", "write_report": ".render",
          "RULES": ".rules", "Finding": ".rules", "Rule": ".rules"}
-
+__all__ = list(_LAZY)
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -18,10 +18,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core.core_schema import ValidationInfo
 
 from tfgridnet.data.cache import DEFAULT_CACHE_MB
 from tfgridnet.data.checks.thresholds import THRESHOLDS
