@@ -236,17 +236,17 @@ def test_each_utterance_is_enhanced_once_and_the_highlights_reuse_that_output(
 def test_the_kept_highlights_are_the_ones_select_highlights_picks() -> None:
     """The evaluation keeps only the outputs that can still be among the k best or worst, in
     select_highlights' order (ties by uttid), whatever order the scores arrive in."""
-    from tfgridnet.contracts.names import STATUS_COLUMN, STATUS_OK, UTTID
+    from tfgridnet.contracts.utterance import MetricScores, UtteranceRow
     from tfgridnet.evaluation.schema import select_highlights
     from tfgridnet.evaluation.steps import HighlightKeeper
 
     rng = np.random.default_rng(3)
     gains = np.round(rng.normal(0.0, 3.0, 40), 0)  # rounded: many ties
-    rows = [{UTTID: f"u{i:02d}", STATUS_COLUMN: STATUS_OK, "sisnr_improvement": float(g)}
+    rows = [UtteranceRow(f"u{i:02d}", scores={"sisnr": MetricScores(improvement=float(g))})
             for i, g in enumerate(gains)]
     for k in (1, 3, 5):
         keeper = HighlightKeeper(k, "sisnr")
         for i in rng.permutation(len(rows)):
             keeper.offer(rows[i], np.zeros(1), np.zeros(1), None)
-        chosen = {row[UTTID] for _, row in select_highlights(rows, k, "sisnr")}
+        chosen = {row.uttid for _, row in select_highlights(rows, k, "sisnr")}
         assert chosen <= set(keeper.signals) and len(keeper.signals) <= 2 * k

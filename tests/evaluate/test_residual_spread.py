@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 
 from tfgridnet.contracts.conditions import residual_spread
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 
 DELTA = METRIC_REGISTRY["sisnr"].delta_column
 
 
-def _rows(gains, **conditions) -> list[dict]:
-    return [{"uttid": f"u{i}", "status": "ok", DELTA: float(g),
-             **{k: v[i] for k, v in conditions.items()}} for i, g in enumerate(gains)]
+def _rows(gains, **conditions) -> list[UtteranceRow]:
+    """Rows as evaluation_results.csv lines (uttid, conditions, the improvement column)."""
+    return [UtteranceRow.from_columns({"uttid": f"u{i}", DELTA: float(g),
+                                       **{k: v[i] for k, v in conditions.items()}})
+            for i, g in enumerate(gains)]
 
 
 def test_one_condition_gives_the_pooled_within_group_std():
@@ -63,7 +66,8 @@ def test_two_crossed_conditions_give_the_two_way_anova_residual():
 
 def test_without_conditions_the_residual_is_the_plain_spread_and_failures_are_left_out():
     gains = np.array([3.0, 9.0, 12.0, 5.0, 7.5])
-    rows = _rows(gains) + [{"uttid": "bad", "status": "failed", DELTA: None}]
+    rows = _rows(gains) + [UtteranceRow.from_columns({"uttid": "bad", "status": "failed",
+                                                      DELTA: None})]
     spread = residual_spread(rows, "sisnr", [])
     assert spread.factors == () and spread.dof == 4
     assert spread.std == pytest.approx(gains.std(ddof=1)) == spread.total_std

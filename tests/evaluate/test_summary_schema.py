@@ -76,6 +76,7 @@ def test_an_older_summary_loads_and_names_the_contract_keys_it_lacks(tmp_path):
 
 
 def test_clean_less_and_condition_keys_read_back_typed(tmp_path):
+    from tfgridnet.contracts.utterance import UtteranceRow
     from tfgridnet.evaluation.schema import summarize
     from tfgridnet.evaluation.scoring import METRICS, NO_REFERENCE, MetricSet
 
@@ -86,7 +87,7 @@ def test_clean_less_and_condition_keys_read_back_typed(tmp_path):
         for m in metrics.metrics:
             row.update({m.noisy_column: 2.0, m.enhanced_column: 2.0 + gain,
                         m.delta_column: m.improvement(2.0, 2.0 + gain)})
-        rows.append(row)
+        rows.append(UtteranceRow.from_columns(row))
     data = summarize(rows, metrics, ["noise_kind"]).to_json()
     data["conditions"]["noise_kind"][0]["metrics"]["from_the_future"] = {"n": 2}
     path = tmp_path / "summary.json"

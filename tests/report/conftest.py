@@ -60,6 +60,7 @@ def write_run(run_dir: Path, columns: dict[str, np.ndarray], environment: dict |
 def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: np.ndarray,
                extra: dict[str, np.ndarray] | None = None, index_html: bool = True) -> Path:
     """Scores as if `evaluate` had produced them, written by the evaluator's own writers."""
+    from tfgridnet.contracts.utterance import UtteranceRow
     from tfgridnet.evaluation.schema import summarize, write_results_csv
     from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 
@@ -76,7 +77,7 @@ def write_eval(eval_dir: Path, uttids: list[str], noisy: np.ndarray, enhanced: n
             if metric.noisy_column in row and metric.enhanced_column in row:
                 row[metric.delta_column] = metric.improvement(row[metric.noisy_column],
                                                               row[metric.enhanced_column])
-        rows.append(row)
+        rows.append(UtteranceRow.from_columns(row))
     write_results_csv(eval_dir / "evaluation_results.csv", rows)
     (eval_dir / "summary.json").write_text(json.dumps(summarize(rows).to_json()))
     if index_html:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.evaluation.schema import SUMMARY_FILE, EvaluationSummary, summarize
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY, MetricSet
 from tfgridnet.marks import MARK_CHARACTERS, MARKS, marks_to_html
@@ -69,10 +70,11 @@ def test_a_clean_less_evaluation_heads_with_its_mos(tmp_path, synth):
     run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
                           synth.HEALTHY_CONFIG)
     metrics = MetricSet(reference=False, dnsmos=True)
-    rows = [{"uttid": f"u{i}", "status": "ok", "duration_s": 2.0,
-             **{column: value for m in metrics.metrics for column, value in (
-                 (m.noisy_column, 2.0 + 0.1 * i), (m.enhanced_column, 2.6 + 0.1 * i),
-                 (m.delta_column, 0.6))}} for i in range(4)]
+    rows = [UtteranceRow.from_columns({
+        "uttid": f"u{i}", "status": "ok", "duration_s": 2.0,
+        **{column: value for m in metrics.metrics for column, value in (
+            (m.noisy_column, 2.0 + 0.1 * i), (m.enhanced_column, 2.6 + 0.1 * i),
+            (m.delta_column, 0.6))}}) for i in range(4)]
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / SUMMARY_FILE).write_text(json.dumps(summarize(rows, metrics).to_json()))
     text = write_report(run)["markdown"].read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.render import write_report
 
@@ -154,7 +155,7 @@ def _demo_run(tmp_path, synth):
                    level.noisy_column: rng.normal(0.5, 1.0), level.enhanced_column: -0.04}
             for m in (sisnr, pesq, level):
                 row[m.delta_column] = m.improvement(row[m.noisy_column], row[m.enhanced_column])
-            rows.append(row)
+            rows.append(UtteranceRow.from_columns(row))
     eval_dir = tmp_path / "eval"
     eval_dir.mkdir()
     conditions = [NOISE_KIND_COLUMN, SNR_COLUMN]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.report.analysis import analyse
 from tfgridnet.report.facts import EvalStats, TrainingStats
 from tfgridnet.report.loading import read_metrics
@@ -175,7 +176,7 @@ def _cleanless(mos_gain: float):
             for m in metrics.metrics:
                 row.update({m.noisy_column: 2.5, m.enhanced_column: 2.5 + mos_gain})
                 row[m.delta_column] = m.improvement(2.5, 2.5 + mos_gain)
-            rows.append(row)
+            rows.append(UtteranceRow.from_columns(row))
         eval_dir = tmp / "eval"
         eval_dir.mkdir()
         write_results_csv(eval_dir / "evaluation_results.csv", rows, metrics)
@@ -516,9 +517,10 @@ def test_spread_explained_by_the_recorded_conditions_is_not_high_variance(tmp_pa
             kind, snr = kinds[i % 4], -5.0 + 15.0 * (i // 4) / 11
             noisy = snr + rng.normal(0.0, 0.5)
             gain = offset[kind] - 0.3 * snr + rng.normal(0.0, noise_db)
-            rows.append({"uttid": f"u{i:02d}", NOISE_KIND_COLUMN: kind, SNR_COLUMN: f"{snr:.1f}",
-                         "status": "ok", sisnr.noisy_column: noisy,
-                         sisnr.enhanced_column: noisy + gain, sisnr.delta_column: gain})
+            rows.append(UtteranceRow.from_columns({
+                "uttid": f"u{i:02d}", NOISE_KIND_COLUMN: kind, SNR_COLUMN: f"{snr:.1f}",
+                "status": "ok", sisnr.noisy_column: noisy, sisnr.enhanced_column: noisy + gain,
+                sisnr.delta_column: gain}))
         out = tmp_path / folder
         out.mkdir()
         columns = [NOISE_KIND_COLUMN, SNR_COLUMN]

@@ -12,6 +12,8 @@ stage writes and another reads, as one typed object used by both.
 * ``metric_registry``, ``conditions``, ``evaluation``: the evaluation's metrics and their
   columns, the condition tables, ``evaluation_results.csv`` and ``summary.json``
   (:class:`EvaluationSummary`);
+* ``utterance``: one line of ``evaluation_results.csv`` (:class:`UtteranceRow`, one
+  :class:`MetricScores` per metric);
 * the exported ``model.onnx``'s names stay in ``tfgridnet.onnx_contract`` (below every layer).
 
 The layer sits below every stage that writes or reads these files (model and data included) and
@@ -33,7 +35,8 @@ _WHERE = {
     "METRIC_REGISTRY": ".metric_registry",
     "EvaluationSummary": ".evaluation", "MetricSummary": ".evaluation",
     "read_results_csv": ".evaluation", "write_results_csv": ".evaluation",
-    "csv_columns": ".evaluation", "ConditionGroup": ".conditions",
+    "csv_columns": ".evaluation", "table_rows": ".evaluation", "ConditionGroup": ".conditions",
+    "UtteranceRow": ".utterance", "MetricScores": ".utterance",
 }
 __all__ = sorted(_WHERE)
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -23,13 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
-from tfgridnet.contracts.names import (
-    DURATION_COLUMN,
-    NOISE_KIND_COLUMN,
-    SNR_COLUMN,
-    STATUS_COLUMN,
-    STATUS_OK,
-)
+from tfgridnet.contracts.names import DURATION_COLUMN, NOISE_KIND_COLUMN, SNR_COLUMN
+from tfgridnet.contracts.utterance import UtteranceRow
 
 __all__ = ["SNR_BIN_DB", "DURATION_BINS_S", "DURATION_FACTOR", "MAX_GROUPS", "GroupMetric",
            "ConditionGroup", "breakdown", "read_breakdown", "condition_group", "factor_label",
@@ -37,7 +32,7 @@ __all__ = ["SNR_BIN_DB", "DURATION_BINS_S", "DURATION_FACTOR", "MAX_GROUPS", "Gr
 
 SNR_BIN_DB = 5.0  # width of the input-SNR bins
 DURATION_BINS_S = (3.0, 6.0)  # <3 s, 3-6 s, >=6 s
-DURATION_FACTOR = DURATION_COLUMN  # the row key the evaluator stores each utterance's length under
+DURATION_FACTOR = DURATION_COLUMN  # the column the evaluator stores each utterance's length in
 MAX_GROUPS = 12  # a text column with more distinct values is an id, not a condition
 UNKNOWN = "(none)"  # rows without a value for the condition
 
@@ -92,9 +87,10 @@ def _duration_bin(seconds: float) -> tuple[float, str]:
     return 2.0, f"≥ {long:g} s"
 
 
-def condition_group(factor: str, row: dict[str, Any]) -> tuple[float | str, str]:
-    """(sort key, label) of the group ``row`` falls in for ``factor``."""
-    value = row.get(factor)
+def condition_group(factor: str, row: UtteranceRow) -> tuple[float | str, str]:
+    """(sort key, label) of the group ``row`` falls in for ``factor`` (a condition column or
+    ``DURATION_FACTOR``)."""
+    value = row.cell(factor)
     if factor == DURATION_FACTOR:
         return _duration_bin(float(value)) if value is not None else (math.inf, UNKNOWN)
     if value is None or str(value).strip() == "":
@@ -105,7 +101,7 @@ def condition_group(factor: str, row: dict[str, Any]) -> tuple[float | str, str]
     return str(value), str(value)
 
 
-def _factors(rows: list[dict[str, Any]], condition_columns: Sequence[str]) -> list[str]:
+def _factors(rows: Sequence[UtteranceRow], condition_columns: Sequence[str]) -> list[str]:
     """The conditions worth a table: the manifest's columns with 2..MAX_GROUPS groups, then
     duration (binned), which every utterance has."""
     out = []
@@ -121,18 +117,18 @@ def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def breakdown(rows: list[dict[str, Any]], metric_names: Sequence[str],
+def breakdown(rows: Sequence[UtteranceRow], metric_names: Sequence[str],
               condition_columns: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """``summary.json``'s ``conditions``: factor -> groups in order (``ConditionGroup`` dumps).
 
     Only scored utterances count; a factor with a single group says nothing and is left out.
     ``noise_kind`` comes first when present, as the condition users ask about first.
     """
-    scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK]
+    scored = [r for r in rows if r.ok]
     columns = sorted(condition_columns, key=lambda c: c != NOISE_KIND_COLUMN)
     tables: dict[str, list[dict[str, Any]]] = {}
     for factor in _factors(scored, columns):
-        groups: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+        groups: dict[str, tuple[Any, list[UtteranceRow]]] = {}
         for row in scored:
             key, label = condition_group(factor, row)
             groups.setdefault(label, (key, []))[1].append(row)
@@ -142,13 +138,12 @@ def breakdown(rows: list[dict[str, Any]], metric_names: Sequence[str],
         for label, (_, members) in ordered:
             per_metric = {}
             for name in metric_names:
-                m = METRIC_REGISTRY[name]
-                complete = [r for r in members if r.get(m.delta_column) is not None]
+                complete = [s for s in (r.score(name) for r in members) if s.complete]
                 per_metric[name] = GroupMetric(
                     n=len(complete),
-                    noisy_mean=_mean([r[m.noisy_column] for r in complete]),
-                    enhanced_mean=_mean([r[m.enhanced_column] for r in complete]),
-                    improvement_mean=_mean([r[m.delta_column] for r in complete]))
+                    noisy_mean=_mean([s.noisy for s in complete]),
+                    enhanced_mean=_mean([s.enhanced for s in complete]),
+                    improvement_mean=_mean([s.improvement for s in complete]))
             table.append(ConditionGroup(group=label, n=len(members),
                                         metrics=per_metric).model_dump())
         tables[factor] = table
@@ -199,7 +194,7 @@ class ResidualSpread:
         return 1.0 - left / total if total > 0 else 0.0
 
 
-def residual_spread(rows: list[dict[str, Any]], metric: str,
+def residual_spread(rows: Sequence[UtteranceRow], metric: str,
                     condition_columns: Sequence[str]) -> ResidualSpread | None:
     """Spread of ``metric``'s improvement left after the recorded conditions.
 
@@ -210,12 +205,11 @@ def residual_spread(rows: list[dict[str, Any]], metric: str,
     spread between utterances *of the same conditions*. Scored utterances with a finite
     improvement only; None with fewer than two.
     """
-    delta = METRIC_REGISTRY[metric].delta_column
-    scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK and r.get(delta) is not None
-              and math.isfinite(float(r[delta]))]
+    scored = [r for r in rows if r.ok and r.improvement(metric) is not None
+              and math.isfinite(r.improvement(metric))]
     if len(scored) < 2:
         return None
-    gains = np.array([float(r[delta]) for r in scored], dtype=np.float64)
+    gains = np.array([r.improvement(metric) for r in scored], dtype=np.float64)
     total_std = float(gains.std(ddof=1))
     factors = tuple(f for f in _factors(scored, condition_columns) if f != DURATION_FACTOR)
     design = [np.ones(len(scored))]

@@ -23,24 +23,22 @@ from tfgridnet.contracts.metric_registry import (
     Metric,
     MetricSet,
 )
-from tfgridnet.contracts.names import (
-    DURATION_COLUMN,
-    ENHANCED_PEAK_COLUMN,
-    ERROR_COLUMN,
-    NOTES_COLUMN,
-    PAGE_FILE,
-    RESULTS_FILE,
-    STATUS_COLUMN,
-    SUMMARY_FILE,
-    UTTID,
-)
+from tfgridnet.contracts.names import PAGE_FILE, RESULTS_FILE, SUMMARY_FILE, UTTID
 from tfgridnet.contracts.tables import parse_number, read_csv_table
+from tfgridnet.contracts.utterance import (
+    MEASUREMENT_COLUMNS,
+    METRIC_COLUMNS,
+    TEXT_COLUMNS,
+    MetricScores,
+    UtteranceRow,
+)
 from tfgridnet.errors import UserInputError
 from tfgridnet.fileio import write_text_atomic
 
 __all__ = ["EvaluationSummary", "MetricSummary", "BaselineModelSummary", "BaselineMetricSummary",
            "UtteranceRef", "csv_columns", "number_columns", "fmt_value", "write_results_csv",
-           "read_results_csv", "MEASUREMENT_COLUMNS", "TEXT_COLUMNS", "RESULTS_FILE",
+           "read_results_csv", "table_rows", "UtteranceRow", "MetricScores",
+           "MEASUREMENT_COLUMNS", "TEXT_COLUMNS", "RESULTS_FILE",
            "SUMMARY_FILE", "PAGE_FILE", "IDENTITY_BASELINE", "aliases", "alias_keys"]
 
 _SISNR = METRIC_REGISTRY["sisnr"]
@@ -243,19 +241,11 @@ class EvaluationSummary(BaseModel):
             raise UserInputError(f"{path}: not an evaluation summary ({problems})") from None
 
 
-# evaluation_results.csv's per-utterance measurements after the metric columns, and its free-text
-# columns. Only the metric columns and these measurements hold numbers (or nothing): uttid, the
-# condition columns and the text columns are text.
-MEASUREMENT_COLUMNS = (DURATION_COLUMN, ENHANCED_PEAK_COLUMN)
-TEXT_COLUMNS = (STATUS_COLUMN, ERROR_COLUMN, NOTES_COLUMN)
-
-
 def number_columns() -> frozenset[str]:
-    """Every column of ``evaluation_results.csv`` that holds a number, for any metric set."""
-    return frozenset([*(c for m in METRIC_REGISTRY.values()
-                        for c in (m.noisy_column, m.enhanced_column, m.delta_column,
-                                  m.baseline_column, m.over_baseline_column)),
-                      *MEASUREMENT_COLUMNS])
+    """Every column of ``evaluation_results.csv`` that holds a number, for any metric set: the
+    metric columns and the measurements (``MEASUREMENT_COLUMNS``). uttid, the condition
+    columns and the text columns (``TEXT_COLUMNS``) are text."""
+    return frozenset([*METRIC_COLUMNS, *MEASUREMENT_COLUMNS])
 
 
 def csv_columns(metrics: MetricSet = DEFAULT_METRICS,
@@ -280,7 +270,7 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def write_results_csv(path: Path, rows: list[dict[str, Any]],
+def write_results_csv(path: Path, rows: Sequence[UtteranceRow],
                       metrics: MetricSet = DEFAULT_METRICS, conditions: Sequence[str] = (),
                       baseline: bool = False) -> Path:
     columns = csv_columns(metrics, conditions, baseline)
@@ -288,7 +278,7 @@ def write_results_csv(path: Path, rows: list[dict[str, Any]],
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([fmt_value(row.get(c)) for c in columns])
+        writer.writerow([fmt_value(row.cell(c)) for c in columns])
     return write_text_atomic(path, buffer.getvalue())
 
 
@@ -312,3 +302,10 @@ def read_results_csv(path: Path) -> dict[str, list[Any]]:
             else:
                 table[column].append(value)
     return table
+
+
+
+def table_rows(table: dict[str, list[Any]]) -> list[UtteranceRow]:
+    """The rows of a table :func:`read_results_csv` returned, as :class:`UtteranceRow` (empty or
+    non-finite numbers: None)."""
+    return [UtteranceRow.from_columns(dict(zip(table, cells))) for cells in zip(*table.values())]

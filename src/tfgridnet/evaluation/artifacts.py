@@ -17,11 +17,11 @@ from tfgridnet.contracts.names import (
     AUDIO_KINDS,
     CLEAN,
     ENHANCED,
-    ENHANCED_PEAK_COLUMN,
     NOISY,
     PAGE_FILE,
     UTTID,
 )
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.evaluation.schema import rank_by_improvement
 from tfgridnet.fileio import write_text_atomic
 
@@ -62,11 +62,11 @@ def _headline(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_highlights(path: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
+def write_highlights(path: Path, summary: dict[str, Any], rows: list[UtteranceRow],
                      k: int = 5) -> Path:
     m = headline_metric(summary)
     ranked = rank_by_improvement(rows, m.name)
-    gains = [r[m.delta_column] for r in ranked]
+    gains = [r.improvement(m.name) for r in ranked]
     lines = _headline(summary) + [
         f"utterances: {summary['n']} ({summary['n_failed']} failed)",
         f"improvement min {fmt_value(min(gains, default=None))}{_unit(m)}, "
@@ -78,8 +78,9 @@ def write_highlights(path: Path, summary: dict[str, Any], rows: list[dict[str, A
                          (f"Bottom {k} (smallest {m.label} improvement)",
                           list(reversed(ranked))[:k])):
         lines += [title, header]
-        lines += [f"{r[UTTID]:<24} {r[m.delta_column]:>+12.2f} {r[m.noisy_column]:>16.2f} "
-                  f"{r[m.enhanced_column]:>19.2f}" for r in group]
+        lines += [f"{r.uttid:<24} {r.score(m.name).improvement:>+12.2f} "
+                  f"{r.score(m.name).noisy:>16.2f} {r.score(m.name).enhanced:>19.2f}"
+                  for r in group]
         lines.append("")
     return write_text_atomic(path, "\n".join(lines))
 
@@ -95,7 +96,7 @@ def plot_path(out_dir: Path, uttid: str, kind: str, lang: str = "en") -> Path:
     return EvalDir(out_dir).plot(uttid, kind, lang)
 
 
-def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
+def write_visualization_index(out_dir: Path, chosen: list[tuple[str, UtteranceRow]],
                               metric: str = "sisnr", lang: str = "en") -> Path:
     m = METRIC_REGISTRY[metric]
     unit = f" ({m.unit})" if m.unit else ""
@@ -106,47 +107,47 @@ def write_visualization_index(out_dir: Path, chosen: list[tuple[str, dict[str, A
              f"| group | uttid | {m.label} improvement{unit} | noisy{unit} | enhanced{unit} | "
              "waveform | spectrogram |", "|---|---|---:|---:|---:|---|---|"]
     for group, r in chosen:
-        u = r[UTTID]
-        lines.append(f"| {group} | {u} | {r[m.delta_column]:+.2f} | {r[m.noisy_column]:.2f} | "
-                     f"{r[m.enhanced_column]:.2f} | "
+        u, scores = r.uttid, r.score(m.name)
+        lines.append(f"| {group} | {u} | {scores.improvement:+.2f} | {scores.noisy:.2f} | "
+                     f"{scores.enhanced:.2f} | "
                      f"[png]({plot_path(out_dir, u, 'waveform', lang).name}) | "
                      f"[png]({plot_path(out_dir, u, 'spectrogram', lang).name}) |")
     return write_text_atomic(EvalDir(out_dir).visualization_index,
                              "\n".join(lines) + "\n")
 
 
-def recommend_samples(rows: list[dict[str, Any]],
-                      metric: str = "sisnr") -> list[tuple[str, dict[str, Any], str]]:
+def recommend_samples(rows: list[UtteranceRow],
+                      metric: str = "sisnr") -> list[tuple[str, UtteranceRow, str]]:
     """Which utterances to listen to, and why: one line per reason, each utterance once."""
     m = METRIC_REGISTRY[metric]
     ranked = rank_by_improvement(rows, metric)
     if not ranked:
         return []
-    picks: list[tuple[str, dict[str, Any], str]] = []
+    picks: list[tuple[str, UtteranceRow, str]] = []
 
-    def add(title: str, row: dict[str, Any], why: str) -> None:
-        if row[UTTID] not in {p[1][UTTID] for p in picks}:
+    def add(title: str, row: UtteranceRow, why: str) -> None:
+        if row.uttid not in {p[1].uttid for p in picks}:
             picks.append((title, row, why))
 
     add("best", ranked[0], f"largest {m.label} improvement: what the model does at its best")
     add("typical", ranked[len(ranked) // 2], "median improvement: what most listeners will hear")
     add("worst", ranked[-1], "smallest improvement: look for distortion or suppressed speech")
-    by_output = min(ranked, key=lambda r: r[m.enhanced_column])
+    by_output = min(ranked, key=lambda r: r.score(m.name).enhanced)
     add("lowest output", by_output,
         f"lowest enhanced {m.label}: is the output even audible/speech?")
-    hardest = min(ranked, key=lambda r: r[m.noisy_column])
+    hardest = min(ranked, key=lambda r: r.score(m.name).noisy)
     add("hardest input", hardest, "noisiest input: how the model copes with heavy noise")
-    degraded = [r for r in ranked if r[m.delta_column] < 0]
+    degraded = [r for r in ranked if r.improvement(m.name) < 0]
     for r in degraded[-3:]:
         add("degraded", r, "the output is worse than the input: listen for what went wrong")
-    loud = [r for r in ranked if (r.get(ENHANCED_PEAK_COLUMN) or 0) > 1.0]
+    loud = [r for r in ranked if (r.enhanced_peak or 0) > 1.0]
     for r in loud[:2]:
-        add("clipping", r, f"enhanced peak {r[ENHANCED_PEAK_COLUMN]:.2f} exceeds full scale; the "
+        add("clipping", r, f"enhanced peak {r.enhanced_peak:.2f} exceeds full scale; the "
                            "saved 16-bit WAV is clipped")
     return picks
 
 
-def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
+def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[UtteranceRow]) -> Path:
     lines = ["# Recommended samples to listen to", ""]
     lines += [f"> {line}" for line in _headline(summary)] + [""]
     m = headline_metric(summary)
@@ -156,8 +157,8 @@ def write_recommended(out_dir: Path, summary: dict[str, Any], rows: list[dict[st
               f"| why | uttid | {m.label} improvement{unit} | {' | '.join(kinds)} | reason |",
               "|---|---|---:|" + "---|" * len(kinds) + "---|"]
     for title, r, why in recommend_samples(rows, m.name):
-        links = [_audio_link(out_dir, kind, r[UTTID]).replace("](", "](../") for kind in kinds]
-        lines.append(f"| {title} | {r[UTTID]} | {r[m.delta_column]:+.2f} | "
+        links = [_audio_link(out_dir, kind, r.uttid).replace("](", "](../") for kind in kinds]
+        lines.append(f"| {title} | {r.uttid} | {r.improvement(m.name):+.2f} | "
                      f"{' | '.join(links)} | {why} |")
     return write_text_atomic(EvalDir(out_dir).recommended_samples,
                              "\n".join(lines) + "\n")
@@ -202,7 +203,7 @@ def save_triplet(out_dir: Path, uttid: str, noisy: np.ndarray, enhanced: np.ndar
             save_audio(EvalDir(out_dir).audio(kind, uttid), audio, sample_rate, subtype="PCM_16")
 
 
-def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]],
+def write_visualizations(out_dir: Path, chosen: list[tuple[str, UtteranceRow]],
                          signals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
                          sample_rate: int, audio_saved: bool, metric: str = "sisnr",
                          lang: str = "en") -> list[dict[str, Any]]:
@@ -215,7 +216,7 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
     m = METRIC_REGISTRY[metric]
     items = []
     for group, row in chosen:
-        uttid = row[UTTID]
+        uttid, scores = row.uttid, row.score(m.name)
         noisy, enhanced, clean = signals[uttid]
         kinds = (NOISY, ENHANCED) + ((CLEAN,) if clean is not None else ())
         saved = [EvalDir(out_dir).audio(kind, uttid) for kind in kinds]
@@ -223,8 +224,8 @@ def write_visualizations(out_dir: Path, chosen: list[tuple[str, dict[str, Any]]]
             noisy, enhanced, *rest = (load_audio(path, mono="first")[0] for path in saved)
             clean = rest[0] if rest else None
         title = tr("fig.utterance", lang, uttid=uttid, metric=m.label_in(lang),
-                   noisy=row[m.noisy_column], enhanced=row[m.enhanced_column], unit=_unit(m),
-                   change=row[m.delta_column])
+                   noisy=scores.noisy, enhanced=scores.enhanced, unit=_unit(m),
+                   change=scores.improvement)
         waveform = plot_waveforms(noisy, enhanced, clean, sample_rate,
                                   plot_path(out_dir, uttid, "waveform", lang), title, lang)
         spectrogram = plot_spectrograms(noisy, enhanced, clean, sample_rate,

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import html
 import statistics
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tfgridnet.contracts.evaluation import BaselineMetricSummary, BaselineModelSummary
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, MetricSet
-from tfgridnet.contracts.names import STATUS_COLUMN, STATUS_OK
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.errors import UserInputError
-from tfgridnet.evaluation.scoring import score_pair
+from tfgridnet.evaluation.scoring import Scores, score_pair
 
 if TYPE_CHECKING:  # torch and the model code stay out of the page writer's and workers' imports
     from tfgridnet.inference.enhancer import Enhancer
@@ -59,32 +60,31 @@ def baseline_enhancer(baseline: Any, like: Enhancer, chunk_seconds: float, level
 
 def score_with_baseline(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None,
                         sample_rate: int, metrics: MetricSet, baseline: np.ndarray
-                        ) -> dict[str, Any]:
+                        ) -> tuple[Scores, list[str]]:
     """``score_pair`` of the evaluated output, plus the baseline model's scores and the gain over
     them (a top-level function: it runs in the scoring worker processes)."""
-    row = score_pair(noisy, enhanced, clean, sample_rate, metrics)
-    theirs = score_pair(noisy, baseline, clean, sample_rate, metrics)
-    row["metric_errors"] += [f"baseline: {e}" for e in theirs["metric_errors"]]
-    for name in metrics.names:
-        m = METRIC_REGISTRY[name]
-        value, own = theirs.get(m.enhanced_column), row.get(m.enhanced_column)
-        row[m.baseline_column] = value
-        row[m.over_baseline_column] = (m.improvement(value, own)
-                                       if value is not None and own is not None else None)
-    return row
+    scores, errors = score_pair(noisy, enhanced, clean, sample_rate, metrics)
+    theirs, their_errors = score_pair(noisy, baseline, clean, sample_rate, metrics)
+    errors += [f"baseline: {e}" for e in their_errors]
+    for name, own in scores.items():
+        value = theirs[name].enhanced if name in theirs else None
+        own.baseline = value
+        own.over_baseline = (METRIC_REGISTRY[name].improvement(value, own.enhanced)
+                             if value is not None and own.enhanced is not None else None)
+    return scores, errors
 
 
-def summarize_baseline(rows: list[dict[str, Any]], metrics: MetricSet, model: str
+def summarize_baseline(rows: Sequence[UtteranceRow], metrics: MetricSet, model: str
                        ) -> BaselineModelSummary:
     """Per metric: the baseline model's mean and the evaluated model's gain over it."""
-    scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK]
+    scored = [r for r in rows if r.ok]
     out: dict[str, BaselineMetricSummary] = {}
     for m in metrics.metrics:
-        both = [r for r in scored if r.get(m.over_baseline_column) is not None]
-        gains = [r[m.over_baseline_column] for r in both]
+        both = [s for s in (r.score(m.name) for r in scored) if s.over_baseline is not None]
+        gains = [s.over_baseline for s in both]
         out[m.name] = BaselineMetricSummary(
             n=len(both),
-            mean=statistics.fmean(r[m.baseline_column] for r in both) if both else None,
+            mean=statistics.fmean(s.baseline for s in both) if both else None,
             gain_mean=statistics.fmean(gains) if gains else None,
             gain_std=statistics.stdev(gains) if len(gains) > 1 else (0.0 if gains else None),
             share_better=sum(g > 0 for g in gains) / len(gains) if gains else None)

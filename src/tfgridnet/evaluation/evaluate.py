@@ -23,12 +23,8 @@ import torch
 
 from tfgridnet.audio.io import audio_info
 from tfgridnet.contracts.folders import EvalDir
-from tfgridnet.contracts.names import (
-    DURATION_COLUMN,
-    NOISY,
-    RESULTS_FILE,
-    UTTID,
-)
+from tfgridnet.contracts.names import NOISY, RESULTS_FILE
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.data.manifest import ManifestError, read_manifest
 from tfgridnet.evaluation.artifacts import (
     save_triplet,
@@ -207,7 +203,7 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
             for batch in equal_length_batches(loaded, batch_size):
                 for row, noisy, clean, output, base_out in enhanced(batch, job, scoring):
                     if save_audio:
-                        save_triplet(folder.path, row[UTTID], noisy, output, clean,
+                        save_triplet(folder.path, row.uttid, noisy, output, clean,
                                      job.enhancer.sample_rate)
                     scoring.submit(row, noisy, output, clean, base_out)
         ordered = [rows[p.uttid] for p in pairs]
@@ -246,7 +242,7 @@ def _load(model_or_path: Any, manifest: str | os.PathLike, pairs: list[Any],
     return job
 
 
-def _write(folder: EvalDir, job: Job, ordered: list[dict[str, Any]], keeper: HighlightKeeper,
+def _write(folder: EvalDir, job: Job, ordered: list[UtteranceRow], keeper: HighlightKeeper,
            save_audio: bool, n_plots: int, workers: int, lang: str,
            elapsed: float) -> EvaluationResult:
     """Step 4, write: evaluation_results.csv, summary.json, highlights.txt, the plots of the
@@ -255,15 +251,15 @@ def _write(folder: EvalDir, job: Job, ordered: list[dict[str, Any]], keeper: Hig
     from tfgridnet.evaluation.page import write_page
 
     metric_set, sample_rate = job.metric_set, job.enhancer.sample_rate
-    audio_seconds = sum(r.get(DURATION_COLUMN) or 0.0 for r in ordered)
+    audio_seconds = sum(r.duration_s or 0.0 for r in ordered)
     chosen = select_highlights(ordered, n_plots, metric_set.headline)
     summary_model = summarize(ordered, metric_set, job.conditions).model_copy(update={
         "model": job.model_name, "manifest": str(job.manifest), "sample_rate": sample_rate,
         "device": str(job.enhancer.device), "workers": workers, "elapsed_s": elapsed,
         "audio_seconds": audio_seconds,
         "real_time_factor": elapsed / audio_seconds if audio_seconds else None,
-        "highlights": {"best": [r[UTTID] for g, r in chosen if g == "best"],
-                       "worst": [r[UTTID] for g, r in chosen if g == "worst"]},
+        "highlights": {"best": [r.uttid for g, r in chosen if g == "best"],
+                       "worst": [r.uttid for g, r in chosen if g == "worst"]},
         "baseline_model": (summarize_baseline(ordered, metric_set, job.baseline_name)
                            if job.baseline is not None else None),
     })

@@ -26,6 +26,7 @@ from tfgridnet.contracts.names import (
     STATUS_COLUMN,
     UTTID,
 )
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.evaluation.baseline import baseline_html
 from tfgridnet.evaluation.plots import COLORS
 from tfgridnet.fileio import write_text_atomic
@@ -205,34 +206,35 @@ def _breakdown(summary: dict[str, Any], lang: str) -> str:
     return "".join(parts)
 
 
-def _results_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+def _results_table(rows: list[UtteranceRow], columns: tuple[str, ...]) -> str:
     head = "".join(f"<th>{c}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_status_cell(r.get(c)) if c == STATUS_COLUMN else _cell(r.get(c))
+    body = "".join("<tr>" + "".join(_status_cell(r.status) if c == STATUS_COLUMN else _cell(r.cell(c))
                                     for c in columns) + "</tr>" for r in rows)
     return _boxed(f"<table class='sortable' id='results'><thead><tr>{head}</tr></thead>"
                   f"<tbody>{body}</tbody></table>")
 
 
 def _utterance(item: dict[str, Any], sample_rate: int, headline: str, lang: str) -> str:
-    row = item["row"]
+    row: UtteranceRow = item["row"]
     m = METRIC_REGISTRY[headline]
+    scores = row.score(m.name)
     players = "".join(
         f'<div class="player" style="border-color:{COLORS[kind]}">'
         f'<div style="color:{COLORS[kind]}"><b>{html.escape(tr(f"signal.{kind}", lang))}</b></div>'
         f'<audio controls preload="metadata" data-kind="{kind}" '
         f'src="{wav_data_uri(item[kind], sample_rate)}"></audio></div>'
         for kind in AUDIO_KINDS if item.get(kind) is not None)
-    uttid = html.escape(row[UTTID])
+    uttid = html.escape(row.uttid)
     plots = "".join(f'<img alt="{uttid} {name}" src="{_png_data_uri(item[name])}">'
                     for name in ("waveform", "spectrogram"))
     group = html.escape(tr(f"page.group.{item['group']}", lang))
     return (f'<div class="utt" id="utt-{uttid}"><h3>{group}: {uttid} '
-            f'<span class="muted">{html.escape(m.label_in(lang))} {row[m.noisy_column]:.2f} → '
-            f'{row[m.enhanced_column]:.2f} {m.unit} ({row[m.delta_column]:+.2f})</span></h3>'
+            f'<span class="muted">{html.escape(m.label_in(lang))} {scores.noisy:.2f} → '
+            f'{scores.enhanced:.2f} {m.unit} ({scores.improvement:+.2f})</span></h3>'
             f'<div class="players">{players}</div><div class="plots">{plots}</div></div>')
 
 
-def write_page(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]],
+def write_page(out_dir: Path, summary: dict[str, Any], rows: list[UtteranceRow],
                items: list[dict[str, Any]], sample_rate: int, lang: str = "en",
                warnings: list[str] | None = None) -> Path:
     """Write ``out_dir/index.html`` (``index.<lang>.html`` in another language than English)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 from tfgridnet.contracts.conditions import breakdown
 from tfgridnet.contracts.evaluation import (
@@ -25,19 +24,14 @@ from tfgridnet.contracts.evaluation import (
     EvaluationSummary,
     MetricSummary,
     UtteranceRef,
+    UtteranceRow,
     csv_columns,
     fmt_value,
     number_columns,
     write_results_csv,
 )
 from tfgridnet.contracts.metric_registry import DEFAULT_METRICS, METRIC_REGISTRY, MetricSet
-from tfgridnet.contracts.names import (
-    ERROR_COLUMN,
-    STATUS_COLUMN,
-    STATUS_FAILED,
-    STATUS_OK,
-    UTTID,
-)
+from tfgridnet.contracts.names import ERROR_COLUMN, STATUS_FAILED, UTTID
 from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["EvaluationSummary", "MetricSummary", "BaselineModelSummary", "BaselineMetricSummary",
@@ -59,7 +53,7 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
+def summarize(rows: Sequence[UtteranceRow], metrics: MetricSet = DEFAULT_METRICS,
               conditions: Sequence[str] = ()) -> EvaluationSummary:
     """Means, spread, medians and share improved per metric, identity baseline and warnings.
 
@@ -68,14 +62,14 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
     scored.
     ``conditions`` (the manifest's condition columns) give the per-condition tables.
     """
-    scored = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK]
+    scored = [r for r in rows if r.ok]
     headline = METRIC_REGISTRY[metrics.headline]
     per_metric: dict[str, MetricSummary] = {}
     for m in metrics.metrics:
-        complete = [r for r in scored if r.get(m.delta_column) is not None]
-        gains = [r[m.delta_column] for r in complete]
-        noisy_stats = _stats([r[m.noisy_column] for r in complete])
-        enhanced_stats = _stats([r[m.enhanced_column] for r in complete])
+        complete = [s for s in (r.score(m.name) for r in scored) if s.complete]
+        gains = [s.improvement for s in complete]
+        noisy_stats = _stats([s.noisy for s in complete])
+        enhanced_stats = _stats([s.enhanced for s in complete])
         gain_stats = _stats(gains)
         per_metric[m.name] = MetricSummary(
             n=len(complete), n_missing=len(scored) - len(complete),
@@ -87,20 +81,21 @@ def summarize(rows: list[dict[str, Any]], metrics: MetricSet = DEFAULT_METRICS,
             share_improved=(sum(g > 0 for g in gains) / len(gains)) if gains else None)
     ranked = rank_by_improvement(rows, headline.name)
 
-    def ref(row: dict[str, Any]) -> UtteranceRef:
-        return UtteranceRef(uttid=row[UTTID], **{headline.delta_column: row[headline.delta_column]})
+    def ref(row: UtteranceRow) -> UtteranceRef:
+        return UtteranceRef(uttid=row.uttid,
+                            **{headline.delta_column: row.improvement(headline.name)})
 
     headline_gain = per_metric[headline.name].improvement_mean
     summary = EvaluationSummary(
         n=len(rows), n_scored=len(scored),
-        n_failed=sum(r.get(STATUS_COLUMN) == STATUS_FAILED for r in rows),
+        n_failed=sum(r.status == STATUS_FAILED for r in rows),
         best=ref(ranked[0]) if ranked else None, worst=ref(ranked[-1]) if ranked else None,
         worse_than_input=headline_gain is not None and headline_gain < 0.0,
         metrics=per_metric, reference=metrics.reference, headline_metric=headline.name,
         skipped_metrics=metrics.skipped, condition_columns=list(conditions),
         conditions=breakdown(rows, metrics.names, conditions),
-        failed=[{UTTID: r[UTTID], ERROR_COLUMN: r.get(ERROR_COLUMN, "")}
-                for r in rows if r.get(STATUS_COLUMN) == STATUS_FAILED])
+        failed=[{UTTID: r.uttid, ERROR_COLUMN: r.error}
+                for r in rows if r.status == STATUS_FAILED])
     summary.warnings = _warnings(summary)
     return summary
 
@@ -131,20 +126,20 @@ def _warnings(summary: EvaluationSummary, lang: str = "en") -> list[str]:
 evaluation_warnings = _warnings
 
 
-def rank_by_improvement(rows: list[dict[str, Any]], metric: str = "sisnr") -> list[dict[str, Any]]:
+def rank_by_improvement(rows: Sequence[UtteranceRow], metric: str = _SISNR.name
+                        ) -> list[UtteranceRow]:
     """Scored utterances, largest improvement of ``metric`` first."""
-    delta = METRIC_REGISTRY[metric].delta_column
-    ok = [r for r in rows if r.get(STATUS_COLUMN) == STATUS_OK and r.get(delta) is not None]
-    return sorted(ok, key=lambda r: (-r[delta], r[UTTID]))
+    ok = [r for r in rows if r.ok and r.improvement(metric) is not None]
+    return sorted(ok, key=lambda r: (-r.improvement(metric), r.uttid))
 
 
-def select_highlights(rows: list[dict[str, Any]], k: int,
-                      metric: str = "sisnr") -> list[tuple[str, dict[str, Any]]]:
+def select_highlights(rows: Sequence[UtteranceRow], k: int,
+                      metric: str = _SISNR.name) -> list[tuple[str, UtteranceRow]]:
     """The best k and worst k utterances by improvement of ``metric``, each once."""
     ranked = rank_by_improvement(rows, metric)
     if k <= 0 or not ranked:
         return []
-    chosen: list[tuple[str, dict[str, Any]]] = [("best", r) for r in ranked[:k]]
-    taken = {r[UTTID] for _, r in chosen}
-    chosen += [("worst", r) for r in reversed(ranked[-k:]) if r[UTTID] not in taken]
+    chosen: list[tuple[str, UtteranceRow]] = [("best", r) for r in ranked[:k]]
+    taken = {r.uttid for _, r in chosen}
+    chosen += [("worst", r) for r in reversed(ranked[-k:]) if r.uttid not in taken]
     return chosen

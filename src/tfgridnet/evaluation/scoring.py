@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -24,9 +23,10 @@ from tfgridnet.contracts.metric_registry import (
     MetricSet,
     improvement_legend,
 )
+from tfgridnet.contracts.utterance import MetricScores
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
-           "score_pair", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
+           "score_pair", "Scores", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
 
 
 def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:
@@ -42,13 +42,17 @@ def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) 
     return compute(est, ref, sample_rate)
 
 
+Scores = dict[str, MetricScores]  # Metric.name -> that metric's scores of one utterance
+
+
 def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None,
-               sample_rate: int, metrics: MetricSet = DEFAULT_METRICS) -> dict[str, Any]:
-    """All metrics of one utterance, noisy and enhanced, by the same code; undefined ones are
-    left out with their reason in ``metric_errors``."""
+               sample_rate: int, metrics: MetricSet = DEFAULT_METRICS
+               ) -> tuple[Scores, list[str]]:
+    """All metrics of one utterance, noisy and enhanced, by the same code, and why any value is
+    missing (undefined ones are None, their reason one line each in the list)."""
     from tfgridnet.metrics import MetricError
 
-    row: dict[str, Any] = {}
+    scores: Scores = {name: MetricScores() for name in metrics.names}
     errors: list[str] = []
     # An unchanged signal gets the very same scores (SIMD summation order can differ with memory
     # alignment by ~1e-15, which would make "doing nothing" look like a change).
@@ -57,33 +61,28 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None
     if intrusive and clean is None:
         raise ValueError("score_pair: intrusive metrics need the clean reference")
     for metric in intrusive:
-        for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
-            m = METRIC_REGISTRY[metric]
-            column = m.noisy_column if prefix else m.enhanced_column
-            if unchanged and not prefix:
-                row[column] = row[m.noisy_column]
+        m, own = METRIC_REGISTRY[metric], scores[metric]
+        for side, signal_ in (("noisy", noisy), ("enhanced", enhanced)):
+            if unchanged and side == "enhanced":
+                own.enhanced = own.noisy
                 continue
             try:
                 value = _score_one(metric, signal_, clean, sample_rate)
-                row[column] = value if math.isfinite(value) else None
+                setattr(own, side, value if math.isfinite(value) else None)
             except (MetricError, ValueError, RuntimeError) as exc:
-                row[column] = None
+                column = m.noisy_column if side == "noisy" else m.enhanced_column
                 errors.append(f"{column}: {exc}")
     for group in metrics.groups:
-        members = [m for m in METRIC_REGISTRY.values() if m.group == group]
-        for prefix, signal_ in (("noisy_", noisy), ("", enhanced)):
+        members = [m.name for m in METRIC_REGISTRY.values() if m.group == group]
+        for side, signal_ in (("noisy", noisy), ("enhanced", enhanced)):
             try:
-                scores = _group_scorer(group)(signal_, sample_rate)
+                values = _group_scorer(group)(signal_, sample_rate)
             except (MetricError, ValueError, RuntimeError) as exc:
-                scores = dict.fromkeys(m.name for m in members)
-                errors.append(f"{prefix}{group}: {exc}")
-            row.update({(m.noisy_column if prefix else m.enhanced_column): scores[m.name]
-                        for m in members})
-    for metric in metrics.names:
-        m = METRIC_REGISTRY[metric]
-        noisy_value, enhanced_value = row.get(m.noisy_column), row.get(m.enhanced_column)
-        row[m.delta_column] = (m.improvement(noisy_value, enhanced_value)
-                               if noisy_value is not None and enhanced_value is not None
-                               else None)
-    row["metric_errors"] = errors
-    return row
+                values = {}
+                errors.append(f"{'noisy_' if side == 'noisy' else ''}{group}: {exc}")
+            for name in members:
+                setattr(scores.setdefault(name, MetricScores()), side, values.get(name))
+    for name, own in scores.items():
+        if own.noisy is not None and own.enhanced is not None:
+            own.improvement = METRIC_REGISTRY[name].improvement(own.noisy, own.enhanced)
+    return scores, errors

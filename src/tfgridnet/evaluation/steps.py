@@ -17,20 +17,11 @@ from typing import Any
 import numpy as np
 
 from tfgridnet.audio.io import AudioError
-from tfgridnet.contracts.metric_registry import METRIC_REGISTRY, MetricSet
-from tfgridnet.contracts.names import (
-    DURATION_COLUMN,
-    ENHANCED_PEAK_COLUMN,
-    ERROR_COLUMN,
-    NOTES_COLUMN,
-    STATUS_COLUMN,
-    STATUS_FAILED,
-    STATUS_OK,
-    UTTID,
-)
+from tfgridnet.contracts.metric_registry import MetricSet
+from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.evaluation.artifacts import load_pair
 from tfgridnet.evaluation.baseline import score_with_baseline
-from tfgridnet.evaluation.scoring import score_pair
+from tfgridnet.evaluation.scoring import Scores, score_pair
 from tfgridnet.inference.enhancer import Enhancer
 
 __all__ = ["Job", "HighlightKeeper", "Scoring", "new_row", "pairs_at", "equal_length_batches",
@@ -51,20 +42,15 @@ class Job:
     baseline_name: str | None = None
 
 
-def new_row(pair: Any) -> dict[str, Any]:
+def new_row(pair: Any) -> UtteranceRow:
     """An utterance's row of evaluation_results.csv before it is read: ok until something fails."""
-    return {UTTID: pair.uttid, STATUS_COLUMN: STATUS_OK, ERROR_COLUMN: "", NOTES_COLUMN: "",
-            **pair.conditions}
+    return UtteranceRow(uttid=pair.uttid, conditions=dict(pair.conditions))
 
 
-def _fail(row: dict[str, Any], error: str) -> None:
-    row.update({STATUS_COLUMN: STATUS_FAILED, ERROR_COLUMN: error})
+_Loaded = tuple[UtteranceRow, np.ndarray, "np.ndarray | None"]  # row, noisy, clean
 
 
-_Loaded = tuple[dict[str, Any], np.ndarray, "np.ndarray | None"]  # row, noisy, clean
-
-
-def pairs_at(pairs: list[Any], rows: dict[str, dict[str, Any]], sample_rate: int,
+def pairs_at(pairs: list[Any], rows: dict[str, UtteranceRow], sample_rate: int,
               scoring: Scoring) -> Iterator[_Loaded]:
     """Step 1, read: each pair at the model's rate; one that cannot be read is a failed row."""
     for pair in pairs:
@@ -72,11 +58,11 @@ def pairs_at(pairs: list[Any], rows: dict[str, dict[str, Any]], sample_rate: int
         try:
             noisy, clean, note = load_pair(pair, sample_rate)
         except (AudioError, ValueError, OSError) as exc:
-            _fail(row, str(exc))
+            row.fail(str(exc))
             scoring.done()
             continue
-        row[NOTES_COLUMN] = note
-        row[DURATION_COLUMN] = noisy.size / sample_rate
+        row.notes = note
+        row.duration_s = noisy.size / sample_rate
         yield row, noisy, clean
 
 
@@ -99,7 +85,7 @@ def _run(model: Enhancer, batch: list[_Loaded]) -> list[np.ndarray]:
 
 
 def enhanced(batch: list[_Loaded], job: Job, scoring: Scoring
-              ) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray | None, np.ndarray,
+              ) -> Iterator[tuple[UtteranceRow, np.ndarray, np.ndarray | None, np.ndarray,
                               np.ndarray | None]]:
     """Step 2, enhance: (row, noisy, clean, enhanced, baseline output) of each utterance the
     model (and the --baseline model) enhanced to finite samples; the others are failed rows."""
@@ -109,16 +95,16 @@ def enhanced(batch: list[_Loaded], job: Job, scoring: Scoring
                         else [None] * len(batch))
     except (RuntimeError, ValueError) as exc:
         for row, _, _ in batch:
-            _fail(row, f"enhancement failed: {exc}")
+            row.fail(f"enhancement failed: {exc}")
             scoring.done()
         return
     for (row, noisy, clean), enhanced, base_out in zip(batch, outputs, base_outputs):
         if not np.all(np.isfinite(enhanced)) or (
                 base_out is not None and not np.all(np.isfinite(base_out))):
-            _fail(row, "enhancement produced NaN/inf samples")
+            row.fail("enhancement produced NaN/inf samples")
             scoring.done()
             continue
-        row[ENHANCED_PEAK_COLUMN] = float(np.max(np.abs(enhanced)))
+        row.enhanced_peak = float(np.max(np.abs(enhanced)))
         yield row, noisy, clean, enhanced, base_out
 
 
@@ -128,21 +114,22 @@ class HighlightKeeper:
     these outputs, so no utterance is enhanced twice, and at most ``2 k`` are held."""
 
     def __init__(self, k: int, metric: str) -> None:
-        self.k, self.delta = max(k, 0), METRIC_REGISTRY[metric].delta_column
+        self.k, self.metric = max(k, 0), metric
         self.best: list[tuple[float, str]] = []  # rank_by_improvement's key: (-gain, uttid)
         self.worst: list[tuple[float, str]] = []
         self.signals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
 
-    def offer(self, row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
+    def offer(self, row: UtteranceRow, noisy: np.ndarray, enhanced: np.ndarray,
               clean: np.ndarray | None) -> None:
-        if not self.k or row.get(self.delta) is None:
+        gain = row.improvement(self.metric)
+        if not self.k or gain is None:
             return
-        key = (-row[self.delta], row[UTTID])
+        key = (-gain, row.uttid)
         self.best = sorted([*self.best, key])[: self.k]
         self.worst = sorted([*self.worst, key])[-self.k:]
         kept = {uttid for _, uttid in (*self.best, *self.worst)}
-        if row[UTTID] in kept:
-            self.signals[row[UTTID]] = (noisy, enhanced, clean)
+        if row.uttid in kept:
+            self.signals[row.uttid] = (noisy, enhanced, clean)
         self.signals = {u: s for u, s in self.signals.items() if u in kept}
 
 
@@ -155,7 +142,7 @@ class Scoring:
         self.job, self.workers, self.keeper = job, workers, keeper
         self.pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
                      if workers > 1 else None)
-        self.in_flight: deque[tuple[dict[str, Any], tuple[np.ndarray, ...], Future]] = deque()
+        self.in_flight: deque[tuple[UtteranceRow, tuple[np.ndarray, ...], Future]] = deque()
         self.n_done = 0
         self.on_done: Callable[[int], None] | None = None
 
@@ -176,7 +163,7 @@ class Scoring:
         if self.on_done is not None:
             self.on_done(self.n_done)
 
-    def submit(self, row: dict[str, Any], noisy: np.ndarray, enhanced: np.ndarray,
+    def submit(self, row: UtteranceRow, noisy: np.ndarray, enhanced: np.ndarray,
                clean: np.ndarray | None, base_out: np.ndarray | None) -> None:
         score, extra = ((score_pair, ()) if base_out is None
                         else (score_with_baseline, (base_out,)))
@@ -192,15 +179,14 @@ class Scoring:
         while len(self.in_flight) > limit:
             row, signals, future = self.in_flight.popleft()
             try:
-                scores = future.result()
+                scored = future.result()
             except Exception as exc:  # a crashed worker must not lose the other utterances
-                scores = {"metric_errors": [f"scoring failed: {type(exc).__name__}: {exc}"]}
-            self._collect(row, signals, scores)
+                scored = ({}, [f"scoring failed: {type(exc).__name__}: {exc}"])
+            self._collect(row, signals, scored)
 
-    def _collect(self, row: dict[str, Any], signals: tuple[Any, ...],
-                 scores: dict[str, Any]) -> None:
-        errors = scores.pop("metric_errors")
-        row.update(scores)
-        row[NOTES_COLUMN] = "; ".join(filter(None, [row.get(NOTES_COLUMN, "")] + errors))
+    def _collect(self, row: UtteranceRow, signals: tuple[Any, ...],
+                 scored: tuple[Scores, list[str]]) -> None:
+        row.scores, errors = scored
+        row.add_note(*errors)
         self.keeper.offer(row, *signals)
         self.done()

@@ -17,7 +17,12 @@ from tfgridnet.contracts import metrics_csv as mc
 from tfgridnet.contracts.conditions import residual_spread
 from tfgridnet.contracts.data_check import DataCheckFile
 from tfgridnet.contracts.environment import RunEnvironment
-from tfgridnet.contracts.evaluation import EvaluationSummary, MetricSummary, read_results_csv
+from tfgridnet.contracts.evaluation import (
+    EvaluationSummary,
+    MetricSummary,
+    read_results_csv,
+    table_rows,
+)
 from tfgridnet.contracts.folders import EvalDir
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.contracts.names import UTTID
@@ -347,8 +352,7 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> EvalStats:
                                  "incomplete or from another run")
         for name, value in _table_stats(table, results_path).items():
             setattr(stats, name, value)
-        rows = [dict(zip(table, values)) for values in zip(*table.values())]
-        stats.spread = residual_spread(rows, _SISNR.name, summary.condition_columns)
+        stats.spread = residual_spread(table_rows(table), _SISNR.name, summary.condition_columns)
         if summary.n_failed:
             stats.n_failed = max(stats.n_failed or 0, summary.n_failed)
     else:
