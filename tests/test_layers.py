@@ -146,6 +146,8 @@ def test_contracts_moved_into_the_contracts_layer_stay_importable_where_they_wer
     from tfgridnet.train import config, config_files
     for name in config_files.__all__:  # the config-file readers moved out of train/config.py
         assert getattr(config, name) is getattr(config_files, name)
+    from tfgridnet.data import manifest, pairing  # pairing two folders left data/manifest.py
+    assert manifest.make_manifest is pairing.make_manifest
 
 
 def test_names_load_without_the_heavy_readers() -> None:

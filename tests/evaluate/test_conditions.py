@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from tfgridnet.contracts.conditions import DURATION_FACTOR, read_breakdown
-from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN, make_manifest
+from tfgridnet.data.manifest import NOISE_KIND_COLUMN, SNR_COLUMN
+from tfgridnet.data.pairing import make_manifest
 from tfgridnet.evaluation.evaluate import evaluate
 from tfgridnet.evaluation.scoring import METRIC_REGISTRY
 from tfgridnet.inference.enhancer import Enhancer

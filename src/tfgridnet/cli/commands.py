@@ -39,7 +39,8 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_make_manifest(args: argparse.Namespace) -> int:
-    from tfgridnet.data.manifest import make_manifest, read_conditions_csv
+    from tfgridnet.data.manifest import read_conditions_csv
+    from tfgridnet.data.pairing import make_manifest
 
     constants = {}
     for item in args.set:

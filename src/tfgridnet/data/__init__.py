@@ -10,7 +10,7 @@ from tfgridnet.lazy import lazy_exports
 _LAZY = {
     "Pair": ".manifest", "Entry": ".manifest", "read_entries": ".manifest",
     "ManifestError": ".manifest", "read_manifest": ".manifest",
-    "read_noise_manifest": ".manifest", "write_manifest": ".manifest", "make_manifest": ".manifest",
+    "read_noise_manifest": ".manifest", "write_manifest": ".manifest", "make_manifest": ".pairing",
     "PairedDataset": ".datasets", "DynamicMixDataset": ".datasets", "EpochSampler": ".datasets",
     "collate_pairs": ".datasets", "Augmentation": ".augment", "CheckReport": ".checks",
     "Problem": ".checks", "check_data": ".checks", "make_demo_data": ".demo",
