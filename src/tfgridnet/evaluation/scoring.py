@@ -26,7 +26,7 @@ from tfgridnet.contracts.metric_registry import (
 from tfgridnet.contracts.utterance import MetricScores
 
 __all__ = ["Metric", "MetricSet", "METRIC_REGISTRY", "METRICS", "DNSMOS_METRICS",
-           "score_pair", "Scores", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
+           "score_pair", "Scores", "same_signal", "NO_REFERENCE", "DEFAULT_METRICS", "improvement_legend"]
 
 
 def _group_scorer(group: str) -> Callable[[np.ndarray, int], dict[str, float]]:
@@ -45,6 +45,13 @@ def _score_one(metric: str, est: np.ndarray, ref: np.ndarray, sample_rate: int) 
 Scores = dict[str, MetricScores]  # Metric.name -> that metric's scores of one utterance
 
 
+def same_signal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two signals are the very same samples, which must get the very same scores: a
+    metric computed twice on one array can differ by ~1e-14 with memory alignment (SIMD
+    summation order), which would make "doing nothing" or an identical model look like a change."""
+    return a.shape == b.shape and np.array_equal(a, b)
+
+
 def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None,
                sample_rate: int, metrics: MetricSet = DEFAULT_METRICS
                ) -> tuple[Scores, list[str]]:
@@ -54,9 +61,7 @@ def score_pair(noisy: np.ndarray, enhanced: np.ndarray, clean: np.ndarray | None
 
     scores: Scores = {name: MetricScores() for name in metrics.names}
     errors: list[str] = []
-    # An unchanged signal gets the very same scores (SIMD summation order can differ with memory
-    # alignment by ~1e-15, which would make "doing nothing" look like a change).
-    unchanged = noisy.shape == enhanced.shape and np.array_equal(noisy, enhanced)
+    unchanged = same_signal(noisy, enhanced)
     intrusive = [n for n in metrics.names if METRIC_REGISTRY[n].needs_reference]
     if intrusive and clean is None:
         raise ValueError("score_pair: intrusive metrics need the clean reference")
