@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tfgridnet.contracts import metrics_csv as mc
 from tfgridnet.contracts.environment import RunEnvironment
 from tfgridnet.contracts.metric_registry import METRIC_REGISTRY
 from tfgridnet.contracts.metrics_csv import EpochRow, MetricsLog
@@ -28,9 +29,9 @@ def write_metrics(run_dir: Path, columns: dict[str, np.ndarray]) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / METRICS_FILE
     names = list(columns)
-    n_rows = len(columns["epoch"])
+    n_rows = len(columns[mc.EPOCH])
     if set(names) <= _EPOCH_ROW_COLUMNS:
-        ints = {"epoch", "step"}
+        ints = {mc.EPOCH, mc.STEP}
         rows = [EpochRow(**{c: (int(columns[c][i]) if c in ints else float(columns[c][i]))
                             for c in names if c in ints or np.isfinite(columns[c][i])})
                 for i in range(n_rows)]

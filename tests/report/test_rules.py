@@ -553,3 +553,38 @@ def test_a_run_on_pairs_the_data_check_refused_is_diagnosed_as_the_data(tmp_path
         text = write_report(run, lang=lang)["markdown"].read_text(encoding="utf-8")
         diagnosis = next(line for line in text.splitlines() if phrase in line)
         assert "4" in diagnosis and "not_a_pair" in diagnosis and "—" not in diagnosis
+
+
+def test_a_summary_with_only_the_flat_keys_keeps_every_metric_of_the_csv(tmp_path, synth):
+    """A foreign or older summary.json without ``metrics`` (flat SI-SNR keys only): the report's
+    per-metric table still has the CSV's other metrics, and SI-SNR's figures come from the file."""
+    from tfgridnet.report.statistics import evaluation_stats
+
+    rng = np.random.default_rng(4)
+    noisy = rng.normal(5.0, 2.0, 12)
+    pesq = {"noisy_pesq_wb": np.full(12, 1.4), "enhanced_pesq_wb": np.full(12, 1.9)}
+    eval_dir = synth.write_eval(tmp_path / "eval", [f"u{i}" for i in range(12)], noisy,
+                                noisy + 6.0, extra=pesq)
+    summary = json.loads((eval_dir / "summary.json").read_text())
+    flat = {k: v for k, v in summary.items() if k != "metrics"}
+    (eval_dir / "summary.json").write_text(json.dumps(flat))
+    stats = evaluation_stats(eval_dir, [])
+    assert set(stats.metrics) == {"sisnr", "pesq_wb"}
+    assert stats.metrics["pesq_wb"].improvement_mean == pytest.approx(0.5)
+    assert stats.metrics["sisnr"].improvement_mean == summary["sisnr_improvement_mean"]
+
+
+def test_a_foreign_environment_value_of_the_wrong_type_is_missing_not_fatal(tmp_path, synth):
+    """environment.json from another trainer (``"device_mem_mb": "32 GB"``): the report goes on,
+    says which key it could not read, and keeps the others."""
+    run = synth.write_run(tmp_path / "run", synth.healthy_metrics(), synth.HEALTHY_ENV,
+                          synth.HEALTHY_CONFIG)
+    (run / "environment.json").write_text(json.dumps(
+        {**synth.HEALTHY_ENV, "device_mem_mb": "32 GB", "world_size": "two"}))
+    analysis = analyse(run)
+    missing = analysis.finding("missing_data").evidence["missing"]
+    assert "environment.json:device_mem_mb" in missing and "environment.json:world_size" in missing
+    assert analysis.training.device == synth.HEALTHY_ENV["device"]
+    (run / "environment.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"environment\.json: not a run environment"):
+        analyse(run)

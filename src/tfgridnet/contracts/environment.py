@@ -9,8 +9,9 @@ contract asks at least ``device``, ``device_mem_mb``, ``torch``, ``precision``, 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tfgridnet.contracts.folders import RunDir
 from tfgridnet.fileio import read_json_validated, write_json_atomic
@@ -47,6 +48,20 @@ class RunEnvironment(BaseModel):
         return write_json_atomic(RunDir(run_dir).environment, self.model_dump(mode="json"))
 
     @classmethod
-    def read(cls, path: Path) -> RunEnvironment:
-        """One ValueError naming the file when it is not valid JSON or not this schema."""
-        return read_json_validated(path, cls.model_validate, "a run environment")
+    def read(cls, path: Path) -> tuple[RunEnvironment, list[str]]:
+        """The environment of ``path`` and the keys whose value could not be read (another
+        trainer's ``"device_mem_mb": "32 GB"``): those read as missing, the rest is kept. One
+        ValueError naming the file when it is not valid JSON or not a JSON object."""
+        unreadable: list[str] = []
+
+        def lenient(raw: Any) -> RunEnvironment:
+            try:
+                return cls.model_validate(raw)
+            except ValidationError as exc:
+                keys = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+                if not isinstance(raw, dict) or not keys:
+                    raise
+                unreadable.extend(sorted(keys))
+                return cls.model_validate({k: v for k, v in raw.items() if k not in keys})
+
+        return read_json_validated(path, lenient, "a run environment"), unreadable

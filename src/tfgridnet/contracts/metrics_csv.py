@@ -38,7 +38,7 @@ __all__ = ["EpochRow", "MetricsLog", "read_metrics", "split_initial_row", "METRI
            "EPOCH", "STEP", "TRAIN_LOSS", "TRAIN_SISNR", "VALID_SISNR", "LR", "GRAD_NORM_MEAN",
            "GRAD_NORM_MAX", "CLIPPED_STEPS", "NONFINITE_STEPS", "SEC_PER_BATCH",
            "SAMPLES_PER_SEC", "PEAK_MEM_MB", "TIME_S", "VALID_LOSS", "VALID_NOISY_SISNR",
-           "VALID_SISNRI", "GRAD_CLIP", "EPOCH_TIME_S", "TRAIN_BATCHES", "WORLD_SIZE"]
+           "VALID_SISNRI", "GRAD_CLIP", "LOSS_OF_SISNR", "GRADIENT_COLUMNS", "EPOCH_TIME_S", "TRAIN_BATCHES", "WORLD_SIZE"]
 
 # -- the columns (every run has these) -------------------------------------------------------------
 EPOCH = "epoch"
@@ -63,6 +63,11 @@ VALID_LOSS = "valid_loss"
 VALID_NOISY_SISNR = "valid_noisy_sisnr"  # the noisy input scored as the output
 VALID_SISNRI = "valid_sisnri"
 GRAD_CLIP = "grad_clip"
+# The loss column each SI-SNR column equals minus, when the loss is -SI-SNR alone (no spectral
+# term): a run that logged only losses has its SI-SNR read from these.
+LOSS_OF_SISNR = {TRAIN_SISNR: TRAIN_LOSS, VALID_SISNR: VALID_LOSS}
+# The gradient columns the report's stability section reads.
+GRADIENT_COLUMNS = (GRAD_NORM_MEAN, GRAD_NORM_MAX, CLIPPED_STEPS, NONFINITE_STEPS)
 EPOCH_TIME_S = "epoch_time_s"
 TRAIN_BATCHES = "train_batches"
 WORLD_SIZE = "world_size"

@@ -107,7 +107,8 @@ def load_run(run_dir: Path) -> RunFiles:
                if not _finite_column(metrics, c)]
     environment = RunEnvironment()
     if run.environment.is_file():
-        environment = RunEnvironment.read(run.environment)
+        environment, unreadable = RunEnvironment.read(run.environment)
+        missing += [f"{run.environment.name}:{key}" for key in unreadable]
     else:
         missing.append(run.environment.name)
     config: dict[str, Any] = {}

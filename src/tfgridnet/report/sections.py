@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from tfgridnet.contracts import metrics_csv as mc
 from tfgridnet.contracts.folders import RunDir
 from tfgridnet.contracts.names import METRICS_FILE
 from tfgridnet.i18n import catalog, fmt, tr
@@ -90,7 +91,7 @@ def _sisnr(analysis: Analysis, lang: str) -> list[Block]:
     for note in analysis.notes:
         column = note.removesuffix(FROM_LOSS)
         blocks.append(_p(tr("from_loss_note", lang, column=column,
-                            loss=column.replace("_sisnr", "_loss"))))
+                            loss=mc.LOSS_OF_SISNR[column])))
     if t.valid.best is None and t.train.best is None:
         return blocks + [_p(tr("no_valid", lang))]
     rows = [[tr(f"stat.{stat.name}", lang), fmt(getattr(t.train, stat.name)),
@@ -165,8 +166,7 @@ def _stability(analysis: Analysis, lang: str) -> list[Block]:
         items.append(tr("grad.clipped_no_steps", lang, clipped=t.clipped_total))
     if t.nonfinite_total is not None:
         items.append(tr("grad.nonfinite", lang, value=t.nonfinite_total))
-    absent = [c for c in ("grad_norm_mean", "grad_norm_max", "clipped_steps", "nonfinite_steps")
-              if f"{METRICS_FILE}:{c}" in analysis.missing]
+    absent = [c for c in mc.GRADIENT_COLUMNS if f"{METRICS_FILE}:{c}" in analysis.missing]
     if absent:
         items.append(tr("grad.missing", lang, columns=", ".join(f"`{c}`" for c in absent)))
     return [_h(tr("h.stability", lang)), Block("ul", items=items)]

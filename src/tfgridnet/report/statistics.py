@@ -127,14 +127,13 @@ def training_stats(metrics: dict[str, np.ndarray], config: dict[str, Any],
     spectral_weight = _num(config_value(config, "loss.spectral_weight")) or 0.0
     stats.loss_spectral_weight = spectral_weight
     loss_is_neg_sisnr = spectral_weight == 0.0
-    train = _col(metrics, mc.TRAIN_SISNR)
-    if train is None and loss_is_neg_sisnr and _col(metrics, mc.TRAIN_LOSS) is not None:
-        train = -metrics[mc.TRAIN_LOSS]
-        notes.append(from_loss_note(mc.TRAIN_SISNR))
-    valid = _col(metrics, mc.VALID_SISNR)
-    if valid is None and loss_is_neg_sisnr and _col(metrics, mc.VALID_LOSS) is not None:
-        valid = -metrics[mc.VALID_LOSS]
-        notes.append(from_loss_note(mc.VALID_SISNR))
+    series: dict[str, np.ndarray | None] = {}
+    for column, loss in mc.LOSS_OF_SISNR.items():
+        series[column] = _col(metrics, column)
+        if series[column] is None and loss_is_neg_sisnr and _col(metrics, loss) is not None:
+            series[column] = -metrics[loss]
+            notes.append(from_loss_note(column))
+    train, valid = series[mc.TRAIN_SISNR], series[mc.VALID_SISNR]
     stats.train_sisnr = train
     stats.valid_sisnr = valid
     if train is not None:
@@ -362,9 +361,12 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> EvalStats:
             raise UserInputError(f"{summary_path}: no SI-SNR improvement (metrics.sisnr) and no "
                                  f"{results_path.name} to compute it from")
     # The evaluator's own figures, at full precision: the CSV's values are rounded to 4 decimals,
-    # so it only ranks utterances and stands in for keys an older summary lacks.
-    if summary.metrics:
-        stats.metrics = summary.metrics
+    # so it only ranks utterances and stands in for what an older or foreign summary lacks (a
+    # metric, or a figure of one: flat keys give means but no improvement).
+    for name, from_file in summary.metrics.items():
+        from_table = stats.metrics.get(name)
+        stats.metrics[name] = (from_file if from_table is None else from_table.model_copy(
+            update=from_file.model_dump(exclude_none=True, exclude_defaults=True)))
     for name in _SUMMARY_SISNR_FIELDS:
         value = getattr(summary.sisnr, name)
         if value is not None:
