@@ -172,7 +172,8 @@ def evaluate(model_or_path: Any, manifest: str | os.PathLike, out_dir: str | os.
     ``out_dir`` may not hold the manifest or any of its audio (it is refused before any work);
     a previous evaluation there is cleared first, anything else needs ``overwrite``.
 
-    The steps: :func:`_load` (the manifest, read once, and the model), then per utterance
+    The steps: the manifest, read once; :func:`_load` (the model, the metrics its pairs allow,
+    their condition columns); then per utterance
     :func:`~tfgridnet.evaluation.steps.pairs_at` (read) → ``steps.enhanced`` (the model, in
     batches of equal length) → ``steps.Scoring`` (every metric, in worker processes), and
     :func:`_write` (the folder).

@@ -36,7 +36,7 @@ from tfgridnet.metrics import NOISY_SISNR_PLAUSIBLE_DB
 
 __all__ = ["EvaluationSummary", "MetricSummary", "BaselineModelSummary", "BaselineMetricSummary",
            "UtteranceRef", "csv_columns", "summarize",
-           "select_highlights", "rank_by_improvement", "write_results_csv", "fmt_value",
+           "select_highlights", "rank_by_improvement", "ranking_key", "write_results_csv", "fmt_value",
            "NOISY_SISNR_PLAUSIBLE_DB", "IDENTITY_BASELINE", "TEXT_COLUMNS",
            "MEASUREMENT_COLUMNS", "number_columns", "evaluation_warnings", "RESULTS_FILE",
            "SUMMARY_FILE", "PAGE_FILE"]
@@ -126,11 +126,17 @@ def _warnings(summary: EvaluationSummary, lang: str = "en") -> list[str]:
 evaluation_warnings = _warnings
 
 
+def ranking_key(row: UtteranceRow, metric: str) -> tuple[float, str]:
+    """The order utterances are ranked in: largest improvement of ``metric`` first, ties by
+    uttid (a scored row; the highlight keeper holds signals by the same order)."""
+    return -row.improvement(metric), row.uttid
+
+
 def rank_by_improvement(rows: Sequence[UtteranceRow], metric: str = _SISNR.name
                         ) -> list[UtteranceRow]:
     """Scored utterances, largest improvement of ``metric`` first."""
     ok = [r for r in rows if r.ok and r.improvement(metric) is not None]
-    return sorted(ok, key=lambda r: (-r.improvement(metric), r.uttid))
+    return sorted(ok, key=lambda r: ranking_key(r, metric))
 
 
 def select_highlights(rows: Sequence[UtteranceRow], k: int,

@@ -21,6 +21,7 @@ from tfgridnet.contracts.metric_registry import MetricSet
 from tfgridnet.contracts.utterance import UtteranceRow
 from tfgridnet.evaluation.artifacts import load_pair
 from tfgridnet.evaluation.baseline import score_with_baseline
+from tfgridnet.evaluation.schema import ranking_key
 from tfgridnet.evaluation.scoring import Scores, score_pair
 from tfgridnet.inference.enhancer import Enhancer
 
@@ -115,16 +116,15 @@ class HighlightKeeper:
 
     def __init__(self, k: int, metric: str) -> None:
         self.k, self.metric = max(k, 0), metric
-        self.best: list[tuple[float, str]] = []  # rank_by_improvement's key: (-gain, uttid)
+        self.best: list[tuple[float, str]] = []  # ranking_key of each: (-gain, uttid)
         self.worst: list[tuple[float, str]] = []
         self.signals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
 
     def offer(self, row: UtteranceRow, noisy: np.ndarray, enhanced: np.ndarray,
               clean: np.ndarray | None) -> None:
-        gain = row.improvement(self.metric)
-        if not self.k or gain is None:
+        if not self.k or row.improvement(self.metric) is None:
             return
-        key = (-gain, row.uttid)
+        key = ranking_key(row, self.metric)
         self.best = sorted([*self.best, key])[: self.k]
         self.worst = sorted([*self.worst, key])[-self.k:]
         kept = {uttid for _, uttid in (*self.best, *self.worst)}
