@@ -160,7 +160,7 @@ def main() -> None:
 
     def cells(summary: dict) -> list[str]:
         pesq = summary["metrics"]["pesq_wb"]
-        return [fmt(summary["sisnr_improvement_mean"], 2),
+        return [fmt(summary["metrics"]["sisnr"]["improvement_mean"], 2),
                 f"{fmt(pesq['enhanced_mean'], 2)} ({pesq['improvement_mean']:+.2f})"]
 
     source = evals[("fine-tuned", "test")]["baseline_model"]["metrics"]

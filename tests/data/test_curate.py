@@ -95,3 +95,23 @@ def test_cli_curate_prints_what_it_kept_and_refuses_to_write_over_its_input(corp
     assert corpus.read_bytes() == before
     assert main(["curate", str(corpus), "--out", str(tmp_path / "d.csv"), "--keep", "nonsense"]) == 2
     assert main(["curate", str(corpus), "--out", str(tmp_path / "d.csv"), "--min-mos", "3"]) == 2
+
+
+def test_cli_curate_can_turn_the_reference_snr_error_off_for_reverberant_targets(corpus, tmp_path,
+                                                                                capsys):
+    """``--reference-snr-error-db off`` is ``data.reference_snr_error_db: null``: a noisy
+    reference is no error, only the reference_noise warning (which curate drops unless
+    ``--keep reference_noise``); a word that is neither a number nor ``off`` is one clear line."""
+    out = tmp_path / "off.csv"
+    assert main(["curate", str(corpus), "--out", str(out), "--workers", "1",
+                 "--reference-snr-error-db", "off"]) == 0
+    assert "dropped 2 (reference_noise 2)" in capsys.readouterr().out
+    kept = tmp_path / "off_kept.csv"
+    assert main(["curate", str(corpus), "--out", str(kept), "--workers", "1",
+                 "--reference-snr-error-db", "off", "--keep", "reference_noise"]) == 0
+    assert {"noisy_clean", "hissy_clean"} <= {p.uttid for p in read_manifest(kept)}
+    with pytest.raises(SystemExit) as refused:
+        main(["curate", str(corpus), "--out", str(out), "--reference-snr-error-db", "never"])
+    assert refused.value.code == 2
+    assert "--reference-snr-error-db: expected a number of dB or 'off', got 'never'" in \
+        capsys.readouterr().err

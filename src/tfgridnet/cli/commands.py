@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from tfgridnet.data.check_json import CheckJson
 
 
+# The word a threshold option takes for "no threshold" (a config's null).
+THRESHOLD_OFF = "off"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfgridnet.demo import run_demo
     from tfgridnet.train.console import quiet_lightning
@@ -82,8 +86,9 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from tfgridnet.cli.progress import progress_reporter
     from tfgridnet.data.curate import curate
 
-    threshold = ({} if args.reference_snr_error_db is None  # curate's own default
-                 else {"snr_error_db": args.reference_snr_error_db})
+    given = args.reference_snr_error_db  # None: curate's own default
+    threshold = ({} if given is None
+                 else {"snr_error_db": None if given == THRESHOLD_OFF else given})
     with progress_reporter("curate") as progress:
         result = curate(Path(args.manifest), Path(args.out), measures=args.measures,
                         plot=args.plot, keep=tuple(args.keep), drop=tuple(args.drop),

@@ -9,6 +9,7 @@ import sys
 
 from tfgridnet import __version__
 from tfgridnet.cli.commands import (
+    THRESHOLD_OFF,
     cmd_check_data,
     cmd_config_list,
     cmd_config_show,
@@ -49,6 +50,17 @@ def _epilog(own: dict[type[TfgridnetError] | int, str] | None = None) -> str:
             raise ValueError(f"exit code {code} is not one the command line returns")
         codes[code] = text
     return "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in sorted(codes.items()))
+
+
+def _db_or_off(text: str) -> float | str:
+    """A threshold in dB, or ``off`` (the config's ``null``)."""
+    if text == THRESHOLD_OFF:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of dB or '{THRESHOLD_OFF}', got {text!r}") from None
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:
@@ -157,9 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mos", action="store_true", help="also measure Distill-MOS (see check-data)")
     p.add_argument("--min-mos", type=float, default=None, metavar="MOS",
                    help="drop references whose Distill-MOS is below MOS (needs --mos)")
-    p.add_argument("--reference-snr-error-db", type=float, default=None, metavar="DB",
+    p.add_argument("--reference-snr-error-db", type=_db_or_off, default=None, metavar="DB",
                    help="the reference audit's error threshold (default: the measured one in "
-                        "docs/data-checks.md)")
+                        "docs/data-checks.md); 'off': a noisy reference is never an error, only "
+                        "the reference_noise warning (for targets reverberant by design, add "
+                        "--keep reference_noise)")
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: cores)")
     p.set_defaults(func=cmd_curate)
 
