@@ -199,6 +199,7 @@ class MetricsLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._rows: list[dict[str, str]] | None = None
+        self._last_epoch: int | None = None  # every row kept is of an earlier or this epoch
 
     def append(self, row: EpochRow) -> Path:
         """Write the file with ``row`` as its last row (rows of its epoch or later dropped)."""
@@ -212,12 +213,13 @@ class MetricsLog:
                 with open(self.path, newline="", encoding="utf-8") as handle:
                     self._rows = list(csv.DictReader(handle))
         for row in rows:
-            self._rows = [r for r in self._rows if r.get(EPOCH, "").lstrip("-").isdigit()
-                          and int(r[EPOCH]) < row.epoch]
+            if self._last_epoch is None or row.epoch <= self._last_epoch:  # else all are earlier
+                self._rows = [r for r in self._rows if r.get(EPOCH, "").lstrip("-").isdigit()
+                              and int(r[EPOCH]) < row.epoch]
             self._rows.append(row.cells())
-        columns = list(METRICS_COLUMNS) + list(EXTRA_COLUMNS)
-        for r in self._rows:
-            columns += [k for k in r if k not in columns]
+            self._last_epoch = row.epoch
+        columns = list(dict.fromkeys([*METRICS_COLUMNS, *EXTRA_COLUMNS,
+                                      *(k for r in self._rows for k in r)]))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
