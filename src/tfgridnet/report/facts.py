@@ -21,7 +21,7 @@ from tfgridnet.contracts.evaluation import BaselineModelSummary, MetricSummary
 from tfgridnet.contracts.init_record import InitRecord
 
 __all__ = ["DataCheckStats", "EvalStats", "Facts", "FROM_LOSS", "Phase", "RankedEpoch",
-           "RankedUtterance", "SeriesStats", "TrainingStats", "from_loss_note"]
+           "RankedUtterance", "SeriesStats", "TrainingStats", "from_loss_note", "missing_item"]
 
 # The note that a run's SI-SNR column was derived from its loss column (-loss): "<column>_from_loss".
 FROM_LOSS = "_from_loss"
@@ -29,6 +29,12 @@ FROM_LOSS = "_from_loss"
 
 def from_loss_note(column: str) -> str:
     return column + FROM_LOSS
+
+
+def missing_item(file_name: str, key: str) -> str:
+    """An entry of ``Facts.missing`` for a key (column) a file lacks: ``"metrics.csv:lr"``; a
+    whole missing file is its name alone."""
+    return f"{file_name}:{key}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from tfgridnet.contracts.folders import find_eval_dir as find_evaluation
 from tfgridnet.contracts.metrics_csv import METRICS_COLUMNS, read_metrics, split_initial_row
 from tfgridnet.contracts.train_summary import TrainSummary
 from tfgridnet.errors import UserInputError
+from tfgridnet.report.facts import missing_item
 
 __all__ = ["RunFiles", "config_value", "find_eval_dir", "load_run", "read_eval_table",
            "read_json", "read_metrics", "read_yaml", "split_initial_row"]
@@ -103,12 +104,12 @@ def load_run(run_dir: Path) -> RunFiles:
         raise FileNotFoundError(f"{run_dir}: run folder not found")
     run = RunDir(run_dir)
     initial, metrics = split_initial_row(read_metrics(run.metrics), run.metrics)
-    missing = [f"{run.metrics.name}:{c}" for c in METRICS_COLUMNS
+    missing = [missing_item(run.metrics.name, c) for c in METRICS_COLUMNS
                if not _finite_column(metrics, c)]
     environment = RunEnvironment()
     if run.environment.is_file():
         environment, unreadable = RunEnvironment.read(run.environment)
-        missing += [f"{run.environment.name}:{key}" for key in unreadable]
+        missing += [missing_item(run.environment.name, key) for key in unreadable]
     else:
         missing.append(run.environment.name)
     config: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from tfgridnet.contracts.names import METRICS_FILE
 from tfgridnet.contracts.train_summary import STOP_NONFINITE
 from tfgridnet.report import eval_checks as ev
 from tfgridnet.report import run_checks as run
-from tfgridnet.report.facts import FROM_LOSS, TrainingStats
+from tfgridnet.report.facts import FROM_LOSS, TrainingStats, missing_item
 from tfgridnet.report.finetune_checks import finetune_harmed
 from tfgridnet.report.thresholds import THRESHOLDS, Evidence, Facts, Thresholds
 
@@ -278,7 +278,7 @@ def _insufficient_evidence(f: Facts, th: Thresholds) -> Evidence | None:
 
 def _missing_data(f: Facts, th: Thresholds) -> Evidence | None:
     # A column derived from its loss twin (said in the notes) is not missing information.
-    derived = {f"{METRICS_FILE}:{n.removesuffix(FROM_LOSS)}" for n in f.notes
+    derived = {missing_item(METRICS_FILE, n.removesuffix(FROM_LOSS)) for n in f.notes
                if n.endswith(FROM_LOSS)}
     informative = [m for m in f.missing if m not in derived]
     if not informative:

@@ -22,7 +22,7 @@ from tfgridnet.report.blocks import paragraph as _p
 from tfgridnet.report.blocks import table as _table
 from tfgridnet.report.evaluation_section import evaluation_blocks
 from tfgridnet.report.experiment import audio_blocks, data_check_notice, files_blocks, model_blocks
-from tfgridnet.report.facts import FROM_LOSS, SeriesStats
+from tfgridnet.report.facts import FROM_LOSS, SeriesStats, missing_item
 from tfgridnet.report.finetune import finetune_blocks
 from tfgridnet.report.headline import HEADLINE_PLOT, headline_blocks
 from tfgridnet.report.rules import THRESHOLDS, Finding
@@ -166,7 +166,7 @@ def _stability(analysis: Analysis, lang: str) -> list[Block]:
         items.append(tr("grad.clipped_no_steps", lang, clipped=t.clipped_total))
     if t.nonfinite_total is not None:
         items.append(tr("grad.nonfinite", lang, value=t.nonfinite_total))
-    absent = [c for c in mc.GRADIENT_COLUMNS if f"{METRICS_FILE}:{c}" in analysis.missing]
+    absent = [c for c in mc.GRADIENT_COLUMNS if missing_item(METRICS_FILE, c) in analysis.missing]
     if absent:
         items.append(tr("grad.missing", lang, columns=", ".join(f"`{c}`" for c in absent)))
     return [_h(tr("h.stability", lang)), Block("ul", items=items)]

@@ -37,6 +37,7 @@ from tfgridnet.report.facts import (
     SeriesStats,
     TrainingStats,
     from_loss_note,
+    missing_item,
 )
 from tfgridnet.report.loading import config_value
 from tfgridnet.report.rules import THRESHOLDS
@@ -333,7 +334,7 @@ def evaluation_stats(eval_dir: Path, missing: list[str]) -> EvalStats:
     summary, absent = (EvaluationSummary.read(summary_path) if summary_path.is_file()
                        else (EvaluationSummary(), []))
     if summary_path.is_file():
-        missing += [f"{summary_path.name}:{key}" for key in absent]
+        missing += [missing_item(summary_path.name, key) for key in absent]
     else:
         missing.append(summary_path.name)
     stats = EvalStats(dir=Path(eval_dir), source=summary_path.name, conditions=summary.conditions,
